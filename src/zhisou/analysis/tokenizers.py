@@ -1,0 +1,169 @@
+"""Tokenizers: folded text in, tokens with positions and original character offsets out.
+
+Positions count *units*: one per Latin word or number, one per Chinese character. A Chinese
+word therefore spans as many positions as it has characters, and search-mode sub-words sit at
+the position of their first character. Phrase queries compare relative positions, so
+``"混合精度"`` matches whether a document was segmented as ``混合精度`` or ``混合 | 精度``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+import rjieba
+
+from zhisou.analysis.normalize import fold
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
+_WORD_CHAR = rf"[^\W_{_CJK}]"
+_TOKEN_RE = re.compile(
+    rf"(?P<cjk>[{_CJK}]+)"
+    rf"|(?P<num>\d+(?:\.\d+)+)"
+    rf"|(?P<word>{_WORD_CHAR}+(?:['’_]{_WORD_CHAR}+)*)"
+)
+_HAS_CJK = re.compile(rf"[{_CJK}]")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One term occurrence: ``start``/``end`` are offsets in the original text."""
+
+    text: str
+    position: int
+    start: int
+    end: int
+    cjk: bool = False
+
+
+@dataclass(slots=True)
+class TokenStream:
+    """Tokens as parallel lists — cheaper than one object per token on the indexing path.
+
+    ``starts``/``ends`` are filled only when offsets were asked for (queries, highlighting).
+    """
+
+    terms: list[str]
+    positions: list[int]
+    cjk: list[bool]
+    starts: list[int] | None = None
+    ends: list[int] | None = None
+
+    def keep(self, indices: list[int]) -> TokenStream:
+        return TokenStream(
+            [self.terms[i] for i in indices],
+            [self.positions[i] for i in indices],
+            [self.cjk[i] for i in indices],
+            None if self.starts is None else [self.starts[i] for i in indices],
+            None if self.ends is None else [self.ends[i] for i in indices],
+        )
+
+    def tokens(self) -> list[Token]:
+        if self.starts is None or self.ends is None:
+            raise ValueError("this stream was made without offsets")
+        return [Token(*fields) for fields in zip(self.terms, self.positions, self.starts, self.ends, self.cjk)]
+
+
+class Tokenizer(Protocol):
+    def stream(self, text: str, *, offsets: bool) -> TokenStream: ...
+
+
+class ChineseSegmenter:
+    """A jieba-family segmenter (rjieba, the Rust port) with an optional jieba-format user dictionary.
+
+    ``search`` mode also emits the 2- and 3-character words inside longer words, so that
+    ``搜索引擎`` is found by ``搜索`` and ``引擎``.
+    """
+
+    def __init__(self, user_words: list[tuple[str, int | None, str | None]] | None = None) -> None:
+        self._jieba = rjieba.Jieba()
+        for word, freq, tag in user_words or []:
+            self._jieba.add_word(word, freq, tag)
+
+    def segment(self, text: str, *, search: bool = True) -> list[tuple[str, int, int]]:
+        return [(w, s, e) for w, s, e in self._jieba.tokenize(text, "search" if search else "default")]
+
+
+def parse_user_dictionary(text: str, source: str = "user dictionary") -> list[tuple[str, int | None, str | None]]:
+    """Parse jieba's user dictionary format: ``word [freq] [tag]`` per line."""
+    from zhisou.errors import SchemaError
+
+    entries: list[tuple[str, int | None, str | None]] = []
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        parts = line.strip().split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        freq: int | None = None
+        tag: str | None = None
+        if len(parts) >= 2:
+            if not parts[1].isdigit():
+                raise SchemaError(f"{source}:{line_number}: frequency must be a whole number, got {parts[1]!r}")
+            freq = int(parts[1])
+        if len(parts) >= 3:
+            tag = parts[2]
+        entries.append((parts[0], freq, tag))
+    return entries
+
+
+class MixedTokenizer:
+    """Chinese runs through the segmenter, Latin words and numbers as whole tokens."""
+
+    def __init__(self, segmenter: ChineseSegmenter | None, *, search_mode: bool = True) -> None:
+        self._segmenter = segmenter
+        self._search_mode = search_mode
+
+    def stream(self, text: str, *, offsets: bool) -> TokenStream:
+        folded = fold(text)
+        if not offsets and not _HAS_CJK.search(folded.text):
+            # Fast path for Latin-only text: one word = one position, found by C code.
+            terms = [m.group() for m in _TOKEN_RE.finditer(folded.text)]
+            return TokenStream(terms, list(range(len(terms))), [False] * len(terms))
+        terms: list[str] = []
+        positions: list[int] = []
+        cjk: list[bool] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        unit = 0
+        for match in _TOKEN_RE.finditer(folded.text):
+            start = match.start()
+            if match.lastgroup == "cjk" and self._segmenter is not None:
+                run = match.group()
+                for word, word_start, word_end in self._segmenter.segment(run, search=self._search_mode):
+                    terms.append(word)
+                    positions.append(unit + word_start)
+                    cjk.append(True)
+                    starts.append(start + word_start)
+                    ends.append(start + word_end)
+                unit += len(run)
+            else:
+                terms.append(match.group())
+                positions.append(unit)
+                cjk.append(match.lastgroup == "cjk")
+                starts.append(start)
+                ends.append(match.end())
+                unit += 1
+        if not offsets:
+            return TokenStream(terms, positions, cjk)
+        if folded.origin is not None:
+            length = len(text)
+            starts = [folded.original_offset(i, length) for i in starts]
+            ends = [folded.original_offset(i, length) for i in ends]
+        return TokenStream(terms, positions, cjk, starts, ends)
+
+
+class KeywordTokenizer:
+    """The whole (stripped) value is one token: ids, tags, categories."""
+
+    def __init__(self, *, lowercase: bool) -> None:
+        self._lowercase = lowercase
+
+    def stream(self, text: str, *, offsets: bool) -> TokenStream:
+        value = "".join(ch for ch in text.strip() if ch >= " ")
+        if not value:
+            return TokenStream([], [], [], [] if offsets else None, [] if offsets else None)
+        if self._lowercase:
+            value = fold(value, traditional_to_simplified=False).text
+        if offsets:
+            return TokenStream([value], [0], [False], [0], [len(text)])
+        return TokenStream([value], [0], [False])

@@ -1,0 +1,167 @@
+"""The Python API: an index is a directory.
+
+    index = Index.create("notes-index")            # or Index.open(...)
+    index.add([{"id": "1", "title": "倒排索引", "body": "..."}])
+    index.commit()
+    result = index.search("倒排索引", size=5)
+
+Writes go through one ``IndexWriter`` (opened on first use, holding the directory's lock);
+searches go through a ``Searcher`` on the latest commit. A searcher taken with
+``index.searcher()`` keeps its snapshot however much is committed after it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from zhisou.errors import IndexExistsError
+from zhisou.index.directory import fsync_directory
+from zhisou.index.manifest import Manifest, manifest_generations
+from zhisou.index.reader import IndexReader
+from zhisou.index.writer import IndexWriter
+from zhisou.schema import Schema
+from zhisou.search.results import SearchResult
+from zhisou.search.searcher import Searcher
+from zhisou.search.similarity import BM25
+
+SCHEMA_FILE = "schema.json"
+
+
+class Index:
+    def __init__(self, directory: Path, *, ram_budget_mb: float = 256, similarity: BM25 | None = None) -> None:
+        self.directory = Path(directory)
+        self.ram_budget_mb = ram_budget_mb
+        self.similarity = similarity or BM25()
+        self._writer: IndexWriter | None = None
+        self._searcher: Searcher | None = None
+        self._reader = IndexReader.open(self.directory)
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls, directory: str | Path, schema: Schema | None = None, *, overwrite: bool = False, **options: Any
+    ) -> Index:
+        """Create an empty index (generation 0) at ``directory``."""
+        directory = Path(directory)
+        if manifest_generations(directory):
+            if not overwrite:
+                raise IndexExistsError(f"an index already exists at {directory}; open it, or pass overwrite=True")
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        schema = schema or Schema.default()
+        (directory / SCHEMA_FILE).write_text(
+            __import__("json").dumps(schema.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        Manifest(generation=0, schema=schema.to_dict()).write(directory)
+        fsync_directory(directory)
+        return cls(directory, **options)
+
+    @classmethod
+    def open(cls, directory: str | Path, **options: Any) -> Index:
+        return cls(Path(directory), **options)
+
+    @classmethod
+    def open_or_create(cls, directory: str | Path, schema: Schema | None = None, **options: Any) -> Index:
+        if manifest_generations(Path(directory)):
+            return cls.open(directory, **options)
+        return cls.create(directory, schema, **options)
+
+    @property
+    def schema(self) -> Schema:
+        return self._reader.schema
+
+    # -- writing ---------------------------------------------------------------------------
+    @property
+    def writer(self) -> IndexWriter:
+        if self._writer is None or self._writer.closed:
+            self._writer = IndexWriter(
+                self.directory, ram_budget_mb=self.ram_budget_mb, analyzers=self._reader.analyzers
+            )
+        return self._writer
+
+    def add(self, docs: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> int:
+        """Add or replace documents (visible after ``commit``). Returns how many were added."""
+        if isinstance(docs, Mapping):
+            docs = [docs]
+        return self.writer.add_many(docs)
+
+    def delete(self, doc_ids: str | Iterable[str]) -> int:
+        """Delete documents by id (visible after ``commit``). Returns how many existed."""
+        if isinstance(doc_ids, str):
+            doc_ids = [doc_ids]
+        return self.writer.delete(doc_ids)
+
+    def commit(self) -> int:
+        """Publish all changes atomically; returns the new generation."""
+        manifest = self.writer.commit()
+        self._refresh()
+        return manifest.generation
+
+    def rollback(self) -> None:
+        if self._writer is not None:
+            self._writer.rollback()
+
+    def optimize(self) -> int:
+        """Merge all segments into one, dropping deleted documents."""
+        manifest = self.writer.optimize()
+        self._refresh()
+        return manifest.generation
+
+    # -- reading ---------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        reader = self._reader.reopen()
+        if reader is not self._reader:
+            self._reader = reader
+            self._searcher = None
+
+    def searcher(self) -> Searcher:
+        """A searcher on the latest commit; it keeps that snapshot for as long as you hold it."""
+        self._refresh()
+        if self._searcher is None:
+            self._searcher = Searcher(self._reader, self.similarity)
+        return self._searcher
+
+    def search(self, query: str = "", **options: Any) -> SearchResult:
+        """See ``Searcher.search`` for the options (page, size, filters, sort, ...)."""
+        return self.searcher().search(query, **options)
+
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        return self.searcher().get(doc_id)
+
+    def __len__(self) -> int:
+        return self.searcher().doc_count
+
+    def stats(self) -> dict[str, Any]:
+        reader = self.searcher().reader
+        manifest = reader.manifest
+        size = sum(p.stat().st_size for p in self.directory.iterdir() if p.is_file())
+        return {
+            "path": str(self.directory),
+            "generation": manifest.generation,
+            "documents": reader.doc_count,
+            "deleted": sum(s.del_count for s in manifest.segments),
+            "segments": len(manifest.segments),
+            "terms": sum(len(s.terms) for s in reader.segments),
+            "size_bytes": size,
+            "fields": [
+                {"name": f.name, "type": f.type, "analyzer": f.analyzer, "boost": f.boost} for f in reader.schema.fields
+            ],
+        }
+
+    def verify(self) -> None:
+        """Check every segment file against its recorded checksum."""
+        self.searcher().reader.verify()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,388 @@
+"""The ``zhisou`` command line. Thin over the Python API: tables for people, ``--json`` for programs.
+
+Exit codes: 0 success; 1 finished, but some input records were skipped; 2 invalid input
+(query syntax, schema, bad option); 3 index problem (missing, locked, damaged); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from zhisou._version import __version__
+from zhisou.api import Index
+from zhisou.errors import (
+    CorruptIndexError,
+    IndexExistsError,
+    IndexLockedError,
+    IndexNotFoundError,
+    QuerySyntaxError,
+    ZhisouError,
+)
+from zhisou.schema import Schema
+
+EXIT_SKIPPED, EXIT_INPUT, EXIT_INDEX = 1, 2, 3
+DEFAULT_INDEX = "zhisou-index"
+
+app = typer.Typer(
+    help="知搜 zhisou — search Chinese and English documents. An index is a directory.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+IndexOption = Annotated[
+    Path, typer.Option("--index", "-i", envvar="ZHISOU_INDEX", help="Index directory.", show_default=True)
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
+
+T = TypeVar("T")
+
+
+def fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def run(action: Callable[[], T]) -> T:
+    """Turn library errors into one line and an exit code, never a traceback."""
+    try:
+        return action()
+    except QuerySyntaxError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        err.print(f"  {escape(exc.query)}\n  {' ' * exc.position}^")
+        raise typer.Exit(EXIT_INPUT) from None
+    except (IndexNotFoundError, IndexLockedError, CorruptIndexError, IndexExistsError) as exc:
+        fail(str(exc), EXIT_INDEX)
+    except ZhisouError as exc:
+        fail(str(exc), EXIT_INPUT)
+    except KeyboardInterrupt:
+        err.print("interrupted; the last commit is intact")
+        raise typer.Exit(130) from None
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _marked(snippet: str) -> Text:
+    """HTML snippet with <mark> → rich text with the matches in bold yellow."""
+    import html
+
+    text = Text()
+    for piece in re.split(r"(<mark>.*?</mark>)", snippet):
+        if piece.startswith("<mark>"):
+            text.append(html.unescape(piece[6:-7]), style="bold yellow")
+        else:
+            text.append(html.unescape(piece))
+    return text
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        docs = task.fields.get("docs", 0)
+        elapsed = task.elapsed or 0
+        rate = docs / elapsed if elapsed > 0 else 0
+        return Text(f"{docs:,} docs  {rate:,.0f} docs/s", style="cyan")
+
+
+# -- commands ----------------------------------------------------------------------------------
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to create the index.")],
+    schema: Annotated[Path | None, typer.Option(help="Schema JSON file (default: notes and blogs).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing index.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an empty index."""
+
+    def action() -> None:
+        spec = Schema.load(schema) if schema else Schema.default()
+        index = Index.create(directory, spec, overwrite=overwrite)
+        if as_json:
+            print_json(index.stats())
+        else:
+            fields = ", ".join(f"{f.name}:{f.type}" for f in spec.fields)
+            out.print(f"created index at [bold]{escape(str(directory))}[/] with fields {escape(fields)}")
+
+    run(action)
+
+
+@app.command("index")
+def index_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders: .jsonl .json .csv .parquet .md .html .txt")],
+    index: IndexOption = Path(DEFAULT_INDEX),
+    strict: Annotated[bool, typer.Option(help="Stop at the first bad record and add nothing.")] = False,
+    field_map: Annotated[list[str] | None, typer.Option("--map", help="Rename a source field: --map text=body")] = None,
+    schema: Annotated[Path | None, typer.Option(help="Schema for a new index.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add documents from files (creating the index if needed). Re-adding an id replaces it."""
+    from zhisou.ingest.pipeline import ingest, total_bytes
+
+    def action() -> None:
+        mapping: dict[str, str] = {}
+        for item in field_map or []:
+            source, sep, target = item.partition("=")
+            if not sep or not source or not target:
+                raise ZhisouError(f"--map expects source=target, got {item!r}")
+            mapping[source] = target
+        target_index = Index.open_or_create(index, Schema.load(schema) if schema else None)
+        started = time.perf_counter()
+        show = not as_json
+        with Progress(
+            TextColumn("[bold]indexing"),
+            BarColumn(),
+            RateColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=not show,
+            transient=False,
+        ) as progress:
+            task = progress.add_task("index", total=total_bytes(paths) or None, docs=0)
+
+            def on_record(size: int, added: int) -> None:
+                progress.update(task, advance=size, docs=added)
+
+            def on_error(error: ZhisouError) -> None:
+                if show:
+                    progress.console.print(f"[yellow]skipped[/] {escape(str(error))}")
+
+            report = ingest(
+                target_index, paths, strict=strict, field_map=mapping, on_record=on_record, on_error=on_error
+            )
+            progress.update(task, completed=progress.tasks[0].total or 0)
+        elapsed = time.perf_counter() - started
+        target_index.close()
+        if as_json:
+            print_json({**report.to_dict(), "seconds": round(elapsed, 3)})
+        else:
+            rate = report.added / elapsed if elapsed > 0 else 0
+            out.print(
+                f"added {report.added:,} documents in {elapsed:.1f}s ({rate:,.0f} docs/s); "
+                f"skipped {report.skipped}; commit generation {report.generation}"
+            )
+        if report.skipped:
+            raise typer.Exit(EXIT_SKIPPED)
+
+    run(action)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Query: words, "phrases", AND/OR/NOT, +must -not, field:value, ranges.')],
+    index: IndexOption = Path(DEFAULT_INDEX),
+    page: Annotated[int, typer.Option(min=1, help="Page number (1-based).")] = 1,
+    size: Annotated[int, typer.Option(min=1, max=1000, help="Hits per page.")] = 10,
+    filters: Annotated[
+        list[str] | None, typer.Option("--filter", "-f", help="Filter, e.g. tags:llm or date:>=2024-01-01.")
+    ] = None,
+    sort: Annotated[str | None, typer.Option(help="Sort by a date/number field; -date = newest first.")] = None,
+    operator: Annotated[str, typer.Option(help="Default operator between words: or | and.")] = "or",
+    as_json: JsonOption = False,
+) -> None:
+    """Search the index."""
+
+    def action() -> None:
+        if operator not in ("or", "and"):
+            raise ZhisouError(f"--operator must be 'or' or 'and', got {operator!r}")
+        result = Index.open(index).search(
+            query,
+            page=page,
+            size=size,
+            filters=filters or None,
+            sort=sort,
+            default_operator=operator,  # type: ignore[arg-type]
+        )
+        if as_json:
+            print_json(result.to_dict())
+            return
+        if not result.hits:
+            out.print(f"no results for [bold]{escape(query)}[/] ({result.total} matches, page {page})")
+            return
+        table = Table(show_lines=False, box=None, pad_edge=False)
+        for column, justify in (("#", "right"), ("score", "right"), ("id", "left"), ("title / snippet", "left")):
+            table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        for hit in result.hits:
+            title = Text(str(hit.doc.get("title", "")), style="bold")
+            snippet = next(iter(hit.highlights.values()), None)
+            cell = Text.assemble(title, "\n", _marked(snippet)) if snippet else title
+            table.add_row(str(hit.rank), f"{hit.score:.3f}", escape(hit.id), cell)
+        out.print(table)
+        out.print(
+            f"[dim]{result.total:,} matches · page {result.page}/{max(result.pages, 1)} · {result.took_ms:.1f} ms[/]"
+        )
+
+    run(action)
+
+
+@app.command()
+def get(
+    doc_id: Annotated[str, typer.Argument(help="Document id.")],
+    index: IndexOption = Path(DEFAULT_INDEX),
+    as_json: JsonOption = False,
+) -> None:
+    """Show one document's stored fields."""
+
+    def action() -> None:
+        doc = Index.open(index).get(doc_id)
+        if doc is None:
+            fail(f"no document with id {doc_id!r} in {index}", EXIT_INPUT)
+        if as_json:
+            print_json(doc)
+        else:
+            for key, value in doc.items():
+                out.print(f"[bold]{escape(key)}[/]: {escape(str(value))}")
+
+    run(action)
+
+
+@app.command()
+def delete(
+    doc_ids: Annotated[list[str], typer.Argument(help="Document ids.")],
+    index: IndexOption = Path(DEFAULT_INDEX),
+    as_json: JsonOption = False,
+) -> None:
+    """Delete documents by id (committed at once)."""
+
+    def action() -> None:
+        with Index.open(index) as target:
+            deleted = target.delete(doc_ids)
+            generation = target.commit()
+        if as_json:
+            print_json({"deleted": deleted, "generation": generation})
+        else:
+            out.print(f"deleted {deleted} of {len(doc_ids)} ids; commit generation {generation}")
+        if deleted < len(doc_ids):
+            raise typer.Exit(EXIT_SKIPPED)
+
+    run(action)
+
+
+@app.command()
+def stats(index: IndexOption = Path(DEFAULT_INDEX), as_json: JsonOption = False) -> None:
+    """Documents, segments, terms and size of the index."""
+
+    def action() -> None:
+        info = Index.open(index).stats()
+        if as_json:
+            print_json(info)
+            return
+        table = Table(box=None, show_header=False)
+        for key in ("path", "generation", "documents", "deleted", "segments", "terms"):
+            table.add_row(key, f"{info[key]:,}" if isinstance(info[key], int) else escape(str(info[key])))
+        table.add_row("size", f"{info['size_bytes'] / 1e6:.2f} MB")
+        table.add_row("fields", escape(", ".join(f"{f['name']}:{f['type']}" for f in info["fields"])))
+        out.print(table)
+
+    run(action)
+
+
+@app.command()
+def optimize(index: IndexOption = Path(DEFAULT_INDEX), as_json: JsonOption = False) -> None:
+    """Merge all segments into one and purge deleted documents."""
+
+    def action() -> None:
+        with Index.open(index) as target:
+            generation = target.optimize()
+            info = target.stats()
+        if as_json:
+            print_json(info)
+        else:
+            out.print(f"optimized: {info['segments']} segment(s), generation {generation}")
+
+    run(action)
+
+
+@app.command()
+def check(index: IndexOption = Path(DEFAULT_INDEX)) -> None:
+    """Verify every index file against its checksum."""
+
+    def action() -> None:
+        Index.open(index).verify()
+        out.print(f"{escape(str(index))}: all files match their checksums")
+
+    run(action)
+
+
+def sample_corpus() -> Path:
+    """The bundled notes: ``examples/notes`` in a source checkout, else the copy in the package."""
+    checkout = Path(__file__).resolve().parents[2] / "examples" / "notes"
+    if checkout.is_dir():
+        return checkout
+    return Path(str(resources.files("zhisou") / "_sample" / "notes"))
+
+
+DEMO_QUERIES = ("倒排索引", "learning to rank", '"混合精度"', "tags:spark", "檢索 BM25", "attention -tags:llm")
+
+
+@app.command()
+def demo(
+    index: Annotated[Path, typer.Option("--index", "-i", help="Where to build the demo index.")] = Path("zhisou-demo"),
+    as_json: JsonOption = False,
+) -> None:
+    """Index the bundled sample notes and run a few example searches."""
+    from zhisou.ingest.pipeline import ingest
+
+    def action() -> None:
+        corpus = sample_corpus()
+        if not corpus.is_dir():
+            fail(f"sample corpus not found at {corpus}; reinstall zhisou", EXIT_INDEX)
+        target = Index.create(index, overwrite=True)
+        started = time.perf_counter()
+        report = ingest(target, [corpus])
+        elapsed = time.perf_counter() - started
+        results = {q: target.search(q, size=3) for q in DEMO_QUERIES}
+        target.close()
+        if as_json:
+            print_json(
+                {"index": str(index), **report.to_dict(), "queries": {q: r.to_dict() for q, r in results.items()}}
+            )
+            return
+        out.print(
+            f"indexed {report.added} notes from {escape(str(corpus))} into "
+            f"[bold]{escape(str(index))}[/] in {elapsed:.2f}s\n"
+        )
+        for query, result in results.items():
+            out.print(f"[bold cyan]zhisou search {escape(query)!r}[/]  [dim]({result.total} matches)[/]")
+            for hit in result.hits:
+                out.print(
+                    f"  {hit.rank}. [bold]{escape(str(hit.doc.get('title', hit.id)))}[/] "
+                    f"[dim]{escape(hit.id)} · {hit.score:.2f}[/]"
+                )
+            out.print()
+        out.print(f'try: [bold]zhisou search -i {escape(str(index))} "你的查询"[/]')
+
+    run(action)
+
+
+@app.callback(invoke_without_command=True)
+def _root(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False) -> None:
+    if version:
+        out.print(f"zhisou {__version__}")
+        raise typer.Exit()
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    app()
+
+
+if __name__ == "__main__":
+    main()

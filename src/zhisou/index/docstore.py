@@ -1,0 +1,34 @@
+"""Stored fields: documents as JSON, compressed with zlib in blocks of ``BLOCK_DOCS``.
+
+Only the top hits of a query are ever read from here, so a block is decompressed on demand
+and the last few are cached.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+BLOCK_DOCS = 16
+
+
+def encode_block(docs: list[dict[str, Any]]) -> bytes:
+    return zlib.compress(json.dumps(docs, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 6)
+
+
+class DocStoreReader:
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
+        self._blob = blob
+        self._offsets = offsets
+        self._block = lru_cache(maxsize=16)(self._read_block)
+
+    def _read_block(self, block: int) -> list[dict[str, Any]]:
+        raw = self._blob[self._offsets[block] : self._offsets[block + 1]].tobytes()
+        return json.loads(zlib.decompress(raw))
+
+    def get(self, doc: int) -> dict[str, Any]:
+        return self._block(doc // BLOCK_DOCS)[doc % BLOCK_DOCS]

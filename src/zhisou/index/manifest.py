@@ -1,0 +1,114 @@
+"""The commit point: ``manifest_<N>.json`` lists the live segments of generation N.
+
+A commit writes a new manifest atomically (temp file, fsync, rename, fsync directory), so a
+reader sees either the previous commit or the new one, never a mixture. The newest manifest
+that parses is the index's current state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zhisou._version import __version__
+from zhisou.errors import CorruptIndexError, IndexNotFoundError
+from zhisou.index.directory import atomic_write_bytes
+from zhisou.index.segment import SegmentMeta
+
+FORMAT = "zhisou-index"
+FORMAT_VERSION = 1
+CODEC = "zhisou1"
+_MANIFEST_RE = re.compile(r"^manifest_(\d+)\.json$")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    generation: int
+    schema: dict[str, Any]
+    segments: tuple[SegmentMeta, ...] = ()
+    next_segment: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+    user_data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def file_name(self) -> str:
+        return manifest_file_name(self.generation)
+
+    @property
+    def doc_count(self) -> int:
+        return sum(segment.live_count for segment in self.segments)
+
+    def referenced_files(self) -> set[str]:
+        names = {self.file_name}
+        for segment in self.segments:
+            names.update(segment.file_names())
+        return names
+
+    def to_json(self) -> bytes:
+        data = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "codec": CODEC,
+            "zhisou_version": __version__,
+            "generation": self.generation,
+            "next_segment": self.next_segment,
+            "schema": self.schema,
+            "settings": self.settings,
+            "segments": [segment.to_dict() for segment in self.segments],
+            "user_data": self.user_data,
+        }
+        return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+
+    def write(self, directory: Path) -> None:
+        atomic_write_bytes(directory / self.file_name, self.to_json())
+
+    @classmethod
+    def parse(cls, raw: bytes, source: str) -> Manifest:
+        try:
+            data = json.loads(raw)
+            if data.get("format") != FORMAT:
+                raise CorruptIndexError(f"{source}: not a zhisou manifest")
+            if data.get("format_version") != FORMAT_VERSION or data.get("codec") != CODEC:
+                raise CorruptIndexError(
+                    f"{source}: index format {data.get('format_version')}/{data.get('codec')} is not supported "
+                    f"by zhisou {__version__} (expects {FORMAT_VERSION}/{CODEC}); rebuild the index"
+                )
+            return cls(
+                generation=int(data["generation"]),
+                schema=data["schema"],
+                segments=tuple(SegmentMeta.from_dict(s) for s in data["segments"]),
+                next_segment=int(data["next_segment"]),
+                settings=dict(data.get("settings", {})),
+                user_data=dict(data.get("user_data", {})),
+            )
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+            raise CorruptIndexError(f"{source}: unreadable manifest ({exc})") from exc
+
+
+def manifest_file_name(generation: int) -> str:
+    return f"manifest_{generation}.json"
+
+
+def manifest_generations(directory: Path) -> list[int]:
+    """Generations of the manifests present, newest first."""
+    try:
+        names = [entry.name for entry in directory.iterdir()]
+    except FileNotFoundError:
+        return []
+    except NotADirectoryError as exc:
+        raise IndexNotFoundError(f"{directory} is a file, not an index directory") from exc
+    return sorted((int(m.group(1)) for n in names if (m := _MANIFEST_RE.match(n))), reverse=True)
+
+
+def load_latest(directory: Path) -> Manifest:
+    """The current commit of the index at ``directory``."""
+    generations = manifest_generations(directory)
+    if not generations:
+        raise IndexNotFoundError(
+            f"no zhisou index at {directory}; create one with `zhisou init {directory}` or `zhisou index`"
+        )
+    path = directory / manifest_file_name(generations[0])
+    return Manifest.parse(path.read_bytes(), str(path))

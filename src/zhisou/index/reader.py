@@ -1,0 +1,99 @@
+"""A point-in-time view of a committed index: the segments of one manifest, opened read-only.
+
+A reader never changes: the writer only adds files and publishes new manifests, so a reader
+(and every searcher built on it) stays valid while indexing goes on. ``reopen`` gives a newer one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zhisou.analysis import AnalysisResources, AnalyzerRegistry
+from zhisou.errors import CorruptIndexError
+from zhisou.index.manifest import Manifest, load_latest
+from zhisou.index.segment_reader import SegmentReader
+from zhisou.index.termdict import term_key
+from zhisou.schema import Schema
+
+
+class IndexReader:
+    def __init__(
+        self, directory: Path, manifest: Manifest, segments: list[SegmentReader], analyzers: AnalyzerRegistry
+    ) -> None:
+        self.directory = directory
+        self.manifest = manifest
+        self.schema = Schema.from_dict(manifest.schema, str(directory))
+        self.segments = segments
+        self.analyzers = analyzers
+        self.bases = np.cumsum([0] + [s.doc_count for s in segments], dtype=np.int64)
+        self.max_doc = int(self.bases[-1])
+        live_parts = [s.live_mask() for s in segments]
+        self.live = np.concatenate(live_parts) if live_parts else np.zeros(0, dtype=np.bool_)
+        self.doc_count = int(self.live.sum())
+
+    @classmethod
+    def open(cls, directory: Path, analyzers: AnalyzerRegistry | None = None) -> IndexReader:
+        """Open the newest commit. Retries if a concurrent commit removes files while we open."""
+        directory = Path(directory)
+        last_error: Exception | None = None
+        for _attempt in range(5):
+            manifest = load_latest(directory)
+            try:
+                segments = [SegmentReader(directory, meta) for meta in manifest.segments]
+            except (CorruptIndexError, FileNotFoundError) as exc:
+                last_error = exc
+                if load_latest(directory).generation != manifest.generation:
+                    continue  # a newer commit replaced these files while we opened them
+                raise
+            registry = analyzers or AnalyzerRegistry(AnalysisResources.load(directory))
+            return cls(directory, manifest, segments, registry)
+        raise CorruptIndexError(f"{directory}: could not open a stable commit ({last_error})")
+
+    @property
+    def generation(self) -> int:
+        return self.manifest.generation
+
+    def is_current(self) -> bool:
+        return load_latest(self.directory).generation == self.generation
+
+    def reopen(self) -> IndexReader:
+        """A reader on the newest commit (self if nothing changed)."""
+        if self.is_current():
+            return self
+        return IndexReader.open(self.directory, self.analyzers)
+
+    def locate(self, global_doc: int) -> tuple[SegmentReader, int]:
+        index = int(np.searchsorted(self.bases, global_doc, side="right")) - 1
+        return self.segments[index], global_doc - int(self.bases[index])
+
+    def stored(self, global_doc: int) -> dict[str, Any]:
+        segment, local = self.locate(global_doc)
+        return segment.stored(local)
+
+    def doc_id(self, global_doc: int) -> str:
+        segment, local = self.locate(global_doc)
+        return segment.doc_id(local)
+
+    def find(self, doc_id: str) -> int | None:
+        """Global doc number of the live document with this id."""
+        key = term_key(self.schema.id_field, doc_id)
+        for segment, base in zip(self.segments, self.bases):
+            docs = segment.doc_ids_for(key)
+            if len(docs):
+                return int(base) + int(docs[-1])
+        return None
+
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        doc = self.find(doc_id)
+        return None if doc is None else self.stored(doc)
+
+    def iter_live(self) -> Iterator[int]:
+        yield from (int(d) for d in np.flatnonzero(self.live))
+
+    def verify(self) -> None:
+        for segment in self.segments:
+            segment.verify()

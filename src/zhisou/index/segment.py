@@ -1,0 +1,93 @@
+"""A segment: an immutable, self-contained slice of the index, and the closed list of its files."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class Component(enum.Enum):
+    """Every file a segment owns; file names are ``<segment>.<suffix>``."""
+
+    TERM_KEYS = ("tdk", np.uint8)  # sorted term keys ``field \x1f term`` (UTF-8), concatenated
+    TERM_OFFSETS = ("tdo", np.int64)  # start of each key in TERM_KEYS, plus the end
+    TERM_INFO = ("tdi", np.int64)  # per term: postings start, doc freq, positions start
+    DOCS = ("doc", np.int32)  # postings: segment-local doc ids, ascending per term
+    FREQS = ("frq", np.int32)  # postings: term frequency of each posting
+    POSITIONS = ("pos", np.int32)  # positions of every posting, in posting order
+    LENGTHS = ("len", np.uint32)  # tokens per (text field, doc), field-major
+    COLUMNS = ("col", np.float64)  # date/number values per (column field, doc); NaN = missing
+    STORE = ("sto", np.uint8)  # stored fields: zlib-compressed JSON blocks
+    STORE_INDEX = ("sti", np.int64)  # start of each stored block, plus the end
+    IDS = ("ids", np.uint8)  # document ids (UTF-8), concatenated in doc order
+    ID_OFFSETS = ("ido", np.int64)  # start of each id in IDS, plus the end
+
+    @property
+    def suffix(self) -> str:
+        return self.value[0]
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return np.dtype(self.value[1])
+
+    def file_name(self, segment: str) -> str:
+        return f"{segment}.{self.suffix}"
+
+
+def deletes_file_name(segment: str, generation: int) -> str:
+    return f"{segment}_{generation}.del"
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    size: int
+    crc32: int
+
+
+@dataclass(frozen=True)
+class SegmentMeta:
+    """What the manifest records of a segment: its name, size, deletes and file checksums."""
+
+    name: str
+    doc_count: int
+    files: dict[str, FileInfo]
+    del_gen: int = 0
+    del_count: int = 0
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def live_count(self) -> int:
+        return self.doc_count - self.del_count
+
+    def file_names(self) -> list[str]:
+        names = [component.file_name(self.name) for component in Component]
+        if self.del_gen:
+            names.append(deletes_file_name(self.name, self.del_gen))
+        return names
+
+    def with_deletes(self, del_gen: int, del_count: int) -> SegmentMeta:
+        return SegmentMeta(self.name, self.doc_count, self.files, del_gen, del_count, self.fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "doc_count": self.doc_count,
+            "del_gen": self.del_gen,
+            "del_count": self.del_count,
+            "fields": self.fields,
+            "files": {key: {"size": info.size, "crc32": info.crc32} for key, info in self.files.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SegmentMeta:
+        return cls(
+            name=data["name"],
+            doc_count=int(data["doc_count"]),
+            files={key: FileInfo(int(v["size"]), int(v["crc32"])) for key, v in data["files"].items()},
+            del_gen=int(data.get("del_gen", 0)),
+            del_count=int(data.get("del_count", 0)),
+            fields=dict(data.get("fields", {})),
+        )

@@ -1,0 +1,116 @@
+"""Read access to one segment through memory-mapped files: opening is instant, RAM stays bounded."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zhisou.errors import CorruptIndexError
+from zhisou.index.deletes import read_live
+from zhisou.index.docstore import DocStoreReader
+from zhisou.index.segment import Component, SegmentMeta, deletes_file_name
+from zhisou.index.termdict import TermDictionary
+
+_EMPTY_I32 = np.empty(0, dtype=np.int32)
+
+
+def _map(path: Path, component: Component, expected_size: int) -> np.ndarray:
+    try:
+        actual = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise CorruptIndexError(f"{path} is missing; the index is damaged (restore it or rebuild)") from exc
+    if actual != expected_size:
+        raise CorruptIndexError(f"{path}: size {actual} bytes, manifest says {expected_size}; the index is damaged")
+    if expected_size == 0:
+        return np.empty(0, dtype=component.dtype)
+    # A plain ndarray view of the map: slicing it avoids np.memmap's per-call overhead.
+    return np.asarray(np.memmap(path, dtype=component.dtype, mode="r"))
+
+
+class SegmentReader:
+    """Postings, positions, lengths, columns and stored fields of one segment at one delete generation."""
+
+    def __init__(self, directory: Path, meta: SegmentMeta) -> None:
+        self.meta = meta
+        self.directory = directory
+        arrays = {}
+        for component in Component:
+            info = meta.files.get(component.suffix)
+            if info is None:
+                raise CorruptIndexError(f"segment {meta.name}: manifest lists no {component.suffix} file")
+            arrays[component] = _map(directory / component.file_name(meta.name), component, info.size)
+        self._arrays = arrays
+        self.terms = TermDictionary(arrays[Component.TERM_KEYS], arrays[Component.TERM_OFFSETS])
+        self._term_info = arrays[Component.TERM_INFO].reshape(-1, 3)
+        self._docs = arrays[Component.DOCS]
+        self._freqs = arrays[Component.FREQS]
+        self._positions = arrays[Component.POSITIONS]
+        text_fields: list[str] = meta.fields.get("text", [])
+        column_fields: list[str] = meta.fields.get("columns", [])
+        self.lengths = {
+            name: row for name, row in zip(text_fields, arrays[Component.LENGTHS].reshape(-1, meta.doc_count))
+        }
+        self.columns = {
+            name: row for name, row in zip(column_fields, arrays[Component.COLUMNS].reshape(-1, meta.doc_count))
+        }
+        self.store = DocStoreReader(arrays[Component.STORE], arrays[Component.STORE_INDEX])
+        self._ids = arrays[Component.IDS]
+        self._id_offsets = arrays[Component.ID_OFFSETS]
+        if meta.del_gen:
+            self.live: np.ndarray | None = read_live(
+                directory / deletes_file_name(meta.name, meta.del_gen), meta.doc_count
+            )
+        else:
+            self.live = None
+
+    @property
+    def doc_count(self) -> int:
+        return self.meta.doc_count
+
+    def live_mask(self) -> np.ndarray:
+        return self.live if self.live is not None else np.ones(self.doc_count, dtype=np.bool_)
+
+    def postings(self, key: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """(doc ids, term frequencies) of ``key``, deleted docs included; empty when absent."""
+        ordinal = self.terms.ordinal(key)
+        if ordinal < 0:
+            return _EMPTY_I32, _EMPTY_I32
+        return self.postings_at(ordinal)
+
+    def postings_at(self, ordinal: int) -> tuple[np.ndarray, np.ndarray]:
+        start, count, _ = self._term_info[ordinal]
+        return self._docs[start : start + count], self._freqs[start : start + count]
+
+    def positions_at(self, ordinal: int) -> np.ndarray:
+        """All positions of the term, posting after posting (split them with the frequencies)."""
+        start, count, pos_start = self._term_info[ordinal]
+        total = int(self._freqs[start : start + count].sum())
+        return self._positions[pos_start : pos_start + total]
+
+    def doc_ids_for(self, key: bytes) -> np.ndarray:
+        """Live documents containing ``key`` (used to find a document by its id)."""
+        docs, _ = self.postings(key)
+        if self.live is not None and len(docs):
+            docs = docs[self.live[docs]]
+        return docs
+
+    def doc_id(self, doc: int) -> str:
+        return self._ids[self._id_offsets[doc] : self._id_offsets[doc + 1]].tobytes().decode()
+
+    def stored(self, doc: int) -> dict[str, Any]:
+        return self.store.get(doc)
+
+    def verify(self) -> None:
+        """Check every file against the CRC32 the manifest recorded (reads whole files)."""
+        for component in Component:
+            info = self.meta.files[component.suffix]
+            path = self.directory / component.file_name(self.meta.name)
+            crc = 0
+            with open(path, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    crc = zlib.crc32(chunk, crc)
+            if crc != info.crc32:
+                raise CorruptIndexError(f"{path}: checksum mismatch; the file is damaged (restore or rebuild)")

@@ -1,0 +1,118 @@
+"""Serializes one segment. Terms must arrive in ascending key order; every file is fsynced.
+
+Call order: ``add_term`` for each term (sorted), then ``finish(lengths, columns, stored_docs)``.
+The segment is invisible until a manifest that names it is committed.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from zhisou.index.docstore import BLOCK_DOCS, encode_block
+from zhisou.index.segment import Component, FileInfo, SegmentMeta
+
+
+class _ComponentFile:
+    """An append-only file that tracks its size and CRC32 while it is written."""
+
+    def __init__(self, path: Path, component: Component) -> None:
+        self.component = component
+        self._handle: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self.size = 0
+        self.crc32 = 0
+
+    def write(self, data: bytes | np.ndarray) -> None:
+        raw = data.astype(self.component.dtype, copy=False).tobytes() if isinstance(data, np.ndarray) else data
+        self._handle.write(raw)
+        self.crc32 = zlib.crc32(raw, self.crc32)
+        self.size += len(raw)
+
+    def close(self) -> FileInfo:
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        return FileInfo(self.size, self.crc32)
+
+
+class SegmentWriter:
+    def __init__(self, directory: Path, name: str, doc_count: int) -> None:
+        self.directory = directory
+        self.name = name
+        self.doc_count = doc_count
+        self._files = {c: _ComponentFile(directory / c.file_name(name), c) for c in Component}
+        self._term_offsets: list[int] = [0]
+        self._term_info: list[tuple[int, int, int]] = []
+        self._postings = 0
+        self._positions = 0
+        self._last_key: bytes | None = None
+
+    def add_term(self, key: bytes, docs: np.ndarray, freqs: np.ndarray, positions: np.ndarray) -> None:
+        if self._last_key is not None and key <= self._last_key:
+            raise ValueError(f"terms out of order: {key!r} after {self._last_key!r}")
+        if len(docs) == 0:
+            return
+        self._last_key = key
+        self._files[Component.TERM_KEYS].write(key)
+        self._term_offsets.append(self._term_offsets[-1] + len(key))
+        self._term_info.append((self._postings, len(docs), self._positions))
+        self._files[Component.DOCS].write(docs)
+        self._files[Component.FREQS].write(freqs)
+        self._files[Component.POSITIONS].write(positions)
+        self._postings += len(docs)
+        self._positions += len(positions)
+
+    def finish(
+        self,
+        lengths: np.ndarray,
+        columns: np.ndarray,
+        stored_docs: Iterable[dict[str, Any]],
+        ids: Iterable[str],
+        fields: dict[str, Any],
+    ) -> SegmentMeta:
+        files = self._files
+        files[Component.TERM_OFFSETS].write(np.asarray(self._term_offsets, dtype=np.int64))
+        files[Component.TERM_INFO].write(np.asarray(self._term_info, dtype=np.int64).reshape(-1, 3))
+        files[Component.LENGTHS].write(np.ascontiguousarray(lengths, dtype=np.uint32))
+        files[Component.COLUMNS].write(np.ascontiguousarray(columns, dtype=np.float64))
+        block: list[dict[str, Any]] = []
+        offsets = [0]
+        written = 0
+        for doc in stored_docs:
+            block.append(doc)
+            if len(block) == BLOCK_DOCS:
+                offsets.append(offsets[-1] + self._write_block(block))
+                block = []
+            written += 1
+        if block:
+            offsets.append(offsets[-1] + self._write_block(block))
+        if written != self.doc_count:
+            raise ValueError(f"segment {self.name}: {written} stored documents for {self.doc_count} docs")
+        files[Component.STORE_INDEX].write(np.asarray(offsets, dtype=np.int64))
+        id_offsets = [0]
+        for doc_id in ids:
+            raw = doc_id.encode()
+            files[Component.IDS].write(raw)
+            id_offsets.append(id_offsets[-1] + len(raw))
+        if len(id_offsets) != self.doc_count + 1:
+            raise ValueError(f"segment {self.name}: {len(id_offsets) - 1} ids for {self.doc_count} docs")
+        files[Component.ID_OFFSETS].write(np.asarray(id_offsets, dtype=np.int64))
+        infos = {component.suffix: handle.close() for component, handle in files.items()}
+        return SegmentMeta(self.name, self.doc_count, infos, fields=fields)
+
+    def _write_block(self, block: list[dict[str, Any]]) -> int:
+        data = encode_block(block)
+        self._files[Component.STORE].write(data)
+        return len(data)
+
+    def abort(self) -> None:
+        for component, handle in self._files.items():
+            try:
+                handle.close()
+            finally:
+                (self.directory / component.file_name(self.name)).unlink(missing_ok=True)

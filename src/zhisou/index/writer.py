@@ -1,0 +1,230 @@
+"""The single index writer: buffers documents, flushes segments, applies deletes, commits.
+
+Contract: ``add``/``delete`` change nothing visible until ``commit`` writes a new manifest.
+Deletes and replacements apply in call order — re-adding an id replaces the document that
+was there, whether it is committed, flushed or still buffered. A crash before ``commit``
+leaves the previous commit intact; files it wrote are removed the next time a writer opens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zhisou.analysis import AnalysisResources, AnalyzerRegistry
+from zhisou.index.buffer import SegmentBuffer, segment_fields
+from zhisou.index.deletes import write_live
+from zhisou.index.directory import WriteLock, fsync_directory
+from zhisou.index.documents import DocumentPreparer, document_id
+from zhisou.index.manifest import Manifest, load_latest
+from zhisou.index.merge import TieredMergePolicy, merge_segments
+from zhisou.index.segment import SegmentMeta, deletes_file_name
+from zhisou.index.segment_reader import SegmentReader
+from zhisou.index.termdict import term_key
+from zhisou.schema import Schema
+
+_OWNED_FILE = re.compile(r"^(seg_\w+\.\w+|seg_\w+_\d+\.del|manifest_\d+\.json|\..+\.tmp)$")
+DEFAULT_RAM_BUDGET_MB = 256
+
+
+class IndexWriter:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        ram_budget_mb: float = DEFAULT_RAM_BUDGET_MB,
+        merge_policy: TieredMergePolicy | None = None,
+        analyzers: AnalyzerRegistry | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self._lock = WriteLock(self.directory)
+        self._lock.acquire()
+        try:
+            self._manifest = load_latest(self.directory)
+            self.schema = Schema.from_dict(self._manifest.schema, str(self.directory))
+            self.analyzers = analyzers or AnalyzerRegistry(AnalysisResources.load(self.directory))
+            self._preparer = DocumentPreparer(self.schema, self.analyzers)
+            self.ram_budget_bytes = int(ram_budget_mb * 1024 * 1024)
+            self.merge_policy = merge_policy or TieredMergePolicy()
+            self._remove_unreferenced_files()
+            self._load_segments()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _load_segments(self) -> None:
+        self._segments: list[SegmentReader] = [SegmentReader(self.directory, m) for m in self._manifest.segments]
+        self._live: dict[str, np.ndarray] = {}  # live masks changed since the last commit
+        self._next_segment = self._manifest.next_segment
+        self._buffer = SegmentBuffer(self.schema)
+        self._pending_ops = 0
+
+    # -- changes -----------------------------------------------------------------------------
+    def add(self, doc: Mapping[str, Any]) -> str:
+        """Add or replace one document; returns its id. Raises ``DocumentError`` for a bad one."""
+        self._check_open()
+        prepared = self._preparer.prepare(doc)
+        self._delete_id(prepared.doc_id)
+        self._buffer.add(prepared)
+        self._pending_ops += 1
+        if self._buffer.ram_bytes >= self.ram_budget_bytes:
+            self.flush()
+        return prepared.doc_id
+
+    def add_many(self, docs: Iterable[Mapping[str, Any]]) -> int:
+        count = 0
+        for doc in docs:
+            self.add(doc)
+            count += 1
+        return count
+
+    def delete(self, doc_ids: Iterable[str]) -> int:
+        """Delete documents by id; returns how many live documents matched."""
+        self._check_open()
+        deleted = 0
+        for doc_id in doc_ids:
+            deleted += self._delete_id(document_id({self.schema.id_field: doc_id}, self.schema))
+            self._pending_ops += 1
+        return deleted
+
+    def _delete_id(self, doc_id: str) -> int:
+        deleted = int(self._buffer.delete(doc_id))
+        key = term_key(self.schema.id_field, doc_id)
+        for segment in self._segments:
+            docs, _ = segment.postings(key)
+            if not len(docs):
+                continue
+            live = self._live.get(segment.meta.name)
+            if live is None:
+                live = segment.live_mask().copy()
+            hits = docs[live[docs]]
+            if len(hits):
+                live[hits] = False
+                self._live[segment.meta.name] = live
+                deleted += len(hits)
+        return deleted
+
+    def flush(self) -> None:
+        """Write the buffered documents as a new (not yet committed) segment."""
+        if not len(self._buffer):
+            return
+        name = f"seg_{self._next_segment:06d}"
+        self._next_segment += 1
+        meta, live = self._buffer.write(self.directory, name)
+        self._segments.append(SegmentReader(self.directory, meta))
+        if live is not None:
+            self._live[name] = live
+        self._buffer = SegmentBuffer(self.schema)
+
+    @property
+    def has_changes(self) -> bool:
+        return self._pending_ops > 0 or bool(self._live) or len(self._buffer) > 0
+
+    # -- commit --------------------------------------------------------------------------------
+    def commit(self, *, merge: bool = True, user_data: Mapping[str, Any] | None = None) -> Manifest:
+        """Publish every change so far as one new generation (atomic)."""
+        self._check_open()
+        self.flush()
+        generation = self._manifest.generation + 1
+        metas = self._metas_with_deletes(generation)
+        if merge:
+            for group in self.merge_policy.find_merges(metas):
+                metas = self._merge(metas, group, generation)
+        return self._publish(generation, metas, user_data)
+
+    def optimize(self) -> Manifest:
+        """Commit, then merge every segment into one (drops all deleted documents)."""
+        self.commit(merge=False)
+        metas = list(self._manifest.segments)
+        if len(metas) > 1 or any(m.del_count for m in metas):
+            generation = self._manifest.generation + 1
+            metas = self._merge(metas, metas, generation)
+            return self._publish(generation, metas, None)
+        return self._manifest
+
+    def _metas_with_deletes(self, generation: int) -> list[SegmentMeta]:
+        metas: list[SegmentMeta] = []
+        for segment in self._segments:
+            meta = segment.meta
+            live = self._live.get(meta.name)
+            if live is not None:
+                write_live(self.directory / deletes_file_name(meta.name, generation), live)
+                meta = meta.with_deletes(generation, int(meta.doc_count - live.sum()))
+            if meta.live_count > 0:
+                metas.append(meta)
+        return metas
+
+    def _merge(self, metas: list[SegmentMeta], group: list[SegmentMeta], generation: int) -> list[SegmentMeta]:
+        by_name = {s.meta.name: s for s in self._segments}
+        readers = [by_name[m.name] if by_name[m.name].meta == m else SegmentReader(self.directory, m) for m in group]
+        lives = [r.live_mask() for r in readers]
+        name = f"seg_{self._next_segment:06d}"
+        self._next_segment += 1
+        merged = merge_segments(self.directory, name, readers, lives, segment_fields(self.schema))
+        names = {m.name for m in group}
+        position = min(i for i, m in enumerate(metas) if m.name in names)
+        kept = [m for m in metas if m.name not in names]
+        kept.insert(position, merged)
+        return kept
+
+    def _publish(self, generation: int, metas: list[SegmentMeta], user_data: Mapping[str, Any] | None) -> Manifest:
+        fsync_directory(self.directory)
+        manifest = Manifest(
+            generation=generation,
+            schema=self._manifest.schema,
+            segments=tuple(metas),
+            next_segment=self._next_segment,
+            settings=self._manifest.settings,
+            user_data=dict(user_data) if user_data is not None else self._manifest.user_data,
+        )
+        manifest.write(self.directory)
+        self._manifest = manifest
+        self._load_segments()
+        self._remove_unreferenced_files()
+        return manifest
+
+    def rollback(self) -> None:
+        """Drop every change since the last commit."""
+        self._check_open()
+        self._load_segments()
+        self._remove_unreferenced_files()
+
+    def _remove_unreferenced_files(self) -> None:
+        keep = self._manifest.referenced_files()
+        for entry in self.directory.iterdir():
+            if entry.name not in keep and _OWNED_FILE.match(entry.name):
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    @property
+    def manifest(self) -> Manifest:
+        return self._manifest
+
+    @property
+    def closed(self) -> bool:
+        return not self._lock.held
+
+    def _check_open(self) -> None:
+        if self.closed:
+            from zhisou.errors import ZhisouError
+
+            raise ZhisouError(f"{self.directory}: this writer is closed; open a new one")
+
+    def close(self) -> None:
+        """Release the lock. Uncommitted changes are dropped (call ``commit`` first)."""
+        if not self.closed:
+            with contextlib.suppress(Exception):
+                self.rollback()
+            self._lock.release()
+
+    def __enter__(self) -> IndexWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

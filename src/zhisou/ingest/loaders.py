@@ -1,0 +1,277 @@
+"""Source loaders: files → records. Each loader yields ``Record`` or, for a bad record,
+an ``IngestError`` naming the file and line, so the pipeline can skip it or stop.
+
+=============================  ==========================================================
+extension                      what becomes a document
+=============================  ==========================================================
+.jsonl .ndjson                 each line, a JSON object
+.json                          an array of objects, or one object
+.csv                           each row (header = field names)
+.parquet                       each row (needs ``pip install 'zhisou[parquet]'``)
+.md .markdown                  the file: YAML front matter (title, date, tags, ...) + body
+.html .htm                     the file: <title> and the visible text
+.txt                           the file: name as title, content as body
+=============================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+
+from zhisou.errors import IngestError
+
+
+@dataclass(frozen=True)
+class Record:
+    doc: dict[str, Any]
+    source: str
+    line: int | None
+    size: int  # bytes of input this record came from, for progress
+
+
+Loaded = Record | IngestError
+Loader = Callable[[Path, Path], Iterator[Loaded]]
+
+
+def _file_id(path: Path, root: Path) -> str:
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        relative = Path(path.name)
+    return relative.with_suffix("").as_posix()
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"cannot read file ({exc.strerror})", str(path)) from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise IngestError(f"invalid UTF-8 at byte {exc.start}; re-save the file as UTF-8", str(path), line) from exc
+
+
+def load_jsonl(path: Path, root: Path) -> Iterator[Loaded]:
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        yield IngestError(f"cannot read file ({exc.strerror})", str(path))
+        return
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                value = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                yield IngestError(f"invalid UTF-8 at byte {exc.start} of the line", str(path), number)
+                continue
+            except json.JSONDecodeError as exc:
+                yield IngestError(f"malformed JSON ({exc.msg}, column {exc.colno})", str(path), number)
+                continue
+            if not isinstance(value, dict):
+                yield IngestError(f"expected a JSON object, got {type(value).__name__}", str(path), number)
+                continue
+            yield Record(value, str(path), number, len(raw))
+
+
+def load_json(path: Path, root: Path) -> Iterator[Loaded]:
+    try:
+        value = json.loads(_read_text(path))
+    except IngestError as exc:
+        yield exc
+        return
+    except json.JSONDecodeError as exc:
+        yield IngestError(f"malformed JSON ({exc.msg}, column {exc.colno})", str(path), exc.lineno)
+        return
+    items = value if isinstance(value, list) else [value]
+    size = max(path.stat().st_size // max(len(items), 1), 1)
+    for number, item in enumerate(items, start=1):
+        if isinstance(item, dict):
+            yield Record(item, str(path), None, size)
+        else:
+            yield IngestError(f"item {number}: expected a JSON object, got {type(item).__name__}", str(path))
+
+
+def load_csv(path: Path, root: Path) -> Iterator[Loaded]:
+    try:
+        text = _read_text(path)
+    except IngestError as exc:
+        yield exc
+        return
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    previous_line = 1
+    try:
+        for row in reader:
+            line = reader.line_num
+            if None in row:
+                yield IngestError("row has more values than the header has columns", str(path), line)
+            else:
+                doc = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+                yield Record(doc, str(path), line, max(len(text) // max(line, 1), 1))
+            previous_line = line
+    except csv.Error as exc:
+        yield IngestError(f"malformed CSV ({exc})", str(path), previous_line + 1)
+
+
+def load_parquet(path: Path, root: Path) -> Iterator[Loaded]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        yield IngestError("reading Parquet needs pyarrow: pip install 'zhisou[parquet]'", str(path))
+        return
+    try:
+        table = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+        yield IngestError(f"not a readable Parquet file ({exc})", str(path))
+        return
+    size = max(path.stat().st_size // max(table.metadata.num_rows, 1), 1)
+    row_number = 0
+    for batch in table.iter_batches():
+        for row in batch.to_pylist():
+            row_number += 1
+            yield Record({k: v for k, v in row.items() if v is not None}, str(path), row_number, size)
+
+
+def _split_front_matter(text: str) -> tuple[str | None, str, int]:
+    """(front matter, body, line where the body starts)."""
+    if not text.startswith("---"):
+        return None, text, 1
+    lines = text.split("\n")
+    if lines[0].strip() != "---":
+        return None, text, 1
+    for index in range(1, len(lines)):
+        if lines[index].strip() in ("---", "..."):
+            return "\n".join(lines[1:index]), "\n".join(lines[index + 1 :]), index + 2
+    return None, text, 1
+
+
+def load_markdown(path: Path, root: Path) -> Iterator[Loaded]:
+    try:
+        text = _read_text(path)
+    except IngestError as exc:
+        yield exc
+        return
+    front, body, _ = _split_front_matter(text)
+    doc: dict[str, Any] = {}
+    if front is not None:
+        try:
+            meta = yaml.safe_load(front) or {}
+        except yaml.YAMLError as exc:
+            line = getattr(getattr(exc, "problem_mark", None), "line", 0) + 2
+            yield IngestError("malformed YAML front matter", str(path), line)
+            return
+        if not isinstance(meta, dict):
+            yield IngestError("front matter must be a mapping (key: value lines)", str(path), 2)
+            return
+        doc.update(meta)
+    body = body.strip("\n")
+    if "title" not in doc:
+        first = body.lstrip().split("\n", 1)[0]
+        doc["title"] = first.lstrip("#").strip() if first.startswith("#") else path.stem
+    doc.setdefault("id", _file_id(path, root))
+    for key, value in list(doc.items()):
+        if isinstance(value, dt.date | dt.datetime):
+            doc[key] = value.isoformat()
+    doc["body"] = body
+    yield Record(doc, str(path), None, path.stat().st_size)
+
+
+class _TextExtractor(HTMLParser):
+    _SKIP: ClassVar[frozenset[str]] = frozenset({"script", "style", "noscript", "template"})
+    _BLOCK: ClassVar[frozenset[str]] = frozenset("p div br li h1 h2 h3 h4 h5 h6 tr section article pre".split())
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title: list[str] = []
+        self.text: list[str] = []
+        self._stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._stack.append(tag)
+        if tag in self._BLOCK:
+            self.text.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        while self._stack:
+            if self._stack.pop() == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if "title" in self._stack:
+            self.title.append(data)
+        elif not self._SKIP.intersection(self._stack):
+            self.text.append(data)
+
+
+def load_html(path: Path, root: Path) -> Iterator[Loaded]:
+    try:
+        text = _read_text(path)
+    except IngestError as exc:
+        yield exc
+        return
+    parser = _TextExtractor()
+    parser.feed(text)
+    parser.close()
+    body = "\n".join(line.strip() for line in "".join(parser.text).splitlines() if line.strip())
+    title = " ".join("".join(parser.title).split()) or path.stem
+    yield Record({"id": _file_id(path, root), "title": title, "body": body}, str(path), None, path.stat().st_size)
+
+
+def load_text(path: Path, root: Path) -> Iterator[Loaded]:
+    try:
+        text = _read_text(path)
+    except IngestError as exc:
+        yield exc
+        return
+    yield Record({"id": _file_id(path, root), "title": path.stem, "body": text}, str(path), None, path.stat().st_size)
+
+
+LOADERS: dict[str, Loader] = {
+    ".jsonl": load_jsonl,
+    ".ndjson": load_jsonl,
+    ".json": load_json,
+    ".csv": load_csv,
+    ".parquet": load_parquet,
+    ".md": load_markdown,
+    ".markdown": load_markdown,
+    ".html": load_html,
+    ".htm": load_html,
+    ".txt": load_text,
+}
+
+
+def source_files(path: Path) -> Iterator[tuple[Path, Path]]:
+    """(file, root) pairs: the file itself, or every loadable file under a folder, sorted."""
+    if path.is_dir():
+        for child in sorted(path.rglob("*")):
+            if child.is_file() and child.suffix.lower() in LOADERS and not child.name.startswith("."):
+                yield child, path
+    else:
+        yield path, path.parent
+
+
+def load(path: Path) -> Iterator[Loaded]:
+    """Records of one file or folder; unknown extensions and missing paths are errors."""
+    if not path.exists():
+        yield IngestError("no such file or folder", str(path))
+        return
+    for file, root in source_files(path):
+        loader = LOADERS.get(file.suffix.lower())
+        if loader is None:
+            known = " ".join(sorted(LOADERS))
+            yield IngestError(f"unknown file type {file.suffix!r}; zhisou reads {known}", str(file))
+            continue
+        yield from loader(file, root)

@@ -1,0 +1,142 @@
+"""Index schema: which fields a document has and how each is analyzed, stored and scored.
+
+A schema is plain data, saved as ``schema.json`` in the index directory and copied into every
+manifest. Field types:
+
+* ``text``    — analyzed (``zh`` by default), scored with BM25 times ``boost``, positions kept for phrases.
+* ``keyword`` — exact values (one or many per document) for filters and facets: ``tags:llm``.
+* ``date``    — ISO dates or datetimes, for range filters and sorting (``date:>=2024-01-01``).
+* ``number``  — integers or floats, for range filters and sorting.
+
+One field is the document id (``id_field``); it is stored and indexed exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from zhisou.analysis.analyzers import ANALYZER_NAMES
+from zhisou.errors import SchemaError
+
+FieldType = Literal["text", "keyword", "date", "number"]
+FIELD_TYPES: tuple[str, ...] = ("text", "keyword", "date", "number")
+_DEFAULT_ANALYZER = {"text": "zh", "keyword": "keyword"}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of the schema."""
+
+    name: str
+    type: FieldType = "text"
+    analyzer: str | None = None
+    boost: float = 1.0
+    stored: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
+            raise SchemaError(f"field name {self.name!r} must be letters, digits, '_' or '-'")
+        if self.type not in FIELD_TYPES:
+            raise SchemaError(
+                f"field {self.name!r}: unknown type {self.type!r}; choose one of {', '.join(FIELD_TYPES)}"
+            )
+        if self.analyzer is None and self.type in _DEFAULT_ANALYZER:
+            object.__setattr__(self, "analyzer", _DEFAULT_ANALYZER[self.type])
+        if self.analyzer is not None and self.analyzer not in ANALYZER_NAMES:
+            raise SchemaError(
+                f"field {self.name!r}: unknown analyzer {self.analyzer!r}; choose one of {', '.join(ANALYZER_NAMES)}"
+            )
+        if not (self.boost > 0):
+            raise SchemaError(f"field {self.name!r}: boost must be > 0, got {self.boost}")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The fields of an index, in a fixed order; ``id_field`` names the unique document id."""
+
+    fields: tuple[FieldSpec, ...]
+    id_field: str = "id"
+    _by_name: dict[str, FieldSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_name: dict[str, FieldSpec] = {}
+        for spec in self.fields:
+            if spec.name in by_name:
+                raise SchemaError(f"field {spec.name!r} is declared twice")
+            by_name[spec.name] = spec
+        if self.id_field in by_name:
+            raise SchemaError(f"field {self.id_field!r} is the document id; do not declare it as a field")
+        if not self.text_fields:
+            raise SchemaError("a schema needs at least one text field")
+        object.__setattr__(self, "_by_name", by_name)
+
+    # -- lookups -------------------------------------------------------------------------------
+    def get(self, name: str) -> FieldSpec | None:
+        return self._by_name.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name or name == self.id_field
+
+    @property
+    def text_fields(self) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in self.fields if f.type == "text")
+
+    @property
+    def keyword_fields(self) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in self.fields if f.type == "keyword")
+
+    @property
+    def column_fields(self) -> tuple[FieldSpec, ...]:
+        """Date and number fields: one value per document, kept in a column for ranges and sorting."""
+        return tuple(f for f in self.fields if f.type in ("date", "number"))
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return (self.id_field, *(f.name for f in self.fields))
+
+    # -- (de)serialization ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"id_field": self.id_field, "fields": [asdict(f) for f in self.fields]}
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "schema") -> Schema:
+        if not isinstance(data, dict) or not isinstance(data.get("fields"), list):
+            raise SchemaError(f"{source}: expected an object with a 'fields' list")
+        specs = []
+        for number, entry in enumerate(data["fields"], start=1):
+            if not isinstance(entry, dict) or "name" not in entry:
+                raise SchemaError(f"{source}: field #{number} needs at least a 'name'")
+            unknown = set(entry) - {"name", "type", "analyzer", "boost", "stored"}
+            if unknown:
+                raise SchemaError(f"{source}: field {entry['name']!r} has unknown keys {sorted(unknown)}")
+            try:
+                specs.append(FieldSpec(**entry))
+            except TypeError as exc:
+                raise SchemaError(f"{source}: field {entry['name']!r}: {exc}") from exc
+        return cls(tuple(specs), id_field=str(data.get("id_field", "id")))
+
+    @classmethod
+    def load(cls, path: Path) -> Schema:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise SchemaError(f"schema file {path} does not exist") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SchemaError(f"{path}: not valid JSON ({exc}); fix the file and retry") from exc
+        return cls.from_dict(data, str(path))
+
+    @classmethod
+    def default(cls) -> Schema:
+        """Notes and blogs: ``title`` (boosted), ``body``, ``tags``, ``date``, ``url``."""
+        return cls(
+            (
+                FieldSpec("title", "text", boost=2.0),
+                FieldSpec("body", "text"),
+                FieldSpec("tags", "keyword"),
+                FieldSpec("date", "date"),
+                FieldSpec("url", "keyword", analyzer="exact"),
+            )
+        )

@@ -1,0 +1,332 @@
+"""Evaluates a ``Query`` over an ``IndexReader``.
+
+Every clause becomes dense arrays over the reader's documents: a match mask and a score per
+document. Term postings are gathered from all segments first, so statistics (N, avgdl, df)
+count exactly the live documents of the whole index: a score does not depend on how the
+index is split into segments or on deleted documents awaiting a merge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import reduce
+
+import numpy as np
+
+from zhisou.analysis import Token
+from zhisou.index.reader import IndexReader
+from zhisou.index.termdict import term_key
+from zhisou.search.query import BooleanQuery, MatchAllQuery, PhraseQuery, Query, RangeQuery, TermQuery
+from zhisou.search.similarity import BM25, FieldStats, Similarity
+from zhisou.values import date_span, parse_number
+
+MAX_PREFIX_EXPANSIONS = 1024
+
+
+@dataclass
+class Postings:
+    """Live postings of one term over the whole reader (global doc ids, ascending)."""
+
+    docs: np.ndarray
+    freqs: np.ndarray
+
+
+@dataclass
+class Matches:
+    mask: np.ndarray
+    scores: np.ndarray
+
+
+@dataclass
+class ReaderStats:
+    """Per-reader caches: field statistics and global length/column arrays (a reader never changes)."""
+
+    reader: IndexReader
+    _fields: dict[str, FieldStats] = field(default_factory=dict)
+    _lengths: dict[str, np.ndarray] = field(default_factory=dict)
+    _columns: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def lengths(self, name: str) -> np.ndarray:
+        if name not in self._lengths:
+            parts = [s.lengths[name] for s in self.reader.segments]
+            self._lengths[name] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
+        return self._lengths[name]
+
+    def column(self, name: str) -> np.ndarray:
+        if name not in self._columns:
+            parts = [s.columns[name] for s in self.reader.segments]
+            self._columns[name] = np.concatenate(parts) if parts else np.zeros(0)
+        return self._columns[name]
+
+    def field(self, name: str) -> FieldStats:
+        if name not in self._fields:
+            lengths = self.lengths(name)[self.reader.live]
+            self._fields[name] = FieldStats(int(np.count_nonzero(lengths)), int(lengths.sum(dtype=np.int64)))
+        return self._fields[name]
+
+
+@dataclass
+class QueryTerms:
+    """Analyzed terms a query looks for, per field: what the highlighter marks."""
+
+    by_field: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, field_name: str, term: str) -> None:
+        self.by_field.setdefault(field_name, set()).add(term)
+
+
+class Executor:
+    def __init__(
+        self,
+        reader: IndexReader,
+        stats: ReaderStats,
+        similarity: Similarity | None = None,
+        default_fields: tuple[str, ...] | None = None,
+    ) -> None:
+        self.reader = reader
+        self.stats = stats
+        self.similarity = similarity or BM25()
+        self.schema = reader.schema
+        self.default_fields = default_fields or tuple(f.name for f in self.schema.text_fields)
+        self.terms = QueryTerms()
+        self._postings: dict[bytes, Postings] = {}
+        self._size = reader.max_doc
+
+    # -- postings --------------------------------------------------------------------------
+    def postings(self, key: bytes) -> Postings:
+        cached = self._postings.get(key)
+        if cached is not None:
+            return cached
+        docs_parts, freq_parts = [], []
+        for segment, base in zip(self.reader.segments, self.reader.bases):
+            docs, freqs = segment.postings(key)
+            if not len(docs):
+                continue
+            if segment.live is not None:
+                keep = segment.live[docs]
+                docs, freqs = docs[keep], freqs[keep]
+            docs_parts.append(docs.astype(np.int64) + int(base))
+            freq_parts.append(freqs)
+        if docs_parts:
+            result = Postings(np.concatenate(docs_parts), np.concatenate(freq_parts))
+        else:
+            result = Postings(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32))
+        self._postings[key] = result
+        return result
+
+    def empty(self) -> Matches:
+        return Matches(np.zeros(self._size, dtype=np.bool_), np.zeros(self._size))
+
+    def _scored(self, docs: np.ndarray, scores: np.ndarray) -> Matches:
+        out = self.empty()
+        out.mask[docs] = True
+        out.scores[docs] = scores
+        return out
+
+    # -- evaluation ------------------------------------------------------------------------
+    def evaluate(self, query: Query) -> Matches:
+        result = self._evaluate(query)
+        result.mask &= self.reader.live
+        result.scores[~result.mask] = 0.0
+        return result
+
+    def _evaluate(self, query: Query) -> Matches:
+        if isinstance(query, TermQuery):
+            return self._over_fields(query.field, lambda f: self._term(f, query))
+        if isinstance(query, PhraseQuery):
+            return self._over_fields(query.field, lambda f: self._phrase(f, query.text))
+        if isinstance(query, RangeQuery):
+            return self._range(query)
+        if isinstance(query, MatchAllQuery):
+            return Matches(self.reader.live.copy(), np.zeros(self._size))
+        if isinstance(query, BooleanQuery):
+            return self._boolean(query)
+        raise TypeError(f"unknown query node {query!r}")
+
+    def _over_fields(self, field_name: str | None, evaluate_field) -> Matches:  # type: ignore[no-untyped-def]
+        names = (field_name,) if field_name is not None else self.default_fields
+        total = self.empty()
+        for name in names:
+            part = evaluate_field(name)
+            total.mask |= part.mask
+            total.scores += part.scores
+        return total
+
+    def _term(self, field_name: str, query: TermQuery) -> Matches:
+        spec = self.schema.get(field_name)
+        if field_name == self.schema.id_field:
+            analyzer, boost, scored = self.reader.analyzers.get("exact"), 1.0, False
+        elif spec is None:
+            return self.empty()
+        else:
+            analyzer = self.reader.analyzers.get(spec.analyzer or "keyword")
+            boost, scored = spec.boost, spec.type == "text"
+        if query.prefix:
+            return self._prefix(field_name, query.text, boost, scored)
+        tokens = analyzer.analyze(query.text, for_query=True)
+        total = self.empty()
+        for term in dict.fromkeys(t.text for t in tokens):
+            key = term_key(field_name, term)
+            postings = self.postings(key)
+            if scored:
+                self.terms.add(field_name, term)
+                part = self._bm25(field_name, postings.docs, postings.freqs, self._idf(field_name, [key]), boost)
+            else:
+                part = self._scored(postings.docs, np.zeros(len(postings.docs)))
+            total.mask |= part.mask
+            total.scores += part.scores
+        return total
+
+    def _idf(self, field_name: str, keys: list[bytes]) -> float:
+        stats = self.stats.field(field_name)
+        return sum(self.similarity.idf(len(self.postings(k).docs), stats) for k in keys)
+
+    def _bm25(self, field_name: str, docs: np.ndarray, freqs: np.ndarray, idf: float, boost: float) -> Matches:
+        if not len(docs):
+            return self.empty()
+        stats = self.stats.field(field_name)
+        lengths = self.stats.lengths(field_name)[docs]
+        return self._scored(docs, boost * self.similarity.score(idf, freqs, lengths, stats))
+
+    def _prefix(self, field_name: str, text: str, boost: float, scored: bool) -> Matches:
+        """Constant-score prefix match (score = field boost), as Elasticsearch does."""
+        from zhisou.analysis.normalize import fold
+
+        prefix = term_key(field_name, fold(text).text)
+        terms: set[bytes] = set()
+        for segment in self.reader.segments:
+            for ordinal in segment.terms.prefix_range(prefix):
+                terms.add(segment.terms.key(ordinal))
+                if len(terms) >= MAX_PREFIX_EXPANSIONS:
+                    break
+        total = self.empty()
+        for key in sorted(terms):
+            docs = self.postings(key).docs
+            total.mask[docs] = True
+            if scored:
+                self.terms.add(field_name, key.decode().split("\x1f", 1)[1])
+        if scored:
+            total.scores[total.mask] = boost
+        return total
+
+    def _phrase(self, field_name: str, text: str) -> Matches:
+        spec = self.schema.get(field_name)
+        if spec is None or spec.type != "text":
+            return self.empty()
+        tokens = _phrase_tokens(self.reader.analyzers.get(spec.analyzer or "zh").analyze(text))
+        if not tokens:
+            return self.empty()
+        for token in tokens:
+            self.terms.add(field_name, token.text)
+        keys = [term_key(field_name, t.text) for t in tokens]
+        if len(tokens) == 1:
+            postings = self.postings(keys[0])
+            return self._bm25(field_name, postings.docs, postings.freqs, self._idf(field_name, keys), spec.boost)
+        first = tokens[0].position
+        offsets = [t.position - first for t in tokens]
+        docs_parts, freq_parts = [], []
+        for segment, base in zip(self.reader.segments, self.reader.bases):
+            found = _phrase_in_segment(segment, keys, offsets)
+            if found is None:
+                continue
+            docs, freqs = found
+            if segment.live is not None:
+                keep = segment.live[docs]
+                docs, freqs = docs[keep], freqs[keep]
+            docs_parts.append(docs.astype(np.int64) + int(base))
+            freq_parts.append(freqs)
+        if not docs_parts:
+            return self.empty()
+        return self._bm25(
+            field_name, np.concatenate(docs_parts), np.concatenate(freq_parts), self._idf(field_name, keys), spec.boost
+        )
+
+    def _range(self, query: RangeQuery) -> Matches:
+        spec = self.schema.get(query.field)
+        if spec is None or spec.type not in ("date", "number"):
+            return self.empty()
+        values = self.stats.column(query.field)
+        mask = ~np.isnan(values)
+        if query.lower is not None:
+            if spec.type == "date":
+                start, end = date_span(query.lower)
+                mask &= values >= start if query.include_lower else values >= end
+            else:
+                bound = parse_number(query.lower)
+                mask &= values >= bound if query.include_lower else values > bound
+        if query.upper is not None:
+            if spec.type == "date":
+                start, end = date_span(query.upper)
+                mask &= values < end if query.include_upper else values < start
+            else:
+                bound = parse_number(query.upper)
+                mask &= values <= bound if query.include_upper else values < bound
+        return Matches(mask, np.zeros(self._size))
+
+    def _boolean(self, query: BooleanQuery) -> Matches:
+        size = self._size
+        scores = np.zeros(size)
+        mask: np.ndarray | None = None
+        for clause in query.must:
+            part = self._evaluate(clause)
+            mask = part.mask if mask is None else mask & part.mask
+            scores += part.scores
+        for clause in query.filter:
+            part = self._evaluate(clause)
+            mask = part.mask if mask is None else mask & part.mask
+        if query.should:
+            should_count = np.zeros(size, dtype=np.int32)
+            for clause in query.should:
+                part = self._evaluate(clause)
+                should_count += part.mask
+                scores += part.scores
+            required = query.minimum_should_match
+            if mask is None:
+                mask = should_count >= max(1, required)
+            elif required:
+                mask &= should_count >= required
+        if mask is None:  # only must_not clauses: everything else matches
+            mask = self.reader.live.copy()
+        for clause in query.must_not:
+            mask &= ~self._evaluate(clause).mask
+        scores[~mask] = 0.0
+        return Matches(mask, scores)
+
+
+def _phrase_tokens(tokens: list[Token]) -> list[Token]:
+    """The finest tokens of a phrase: drop a search-mode word when a sub-word covers its start.
+
+    The finest split matches documents whatever granularity they were segmented at, because
+    sub-words are indexed at the position of their first character.
+    """
+    kept = []
+    for token in tokens:
+        inner = any(
+            other is not token
+            and token.start <= other.start
+            and other.end <= token.end
+            and (other.end - other.start) < (token.end - token.start)
+            for other in tokens
+        )
+        if not inner:
+            kept.append(token)
+    kept.sort(key=lambda t: (t.position, t.start))
+    return kept
+
+
+def _phrase_in_segment(segment, keys: list[bytes], offsets: list[int]) -> tuple[np.ndarray, np.ndarray] | None:  # type: ignore[no-untyped-def]
+    """(local docs, phrase frequencies) where every term sits at its offset from the first."""
+    encoded = []
+    for key, offset in zip(keys, offsets):
+        ordinal = segment.terms.ordinal(key)
+        if ordinal < 0:
+            return None
+        docs, freqs = segment.postings_at(ordinal)
+        positions = segment.positions_at(ordinal).astype(np.int64) - offset
+        doc_of_position = np.repeat(docs.astype(np.int64), freqs)
+        encoded.append((doc_of_position << 32) | (positions & 0xFFFFFFFF))
+    matches = reduce(lambda a, b: np.intersect1d(a, b, assume_unique=False), encoded)
+    if not len(matches):
+        return None
+    docs, counts = np.unique(matches >> 32, return_counts=True)
+    return docs.astype(np.int32), counts.astype(np.int32)

@@ -1,0 +1,308 @@
+"""Query parser: user text → ``Query`` tree. Errors carry the character position.
+
+Grammar (AND binds tighter than OR; juxtaposition uses the default operator)::
+
+    query    := or_expr
+    or_expr  := and_expr ("OR" and_expr)*
+    and_expr := clauses ("AND" clauses)*
+    clauses  := clause+
+    clause   := ("+" | "-" | "NOT ") clause | primary
+    primary  := "(" or_expr ")" | field ":" value | value
+    value    := '"phrase"' | word | word* | range        (ranges only after a field)
+    range    := "[" lo "TO" hi "]" | "{" lo "TO" hi "}" | (">=" | ">" | "<=" | "<") bound
+
+``field:`` counts only for fields of the schema; otherwise the colon is ordinary text.
+Clauses on keyword, date and number fields are filters: they restrict, they don't score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from zhisou.errors import QuerySyntaxError
+from zhisou.search.query import BooleanQuery, MatchAllQuery, PhraseQuery, Query, RangeQuery, TermQuery
+from zhisou.values import date_span, parse_number
+
+Occur = Literal["must", "should", "must_not", "filter"]
+_STOP_CHARS = set('()"') | {" ", "\t", "\n", "\r", "\u3000"}
+_KEYWORDS = ("AND", "OR", "NOT")
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    type: str  # text | keyword | date | number
+
+
+class _Parser:
+    def __init__(self, text: str, fields: Mapping[str, FieldInfo], default_operator: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.fields = fields
+        self.default_and = default_operator == "and"
+
+    # -- helpers -------------------------------------------------------------------------------
+    def error(self, message: str, position: int | None = None) -> QuerySyntaxError:
+        return QuerySyntaxError(message, self.text, self.pos if position is None else position)
+
+    def skip_ws(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def at_end(self) -> bool:
+        self.skip_ws()
+        return self.pos >= len(self.text)
+
+    def peek_keyword(self) -> str | None:
+        self.skip_ws()
+        for keyword in _KEYWORDS:
+            end = self.pos + len(keyword)
+            if self.text.startswith(keyword, self.pos) and (
+                end >= len(self.text) or self.text[end].isspace() or self.text[end] in '("'
+            ):
+                return keyword
+        return None
+
+    # -- grammar -------------------------------------------------------------------------------
+    def parse(self) -> Query:
+        if self.at_end():
+            return MatchAllQuery()
+        query = self.parse_or(None)
+        if not self.at_end():
+            raise self.error(f"unexpected {self.text[self.pos]!r}; remove it or balance the parentheses")
+        return query
+
+    def parse_or(self, field: str | None) -> Query:
+        items = [self.parse_and(field)]
+        while self.peek_keyword() == "OR":
+            self.pos += 2
+            self.expect_operand("OR")
+            items.append(self.parse_and(field))
+        return items[0] if len(items) == 1 else BooleanQuery(should=tuple(items))
+
+    def parse_and(self, field: str | None) -> Query:
+        items = [self.parse_clauses(field)]
+        while self.peek_keyword() == "AND":
+            self.pos += 3
+            self.expect_operand("AND")
+            items.append(self.parse_clauses(field))
+        if len(items) == 1:
+            return items[0]
+        return BooleanQuery(must=tuple(items))
+
+    def expect_operand(self, operator: str) -> None:
+        if self.at_end() or self.text[self.pos] == ")" or self.peek_keyword() in ("AND", "OR"):
+            raise self.error(f"{operator} needs a search term after it")
+
+    def parse_clauses(self, field: str | None) -> Query:
+        clauses: list[tuple[Occur, Query]] = []
+        while not self.at_end() and self.text[self.pos] != ")" and self.peek_keyword() not in ("AND", "OR"):
+            clauses.append(self.parse_clause(field))
+        if not clauses:
+            if self.at_end():
+                raise self.error("expected a search term")
+            raise self.error(f"expected a search term before {self.text[self.pos]!r}")
+        if len(clauses) == 1 and clauses[0][0] in ("should", "must"):
+            return clauses[0][1]
+        groups: dict[Occur, list[Query]] = {"must": [], "should": [], "must_not": [], "filter": []}
+        for occur, query in clauses:
+            groups[occur].append(query)
+        return BooleanQuery(
+            must=tuple(groups["must"]),
+            should=tuple(groups["should"]),
+            must_not=tuple(groups["must_not"]),
+            filter=tuple(groups["filter"]),
+        )
+
+    def parse_clause(self, field: str | None) -> tuple[Occur, Query]:
+        start = self.pos
+        occur: Occur | None = None
+        char = self.text[self.pos]
+        if char in "+-":
+            self.pos += 1
+            if self.pos >= len(self.text) or self.text[self.pos].isspace():
+                raise self.error(f"{char!r} must be followed directly by a term", start)
+            occur = "must" if char == "+" else "must_not"
+        elif self.peek_keyword() == "NOT":
+            self.pos += 3
+            if self.at_end():
+                raise self.error("NOT needs a search term after it")
+            occur = "must_not"
+        query = self.parse_primary(field)
+        if occur is None:
+            occur = "filter" if self.is_filter(query) else ("must" if self.default_and else "should")
+        elif occur == "must" and self.is_filter(query):
+            occur = "filter"
+        return occur, query
+
+    def is_filter(self, query: Query) -> bool:
+        if isinstance(query, RangeQuery):
+            return True
+        if isinstance(query, TermQuery | PhraseQuery) and query.field is not None:
+            return self.fields[query.field].type != "text"
+        return False
+
+    def parse_primary(self, field: str | None) -> Query:
+        self.skip_ws()
+        start = self.pos
+        char = self.text[self.pos]
+        if char == "(":
+            self.pos += 1
+            if self.at_end() or self.text[self.pos] == ")":
+                raise self.error("empty parentheses; put a search term inside", start)
+            query = self.parse_or(field)
+            if self.at_end() or self.text[self.pos] != ")":
+                raise self.error("missing ')' for the '(' opened here", start)
+            self.pos += 1
+            return query
+        if char == ")":
+            raise self.error("unexpected ')'; no '(' is open")
+        if char == '"':
+            return self.parse_phrase(field)
+        name_end = self.pos
+        while name_end < len(self.text) and (self.text[name_end].isalnum() or self.text[name_end] in "_-"):
+            name_end += 1
+        name = self.text[self.pos : name_end]
+        if field is None and name_end < len(self.text) and self.text[name_end] == ":" and name in self.fields:
+            self.pos = name_end + 1
+            return self.parse_field_value(name, start)
+        return self.parse_word(field)
+
+    def parse_field_value(self, field: str, start: int) -> Query:
+        if self.pos >= len(self.text) or self.text[self.pos].isspace():
+            raise self.error(f"{field}: needs a value right after the colon", start)
+        char = self.text[self.pos]
+        info = self.fields[field]
+        if char in "[{":
+            return self.parse_bracket_range(field, info)
+        if char in "<>":
+            return self.parse_comparison(field, info)
+        if char == "(":
+            return self.parse_primary(field)
+        if char == '"':
+            return self.parse_phrase(field)
+        return self.parse_word(field)
+
+    def parse_phrase(self, field: str | None) -> Query:
+        start = self.pos
+        self.pos += 1
+        chars: list[str] = []
+        while self.pos < len(self.text) and self.text[self.pos] != '"':
+            if self.text[self.pos] == "\\" and self.pos + 1 < len(self.text):
+                self.pos += 1
+            chars.append(self.text[self.pos])
+            self.pos += 1
+        if self.pos >= len(self.text):
+            raise self.error("unterminated phrase: add the closing '\"'", start)
+        self.pos += 1
+        phrase = "".join(chars).strip()
+        if not phrase:
+            raise self.error("empty phrase", start)
+        if field is not None and self.fields[field].type == "keyword":
+            return TermQuery(phrase, field)
+        if field is not None and self.fields[field].type in ("date", "number"):
+            return self.exact_range(field, phrase, start)
+        return PhraseQuery(phrase, field)
+
+    def read_word(self) -> tuple[str, bool]:
+        """A run of non-space text (backslash escapes); returns (text, ends with unescaped '*')."""
+        chars: list[str] = []
+        prefix = False
+        while self.pos < len(self.text) and self.text[self.pos] not in _STOP_CHARS:
+            char = self.text[self.pos]
+            if char == "\\" and self.pos + 1 < len(self.text):
+                self.pos += 1
+                chars.append(self.text[self.pos])
+            elif char == "*" and (self.pos + 1 >= len(self.text) or self.text[self.pos + 1] in _STOP_CHARS):
+                prefix = True
+            else:
+                chars.append(char)
+            self.pos += 1
+        return "".join(chars), prefix
+
+    def parse_word(self, field: str | None) -> Query:
+        start = self.pos
+        word, prefix = self.read_word()
+        if not word:
+            raise self.error("'*' needs a prefix before it, like index*" if prefix else "expected a search term", start)
+        if field is not None and self.fields[field].type in ("date", "number"):
+            if prefix:
+                raise self.error(f"{field} is a {self.fields[field].type} field; prefixes work on text", start)
+            return self.exact_range(field, word, start)
+        return TermQuery(word, field, prefix)
+
+    def check_bound(self, field: str, info: FieldInfo, value: str, position: int) -> None:
+        try:
+            if info.type == "date":
+                date_span(value)
+            else:
+                parse_number(value)
+        except ValueError as exc:
+            raise self.error(f"{field}: {exc}", position) from None
+
+    def exact_range(self, field: str, value: str, position: int) -> RangeQuery:
+        self.check_bound(field, self.fields[field], value, position)
+        return RangeQuery(field, value, value, True, True)
+
+    def parse_comparison(self, field: str, info: FieldInfo) -> RangeQuery:
+        start = self.pos
+        if info.type not in ("date", "number"):
+            raise self.error(f"{field} is a {info.type} field; comparisons need a date or number field", start)
+        operator = self.text[self.pos]
+        self.pos += 1
+        inclusive = self.pos < len(self.text) and self.text[self.pos] == "="
+        if inclusive:
+            self.pos += 1
+        value_start = self.pos
+        value, _ = self.read_word()
+        if not value:
+            raise self.error(f"{field}:{operator}{'=' if inclusive else ''} needs a value", value_start)
+        self.check_bound(field, info, value, value_start)
+        if operator == ">":
+            return RangeQuery(field, value, None, inclusive, True)
+        return RangeQuery(field, None, value, True, inclusive)
+
+    def parse_bracket_range(self, field: str, info: FieldInfo) -> RangeQuery:
+        start = self.pos
+        if info.type not in ("date", "number"):
+            raise self.error(f"{field} is a {info.type} field; ranges need a date or number field", start)
+        include_lower = self.text[self.pos] == "["
+        self.pos += 1
+        bounds: list[str | None] = []
+        for expected_end in ("TO", "]}"):
+            self.skip_ws()
+            value_start = self.pos
+            chars = []
+            while self.pos < len(self.text) and not self.text[self.pos].isspace() and self.text[self.pos] not in "]}":
+                chars.append(self.text[self.pos])
+                self.pos += 1
+            value = "".join(chars)
+            if not value:
+                raise self.error(f"range on {field} needs two bounds: [low TO high]", value_start)
+            if value != "*":
+                self.check_bound(field, info, value, value_start)
+            bounds.append(None if value == "*" else value)
+            self.skip_ws()
+            if expected_end == "TO":
+                if not self.text.startswith("TO", self.pos):
+                    raise self.error("expected TO between the range bounds", self.pos)
+                self.pos += 2
+            else:
+                if self.pos >= len(self.text) or self.text[self.pos] not in "]}":
+                    raise self.error("range is not closed: add ']' or '}'", start)
+                include_upper = self.text[self.pos] == "]"
+                self.pos += 1
+        return RangeQuery(field, bounds[0], bounds[1], include_lower, include_upper)
+
+
+def parse_query(
+    text: str,
+    fields: Mapping[str, FieldInfo] | None = None,
+    *,
+    default_operator: Literal["or", "and"] = "or",
+) -> Query:
+    """Parse ``text``; raises ``QuerySyntaxError`` (with ``position``) when it is malformed."""
+    if default_operator not in ("or", "and"):
+        raise ValueError(f"default_operator must be 'or' or 'and', got {default_operator!r}")
+    return _Parser(text, fields or {}, default_operator).parse()

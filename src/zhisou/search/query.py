@@ -1,0 +1,59 @@
+"""Query tree: what the parser produces and the executor evaluates. Values are raw user text;
+each field's analyzer turns them into terms at evaluation time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TermQuery:
+    """A word; ``field=None`` searches every default text field. ``prefix`` matches ``text*``."""
+
+    text: str
+    field: str | None = None
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class PhraseQuery:
+    """Words that must appear next to each other, in order."""
+
+    text: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class RangeQuery:
+    """``field`` between two bounds; ``None`` is open. Bounds are raw text (dates or numbers)."""
+
+    field: str
+    lower: str | None = None
+    upper: str | None = None
+    include_lower: bool = True
+    include_upper: bool = True
+
+
+@dataclass(frozen=True)
+class MatchAllQuery:
+    """Every live document, score 0."""
+
+
+@dataclass(frozen=True)
+class BooleanQuery:
+    """``must`` and ``should`` clauses score; ``filter`` and ``must_not`` only restrict.
+
+    Without ``must`` or ``filter`` clauses at least ``max(1, minimum_should_match)`` should
+    clauses must match; with them, should clauses only add to the score unless
+    ``minimum_should_match`` says otherwise. A query of only ``must_not`` clauses matches
+    every other document.
+    """
+
+    must: tuple[Query, ...] = ()
+    should: tuple[Query, ...] = ()
+    must_not: tuple[Query, ...] = ()
+    filter: tuple[Query, ...] = field(default=())
+    minimum_should_match: int = 0
+
+
+Query = TermQuery | PhraseQuery | RangeQuery | MatchAllQuery | BooleanQuery

@@ -1,0 +1,164 @@
+"""Searcher: parses, evaluates, ranks, paginates and highlights over one reader snapshot."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from zhisou.errors import QuerySyntaxError, ZhisouError
+from zhisou.index.reader import IndexReader
+from zhisou.search.executor import Executor, ReaderStats
+from zhisou.search.highlight import highlight
+from zhisou.search.parser import FieldInfo, parse_query
+from zhisou.search.query import BooleanQuery, MatchAllQuery, Query
+from zhisou.search.results import Hit, SearchResult
+from zhisou.search.similarity import BM25, Similarity
+
+FilterValue = str | int | float | Sequence[str]
+MAX_PAGE_SIZE = 1000
+
+
+class Searcher:
+    """Read-only search over a fixed commit; stays valid while a writer goes on committing."""
+
+    def __init__(self, reader: IndexReader, similarity: Similarity | None = None) -> None:
+        self.reader = reader
+        self.schema = reader.schema
+        self.similarity = similarity or BM25()
+        self._stats = ReaderStats(reader)
+        fields = {f.name: FieldInfo(f.type) for f in self.schema.fields}
+        fields[self.schema.id_field] = FieldInfo("keyword")
+        self._fields = fields
+
+    @property
+    def doc_count(self) -> int:
+        return self.reader.doc_count
+
+    def parse(self, query: str, *, default_operator: Literal["or", "and"] = "or") -> Query:
+        return parse_query(query, self._fields, default_operator=default_operator)
+
+    def filter_query(self, filters: Mapping[str, FilterValue] | Sequence[str]) -> list[Query]:
+        """Filters as queries: ``{"tags": ["a", "b"]}`` (any of), ``{"date": ">=2024"}``, or ``["tags:a"]``."""
+        clauses: list[Query] = []
+        if isinstance(filters, Mapping):
+            for name, value in filters.items():
+                if name not in self._fields:
+                    known = ", ".join(self._fields)
+                    raise QuerySyntaxError(f"unknown filter field {name!r}; fields: {known}", name, 0)
+                values = [value] if isinstance(value, str | int | float) else list(value)
+                texts = [self._filter_text(name, str(v)) for v in values]
+                clauses.append(
+                    self.parse(" OR ".join(f"({t})" for t in texts)) if len(texts) > 1 else self.parse(texts[0])
+                )
+        else:
+            clauses.extend(self.parse(text) for text in filters)
+        return clauses
+
+    def _filter_text(self, name: str, value: str) -> str:
+        value = value.strip()
+        if self._fields[name].type in ("date", "number") and (value[:1] in "<>[{"):
+            return f"{name}:{value}"
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{name}:"{escaped}"'
+
+    def search(
+        self,
+        query: str | Query = "",
+        *,
+        page: int = 1,
+        size: int = 10,
+        filters: Mapping[str, FilterValue] | Sequence[str] | None = None,
+        sort: str | None = None,
+        default_operator: Literal["or", "and"] = "or",
+        minimum_should_match: int = 0,
+        highlight_fields: Sequence[str] | None = None,
+        fields: Sequence[str] | None = None,
+        with_docs: bool = True,
+    ) -> SearchResult:
+        """Run ``query`` and return page ``page`` (1-based) of ``size`` hits.
+
+        ``sort`` is ``None`` (by score) or a date/number field, ``-field`` for descending.
+        ``fields`` limits which text fields a bare term searches (default: all of them).
+        ``with_docs=False`` returns ids and scores only (no stored fields, no highlights).
+        """
+        started = time.perf_counter()
+        if page < 1:
+            raise ZhisouError(f"page must be 1 or more, got {page}")
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise ZhisouError(f"size must be between 1 and {MAX_PAGE_SIZE}, got {size}")
+        text = query if isinstance(query, str) else repr(query)
+        tree = self.parse(query, default_operator=default_operator) if isinstance(query, str) else query
+        if minimum_should_match and isinstance(tree, BooleanQuery):
+            tree = BooleanQuery(tree.must, tree.should, tree.must_not, tree.filter, minimum_should_match)
+        if filters:
+            tree = BooleanQuery(must=(tree,), filter=tuple(self.filter_query(filters)))
+        executor = Executor(self.reader, self._stats, self.similarity, self._default_fields(fields))
+        matches = executor.evaluate(tree)
+        candidates = np.flatnonzero(matches.mask)
+        order = self._rank(candidates, matches.scores, sort, isinstance(tree, MatchAllQuery), page * size)
+        chosen = order[(page - 1) * size : page * size]
+        hits = []
+        for rank, doc in enumerate(chosen, start=(page - 1) * size + 1):
+            score = float(matches.scores[doc])
+            if not with_docs:
+                hits.append(Hit(self.reader.doc_id(int(doc)), score, rank, {}))
+                continue
+            stored = self.reader.stored(int(doc))
+            highlights = self._highlights(stored, executor.terms.by_field, highlight_fields)
+            hits.append(Hit(str(stored.get(self.schema.id_field)), score, rank, stored, highlights))
+        took = (time.perf_counter() - started) * 1000
+        return SearchResult(text, len(candidates), page, size, took, hits)
+
+    def _default_fields(self, fields: Sequence[str] | None) -> tuple[str, ...] | None:
+        if fields is None:
+            return None
+        text_fields = {f.name for f in self.schema.text_fields}
+        unknown = [f for f in fields if f not in text_fields]
+        if unknown:
+            raise ZhisouError(f"unknown text field(s) {unknown}; text fields: {', '.join(sorted(text_fields))}")
+        return tuple(fields)
+
+    def _rank(
+        self, candidates: np.ndarray, scores: np.ndarray, sort: str | None, match_all: bool, limit: int
+    ) -> np.ndarray:
+        """The first ``limit`` candidates in result order; ties keep index order."""
+        if sort is None and match_all:
+            return candidates[:limit]
+        if sort is None:
+            keys = -scores[candidates]
+        else:
+            name = sort.lstrip("-")
+            spec = self.schema.get(name)
+            if spec is None or spec.type not in ("date", "number"):
+                raise ZhisouError(f"cannot sort by {name!r}: sorting needs a date or number field")
+            values = self._stats.column(name)[candidates]
+            keys = np.where(np.isnan(values), np.inf, -values if sort.startswith("-") else values)
+        if len(candidates) > limit:
+            part = np.argpartition(keys, limit - 1)[:limit]
+            threshold = keys[part].max()
+            part = np.flatnonzero(keys <= threshold)  # keep every tie at the cut, then order stably
+            candidates, keys = candidates[part], keys[part]
+        order = np.lexsort((candidates, keys))
+        return candidates[order][:limit]
+
+    def _highlights(
+        self, stored: dict[str, Any], terms: dict[str, set[str]], wanted: Sequence[str] | None
+    ) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for spec in self.schema.text_fields:
+            if wanted is not None and spec.name not in wanted:
+                continue
+            value = stored.get(spec.name)
+            field_terms = terms.get(spec.name)
+            if not isinstance(value, str) or not field_terms:
+                continue
+            snippet = highlight(value, self.reader.analyzers.get(spec.analyzer or "zh"), field_terms)
+            if snippet is not None:
+                out[spec.name] = snippet
+        return out
+
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        return self.reader.get(doc_id)

@@ -1,0 +1,81 @@
+"""Parsing of date and number values, shared by indexing and range queries.
+
+Dates become UTC epoch seconds (float64). A partial date names a span: ``2024`` is the whole
+year, ``2024-03`` the whole month, which is how range bounds read naturally
+(``date:[2023 TO 2024]`` includes all of 2024).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+
+_PARTIAL_DATE = re.compile(r"^(\d{4})(?:[-/](\d{1,2}))?(?:[-/](\d{1,2}))?$")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _seconds(moment: dt.datetime) -> float:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return (moment - _EPOCH).total_seconds()
+
+
+def date_span(value: object) -> tuple[float, float]:
+    """``(start, end)`` in epoch seconds, end exclusive, of a date, partial date or datetime.
+
+    Raises ``ValueError`` with a readable message when the value is not a date.
+    """
+    if isinstance(value, dt.datetime):
+        return _seconds(value), _seconds(value) + 1e-6
+    if isinstance(value, dt.date):
+        start = dt.datetime(value.year, value.month, value.day)
+        return _seconds(start), _seconds(start + dt.timedelta(days=1))
+    if not isinstance(value, str):
+        raise ValueError(f"expected a date like 2024-05-01, got {value!r}")
+    text = value.strip()
+    match = _PARTIAL_DATE.match(text)
+    try:
+        if match:
+            year, month, day = int(match.group(1)), match.group(2), match.group(3)
+            if month is None:
+                return _seconds(dt.datetime(year, 1, 1)), _seconds(dt.datetime(year + 1, 1, 1))
+            if day is None:
+                start = dt.datetime(year, int(month), 1)
+                end = dt.datetime(year + (int(month) == 12), int(month) % 12 + 1, 1)
+                return _seconds(start), _seconds(end)
+            start = dt.datetime(year, int(month), int(day))
+            return _seconds(start), _seconds(start + dt.timedelta(days=1))
+        moment = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError as exc:
+        raise ValueError(f"expected a date like 2024-05-01 or 2024-05-01T10:00:00Z, got {value!r}") from exc
+    return _seconds(moment), _seconds(moment) + 1e-6
+
+
+def parse_date(value: object) -> float:
+    """Epoch seconds of the start of ``value``."""
+    return date_span(value)[0]
+
+
+def parse_number(value: object) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError as exc:
+            raise ValueError(f"expected a number, got {value!r}") from exc
+    else:
+        raise ValueError(f"expected a number, got {value!r}")
+    if math.isnan(number):
+        raise ValueError("NaN is not a valid value")
+    return number
+
+
+def format_date(seconds: float) -> str:
+    moment = _EPOCH + dt.timedelta(seconds=seconds)
+    if moment.hour == moment.minute == moment.second == 0 and moment.microsecond == 0:
+        return moment.date().isoformat()
+    return moment.isoformat().replace("+00:00", "Z")
