@@ -44,8 +44,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 IndexOption = Annotated[
     Path, typer.Option("--index", "-i", envvar="ZHISOU_INDEX", help="Index directory.", show_default=True)

@@ -12,7 +12,8 @@ Grammar (AND binds tighter than OR; juxtaposition uses the default operator)::
     range    := "[" lo "TO" hi "]" | "{" lo "TO" hi "}" | (">=" | ">" | "<=" | "<") bound
 
 ``field:`` counts only for fields of the schema; otherwise the colon is ordinary text.
-Clauses on keyword, date and number fields are filters: they restrict, they don't score.
+Clauses on keyword, date and number fields are filters: they restrict, they don't score;
+words next to filters must still match (``bm25 tags:llm`` is bm25 among the llm notes).
 """
 
 from __future__ import annotations
@@ -103,16 +104,19 @@ class _Parser:
             if self.at_end():
                 raise self.error("expected a search term")
             raise self.error(f"expected a search term before {self.text[self.pos]!r}")
-        if len(clauses) == 1 and clauses[0][0] in ("should", "must"):
+        if len(clauses) == 1 and clauses[0][0] != "must_not":
             return clauses[0][1]
         groups: dict[Occur, list[Query]] = {"must": [], "should": [], "must_not": [], "filter": []}
         for occur, query in clauses:
             groups[occur].append(query)
+        # Free text next to filters still has to match: "bm25 tags:llm" means bm25 within llm.
+        required = 1 if groups["should"] and groups["filter"] and not groups["must"] else 0
         return BooleanQuery(
             must=tuple(groups["must"]),
             should=tuple(groups["should"]),
             must_not=tuple(groups["must_not"]),
             filter=tuple(groups["filter"]),
+            minimum_should_match=required,
         )
 
     def parse_clause(self, field: str | None) -> tuple[Occur, Query]:
@@ -306,3 +310,12 @@ def parse_query(
     if default_operator not in ("or", "and"):
         raise ValueError(f"default_operator must be 'or' or 'and', got {default_operator!r}")
     return _Parser(text, fields or {}, default_operator).parse()
+
+
+_SPECIAL = set('\\()"+-*:[]{}<>=')
+
+
+def escape_query(text: str) -> str:
+    """Escape ``text`` so that it parses as plain words (no operators, fields or phrases)."""
+    escaped = "".join("\\" + char if char in _SPECIAL else char for char in text)
+    return " ".join("\\" + word if word in _KEYWORDS else word for word in escaped.split())

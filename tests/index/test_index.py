@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import SMALL_CORPUS
+from zhisou import CorruptIndexError, DocumentError, Index, IndexExistsError, IndexLockedError, IndexNotFoundError
+from zhisou.index.manifest import load_latest
+from zhisou.index.merge import TieredMergePolicy
+from zhisou.index.segment import SegmentMeta
+
+
+def ids(result) -> list[str]:  # type: ignore[no-untyped-def]
+    return [hit.id for hit in result.hits]
+
+
+def test_round_trip_stored_fields(make_index: Callable[..., Index]) -> None:
+    index = make_index()
+    for doc in SMALL_CORPUS:
+        assert index.get(doc["id"]) == doc
+    assert len(index) == len(SMALL_CORPUS)
+    assert index.get("missing") is None
+
+
+def test_nothing_is_visible_before_commit(make_index: Callable[..., Index]) -> None:
+    index = make_index()
+    index.add({"id": "new", "body": "unseen words zebra"})
+    assert index.search("zebra").total == 0
+    index.commit()
+    assert ids(index.search("zebra")) == ["new"]
+
+
+def test_reopen_after_commit(make_index: Callable[..., Index]) -> None:
+    index = make_index()
+    directory = index.directory
+    index.close()
+    reopened = Index.open(directory)
+    assert len(reopened) == len(SMALL_CORPUS)
+    assert ids(reopened.search("倒排索引"))[0] == "a"
+
+
+def test_replace_by_id_across_segments_and_buffer(make_index: Callable[..., Index]) -> None:
+    index = make_index(commit_every=3)
+    index.add({"id": "a", "title": "replaced", "body": "zebra"})
+    index.add({"id": "a", "title": "replaced twice", "body": "giraffe"})  # replaces the buffered one
+    index.commit()
+    assert len(index) == len(SMALL_CORPUS)
+    assert index.get("a") == {"id": "a", "title": "replaced twice", "body": "giraffe"}
+    assert index.search("倒排索引").total > 0 and "a" not in ids(index.search("倒排索引"))
+    assert index.search("zebra").total == 0
+    assert ids(index.search("giraffe")) == ["a"]
+
+
+def test_delete_is_honoured_and_counted(make_index: Callable[..., Index]) -> None:
+    index = make_index(commit_every=2)
+    assert index.delete(["b", "nope"]) == 1
+    index.commit()
+    assert index.get("b") is None
+    assert "b" not in ids(index.search("BM25", size=20))
+    assert len(index) == len(SMALL_CORPUS) - 1
+    assert index.stats()["deleted"] == 1
+
+
+def test_rollback_drops_uncommitted_changes(make_index: Callable[..., Index]) -> None:
+    index = make_index()
+    index.delete("a")
+    index.add({"id": "z", "body": "zebra"})
+    index.rollback()
+    index.commit()
+    assert index.get("a") is not None and index.get("z") is None
+
+
+def test_optimize_merges_to_one_segment_and_purges_deletes(make_index: Callable[..., Index]) -> None:
+    index = make_index(commit_every=2)
+    assert index.stats()["segments"] == 4
+    before = {h.id: h.score for h in index.search("rank 索引", size=20).hits}
+    index.delete("c")
+    index.commit()
+    index.optimize()
+    stats = index.stats()
+    assert stats["segments"] == 1 and stats["deleted"] == 0 and stats["documents"] == len(SMALL_CORPUS) - 1
+    after = {h.id: h.score for h in index.search("rank 索引", size=20).hits}
+    assert "c" not in after
+    assert set(after) == set(before) - {"c"}
+    for doc in SMALL_CORPUS:
+        if doc["id"] != "c":
+            assert index.get(doc["id"]) == doc
+    # The merged segment still answers phrases (positions survived the merge).
+    assert ids(index.search('"倒排索引"')) == ids(index.search('"倒排索引"'))
+    assert "a" in ids(index.search('"倒排索引"'))
+
+
+def test_scores_do_not_depend_on_segmentation_or_deletes(make_index: Callable[..., Index]) -> None:
+    extra = [{"id": f"x{i}", "body": "filler text about ranking and 索引"} for i in range(5)]
+    one = make_index(SMALL_CORPUS)
+    many = make_index(SMALL_CORPUS + extra, commit_every=3)
+    many.delete([d["id"] for d in extra])
+    many.commit()
+    # Fully deleted segments are dropped; the rest keep their deleted docs until a merge.
+    assert many.stats()["segments"] > 1 and many.stats()["deleted"] >= 1
+    for query in ("倒排索引", "rank", "BM25 混合精度", '"learning to rank"', "索引 -tags:spark"):
+        a = one.search(query, size=20)
+        b = many.search(query, size=20)
+        assert ids(a) == ids(b), query
+        np.testing.assert_allclose([h.score for h in a.hits], [h.score for h in b.hits], rtol=0, atol=1e-9)
+
+
+def test_tiered_policy_merges_a_full_tier() -> None:
+    policy = TieredMergePolicy(factor=3, floor_docs=10)
+    metas = [SegmentMeta(f"s{i}", 5, {}) for i in range(4)] + [SegmentMeta("big", 500, {})]
+    merges = policy.find_merges(metas)
+    assert [[m.name for m in group] for group in merges] == [["s0", "s1", "s2"]]
+    mostly_deleted = SegmentMeta("d", 100, {}, del_gen=1, del_count=80)
+    assert policy.find_merges([mostly_deleted]) == [[mostly_deleted]]
+
+
+def test_many_small_commits_keep_the_segment_count_small(make_index: Callable[..., Index]) -> None:
+    docs = [{"id": str(i), "body": f"document number {i} about 索引"} for i in range(60)]
+    index = make_index(docs, commit_every=2)
+    assert index.stats()["segments"] < 10
+    assert len(index) == 60
+    assert index.search("索引").total == 60
+
+
+def test_ram_budget_flushes_segments(tmp_path: Path) -> None:
+    index = Index.create(tmp_path / "ix", ram_budget_mb=0.01)
+    index.add({"id": str(i), "body": "word " * 50 + str(i)} for i in range(40))
+    index.writer.commit(merge=False)
+    assert index.stats()["segments"] > 1
+    assert len(index) == 40
+
+
+def test_searcher_snapshot_survives_later_commits(make_index: Callable[..., Index]) -> None:
+    index = make_index()
+    snapshot = index.searcher()
+    index.delete("a")
+    index.add({"id": "new", "body": "倒排索引 新文档"})
+    index.commit()
+    index.optimize()
+    assert "a" in ids(snapshot.search("倒排索引"))
+    assert "new" not in ids(snapshot.search("倒排索引"))
+    assert snapshot.get("a") is not None
+    fresh = ids(index.search("倒排索引"))
+    assert "new" in fresh and "a" not in fresh
+
+
+def test_one_writer_at_a_time(make_index: Callable[..., Index]) -> None:
+    index = make_index()
+    index.add({"id": "q", "body": "x"})  # opens the writer, which holds the lock
+    other = Index.open(index.directory)
+    with pytest.raises(IndexLockedError, match="another writer"):
+        other.add({"id": "r", "body": "y"})
+    index.close()
+    other.add({"id": "r", "body": "y"})
+    other.commit()
+    assert other.get("r") is not None and other.get("q") is None
+
+
+def test_crash_before_commit_keeps_last_commit(make_index: Callable[..., Index]) -> None:
+    index = make_index()
+    writer = index.writer
+    writer.add({"id": "lost", "body": "never committed"})
+    writer.flush()  # segment files on disk, but no manifest names them
+    directory = index.directory
+    # Simulate a crash: drop the lock without committing or cleaning up.
+    writer._lock.release()
+    orphans = [p for p in directory.iterdir() if p.name.startswith("seg_")]
+    reopened = Index.open(directory)
+    assert reopened.get("lost") is None and len(reopened) == len(SMALL_CORPUS)
+    reopened.add({"id": "next", "body": "after the crash"})
+    reopened.commit()
+    referenced = load_latest(directory).referenced_files()
+    assert all(p.name in referenced or not p.exists() for p in orphans)
+
+
+def test_document_errors_are_clear(make_index: Callable[..., Index]) -> None:
+    index = make_index()
+    with pytest.raises(DocumentError, match="no 'id'"):
+        index.add({"title": "x"})
+    with pytest.raises(DocumentError, match=r"'date'.*expected a date"):
+        index.add({"id": "x", "date": "yesterday"})
+    with pytest.raises(DocumentError, match="'body' must be text"):
+        index.add({"id": "x", "body": 42})
+    index.commit()
+    assert len(index) == len(SMALL_CORPUS)
+
+
+def test_open_missing_and_create_existing(tmp_path: Path, make_index: Callable[..., Index]) -> None:
+    with pytest.raises(IndexNotFoundError, match="no zhisou index"):
+        Index.open(tmp_path / "nowhere")
+    index = make_index()
+    with pytest.raises(IndexExistsError):
+        Index.create(index.directory)
+
+
+def test_damaged_file_is_reported(make_index: Callable[..., Index]) -> None:
+    index = make_index()
+    directory = index.directory
+    index.close()
+    postings = next(p for p in directory.iterdir() if p.suffix == ".doc")
+    data = bytearray(postings.read_bytes())
+    data[0] ^= 0xFF
+    postings.write_bytes(bytes(data))
+    with pytest.raises(CorruptIndexError, match="checksum mismatch"):
+        Index.open(directory).verify()
+    postings.write_bytes(bytes(data[:-4]))
+    with pytest.raises(CorruptIndexError, match="size"):
+        Index.open(directory)

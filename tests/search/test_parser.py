@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zhisou import QuerySyntaxError
+from zhisou.search.parser import FieldInfo, parse_query
+from zhisou.search.query import BooleanQuery, MatchAllQuery, PhraseQuery, RangeQuery, TermQuery
+
+FIELDS = {
+    "title": FieldInfo("text"),
+    "tags": FieldInfo("keyword"),
+    "date": FieldInfo("date"),
+    "views": FieldInfo("number"),
+}
+
+
+def parse(text: str, **options: str) -> object:
+    return parse_query(text, FIELDS, **options)  # type: ignore[arg-type]
+
+
+def test_shapes() -> None:
+    assert parse("") == MatchAllQuery()
+    assert parse("bm25") == TermQuery("bm25")
+    assert parse("a b") == BooleanQuery(should=(TermQuery("a"), TermQuery("b")))
+    assert parse("a b", default_operator="and") == BooleanQuery(must=(TermQuery("a"), TermQuery("b")))
+    assert parse("a AND b OR c") == BooleanQuery(
+        should=(BooleanQuery(must=(TermQuery("a"), TermQuery("b"))), TermQuery("c"))
+    )
+    assert parse('+a -b "c d"') == BooleanQuery(
+        must=(TermQuery("a"),), should=(PhraseQuery("c d"),), must_not=(TermQuery("b"),)
+    )
+    assert parse("title:x tags:llm") == BooleanQuery(
+        should=(TermQuery("x", "title"),), filter=(TermQuery("llm", "tags"),), minimum_should_match=1
+    )
+    assert parse("index*") == TermQuery("index", prefix=True)
+    assert parse("learning-to-rank") == TermQuery("learning-to-rank")
+    assert parse(r"a\(b\)") == TermQuery("a(b)")
+    assert parse("http://x.y") == TermQuery("http://x.y")
+
+
+def test_ranges() -> None:
+    assert parse("date:>=2024-01-01") == RangeQuery("date", "2024-01-01", None, True, True)
+    assert parse("views:<10") == RangeQuery("views", None, "10", True, False)
+    assert parse("date:[2023 TO 2024]") == RangeQuery("date", "2023", "2024", True, True)
+    assert parse("views:{1 TO *]") == RangeQuery("views", "1", None, False, True)
+    assert parse("date:2024") == RangeQuery("date", "2024", "2024", True, True)
+
+
+@pytest.mark.parametrize(
+    "query,position,message",
+    [
+        ("(a b", 0, "missing ')'"),
+        ("a b)", 3, "unexpected ')'"),
+        ('"open phrase', 0, "unterminated phrase"),
+        ("a AND", 5, "AND needs a search term"),
+        ("OR a", 0, "expected a search term"),
+        ("a OR OR b", 5, "OR needs a search term"),
+        ("()", 0, "empty parentheses"),
+        ("title: x", 0, "needs a value right after the colon"),
+        ("date:[2023 TO", 13, "range on date needs two bounds"),
+        ("date:[2023 2024]", 11, "expected TO"),
+        ("date:>=yesterday", 7, "expected a date"),
+        ("views:>ten", 7, "expected a number"),
+        ("title:[a TO b]", 6, "ranges need a date or number field"),
+        ("- a", 0, "must be followed directly"),
+        ("*", 0, "needs a prefix"),
+        ("NOT", 3, "NOT needs a search term"),
+    ],
+)
+def test_malformed_queries_report_position(query: str, position: int, message: str) -> None:
+    with pytest.raises(QuerySyntaxError) as info:
+        parse(query)
+    assert message in str(info.value)
+    assert info.value.position == position
+    assert 0 <= info.value.position <= len(query)
+
+
+QUERY_PIECES = [
+    *'abc 索引()"+-*:[]{}<>=\\',
+    "AND ",
+    "OR ",
+    "NOT ",
+    "title:",
+    "tags:",
+    "date:",
+    "views:",
+    " TO ",
+    "2024",
+]
+QUERY_ALPHABET = st.sampled_from(QUERY_PIECES)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(QUERY_ALPHABET, max_size=14).map("".join))
+def test_any_input_parses_or_raises_a_positioned_error(text: str) -> None:
+    try:
+        parse(text)
+    except QuerySyntaxError as exc:
+        assert 0 <= exc.position <= len(text)
+        assert str(exc).startswith(f"query syntax error at position {exc.position}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30))
+def test_arbitrary_unicode_never_crashes(text: str) -> None:
+    with contextlib.suppress(QuerySyntaxError):
+        parse(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="abcxyz索引", min_size=1, max_size=5), min_size=1, max_size=5))
+def test_plain_words_always_parse(words: list[str]) -> None:
+    query = parse(" ".join(words))
+    leaves = [query] if isinstance(query, TermQuery) else list(query.should)  # type: ignore[union-attr]
+    assert [leaf.text for leaf in leaves] == words
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(QUERY_PIECES), max_size=12).map("".join))
+def test_escaped_text_is_plain_words(text: str) -> None:
+    from zhisou.search.parser import escape_query
+
+    query = parse(escape_query(text))
+    leaves = [query] if isinstance(query, TermQuery | MatchAllQuery) else list(query.should)  # type: ignore[union-attr]
+    assert all(isinstance(leaf, TermQuery | MatchAllQuery) for leaf in leaves)
+    assert all(leaf.field is None and not leaf.prefix for leaf in leaves if isinstance(leaf, TermQuery))

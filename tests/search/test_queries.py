@@ -1,0 +1,143 @@
+"""Query semantics on the small corpus: boolean logic, phrases, fields, filters, ranges, paging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from zhisou import Index, QuerySyntaxError, ZhisouError
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    from tests.conftest import SMALL_CORPUS
+
+    ix = Index.create(tmp_path_factory.mktemp("q") / "ix")
+    ix.add(SMALL_CORPUS[:4])
+    ix.commit()
+    ix.add(SMALL_CORPUS[4:])
+    ix.commit()
+    return ix
+
+
+def found(index: Index, query: str, **options: object) -> set[str]:
+    return {h.id for h in index.search(query, size=100, **options).hits}  # type: ignore[arg-type]
+
+
+def test_default_or_and_explicit_and(index: Index) -> None:
+    assert found(index, "fusion lambdamart") == {"d", "h"}
+    assert found(index, "fusion AND lambdamart") == set()
+    assert found(index, "rank AND lambdamart") == {"d"}
+    assert found(index, "fusion lambdamart", default_operator="and") == set()
+
+
+def test_must_and_must_not(index: Index) -> None:
+    assert found(index, "rank -fusion") == {"b", "d"}  # b: "ranks"
+    assert found(index, "rank NOT fusion") == {"b", "d"}
+    assert found(index, "+bm25 rank") == {"b", "d"}
+    assert found(index, "-tags:ranking") == {"a", "c", "e", "f", "g"}
+
+
+def test_parentheses_and_precedence(index: Index) -> None:
+    assert found(index, "(fusion OR lambdamart) AND bm25") == {"d"}
+    assert found(index, "fusion OR lambdamart AND bm25") == {"h", "d"}
+
+
+def test_phrase_requires_adjacency(index: Index) -> None:
+    assert found(index, '"混合精度"') == {"c"}  # e has 混合 and 精度, but not next to each other
+    assert found(index, "混合 精度", default_operator="and") == {"c", "e"}
+    assert found(index, '"混合 精度"') == {"c"}  # spaces between Chinese words do not break a phrase
+    assert found(index, '"learning to rank"') == {"d"}
+    assert found(index, '"rank learning"') == set()
+
+
+def test_phrase_matches_sub_words(index: Index) -> None:
+    # 搜索引擎 is one word in the documents; the phrase of its parts still matches.
+    assert found(index, '"搜索引擎"') == {"a", "e"}
+    assert found(index, '"引擎"') == {"a", "e"}
+
+
+def test_field_queries(index: Index) -> None:
+    assert found(index, "title:rank") == {"d", "h"}
+    assert found(index, "title:(bm25 OR 分词)") == {"b", "e"}
+    assert found(index, 'title:"learning to rank"') == {"d"}
+    assert found(index, "id:c") == {"c"}
+    assert found(index, "nofield:rank") == {"b", "d", "h"}  # unknown field: the colon is plain text
+
+
+def test_keyword_filters_do_not_score(index: Index) -> None:
+    result = index.search("tags:ranking", size=10)
+    assert {h.id for h in result.hits} == {"b", "d", "h"}
+    assert all(h.score == 0 for h in result.hits)
+    assert found(index, "tags:RANKING") == {"b", "d", "h"}  # keyword analyzer folds case
+    scored = index.search("bm25 tags:ranking").hits
+    assert {h.id for h in scored} == {"b", "d"} and all(h.score > 0 for h in scored)
+
+
+def test_date_ranges(index: Index) -> None:
+    assert found(index, "date:>=2024-07-01") == {"c", "d", "f"}
+    assert found(index, "date:<2023") == {"e"}
+    assert found(index, "date:[2023 TO 2023]") == {"b", "h"}
+    assert found(index, "date:{2023-06-01 TO 2024-01-10]") == {"a", "h"}
+    assert found(index, "date:2024-03") == {"g"}
+
+
+def test_prefix(index: Index) -> None:
+    assert found(index, "lambda*") == {"d"}
+    assert found(index, "倒排*") == {"a", "f"}
+
+
+def test_filters_argument_removes_documents(index: Index) -> None:
+    assert found(index, "rank", filters={"tags": "fusion"}) == {"h"}
+    assert found(index, "rank", filters={"tags": ["fusion", "ltr"]}) == {"d", "h"}
+    assert found(index, "", filters={"date": ">=2024-07-01", "tags": "spark"}) == {"f"}
+    assert found(index, "rank", filters=["date:<2024"]) == {"b", "h"}
+    with pytest.raises(QuerySyntaxError, match="unknown filter field"):
+        index.search("rank", filters={"color": "red"})
+
+
+def test_filter_never_leaks_non_matching_documents(index: Index) -> None:
+    result = index.search("rank", filters={"tags": "ltr"}, size=100)
+    assert [h.id for h in result.hits] == ["d"] and result.total == 1
+
+
+def test_empty_query_lists_everything_and_sorts(index: Index) -> None:
+    result = index.search("", size=100, sort="-date")
+    assert result.total == 8
+    dates = [h.doc["date"] for h in result.hits]
+    assert dates == sorted(dates, reverse=True)
+    assert index.search("", size=3, sort="date").hits[0].id == "e"
+    with pytest.raises(ZhisouError, match="cannot sort by 'title'"):
+        index.search("", sort="title")
+
+
+def test_pagination(index: Index) -> None:
+    everything = [h.id for h in index.search("rank 索引 训练", size=100).hits]
+    pages = [index.search("rank 索引 训练", page=p, size=2) for p in range(1, 5)]
+    assert [h.id for p in pages for h in p.hits] == everything[:8]
+    assert pages[0].total == len(everything) and pages[0].pages == (len(everything) + 1) // 2
+    assert pages[0].hits[0].rank == 1 and pages[1].hits[0].rank == 3
+    assert index.search("rank", page=99).hits == []
+    with pytest.raises(ZhisouError, match="page must be 1 or more"):
+        index.search("rank", page=0)
+    with pytest.raises(ZhisouError, match="size must be between"):
+        index.search("rank", size=0)
+
+
+def test_ranking_puts_best_match_first(index: Index) -> None:
+    assert index.search("倒排索引").hits[0].id == "a"
+    assert index.search("learning to rank").hits[0].id == "d"
+    assert index.search("混合精度").hits[0].id == "c"
+
+
+def test_with_docs_false_returns_ids_only(index: Index) -> None:
+    full = index.search("rank")
+    bare = index.search("rank", with_docs=False)
+    assert [(h.id, h.score) for h in full.hits] == [(h.id, h.score) for h in bare.hits]
+    assert all(h.doc == {} and h.highlights == {} for h in bare.hits)
+
+
+def test_minimum_should_match(make_index: Callable[..., Index]) -> None:
+    ix = make_index()
+    assert {h.id for h in ix.search("rank bm25 lambdamart", minimum_should_match=2, size=20).hits} == {"b", "d"}

@@ -1,0 +1,83 @@
+"""The command line: output for people and programs, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from zhisou.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_init_index_search_get_delete_stats(tmp_path: Path) -> None:
+    index = str(tmp_path / "ix")
+    code, out, _ = invoke("init", index)
+    assert code == 0 and "created index" in out
+    source = tmp_path / "docs.jsonl"
+    source.write_text(
+        '{"id": "1", "title": "倒排索引", "body": "倒排索引是核心。", "tags": ["ir"]}\n'
+        '{"id": "2", "title": "BM25", "body": "BM25 scoring.", "tags": ["ranking"]}\n',
+        encoding="utf-8",
+    )
+    code, out, _ = invoke("index", str(source), "-i", index, "--json")
+    assert code == 0 and json.loads(out)["added"] == 2
+
+    code, out, _ = invoke("search", "倒排索引", "-i", index)
+    assert code == 0 and "倒排索引" in out and "1 matches" in out
+    code, out, _ = invoke("search", "scoring", "-i", index, "--json", "--size", "5")
+    data = json.loads(out)
+    assert code == 0 and data["total"] == 1 and data["hits"][0]["id"] == "2"
+    assert data["hits"][0]["highlights"]["body"] == "BM25 <mark>scoring</mark>."
+    code, out, _ = invoke("search", "", "-i", index, "--filter", "tags:ranking", "--json")
+    assert [h["id"] for h in json.loads(out)["hits"]] == ["2"]
+
+    code, out, _ = invoke("get", "1", "-i", index, "--json")
+    assert code == 0 and json.loads(out)["title"] == "倒排索引"
+    code, out, _ = invoke("delete", "1", "-i", index)
+    assert code == 0 and "deleted 1 of 1" in out
+    code, out, _ = invoke("stats", "-i", index, "--json")
+    assert json.loads(out)["documents"] == 1
+    code, out, _ = invoke("optimize", "-i", index, "--json")
+    assert code == 0 and json.loads(out)["segments"] == 1
+    code, out, _ = invoke("check", "-i", index)
+    assert code == 0 and "match their checksums" in out
+
+
+def test_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nowhere")
+    code, out, err = invoke("search", "x", "-i", missing)
+    assert code == 3 and "error: no zhisou index at" in err and "Traceback" not in out + err
+
+    index = str(tmp_path / "ix")
+    invoke("init", index)
+    code, _, err = invoke("search", "(unbalanced", "-i", index)
+    assert code == 2 and "query syntax error at position 0" in err and "^" in err
+    code, _, err = invoke("get", "nope", "-i", index)
+    assert code == 2 and "no document with id 'nope'" in err
+    code, _, err = invoke("init", index)
+    assert code == 3 and "already exists" in err
+
+
+def test_skipped_records_exit_1(tmp_path: Path) -> None:
+    source = tmp_path / "d.jsonl"
+    source.write_text('{"id": "1", "body": "ok"}\n{broken\n', encoding="utf-8")
+    code, out, err = invoke("index", str(source), "-i", str(tmp_path / "ix"))
+    assert code == 1
+    assert f"{source}:2: malformed JSON" in (out + err).replace("\n", "")
+    code, _, err = invoke("index", str(source), "-i", str(tmp_path / "ix2"), "--strict")
+    assert code == 2 and "malformed JSON" in err
+
+
+def test_demo_builds_and_searches(tmp_path: Path) -> None:
+    code, out, _ = invoke("demo", "-i", str(tmp_path / "demo"), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["added"] >= 40 and data["skipped"] == 0
+    assert data["queries"]["倒排索引"]["hits"][0]["id"] == "inverted-index"
