@@ -94,6 +94,17 @@ def _marked(snippet: str) -> Text:
     return text
 
 
+def _snippet(highlights: dict[str, str], doc: dict[str, Any]) -> Text | None:
+    """The body's highlighted snippet, else any other field's, else the body's opening."""
+    from zhisou.search.highlight import excerpt
+
+    for name in ("body", *highlights):
+        if name in highlights and name != "title":
+            return _marked(highlights[name])
+    body = doc.get("body")
+    return _marked(excerpt(body, 120)) if isinstance(body, str) and body else None
+
+
 class RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         docs = task.fields.get("docs", 0)
@@ -216,15 +227,12 @@ def search(
         if not result.hits:
             out.print(f"no results for [bold]{escape(query)}[/] ({result.total} matches, page {page})")
             return
-        table = Table(show_lines=False, box=None, pad_edge=False)
-        for column, justify in (("#", "right"), ("score", "right"), ("id", "left"), ("title / snippet", "left")):
-            table.add_column(column, justify=justify)  # type: ignore[arg-type]
         for hit in result.hits:
-            title = Text(str(hit.doc.get("title", "")), style="bold")
-            snippet = next(iter(hit.highlights.values()), None)
-            cell = Text.assemble(title, "\n", _marked(snippet)) if snippet else title
-            table.add_row(str(hit.rank), f"{hit.score:.3f}", escape(hit.id), cell)
-        out.print(table)
+            title = str(hit.doc.get("title") or hit.id)
+            out.print(f"[bold]{hit.rank:>2}. {escape(title)}[/]  [dim]{escape(hit.id)} · {hit.score:.3f}[/]")
+            snippet = _snippet(hit.highlights, hit.doc)
+            if snippet is not None:
+                out.print(Text("    ").append_text(snippet))
         out.print(
             f"[dim]{result.total:,} matches · page {result.page}/{max(result.pages, 1)} · {result.took_ms:.1f} ms[/]"
         )
