@@ -22,7 +22,6 @@ import numpy as np
 
 from zhisou import Index, Schema
 from zhisou.schema import FieldSpec
-from zhisou.search.parser import escape_query
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -68,7 +67,7 @@ def main() -> int:
         latencies = []
         for query_id in qrels:
             began = time.perf_counter()
-            result = searcher.search(escape_query(queries[query_id]), size=100, with_docs=False)
+            result = searcher.search(queries[query_id], size=100, with_docs=False, plain=True)
             latencies.append(time.perf_counter() - began)
             run[query_id] = {hit.id: hit.score for hit in result.hits}
         evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.100"})

@@ -380,6 +380,49 @@ def demo(
     run(action)
 
 
+@app.command("eval")
+def eval_command(
+    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="BEIR-format dataset directory.")],
+    split: Annotated[str, typer.Option(help="qrels/<split>.tsv to evaluate.")] = "test",
+    mode: Annotated[str, typer.Option(help="Retrieval mode: bm25 (dense, hybrid, ltr: planned).")] = "bm25",
+    k: Annotated[int, typer.Option("--k", help="Hits retrieved per query.")] = 1000,
+    run_file: Annotated[Path | None, typer.Option("--run", help="Write a TREC run file here.")] = None,
+    cache: Annotated[
+        Path | None, typer.Option(help="Index cache directory (default $ZHISOU_CACHE or ~/.cache/zhisou).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate retrieval on a BEIR dataset: nDCG@10, Recall@100/1000, MRR@10, MAP, queries/s."""
+    from zhisou.eval.runner import run_evaluation
+
+    def action() -> None:
+        def on_progress(count: int) -> None:
+            if not as_json:
+                err.print(f"indexing: {count:,} documents", end="\r")
+
+        report = run_evaluation(
+            dataset, split=split, mode=mode, k=k, cache_dir=cache, run_file=run_file, on_progress=on_progress
+        )
+        if as_json:
+            print_json(report.to_dict())
+            return
+        built = f"built in {report.index_seconds:.1f}s" if report.index_seconds is not None else "cached"
+        out.print(
+            f"[bold]{escape(report.dataset)}[/] ({report.split}): {report.queries:,} queries, "
+            f"{report.documents:,} documents, mode {report.mode}, k={report.k}; index {built}"
+        )
+        table = Table(box=None)
+        for name in report.metrics:
+            table.add_column(name, justify="right")
+        table.add_column("queries/s", justify="right")
+        table.add_row(*(f"{v:.4f}" for v in report.metrics.values()), f"{report.queries_per_second:,.0f}")
+        out.print(table)
+        if run_file is not None:
+            out.print(f"run written to {escape(str(run_file))}")
+
+    run(action)
+
+
 @app.callback(invoke_without_command=True)
 def _root(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False) -> None:
     if version:

@@ -78,6 +78,14 @@ class IndexReader:
         segment, local = self.locate(global_doc)
         return segment.doc_id(local)
 
+    def doc_ids(self, global_docs: list[int]) -> list[str]:
+        """Ids of many documents at once (one search over the segment bases)."""
+        if len(self.segments) == 1:
+            segment = self.segments[0]
+            return [segment.doc_id(doc) for doc in global_docs]
+        indexes = np.searchsorted(self.bases, global_docs, side="right") - 1
+        return [self.segments[i].doc_id(doc - int(self.bases[i])) for i, doc in zip(indexes.tolist(), global_docs)]
+
     def find(self, doc_id: str) -> int | None:
         """Global doc number of the live document with this id."""
         key = term_key(self.schema.id_field, doc_id)

@@ -45,8 +45,8 @@ class SegmentReader:
         self._arrays = arrays
         self.terms = TermDictionary(arrays[Component.TERM_KEYS], arrays[Component.TERM_OFFSETS])
         self._term_info = arrays[Component.TERM_INFO].reshape(-1, 3)
-        self._docs = arrays[Component.DOCS]
-        self._freqs = arrays[Component.FREQS]
+        self.docs = arrays[Component.DOCS]
+        self.freqs = arrays[Component.FREQS]
         self._positions = arrays[Component.POSITIONS]
         text_fields: list[str] = meta.fields.get("text", [])
         column_fields: list[str] = meta.fields.get("columns", [])
@@ -82,12 +82,17 @@ class SegmentReader:
 
     def postings_at(self, ordinal: int) -> tuple[np.ndarray, np.ndarray]:
         start, count, _ = self._term_info[ordinal]
-        return self._docs[start : start + count], self._freqs[start : start + count]
+        return self.docs[start : start + count], self.freqs[start : start + count]
+
+    def postings_range(self, ordinal: int) -> tuple[int, int]:
+        """(start, count) of the term's postings in ``docs``/``freqs``."""
+        start, count, _ = self._term_info[ordinal]
+        return int(start), int(count)
 
     def positions_at(self, ordinal: int) -> np.ndarray:
         """All positions of the term, posting after posting (split them with the frequencies)."""
         start, count, pos_start = self._term_info[ordinal]
-        total = int(self._freqs[start : start + count].sum())
+        total = int(self.freqs[start : start + count].sum())
         return self._positions[pos_start : pos_start + total]
 
     def doc_ids_for(self, key: bytes) -> np.ndarray:

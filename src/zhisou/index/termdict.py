@@ -39,16 +39,26 @@ class TermDictionary:
     then the ``SAMPLE`` keys of one block on the mapped file."""
 
     SAMPLE = 32
+    CACHE_SIZE = 1 << 16  # query terms follow Zipf's law: a small memo answers most lookups
 
     def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
         self._keys = _KeyView(blob, offsets)
         self._sample: list[bytes] | None = None
+        self._memo: dict[bytes, int] = {}
 
     def __len__(self) -> int:
         return len(self._keys)
 
     def ordinal(self, key: bytes) -> int:
         """Index of ``key``, or -1 when the segment does not contain it."""
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= self.CACHE_SIZE:
+                self._memo.clear()
+            found = self._memo[key] = self._search(key)
+        return found
+
+    def _search(self, key: bytes) -> int:
         keys = self._keys
         if self._sample is None:
             self._sample = [keys[i] for i in range(0, len(keys), self.SAMPLE)]

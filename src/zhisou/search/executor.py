@@ -165,7 +165,7 @@ class Executor:
             return self._prefix(field_name, query.text, boost, scored)
         tokens = analyzer.analyze(query.text, for_query=True)
         total = self.empty()
-        for term in dict.fromkeys(t.text for t in tokens):
+        for term in (t.text for t in tokens):  # a repeated token counts again, as in Lucene
             key = term_key(field_name, term)
             postings = self.postings(key)
             if scored:

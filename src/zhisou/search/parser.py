@@ -18,6 +18,7 @@ words next to filters must still match (``bm25 tags:llm`` is bm25 among the llm 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -309,7 +310,33 @@ def parse_query(
     """Parse ``text``; raises ``QuerySyntaxError`` (with ``position``) when it is malformed."""
     if default_operator not in ("or", "and"):
         raise ValueError(f"default_operator must be 'or' or 'and', got {default_operator!r}")
+    if _plain_words(text) is not None:
+        return plain_query(text, default_operator=default_operator)
     return _Parser(text, fields or {}, default_operator).parse()
+
+
+def plain_query(text: str, *, default_operator: Literal["or", "and"] = "or") -> Query:
+    """Every whitespace-separated word as a term, whatever characters it holds (no syntax)."""
+    words = text.split()
+    if not words:
+        return MatchAllQuery()
+    if len(words) == 1:
+        return TermQuery(words[0])
+    terms = tuple(TermQuery(word) for word in words)
+    return BooleanQuery(must=terms) if default_operator == "and" else BooleanQuery(should=terms)
+
+
+_OPERATOR_CHARS = re.compile(r'[\\()"+\-*:\[\]{}<>=]')
+
+
+def _plain_words(text: str) -> list[str] | None:
+    """The words of a query without any syntax (the common case), or None if it needs the parser."""
+    if _OPERATOR_CHARS.search(text):
+        return None
+    words = text.split()
+    if any(word in _KEYWORDS for word in words):
+        return None
+    return words
 
 
 _SPECIAL = set('\\()"+-*:[]{}<>=')

@@ -10,15 +10,17 @@ import numpy as np
 
 from zhisou.errors import QuerySyntaxError, ZhisouError
 from zhisou.index.reader import IndexReader
+from zhisou.search.disjunction import plan_disjunction, score_disjunction
 from zhisou.search.executor import Executor, ReaderStats
 from zhisou.search.highlight import highlight
-from zhisou.search.parser import FieldInfo, parse_query
+from zhisou.search.parser import FieldInfo, parse_query, plain_query
 from zhisou.search.query import BooleanQuery, MatchAllQuery, Query
 from zhisou.search.results import Hit, SearchResult
 from zhisou.search.similarity import BM25, Similarity
 
 FilterValue = str | int | float | Sequence[str]
 MAX_PAGE_SIZE = 1000
+STRATEGIES = ("auto", "exhaustive")
 
 
 class Searcher:
@@ -32,6 +34,7 @@ class Searcher:
         fields = {f.name: FieldInfo(f.type) for f in self.schema.fields}
         fields[self.schema.id_field] = FieldInfo("keyword")
         self._fields = fields
+        self._text_fields = tuple(f.name for f in self.schema.text_fields)
 
     @property
     def doc_count(self) -> int:
@@ -77,12 +80,18 @@ class Searcher:
         highlight_fields: Sequence[str] | None = None,
         fields: Sequence[str] | None = None,
         with_docs: bool = True,
+        strategy: str = "auto",
+        plain: bool = False,
     ) -> SearchResult:
         """Run ``query`` and return page ``page`` (1-based) of ``size`` hits.
 
         ``sort`` is ``None`` (by score) or a date/number field, ``-field`` for descending.
         ``fields`` limits which text fields a bare term searches (default: all of them).
         ``with_docs=False`` returns ids and scores only (no stored fields, no highlights).
+        ``plain=True`` reads the query as plain words: no operators, fields or phrases.
+        ``strategy``: ``auto`` runs free-text queries through compiled kernels and everything
+        else through the general executor; ``exhaustive`` forces the general executor (the
+        reference the compiled path is tested against).
         """
         started = time.perf_counter()
         if page < 1:
@@ -90,27 +99,49 @@ class Searcher:
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise ZhisouError(f"size must be between 1 and {MAX_PAGE_SIZE}, got {size}")
         text = query if isinstance(query, str) else repr(query)
-        tree = self.parse(query, default_operator=default_operator) if isinstance(query, str) else query
+        if not isinstance(query, str):
+            tree = query
+        elif plain:
+            tree = plain_query(query, default_operator=default_operator)
+        else:
+            tree = self.parse(query, default_operator=default_operator)
         if minimum_should_match and isinstance(tree, BooleanQuery):
             tree = BooleanQuery(tree.must, tree.should, tree.must_not, tree.filter, minimum_should_match)
         if filters:
             tree = BooleanQuery(must=(tree,), filter=tuple(self.filter_query(filters)))
-        executor = Executor(self.reader, self._stats, self.similarity, self._default_fields(fields))
-        matches = executor.evaluate(tree)
-        candidates = np.flatnonzero(matches.mask)
-        order = self._rank(candidates, matches.scores, sort, isinstance(tree, MatchAllQuery), page * size)
-        chosen = order[(page - 1) * size : page * size]
+        if strategy not in STRATEGIES:
+            raise ZhisouError(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
+        default_fields = self._default_fields(fields) or self._text_fields
+        executor = Executor(self.reader, self._stats, self.similarity, default_fields)
+        plan = plan_disjunction(tree, set(self._text_fields)) if sort is None and strategy == "auto" else None
+        if plan is not None:
+            allowed = self.reader.live
+            for clause in plan.filters:
+                allowed = allowed & executor.evaluate(clause).mask
+            for clause in plan.exclusions:
+                allowed = allowed & ~executor.evaluate(clause).mask
+            order, order_scores, total = score_disjunction(
+                self.reader, self._stats, self.similarity, plan, default_fields, allowed, page * size, executor.terms
+            )
+        else:
+            matches = executor.evaluate(tree)
+            candidates = np.flatnonzero(matches.mask)
+            total = len(candidates)
+            order = self._rank(candidates, matches.scores, sort, isinstance(tree, MatchAllQuery), page * size)
+            order_scores = matches.scores[order]
+        first = (page - 1) * size
+        docs, scores = order[first:].tolist(), order_scores[first:].tolist()
+        ranks = range(first + 1, first + len(docs) + 1)
+        if not with_docs:
+            hits = [Hit(i, s, r, {}) for i, s, r in zip(self.reader.doc_ids(docs), scores, ranks)]
+            return SearchResult(text, total, page, size, (time.perf_counter() - started) * 1000, hits)
         hits = []
-        for rank, doc in enumerate(chosen, start=(page - 1) * size + 1):
-            score = float(matches.scores[doc])
-            if not with_docs:
-                hits.append(Hit(self.reader.doc_id(int(doc)), score, rank, {}))
-                continue
-            stored = self.reader.stored(int(doc))
+        for rank, doc, score in zip(ranks, docs, scores):
+            stored = self.reader.stored(doc)
             highlights = self._highlights(stored, executor.terms.by_field, highlight_fields)
             hits.append(Hit(str(stored.get(self.schema.id_field)), score, rank, stored, highlights))
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(text, len(candidates), page, size, took, hits)
+        return SearchResult(text, total, page, size, took, hits)
 
     def _default_fields(self, fields: Sequence[str] | None) -> tuple[str, ...] | None:
         if fields is None:

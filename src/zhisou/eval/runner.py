@@ -1,0 +1,132 @@
+"""``zhisou eval``: index a BEIR dataset (cached), run its queries, score the run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zhisou._version import __version__
+from zhisou.api import Index
+from zhisou.errors import ZhisouError
+from zhisou.eval.beir import BeirDataset
+from zhisou.eval.metrics import Run, evaluate
+from zhisou.index.manifest import manifest_generations
+from zhisou.schema import FieldSpec, Schema
+from zhisou.search.similarity import BM25
+
+MODES = ("bm25",)
+PLANNED_MODES = ("dense", "hybrid", "ltr")
+EVAL_SCHEMA = Schema((FieldSpec("body", "text"),))
+
+
+@dataclass
+class EvalReport:
+    dataset: str
+    split: str
+    mode: str
+    queries: int
+    documents: int
+    k: int
+    metrics: dict[str, float]
+    queries_per_second: float
+    index_seconds: float | None
+    index_path: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("ZHISOU_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "zhisou")
+    return Path(root) / "eval"
+
+
+def cached_index(
+    dataset: BeirDataset,
+    cache_dir: Path,
+    similarity: BM25,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[Index, float | None]:
+    """The dataset's index, built once per (corpus, schema, zhisou version); returns (index, build seconds)."""
+    key_source = json.dumps([dataset.fingerprint(), EVAL_SCHEMA.to_dict(), __version__], sort_keys=True)
+    key = hashlib.sha1(key_source.encode()).hexdigest()[:12]
+    directory = cache_dir / f"{dataset.name}-{key}"
+    if manifest_generations(directory) and (directory / "COMPLETE").exists():
+        return Index.open(directory, similarity=similarity), None
+    started = time.perf_counter()
+    index = Index.create(directory, EVAL_SCHEMA, overwrite=True, similarity=similarity)
+    added = 0
+    for doc in dataset.documents():
+        index.add(doc)
+        added += 1
+        if on_progress is not None and added % 1000 == 0:
+            on_progress(added)
+    index.commit()
+    index.close()
+    (directory / "COMPLETE").write_text(f"{added}\n", encoding="utf-8")
+    return index, time.perf_counter() - started
+
+
+def run_queries(index: Index, dataset: BeirDataset, k: int) -> tuple[Run, float]:
+    """One query at a time, ids only; returns the run and queries per second."""
+    searcher = index.searcher()
+    run: Run = {}
+    started = time.perf_counter()
+    for query_id in dataset.qrels:
+        result = searcher.search(dataset.queries[query_id], size=k, with_docs=False, plain=True)
+        run[query_id] = {hit.id: hit.score for hit in result.hits}
+    seconds = time.perf_counter() - started
+    return run, len(run) / seconds if seconds > 0 else float("inf")
+
+
+def write_trec_run(run: Run, path: Path, tag: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for query_id, docs in run.items():
+            ranked = sorted(docs.items(), key=lambda item: (-item[1], item[0]))
+            for rank, (doc_id, score) in enumerate(ranked, start=1):
+                handle.write(f"{query_id} Q0 {doc_id} {rank} {score:.6f} {tag}\n")
+
+
+def run_evaluation(
+    dataset_dir: Path,
+    *,
+    split: str = "test",
+    mode: str = "bm25",
+    k: int = 1000,
+    cache_dir: Path | None = None,
+    run_file: Path | None = None,
+    similarity: BM25 | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> EvalReport:
+    if mode in PLANNED_MODES:
+        raise ZhisouError(f"--mode {mode} is not available yet (semantic recall and LTR are planned); use bm25")
+    if mode not in MODES:
+        raise ZhisouError(f"unknown --mode {mode!r}; choose one of: {', '.join(MODES + PLANNED_MODES)}")
+    if not 1 <= k <= 10_000:
+        raise ZhisouError(f"--k must be between 1 and 10000, got {k}")
+    similarity = similarity or BM25()
+    dataset = BeirDataset.load(dataset_dir, split)
+    index, index_seconds = cached_index(dataset, cache_dir or default_cache_dir(), similarity, on_progress)
+    run, qps = run_queries(index, dataset, k)
+    if run_file is not None:
+        write_trec_run(run, run_file, f"zhisou-{mode}")
+    return EvalReport(
+        dataset=dataset.name,
+        split=split,
+        mode=mode,
+        queries=len(dataset.qrels),
+        documents=len(index),
+        k=k,
+        metrics=evaluate(dataset.qrels, run),
+        queries_per_second=qps,
+        index_seconds=index_seconds,
+        index_path=str(index.directory),
+        settings={"k1": similarity.k1, "b": similarity.b, "fields": "title+text as one field"},
+    )

@@ -1,0 +1,90 @@
+"""The compiled free-text path must return what the general (exhaustive) executor returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from zhisou import Index, Schema
+from zhisou.schema import FieldSpec
+from zhisou.search.disjunction import plan_disjunction
+from zhisou.search.parser import parse_query
+
+VOCABULARY = ["rank", "ranking", "bm25", "索引", "倒排", "zebra", "混合", "精度", "spark", "data"]
+SCHEMA = Schema((FieldSpec("title", "text", boost=2.0), FieldSpec("body", "text"), FieldSpec("tags", "keyword")))
+
+documents = st.lists(
+    st.fixed_dictionaries(
+        {
+            "title": st.lists(st.sampled_from(VOCABULARY), max_size=3).map(" ".join),
+            "body": st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=12).map(" ".join),
+            "tags": st.lists(st.sampled_from(["a", "b"]), max_size=2),
+        }
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+def compare(index: Index, query: str, **options: object) -> None:
+    searcher = index.searcher()
+    for size in (3, 50):
+        fast = searcher.search(query, size=size, with_docs=False, **options)  # type: ignore[arg-type]
+        slow = searcher.search(query, size=size, with_docs=False, strategy="exhaustive", **options)  # type: ignore[arg-type]
+        assert fast.total == slow.total, query
+        assert [h.id for h in fast.hits] == [h.id for h in slow.hits], query
+        assert [h.score for h in fast.hits] == pytest.approx([h.score for h in slow.hits], abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    docs=documents,
+    query_words=st.lists(st.sampled_from([*VOCABULARY, "missing", "title:rank", "body:索引"]), min_size=1, max_size=4),
+    segment_size=st.integers(1, 10),
+    deleted=st.sets(st.integers(0, 24), max_size=6),
+)
+def test_compiled_path_equals_exhaustive(
+    tmp_path_factory: pytest.TempPathFactory,
+    docs: list[dict],
+    query_words: list[str],
+    segment_size: int,
+    deleted: set[int],
+) -> None:
+    index = Index.create(tmp_path_factory.mktemp("s") / "ix", SCHEMA)
+    for start in range(0, len(docs), segment_size):
+        index.add({"id": str(i), **doc} for i, doc in enumerate(docs[start : start + segment_size], start))
+        index.writer.commit(merge=False)
+    index.delete([str(i) for i in deleted])
+    index.commit()
+    query = " ".join(query_words)
+    compare(index, query)
+    compare(index, query + " tags:a")
+    compare(index, query + " -tags:b")
+    compare(index, query, filters={"tags": "b"})
+    index.close()
+
+
+def test_plans() -> None:
+    text = {"title", "body"}
+    fields = {"title": _f("text"), "body": _f("text"), "tags": _f("keyword")}
+    assert plan_disjunction(parse_query("a b", fields), text) is not None
+    assert plan_disjunction(parse_query("a b tags:x", fields), text) is not None
+    assert plan_disjunction(parse_query('"a b"', fields), text) is None
+    assert plan_disjunction(parse_query("a AND b", fields), text) is None
+    assert plan_disjunction(parse_query("a*", fields), text) is None
+    assert plan_disjunction(parse_query("tags:x", fields), text) is None
+
+
+def _f(kind: str):  # type: ignore[no-untyped-def]
+    from zhisou.search.parser import FieldInfo
+
+    return FieldInfo(kind)
+
+
+def test_unknown_strategy(tmp_path: Path) -> None:
+    index = Index.create(tmp_path / "ix")
+    with pytest.raises(Exception, match="unknown strategy"):
+        index.search("x", strategy="magic")
