@@ -81,7 +81,7 @@ def run_queries(index: Index, dataset: BeirDataset, k: int) -> tuple[Run, float]
     started = time.perf_counter()
     for query_id in dataset.qrels:
         result = searcher.search(dataset.queries[query_id], size=k, with_docs=False, plain=True)
-        run[query_id] = {hit.id: hit.score for hit in result.hits}
+        run[query_id] = dict(zip(result.ids, result.scores))
     seconds = time.perf_counter() - started
     return run, len(run) / seconds if seconds > 0 else float("inf")
 

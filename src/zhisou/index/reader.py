@@ -34,6 +34,7 @@ class IndexReader:
         live_parts = [s.live_mask() for s in segments]
         self.live = np.concatenate(live_parts) if live_parts else np.zeros(0, dtype=np.bool_)
         self.doc_count = int(self.live.sum())
+        self._all_ids: list[str] | None = None
 
     @classmethod
     def open(cls, directory: Path, analyzers: AnalyzerRegistry | None = None) -> IndexReader:
@@ -79,12 +80,17 @@ class IndexReader:
         return segment.doc_id(local)
 
     def doc_ids(self, global_docs: list[int]) -> list[str]:
-        """Ids of many documents at once (one search over the segment bases)."""
-        if len(self.segments) == 1:
-            segment = self.segments[0]
-            return [segment.doc_id(doc) for doc in global_docs]
+        """Ids of many documents at once; past a few dozen, from a list decoded once per reader."""
+        if len(global_docs) > 64:
+            ids = self.all_doc_ids()
+            return [ids[doc] for doc in global_docs]
         indexes = np.searchsorted(self.bases, global_docs, side="right") - 1
         return [self.segments[i].doc_id(doc - int(self.bases[i])) for i, doc in zip(indexes.tolist(), global_docs)]
+
+    def all_doc_ids(self) -> list[str]:
+        if self._all_ids is None:
+            self._all_ids = [doc_id for segment in self.segments for doc_id in segment.all_doc_ids()]
+        return self._all_ids
 
     def find(self, doc_id: str) -> int | None:
         """Global doc number of the live document with this id."""

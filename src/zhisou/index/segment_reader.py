@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ class SegmentReader:
         }
         self.store = DocStoreReader(arrays[Component.STORE], arrays[Component.STORE_INDEX])
         self._ids = arrays[Component.IDS]
+        self._id_list: list[str] | None = None
         self._id_offsets = arrays[Component.ID_OFFSETS]
         if meta.del_gen:
             self.live: np.ndarray | None = read_live(
@@ -104,6 +106,17 @@ class SegmentReader:
 
     def doc_id(self, doc: int) -> str:
         return self._ids[self._id_offsets[doc] : self._id_offsets[doc + 1]].tobytes().decode()
+
+    def all_doc_ids(self) -> list[str]:
+        """Every id, decoded once and kept: the fast path when many hits need ids."""
+        if self._id_list is None:
+            raw = self._ids.tobytes().decode()
+            offsets = self._id_offsets.tolist()
+            if len(raw) == len(self._ids):  # ASCII: byte offsets are character offsets
+                self._id_list = [raw[a:b] for a, b in itertools.pairwise(offsets)]
+            else:
+                self._id_list = [self.doc_id(d) for d in range(self.doc_count)]
+        return self._id_list
 
     def stored(self, doc: int) -> dict[str, Any]:
         return self.store.get(doc)

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Hit:
     """One matching document: its id, score, stored fields and highlighted snippets (HTML)."""
 
@@ -20,14 +20,26 @@ class Hit:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass
 class SearchResult:
+    """A page of results. ``ids`` and ``scores`` are the page in rank order; ``hits`` holds the
+    same documents as ``Hit`` objects (built on first access when stored fields were not asked for)."""
+
     query: str
     total: int
     page: int
     size: int
     took_ms: float
-    hits: list[Hit]
+    ids: list[str]
+    scores: list[float]
+    _hits: list[Hit] | None = field(default=None, repr=False)
+
+    @property
+    def hits(self) -> list[Hit]:
+        if self._hits is None:
+            first = (self.page - 1) * self.size + 1
+            self._hits = [Hit(i, s, r, {}) for r, (i, s) in enumerate(zip(self.ids, self.scores), start=first)]
+        return self._hits
 
     @property
     def pages(self) -> int:

@@ -133,15 +133,15 @@ class Searcher:
         docs, scores = order[first:].tolist(), order_scores[first:].tolist()
         ranks = range(first + 1, first + len(docs) + 1)
         if not with_docs:
-            hits = [Hit(i, s, r, {}) for i, s, r in zip(self.reader.doc_ids(docs), scores, ranks)]
-            return SearchResult(text, total, page, size, (time.perf_counter() - started) * 1000, hits)
+            took = (time.perf_counter() - started) * 1000
+            return SearchResult(text, total, page, size, took, self.reader.doc_ids(docs), scores)
         hits = []
         for rank, doc, score in zip(ranks, docs, scores):
             stored = self.reader.stored(doc)
             highlights = self._highlights(stored, executor.terms.by_field, highlight_fields)
             hits.append(Hit(str(stored.get(self.schema.id_field)), score, rank, stored, highlights))
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(text, total, page, size, took, hits)
+        return SearchResult(text, total, page, size, took, [h.id for h in hits], scores, hits)
 
     def _default_fields(self, fields: Sequence[str] | None) -> tuple[str, ...] | None:
         if fields is None:
