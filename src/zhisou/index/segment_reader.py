@@ -51,9 +51,9 @@ class SegmentReader:
         self._positions = arrays[Component.POSITIONS]
         text_fields: list[str] = meta.fields.get("text", [])
         column_fields: list[str] = meta.fields.get("columns", [])
-        self.lengths = {
-            name: row for name, row in zip(text_fields, arrays[Component.LENGTHS].reshape(-1, meta.doc_count))
-        }
+        self.length_matrix = arrays[Component.LENGTHS].reshape(-1, meta.doc_count)  # (text field, doc)
+        self._text_rows = {name: row for row, name in enumerate(text_fields)}
+        self.lengths = {name: self.length_matrix[row] for name, row in self._text_rows.items()}
         self.columns = {
             name: row for name, row in zip(column_fields, arrays[Component.COLUMNS].reshape(-1, meta.doc_count))
         }
@@ -72,6 +72,10 @@ class SegmentReader:
     def doc_count(self) -> int:
         return self.meta.doc_count
 
+    def text_field_row(self, name: str) -> int:
+        """Row of a text field in ``length_matrix``."""
+        return self._text_rows[name]
+
     def live_mask(self) -> np.ndarray:
         return self.live if self.live is not None else np.ones(self.doc_count, dtype=np.bool_)
 
@@ -86,10 +90,10 @@ class SegmentReader:
         start, count, _ = self._term_info[ordinal]
         return self.docs[start : start + count], self.freqs[start : start + count]
 
-    def postings_range(self, ordinal: int) -> tuple[int, int]:
-        """(start, count) of the term's postings in ``docs``/``freqs``."""
-        start, count, _ = self._term_info[ordinal]
-        return int(start), int(count)
+    def postings_ranges(self, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, counts) of several terms' postings in ``docs``/``freqs``."""
+        rows = self._term_info[ordinals]
+        return rows[:, 0], rows[:, 1]
 
     def positions_at(self, ordinal: int) -> np.ndarray:
         """All positions of the term, posting after posting (split them with the frequencies)."""

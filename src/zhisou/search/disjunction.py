@@ -16,9 +16,16 @@ import numpy as np
 from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import term_key
 from zhisou.search.executor import QueryTerms, ReaderStats
-from zhisou.search.kernels import accumulate_bm25, live_doc_freq, top_k_and_clear
+from zhisou.search.kernels import accumulate_bm25, live_doc_freq, maxscore, sort_heap, top_k_and_clear
 from zhisou.search.query import BooleanQuery, Query, TermQuery
 from zhisou.search.similarity import BM25
+
+# Below this many postings, scoring all of them is cheaper than skipping; above this depth,
+# the heap is too deep for pruning to skip much.
+MAXSCORE_MIN_POSTINGS = 50_000
+MAXSCORE_MAX_K = 1000
+# Like Elasticsearch: count matches exactly up to here, then report "at least".
+TRACK_TOTAL_HITS = 10_000
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,16 @@ def weighted_terms(
     return by_field
 
 
+@dataclass
+class _SegmentCursors:
+    """The query terms one segment holds, over all fields: where each term's postings are."""
+
+    starts: list[np.ndarray]
+    counts: list[np.ndarray]
+    weights: list[np.ndarray]
+    fields: list[int]  # row of each group in the segment's length matrix
+
+
 def score_disjunction(
     reader: IndexReader,
     stats: ReaderStats,
@@ -104,54 +121,78 @@ def score_disjunction(
     allowed: np.ndarray,
     limit: int,
     query_terms: QueryTerms,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """(top docs, their scores, total matches) — documents must be ``allowed``."""
-    scores, touched = _BUFFERS.ensure(reader.max_doc)
-    n_touched = 0
+    method: str = "auto",
+    track_total_hits: int = TRACK_TOTAL_HITS,
+) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    """(top docs, their scores, matches counted, whether that count is exact).
+
+    ``method``: ``taat`` scores every posting (exact total); ``maxscore`` counts the first
+    ``track_total_hits`` matches exactly and then skips what cannot reach the top ``limit``;
+    ``auto`` picks MaxScore when the query's postings are long enough for skipping to pay.
+    """
+    segments = [_SegmentCursors([], [], [], []) for _ in reader.segments]
+    norms: list[tuple[float, float]] = []  # per field group: (norm base, norm slope)
+    total_postings = 0
     for field, counts in weighted_terms(reader, plan, default_fields).items():
         spec = reader.schema.get(field)
         assert spec is not None
         field_stats = stats.field(field)
-        # Per segment: ordinals of the query terms, and the live doc freq over all segments.
-        located: list[list[tuple[int, int, int]]] = []  # per segment: (term index, start, count)
-        doc_freq = np.zeros(len(counts), dtype=np.int64)
+        # Which query terms each segment holds, and where their postings are; the live
+        # document frequency of a term sums over all segments.
         terms = list(counts)
         keys = [term_key(field, term) for term in terms]
+        located: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        doc_freq = np.zeros(len(terms), dtype=np.int64)
         for segment in reader.segments:
-            found = []
-            for index, key in enumerate(keys):
-                ordinal = segment.terms.ordinal(key)
-                if ordinal < 0:
-                    continue
-                start, count = segment.postings_range(ordinal)
-                if segment.live is not None:
-                    count_live = live_doc_freq(segment.docs, start, count, segment.live)
-                else:
-                    count_live = count
-                doc_freq[index] += count_live
-                found.append((index, start, count))
-            located.append(found)
-        weights = np.array(
-            [
-                counts[t] * spec.boost * similarity.idf(int(df), field_stats) if df else 0.0
-                for t, df in zip(terms, doc_freq)
-            ]
-        )
-        for term in terms:
-            query_terms.add(field, term)
-        for segment, base, found in zip(reader.segments, reader.bases, located):
-            if not found:
+            ordinals = np.array([segment.terms.ordinal(key) for key in keys], dtype=np.int64)
+            indexes = np.flatnonzero(ordinals >= 0)
+            starts, lengths = segment.postings_ranges(ordinals[indexes])
+            if segment.live is None:
+                doc_freq[indexes] += lengths
+            else:
+                for index, start, length in zip(indexes.tolist(), starts.tolist(), lengths.tolist()):
+                    doc_freq[index] += live_doc_freq(segment.docs, start, length, segment.live)
+            located.append((indexes, starts, lengths))
+            total_postings += int(lengths.sum())
+        multiplicity = np.array([counts[t] for t in terms], dtype=np.float64)
+        weights = multiplicity * spec.boost * similarity.idf_array(doc_freq, field_stats)
+        query_terms.by_field.setdefault(field, set()).update(terms)
+        norms.append((similarity.k1 * (1 - similarity.b), similarity.k1 * similarity.b / field_stats.avg_length))
+        for cursors, segment, (indexes, starts, lengths) in zip(segments, reader.segments, located):
+            cursors.starts.append(starts)
+            cursors.counts.append(lengths)
+            cursors.weights.append(weights[indexes])
+            cursors.fields.append(segment.text_field_row(field))
+    if method == "auto":
+        method = "maxscore" if total_postings >= MAXSCORE_MIN_POSTINGS and limit <= MAXSCORE_MAX_K else "taat"
+    if method == "maxscore":
+        return _run_maxscore(reader, segments, norms, allowed, limit, track_total_hits)
+    return _run_taat(reader, segments, norms, allowed, limit)
+
+
+def _run_taat(
+    reader: IndexReader,
+    segments: list[_SegmentCursors],
+    norms: list[tuple[float, float]],
+    allowed: np.ndarray,
+    limit: int,
+) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    scores, touched = _BUFFERS.ensure(reader.max_doc)
+    n_touched = 0
+    for segment, base, cursors in zip(reader.segments, reader.bases, segments):
+        for group, row in enumerate(cursors.fields):
+            if not len(cursors.starts[group]):
                 continue
+            norm_base, norm_slope = norms[group]
             n_touched = accumulate_bm25(
                 segment.docs,
                 segment.freqs,
-                np.array([f[1] for f in found], dtype=np.int64),
-                np.array([f[2] for f in found], dtype=np.int64),
-                weights[[f[0] for f in found]],
-                segment.lengths[field],
-                field_stats.avg_length,
-                similarity.k1,
-                similarity.b,
+                cursors.starts[group],
+                cursors.counts[group],
+                cursors.weights[group],
+                segment.length_matrix[row],
+                norm_base,
+                norm_slope,
                 allowed,
                 int(base),
                 scores,
@@ -159,4 +200,46 @@ def score_disjunction(
                 n_touched,
             )
     docs, top_scores = top_k_and_clear(scores, touched, n_touched, limit)
-    return docs, top_scores, n_touched
+    return docs, top_scores, n_touched, True
+
+
+def _run_maxscore(
+    reader: IndexReader,
+    segments: list[_SegmentCursors],
+    norms: list[tuple[float, float]],
+    allowed: np.ndarray,
+    limit: int,
+    track_total_hits: int,
+) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    heap_scores = np.zeros(limit)
+    heap_docs = np.zeros(limit, dtype=np.int64)
+    heap_size = matched = 0
+    for segment, base, cursors in zip(reader.segments, reader.bases, segments):
+        if not any(len(s) for s in cursors.starts):
+            continue
+        weights = np.concatenate(cursors.weights)
+        order = np.argsort(weights, kind="stable")
+        group_of = np.concatenate([np.full(len(s), g) for g, s in enumerate(cursors.starts)]).astype(np.int64)
+        norm_base = np.array([norms[g][0] for g in group_of])
+        norm_slope = np.array([norms[g][1] for g in group_of])
+        rows = np.array(cursors.fields, dtype=np.int64)[group_of]
+        heap_size, matched = maxscore(
+            segment.docs,
+            segment.freqs,
+            np.concatenate(cursors.starts)[order],
+            np.concatenate(cursors.counts)[order],
+            weights[order],
+            rows[order],
+            segment.length_matrix,
+            norm_base[order],
+            norm_slope[order],
+            allowed,
+            int(base),
+            heap_scores,
+            heap_docs,
+            heap_size,
+            matched,
+            track_total_hits,
+        )
+    docs, top_scores = sort_heap(heap_scores, heap_docs, heap_size)
+    return docs, top_scores, matched, matched < track_total_hits

@@ -19,9 +19,8 @@ def accumulate_bm25(
     counts: np.ndarray,
     weights: np.ndarray,
     lengths: np.ndarray,
-    avg_length: float,
-    k1: float,
-    b: float,
+    norm_base: float,
+    norm_slope: float,
     allowed: np.ndarray,
     base: int,
     scores: np.ndarray,
@@ -30,11 +29,10 @@ def accumulate_bm25(
 ) -> int:
     """Add the BM25 contributions of several terms of one field of one segment.
 
+    The length norm is ``norm_base + norm_slope · dl`` = k1 · (1 − b + b · dl / avgdl).
     ``allowed[base + doc]`` filters documents (live and passing filters); returns the new
     number of entries in ``touched``.
     """
-    norm_base = k1 * (1.0 - b)
-    norm_slope = k1 * b / avg_length
     for t in range(starts.shape[0]):
         weight = weights[t]
         start = starts[t]
@@ -112,3 +110,124 @@ def top_k_and_clear(scores: np.ndarray, touched: np.ndarray, n_touched: int, k: 
         heap_docs[0], heap_docs[end] = heap_docs[end], heap_docs[0]
         _sift_down(heap_scores, heap_docs, end, 0)
     return heap_docs[:filled], heap_scores[:filled]
+
+
+@njit(cache=True, nogil=True)
+def _seek(docs: np.ndarray, position: int, end: int, target: int) -> int:
+    """First position in [position, end) whose doc is >= target (galloping, then binary search)."""
+    if position >= end or docs[position] >= target:
+        return position
+    step = 1
+    low = position
+    while position + step < end and docs[position + step] < target:
+        low = position + step
+        step *= 2
+    high = min(position + step, end)
+    while low < high:
+        middle = (low + high) // 2
+        if docs[middle] < target:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+@njit(cache=True, nogil=True)
+def maxscore(
+    docs: np.ndarray,
+    freqs: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    weights: np.ndarray,
+    fields: np.ndarray,
+    lengths: np.ndarray,
+    norm_base: np.ndarray,
+    norm_slope: np.ndarray,
+    allowed: np.ndarray,
+    base: int,
+    heap_scores: np.ndarray,
+    heap_docs: np.ndarray,
+    heap_size: int,
+    matched: int,
+    count_limit: int,
+) -> tuple[int, int]:
+    """Document-at-a-time MaxScore (Turtle & Flood, 1995) over one segment.
+
+    Cursors must be sorted by upper bound ascending; a term's bound is its weight, since
+    tf / (tf + norm) < 1. Until ``count_limit`` matches have been counted every document is
+    scored (so the total is exact); after that, the terms whose bounds together cannot lift
+    a document past the current k-th score are only probed, never iterated. The heap
+    (capacity ``heap_scores.shape[0]``) carries over from segment to segment; returns the
+    new heap size and match count.
+    """
+    n = starts.shape[0]
+    k = heap_scores.shape[0]
+    end_of = starts + counts
+    position = starts.copy()
+    bound_prefix = np.empty(n)
+    running = 0.0
+    for i in range(n):
+        running += weights[i]
+        bound_prefix[i] = running
+    threshold = heap_scores[0] if heap_size == k else -1.0
+    first_essential = 0
+    if matched >= count_limit:
+        while first_essential < n and bound_prefix[first_essential] <= threshold:
+            first_essential += 1
+    sentinel = np.iinfo(np.int64).max
+    while first_essential < n:
+        candidate = sentinel
+        for i in range(first_essential, n):
+            if position[i] < end_of[i] and docs[position[i]] < candidate:
+                candidate = docs[position[i]]
+        if candidate == sentinel:
+            break
+        score = 0.0
+        for i in range(first_essential, n):
+            p = position[i]
+            if p < end_of[i] and docs[p] == candidate:
+                tf = float(freqs[p])
+                score += weights[i] * tf / (tf + norm_base[i] + norm_slope[i] * lengths[fields[i], candidate])
+                position[i] = p + 1
+        if not allowed[base + candidate]:
+            continue
+        for i in range(first_essential - 1, -1, -1):
+            if score + bound_prefix[i] <= threshold:
+                break
+            p = _seek(docs, position[i], end_of[i], candidate)
+            position[i] = p
+            if p < end_of[i] and docs[p] == candidate:
+                tf = float(freqs[p])
+                score += weights[i] * tf / (tf + norm_base[i] + norm_slope[i] * lengths[fields[i], candidate])
+        matched += 1
+        doc = base + candidate
+        if heap_size < k:
+            heap_scores[heap_size] = score
+            heap_docs[heap_size] = doc
+            heap_size += 1
+            if heap_size == k:
+                for start in range(k // 2 - 1, -1, -1):
+                    _sift_down(heap_scores, heap_docs, k, start)
+                threshold = heap_scores[0]
+        elif score > heap_scores[0]:  # equal scores keep the earlier (lower) doc
+            heap_scores[0] = score
+            heap_docs[0] = doc
+            _sift_down(heap_scores, heap_docs, k, 0)
+            threshold = heap_scores[0]
+        if matched >= count_limit:
+            while first_essential < n and bound_prefix[first_essential] <= threshold:
+                first_essential += 1
+    return heap_size, matched
+
+
+@njit(cache=True, nogil=True)
+def sort_heap(heap_scores: np.ndarray, heap_docs: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Heap contents in result order (score descending, doc ascending)."""
+    if size < heap_scores.shape[0]:
+        for start in range(size // 2 - 1, -1, -1):
+            _sift_down(heap_scores, heap_docs, size, start)
+    for end in range(size - 1, 0, -1):
+        heap_scores[0], heap_scores[end] = heap_scores[end], heap_scores[0]
+        heap_docs[0], heap_docs[end] = heap_docs[end], heap_docs[0]
+        _sift_down(heap_scores, heap_docs, end, 0)
+    return heap_docs[:size], heap_scores[:size]

@@ -33,6 +33,7 @@ class SearchResult:
     ids: list[str]
     scores: list[float]
     _hits: list[Hit] | None = field(default=None, repr=False)
+    total_exact: bool = True  # False: ``total`` is a lower bound (pruned search past 10,000 matches)
 
     @property
     def hits(self) -> list[Hit]:
@@ -49,6 +50,7 @@ class SearchResult:
         return {
             "query": self.query,
             "total": self.total,
+            "total_exact": self.total_exact,
             "page": self.page,
             "size": self.size,
             "pages": self.pages,

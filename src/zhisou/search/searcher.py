@@ -10,7 +10,7 @@ import numpy as np
 
 from zhisou.errors import QuerySyntaxError, ZhisouError
 from zhisou.index.reader import IndexReader
-from zhisou.search.disjunction import plan_disjunction, score_disjunction
+from zhisou.search.disjunction import TRACK_TOTAL_HITS, plan_disjunction, score_disjunction
 from zhisou.search.executor import Executor, ReaderStats
 from zhisou.search.highlight import highlight
 from zhisou.search.parser import FieldInfo, parse_query, plain_query
@@ -20,7 +20,9 @@ from zhisou.search.similarity import BM25, Similarity
 
 FilterValue = str | int | float | Sequence[str]
 MAX_PAGE_SIZE = 1000
-STRATEGIES = ("auto", "exhaustive")
+# strategy → method of the compiled free-text path (None: the general executor).
+STRATEGY_METHODS: dict[str, str | None] = {"auto": "auto", "taat": "taat", "maxscore": "maxscore", "exhaustive": None}
+STRATEGIES = tuple(STRATEGY_METHODS)
 
 
 class Searcher:
@@ -82,6 +84,7 @@ class Searcher:
         with_docs: bool = True,
         strategy: str = "auto",
         plain: bool = False,
+        track_total_hits: int = TRACK_TOTAL_HITS,
     ) -> SearchResult:
         """Run ``query`` and return page ``page`` (1-based) of ``size`` hits.
 
@@ -89,9 +92,11 @@ class Searcher:
         ``fields`` limits which text fields a bare term searches (default: all of them).
         ``with_docs=False`` returns ids and scores only (no stored fields, no highlights).
         ``plain=True`` reads the query as plain words: no operators, fields or phrases.
-        ``strategy``: ``auto`` runs free-text queries through compiled kernels and everything
+        ``strategy``: ``auto`` runs free-text queries through compiled kernels — every posting
+        scored (``taat``) or, for long postings, MaxScore pruning (``maxscore``) — and everything
         else through the general executor; ``exhaustive`` forces the general executor (the
-        reference the compiled path is tested against).
+        reference the others are tested against). With pruning, ``total`` is exact up to
+        ``track_total_hits`` matches and a lower bound past that (``total_exact`` says which).
         """
         started = time.perf_counter()
         if page < 1:
@@ -113,20 +118,30 @@ class Searcher:
             raise ZhisouError(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
         default_fields = self._default_fields(fields) or self._text_fields
         executor = Executor(self.reader, self._stats, self.similarity, default_fields)
-        plan = plan_disjunction(tree, set(self._text_fields)) if sort is None and strategy == "auto" else None
+        compiled = sort is None and STRATEGY_METHODS[strategy] is not None
+        plan = plan_disjunction(tree, set(self._text_fields)) if compiled else None
         if plan is not None:
             allowed = self.reader.live
             for clause in plan.filters:
                 allowed = allowed & executor.evaluate(clause).mask
             for clause in plan.exclusions:
                 allowed = allowed & ~executor.evaluate(clause).mask
-            order, order_scores, total = score_disjunction(
-                self.reader, self._stats, self.similarity, plan, default_fields, allowed, page * size, executor.terms
+            order, order_scores, total, exact = score_disjunction(
+                self.reader,
+                self._stats,
+                self.similarity,
+                plan,
+                default_fields,
+                allowed,
+                page * size,
+                executor.terms,
+                method=STRATEGY_METHODS[strategy],
+                track_total_hits=track_total_hits,
             )
         else:
             matches = executor.evaluate(tree)
             candidates = np.flatnonzero(matches.mask)
-            total = len(candidates)
+            total, exact = len(candidates), True
             order = self._rank(candidates, matches.scores, sort, isinstance(tree, MatchAllQuery), page * size)
             order_scores = matches.scores[order]
         first = (page - 1) * size
@@ -134,14 +149,14 @@ class Searcher:
         ranks = range(first + 1, first + len(docs) + 1)
         if not with_docs:
             took = (time.perf_counter() - started) * 1000
-            return SearchResult(text, total, page, size, took, self.reader.doc_ids(docs), scores)
+            return SearchResult(text, total, page, size, took, self.reader.doc_ids(docs), scores, total_exact=exact)
         hits = []
         for rank, doc, score in zip(ranks, docs, scores):
             stored = self.reader.stored(doc)
             highlights = self._highlights(stored, executor.terms.by_field, highlight_fields)
             hits.append(Hit(str(stored.get(self.schema.id_field)), score, rank, stored, highlights))
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(text, total, page, size, took, [h.id for h in hits], scores, hits)
+        return SearchResult(text, total, page, size, took, [h.id for h in hits], scores, hits, total_exact=exact)
 
     def _default_fields(self, fields: Sequence[str] | None) -> tuple[str, ...] | None:
         if fields is None:

@@ -32,6 +32,8 @@ class FieldStats:
 class Similarity(Protocol):
     def idf(self, doc_freq: int, stats: FieldStats) -> float: ...
 
+    def idf_array(self, doc_freqs: np.ndarray, stats: FieldStats) -> np.ndarray: ...
+
     def score(self, idf: float, freqs: np.ndarray, lengths: np.ndarray, stats: FieldStats) -> np.ndarray: ...
 
 
@@ -49,6 +51,12 @@ class BM25:
     def idf(self, doc_freq: int, stats: FieldStats) -> float:
         n = stats.doc_count
         return float(np.log1p((n - doc_freq + 0.5) / (doc_freq + 0.5)))
+
+    def idf_array(self, doc_freqs: np.ndarray, stats: FieldStats) -> np.ndarray:
+        """``idf`` of many terms; 0 for a term no live document holds (it scores nothing)."""
+        n = stats.doc_count
+        idf = np.log1p((n - doc_freqs + 0.5) / (doc_freqs + 0.5))
+        return np.where(doc_freqs > 0, idf, 0.0)
 
     def score(self, idf: float, freqs: np.ndarray, lengths: np.ndarray, stats: FieldStats) -> np.ndarray:
         tf = freqs.astype(np.float64)
