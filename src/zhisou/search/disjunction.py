@@ -20,10 +20,6 @@ from zhisou.search.kernels import accumulate_bm25, live_doc_freq, maxscore, sort
 from zhisou.search.query import BooleanQuery, Query, TermQuery
 from zhisou.search.similarity import BM25
 
-# Below this many postings, scoring all of them is cheaper than skipping; above this depth,
-# the heap is too deep for pruning to skip much.
-MAXSCORE_MIN_POSTINGS = 50_000
-MAXSCORE_MAX_K = 1000
 # Like Elasticsearch: count matches exactly up to here, then report "at least".
 TRACK_TOTAL_HITS = 10_000
 
@@ -127,12 +123,13 @@ def score_disjunction(
     """(top docs, their scores, matches counted, whether that count is exact).
 
     ``method``: ``taat`` scores every posting (exact total); ``maxscore`` counts the first
-    ``track_total_hits`` matches exactly and then skips what cannot reach the top ``limit``;
-    ``auto`` picks MaxScore when the query's postings are long enough for skipping to pay.
+    ``track_total_hits`` matches exactly and then skips what cannot reach the top ``limit``.
+    ``auto`` is ``taat``: with term-level bounds only (no block maxima yet), MaxScore skipped
+    too little to pay for document-at-a-time iteration on the benchmark corpora
+    (benchmarks/RESULTS.md), so it stays opt-in until block-max metadata exists.
     """
     segments = [_SegmentCursors([], [], [], []) for _ in reader.segments]
     norms: list[tuple[float, float]] = []  # per field group: (norm base, norm slope)
-    total_postings = 0
     for field, counts in weighted_terms(reader, plan, default_fields).items():
         spec = reader.schema.get(field)
         assert spec is not None
@@ -153,7 +150,6 @@ def score_disjunction(
                 for index, start, length in zip(indexes.tolist(), starts.tolist(), lengths.tolist()):
                     doc_freq[index] += live_doc_freq(segment.docs, start, length, segment.live)
             located.append((indexes, starts, lengths))
-            total_postings += int(lengths.sum())
         multiplicity = np.array([counts[t] for t in terms], dtype=np.float64)
         weights = multiplicity * spec.boost * similarity.idf_array(doc_freq, field_stats)
         query_terms.by_field.setdefault(field, set()).update(terms)
@@ -163,8 +159,6 @@ def score_disjunction(
             cursors.counts.append(lengths)
             cursors.weights.append(weights[indexes])
             cursors.fields.append(segment.text_field_row(field))
-    if method == "auto":
-        method = "maxscore" if total_postings >= MAXSCORE_MIN_POSTINGS and limit <= MAXSCORE_MAX_K else "taat"
     if method == "maxscore":
         return _run_maxscore(reader, segments, norms, allowed, limit, track_total_hits)
     return _run_taat(reader, segments, norms, allowed, limit)
