@@ -22,7 +22,7 @@ class StopFilter:
 
     def __call__(self, stream: TokenStream) -> TokenStream:
         words = self.words
-        if not any(term in words for term in stream.terms):
+        if words.isdisjoint(stream.terms):
             return stream
         return stream.keep([i for i, term in enumerate(stream.terms) if term not in words])
 

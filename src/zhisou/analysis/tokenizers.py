@@ -24,6 +24,7 @@ _TOKEN_RE = re.compile(
     rf"|(?P<word>{_WORD_CHAR}+(?:['’_]{_WORD_CHAR}+)*)"
 )
 _HAS_CJK = re.compile(rf"[{_CJK}]")
+_LATIN_TOKEN_RE = re.compile(rf"\d+(?:\.\d+)+|{_WORD_CHAR}+(?:['’_]{_WORD_CHAR}+)*")  # no groups: findall
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,7 @@ class MixedTokenizer:
         folded = fold(text)
         if not offsets and not _HAS_CJK.search(folded.text):
             # Fast path for Latin-only text: one word = one position, found by C code.
-            terms = [m.group() for m in _TOKEN_RE.finditer(folded.text)]
+            terms = _LATIN_TOKEN_RE.findall(folded.text)
             return TokenStream(terms, list(range(len(terms))), [False] * len(terms))
         terms: list[str] = []
         positions: list[int] = []

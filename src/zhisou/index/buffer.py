@@ -1,4 +1,8 @@
-"""The in-memory segment: prepared documents inverted term by term until the writer flushes."""
+"""The in-memory segment: the tokens of buffered documents in flat lists until the writer flushes.
+
+Each token is appended as (term id, position); a flush orders them by (term, document) with
+one stable sort, derives postings and frequencies from the runs, and writes them in bulk.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +13,27 @@ import numpy as np
 from zhisou.index.documents import PreparedDocument
 from zhisou.index.segment import SegmentMeta
 from zhisou.index.segment_writer import SegmentWriter
+from zhisou.index.termdict import FIELD_SEPARATOR
 from zhisou.schema import Schema
 
-# Rough CPython cost of one buffered posting or position (list slots, ints, dict entries).
-_BYTES_PER_POSITION = 40
-_BYTES_PER_POSTING = 120
+# Rough CPython cost of one buffered token (two list slots, mostly shared ints) and of one
+# distinct term (dict entry, string, int).
+_BYTES_PER_TOKEN = 24
+_BYTES_PER_TERM = 150
 
 
 class SegmentBuffer:
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
-        self._postings: dict[bytes, tuple[list[int], list[int], list[int]]] = {}
-        self._stored: list[dict] = []
+        self._term_ids: dict[str, dict[str, int]] = {}  # field → term → id
+        self._token_terms: list[int] = []  # term id of every token, document after document
+        self._token_positions: list[int] = []
+        self._tokens_per_doc: list[int] = []
+        self._stored: list[str] = []
+        self._doc_ids: list[str] = []
         self._lengths: list[list[int]] = []
         self._columns: list[list[float]] = []
+        self._n_terms = 0
         self.ids: dict[str, int] = {}
         self.deleted: set[int] = set()
         self.ram_bytes = 0
@@ -32,21 +43,33 @@ class SegmentBuffer:
 
     def add(self, doc: PreparedDocument) -> int:
         local = len(self._stored)
-        cost = 0
-        for key, positions in doc.terms.items():
-            entry = self._postings.get(key)
-            if entry is None:
-                entry = self._postings[key] = ([], [], [])
-                cost += len(key) + 100
-            entry[0].append(local)
-            entry[1].append(len(positions))
-            entry[2].extend(positions)
-            cost += _BYTES_PER_POSTING + _BYTES_PER_POSITION * len(positions)
-        self._stored.append(doc.stored)
+        n_tokens = 0
+        before = self._n_terms
+        for field, terms, positions in doc.tokens:
+            ids = self._term_ids.get(field)
+            if ids is None:
+                ids = self._term_ids[field] = {}
+            term_ids = [ids.get(term) for term in terms]
+            if None in term_ids:
+                for index, term in enumerate(terms):
+                    if term_ids[index] is None:
+                        term_id = ids.get(term)
+                        if term_id is None:
+                            term_id = ids[term] = self._n_terms
+                            self._n_terms += 1
+                        term_ids[index] = term_id
+            self._token_terms.extend(term_ids)  # type: ignore[arg-type]
+            self._token_positions.extend(positions)
+            n_tokens += len(terms)
+        self._tokens_per_doc.append(n_tokens)
+        self._stored.append(doc.stored_json)
+        self._doc_ids.append(doc.doc_id)
         self._lengths.append(doc.lengths)
         self._columns.append(doc.columns)
         self.ids[doc.doc_id] = local
-        self.ram_bytes += cost + 2 * sum(len(str(v)) for v in doc.stored.values())
+        self.ram_bytes += (
+            (self._n_terms - before) * _BYTES_PER_TERM + n_tokens * _BYTES_PER_TOKEN + 2 * len(doc.stored_json)
+        )
         return local
 
     def delete(self, doc_id: str) -> bool:
@@ -56,25 +79,45 @@ class SegmentBuffer:
         self.deleted.add(local)
         return True
 
+    def _sorted_keys(self) -> tuple[list[bytes], np.ndarray]:
+        """Term keys in byte order, and the rank of every term id in that order."""
+        keys: list[bytes] = [b""] * self._n_terms
+        for field, ids in self._term_ids.items():
+            prefix = field + FIELD_SEPARATOR
+            for term, term_id in ids.items():
+                keys[term_id] = (prefix + term).encode()
+        by_key = sorted(range(len(keys)), key=keys.__getitem__)
+        rank = np.empty(len(keys), dtype=np.int64)
+        rank[by_key] = np.arange(len(keys))
+        return [keys[i] for i in by_key], rank
+
     def write(self, directory: Path, name: str) -> tuple[SegmentMeta, np.ndarray | None]:
         """Serialize as segment ``name``; returns its meta and, if any buffered doc was deleted, its live mask."""
         count = len(self._stored)
         writer = SegmentWriter(directory, name, count)
         try:
-            for key in sorted(self._postings):
-                docs, freqs, positions = self._postings[key]
-                writer.add_term(
-                    key,
-                    np.asarray(docs, dtype=np.int32),
-                    np.asarray(freqs, dtype=np.int32),
-                    np.asarray(positions, dtype=np.int32),
-                )
+            keys, rank = self._sorted_keys()
+            term = rank[np.asarray(self._token_terms, dtype=np.int64)]
+            doc = np.repeat(np.arange(count, dtype=np.int64), self._tokens_per_doc)
+            # One stable sort by (term, doc): a term's positions within a document keep their
+            # (non-decreasing) token order.
+            order = np.argsort(term * count + doc, kind="stable")
+            term, doc = term[order], doc[order]
+            positions = np.asarray(self._token_positions, dtype=np.int32)[order]
+            starts = np.flatnonzero(np.concatenate(([True], (term[1:] != term[:-1]) | (doc[1:] != doc[:-1]))))
+            freqs = np.diff(np.append(starts, len(term))).astype(np.int32)
+            writer.add_sorted_terms(
+                keys,
+                np.bincount(term[starts], minlength=len(keys)),
+                doc[starts].astype(np.int32),
+                freqs,
+                positions,
+            )
             n_text = len(self.schema.text_fields)
             n_cols = len(self.schema.column_fields)
             lengths = np.asarray(self._lengths, dtype=np.uint32).reshape(count, n_text).T
             columns = np.asarray(self._columns, dtype=np.float64).reshape(count, n_cols).T
-            ids = [doc[self.schema.id_field] for doc in self._stored]
-            meta = writer.finish(lengths, columns, self._stored, ids, segment_fields(self.schema))
+            meta = writer.finish(lengths, columns, self._stored, self._doc_ids, segment_fields(self.schema))
         except BaseException:
             writer.abort()
             raise

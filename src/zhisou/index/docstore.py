@@ -16,8 +16,13 @@ import numpy as np
 BLOCK_DOCS = 16
 
 
-def encode_block(docs: list[dict[str, Any]]) -> bytes:
-    return zlib.compress(json.dumps(docs, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 6)
+def encode_block(docs_json: list[str]) -> bytes:
+    """One block from documents already encoded as JSON objects."""
+    return zlib.compress(("[" + ",".join(docs_json) + "]").encode("utf-8"), 6)
+
+
+def encode_doc(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
 
 
 class DocStoreReader:

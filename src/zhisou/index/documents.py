@@ -12,7 +12,6 @@ from typing import Any
 
 from zhisou.analysis import AnalyzerRegistry
 from zhisou.errors import DocumentError
-from zhisou.index.termdict import FIELD_SEPARATOR, term_key
 from zhisou.schema import FieldSpec, Schema
 from zhisou.values import parse_date, parse_number
 
@@ -21,7 +20,10 @@ from zhisou.values import parse_date, parse_number
 class PreparedDocument:
     doc_id: str
     stored: dict[str, Any]
-    terms: dict[bytes, list[int]]  # term key → sorted positions
+    stored_json: str  # ``stored`` encoded once, reused by the document store
+    # Per indexed field: its terms and their positions, in token order (a term's positions
+    # never decrease along that order, which the buffer's stable sort relies on).
+    tokens: list[tuple[str, list[str], list[int]]]
     lengths: list[int]  # tokens per text field, in schema order
     columns: list[float]  # per column field, NaN when absent
 
@@ -75,7 +77,7 @@ class DocumentPreparer:
             raise DocumentError(f"a document must be an object, got {type(doc).__name__}")
         schema = self.schema
         doc_id = document_id(doc, schema)
-        terms: dict[bytes, list[int]] = {term_key(schema.id_field, doc_id): [0]}
+        tokens: list[tuple[str, list[str], list[int]]] = [(schema.id_field, [doc_id], [0])]
         stored: dict[str, Any] = {schema.id_field: doc_id}
         lengths: list[int] = []
         columns: list[float] = []
@@ -87,21 +89,17 @@ class DocumentPreparer:
                     text = _text_value(spec, value)
                     stream = self.analyzers.get(spec.analyzer or "zh").stream(text)
                     length = len(stream.terms)
-                    prefix = spec.name + FIELD_SEPARATOR
-                    for term, position in zip(stream.terms, stream.positions):
-                        key = (prefix + term).encode()
-                        entry = terms.get(key)
-                        if entry is None:
-                            terms[key] = [position]
-                        else:
-                            entry.append(position)
+                    tokens.append((spec.name, stream.terms, stream.positions))
                 lengths.append(length)
             elif spec.type == "keyword":
                 if value is not None:
                     analyzer = self.analyzers.get(spec.analyzer or "keyword")
-                    for ordinal, item in enumerate(_keyword_values(spec, value)):
-                        for term in analyzer.terms(item):
-                            terms.setdefault(term_key(spec.name, term), []).append(ordinal)
+                    values = [
+                        (term, ordinal)
+                        for ordinal, item in enumerate(_keyword_values(spec, value))
+                        for term in analyzer.terms(item)
+                    ]
+                    tokens.append((spec.name, [t for t, _ in values], [o for _, o in values]))
             else:
                 number = math.nan
                 if value is not None and value != "":
@@ -116,10 +114,7 @@ class DocumentPreparer:
             if name not in schema:
                 stored[name] = _jsonable(value)
         try:
-            json.dumps(stored, ensure_ascii=False)
+            stored_json = json.dumps(stored, ensure_ascii=False, separators=(",", ":"))
         except (TypeError, ValueError) as exc:
             raise DocumentError(f"document {doc_id!r} has a value that cannot be stored as JSON: {exc}") from exc
-        for positions in terms.values():
-            if len(positions) > 1:
-                positions.sort()
-        return PreparedDocument(doc_id, stored, terms, lengths, columns)
+        return PreparedDocument(doc_id, stored, stored_json, tokens, lengths, columns)

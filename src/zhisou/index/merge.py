@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from zhisou.index.docstore import encode_doc
 from zhisou.index.segment import SegmentMeta
 from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.segment_writer import SegmentWriter
@@ -89,7 +90,7 @@ def merge_segments(
             if column_fields
             else np.empty((0, base), dtype=np.float64)
         )
-        stored = (r.stored(int(doc)) for r, live in zip(readers, lives) for doc in np.flatnonzero(live))
+        stored = (encode_doc(r.stored(int(doc))) for r, live in zip(readers, lives) for doc in np.flatnonzero(live))
         ids = (r.doc_id(int(doc)) for r, live in zip(readers, lives) for doc in np.flatnonzero(live))
         return writer.finish(lengths, columns, stored, ids, fields)
     except BaseException:

@@ -1,11 +1,13 @@
-"""Serializes one segment. Terms must arrive in ascending key order; every file is fsynced.
+"""Serializes one segment. Every file is fsynced; the segment is invisible until a manifest
+that names it is committed.
 
-Call order: ``add_term`` for each term (sorted), then ``finish(lengths, columns, stored_docs)``.
-The segment is invisible until a manifest that names it is committed.
+Call order: the terms, in ascending key order — either all at once with ``add_sorted_terms``
+(a flush) or one by one with ``add_term`` (a merge) — then ``finish``.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import zlib
 from collections.abc import Iterable
@@ -47,12 +49,13 @@ class SegmentWriter:
         self.doc_count = doc_count
         self._files = {c: _ComponentFile(directory / c.file_name(name), c) for c in Component}
         self._term_offsets: list[int] = [0]
-        self._term_info: list[tuple[int, int, int]] = []
+        self._term_info: list[tuple[int, int, int]] | np.ndarray = []
         self._postings = 0
         self._positions = 0
         self._last_key: bytes | None = None
 
     def add_term(self, key: bytes, docs: np.ndarray, freqs: np.ndarray, positions: np.ndarray) -> None:
+        """One term's postings (docs ascending) and their positions, posting after posting."""
         if self._last_key is not None and key <= self._last_key:
             raise ValueError(f"terms out of order: {key!r} after {self._last_key!r}")
         if len(docs) == 0:
@@ -60,30 +63,54 @@ class SegmentWriter:
         self._last_key = key
         self._files[Component.TERM_KEYS].write(key)
         self._term_offsets.append(self._term_offsets[-1] + len(key))
-        self._term_info.append((self._postings, len(docs), self._positions))
+        self._term_info.append((self._postings, len(docs), self._positions))  # type: ignore[union-attr]
         self._files[Component.DOCS].write(docs)
         self._files[Component.FREQS].write(freqs)
         self._files[Component.POSITIONS].write(positions)
         self._postings += len(docs)
         self._positions += len(positions)
 
+    def add_sorted_terms(
+        self, keys: list[bytes], counts: np.ndarray, docs: np.ndarray, freqs: np.ndarray, positions: np.ndarray
+    ) -> None:
+        """Every term at once: ``keys`` ascending, ``counts[i]`` postings each, concatenated."""
+        if self._last_key is not None or self._postings:
+            raise ValueError("add_sorted_terms must be the only call that adds terms")
+        if any(a >= b for a, b in itertools.pairwise(keys)):
+            raise ValueError("terms out of order")
+        if not keys:
+            return
+        self._last_key = keys[-1]
+        self._files[Component.TERM_KEYS].write(b"".join(keys))
+        self._term_offsets = np.concatenate(([0], np.cumsum([len(k) for k in keys]))).tolist()
+        post_starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        positions_per_term = np.add.reduceat(freqs.astype(np.int64), post_starts)
+        pos_starts = np.concatenate(([0], np.cumsum(positions_per_term)[:-1]))
+        self._term_info = np.column_stack((post_starts, counts, pos_starts))
+        self._files[Component.DOCS].write(docs)
+        self._files[Component.FREQS].write(freqs)
+        self._files[Component.POSITIONS].write(positions)
+        self._postings = len(docs)
+        self._positions = len(positions)
+
     def finish(
         self,
         lengths: np.ndarray,
         columns: np.ndarray,
-        stored_docs: Iterable[dict[str, Any]],
+        stored_json: Iterable[str],
         ids: Iterable[str],
         fields: dict[str, Any],
     ) -> SegmentMeta:
+        """Field lengths (field × doc), columns (field × doc), and per document its stored JSON and id."""
         files = self._files
         files[Component.TERM_OFFSETS].write(np.asarray(self._term_offsets, dtype=np.int64))
         files[Component.TERM_INFO].write(np.asarray(self._term_info, dtype=np.int64).reshape(-1, 3))
         files[Component.LENGTHS].write(np.ascontiguousarray(lengths, dtype=np.uint32))
         files[Component.COLUMNS].write(np.ascontiguousarray(columns, dtype=np.float64))
-        block: list[dict[str, Any]] = []
+        block: list[str] = []
         offsets = [0]
         written = 0
-        for doc in stored_docs:
+        for doc in stored_json:
             block.append(doc)
             if len(block) == BLOCK_DOCS:
                 offsets.append(offsets[-1] + self._write_block(block))
@@ -94,18 +121,15 @@ class SegmentWriter:
         if written != self.doc_count:
             raise ValueError(f"segment {self.name}: {written} stored documents for {self.doc_count} docs")
         files[Component.STORE_INDEX].write(np.asarray(offsets, dtype=np.int64))
-        id_offsets = [0]
-        for doc_id in ids:
-            raw = doc_id.encode()
-            files[Component.IDS].write(raw)
-            id_offsets.append(id_offsets[-1] + len(raw))
-        if len(id_offsets) != self.doc_count + 1:
-            raise ValueError(f"segment {self.name}: {len(id_offsets) - 1} ids for {self.doc_count} docs")
-        files[Component.ID_OFFSETS].write(np.asarray(id_offsets, dtype=np.int64))
+        encoded = [doc_id.encode() for doc_id in ids]
+        if len(encoded) != self.doc_count:
+            raise ValueError(f"segment {self.name}: {len(encoded)} ids for {self.doc_count} docs")
+        files[Component.IDS].write(b"".join(encoded))
+        files[Component.ID_OFFSETS].write(np.concatenate(([0], np.cumsum([len(e) for e in encoded]))))
         infos = {component.suffix: handle.close() for component, handle in files.items()}
         return SegmentMeta(self.name, self.doc_count, infos, fields=fields)
 
-    def _write_block(self, block: list[dict[str, Any]]) -> int:
+    def _write_block(self, block: list[str]) -> int:
         data = encode_block(block)
         self._files[Component.STORE].write(data)
         return len(data)
