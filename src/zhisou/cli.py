@@ -34,6 +34,7 @@ from zhisou.errors import (
     ZhisouError,
 )
 from zhisou.schema import Schema
+from zhisou.search.similarity import BM25
 
 EXIT_SKIPPED, EXIT_INPUT, EXIT_INDEX = 1, 2, 3
 DEFAULT_INDEX = "zhisou-index"
@@ -387,6 +388,8 @@ def eval_command(
     mode: Annotated[str, typer.Option(help="Retrieval mode: bm25 (dense, hybrid, ltr: planned).")] = "bm25",
     k: Annotated[int, typer.Option("--k", help="Hits retrieved per query.")] = 1000,
     run_file: Annotated[Path | None, typer.Option("--run", help="Write a TREC run file here.")] = None,
+    k1: Annotated[float, typer.Option(help="BM25 k1 (no reindex needed to change it).")] = 0.9,
+    b: Annotated[float, typer.Option(help="BM25 b.")] = 0.4,
     cache: Annotated[
         Path | None, typer.Option(help="Index cache directory (default $ZHISOU_CACHE or ~/.cache/zhisou).")
     ] = None,
@@ -397,11 +400,22 @@ def eval_command(
 
     def action() -> None:
         def on_progress(count: int) -> None:
-            if not as_json:
+            if not as_json and err.is_terminal:
                 err.print(f"indexing: {count:,} documents", end="\r")
 
+        try:
+            similarity = BM25(k1, b)
+        except ValueError as exc:
+            raise ZhisouError(str(exc)) from exc
         report = run_evaluation(
-            dataset, split=split, mode=mode, k=k, cache_dir=cache, run_file=run_file, on_progress=on_progress
+            dataset,
+            split=split,
+            mode=mode,
+            k=k,
+            cache_dir=cache,
+            run_file=run_file,
+            similarity=similarity,
+            on_progress=on_progress,
         )
         if as_json:
             print_json(report.to_dict())
