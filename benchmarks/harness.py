@@ -374,7 +374,17 @@ def _fmt(value: Any, digits: int) -> str:
     return str(value)
 
 
-def markdown(rows: list[dict[str, Any]], quality: bool) -> str:
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = []
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        group = [r for r in rows if r["dataset"] == dataset]
+        lines.append(markdown_table(group))
+    return "\n".join(lines)
+
+
+def markdown_table(group: list[dict[str, Any]]) -> str:
+    """One dataset: a row per engine, then zhisou's ratios to each peer."""
+    quality = any("ndcg@10" in r for r in group)
     columns = [("engine", "engine", 0)]
     if quality:
         columns += [("nDCG@10", "ndcg@10", 3), ("R@100", "recall@100", 3)]
@@ -387,36 +397,33 @@ def markdown(rows: list[dict[str, Any]], quality: bool) -> str:
         ("p50 ms", "p50_10_ms", 3),
         ("p99 ms", "p99_10_ms", 3),
         ("q/s top-1000", "qps_1000", 0),
-        ("p50 ms ", "p50_1000_ms", 3),
-        ("p99 ms ", "p99_1000_ms", 3),
+        ("p50 ms", "p50_1000_ms", 3),
+        ("p99 ms", "p99_1000_ms", 3),
     ]
-    lines = []
-    for dataset in dict.fromkeys(r["dataset"] for r in rows):
-        group = [r for r in rows if r["dataset"] == dataset]
-        lines.append(f"\n**{dataset}** ({group[0]['documents']:,} documents)\n")
-        lines.append("| " + " | ".join(c[0].strip() for c in columns) + " |")
-        lines.append("|" + "---|" * len(columns))
+    lines = [f"\n**{group[0]['dataset']}** ({group[0]['documents']:,} documents)\n"]
+    lines.append("| " + " | ".join(c[0] for c in columns) + " |")
+    lines.append("|" + "---|" * len(columns))
+    for row in group:
+        if "skipped" in row or "error" in row:
+            lines.append(f"| {row['engine']} | {row.get('skipped') or 'error: ' + row['error']} |")
+            continue
+        lines.append("| " + " | ".join(_fmt(row.get(key), digits) for _, key, digits in columns) + " |")
+    zhisou = next((r for r in group if r["engine"] == "zhisou" and "qps_10" in r), None)
+    if zhisou:
+        ratios = []
         for row in group:
-            if "skipped" in row or "error" in row:
-                lines.append(f"| {row['engine']} | {row.get('skipped') or 'error: ' + row['error']} |")
+            if row["engine"] == "zhisou" or "qps_10" not in row:
                 continue
-            lines.append("| " + " | ".join(_fmt(row.get(key), digits) for _, key, digits in columns) + " |")
-        zhisou = next((r for r in group if r["engine"] == "zhisou" and "qps_10" in r), None)
-        if zhisou:
-            ratios = []
-            for row in group:
-                if row["engine"] == "zhisou" or "qps_10" not in row:
-                    continue
-                parts = [
-                    f"top-10 q/s ×{zhisou['qps_10'] / row['qps_10']:.2f}",
-                    f"top-1000 q/s ×{zhisou['qps_1000'] / row['qps_1000']:.2f}",
-                    f"build docs/s ×{zhisou['docs_per_s'] / row['docs_per_s']:.2f}",
-                    f"serve RSS ×{zhisou['serve_rss_mb'] / row['serve_rss_mb']:.2f}",
-                ]
-                if quality:
-                    parts.append(f"nDCG@10 {zhisou['ndcg@10'] - row['ndcg@10']:+.3f}")
-                ratios.append(f"- zhisou / {row['engine']}: " + ", ".join(parts))
-            lines.append("\n" + "\n".join(ratios))
+            parts = [
+                f"top-10 q/s ×{zhisou['qps_10'] / row['qps_10']:.2f}",
+                f"top-1000 q/s ×{zhisou['qps_1000'] / row['qps_1000']:.2f}",
+                f"build docs/s ×{zhisou['docs_per_s'] / row['docs_per_s']:.2f}",
+                f"serve RSS ×{zhisou['serve_rss_mb'] / row['serve_rss_mb']:.2f}",
+            ]
+            if "ndcg@10" in zhisou and "ndcg@10" in row:
+                parts.append(f"nDCG@10 {zhisou['ndcg@10'] - row['ndcg@10']:+.3f}")
+            ratios.append(f"- zhisou / {row['engine']}: " + ", ".join(parts))
+        lines.append("\n" + "\n".join(ratios))
     return "\n".join(lines) + "\n"
 
 
@@ -470,15 +477,14 @@ def main() -> int:
         f"Measured {started} on {platform.node() or 'this machine'}: {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; `python benchmarks/harness.py {' '.join(sys.argv[1:])}`\n"
     )
-    quality = any("ndcg@10" in r for r in rows)
-    text = header + markdown(rows, quality)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text, encoding="utf-8")
-    if args.json:
+    if args.json:  # first, so that the measurements survive anything that follows
         with open(args.json, "a", encoding="utf-8") as handle:
             for row in rows:
                 handle.write(json.dumps({"measured": started, **row}) + "\n")
+    text = header + markdown(rows)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text, encoding="utf-8")
     return 0
 
 
