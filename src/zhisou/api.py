@@ -12,6 +12,7 @@ searches go through a ``Searcher`` on the latest commit. A searcher taken with
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -53,7 +54,7 @@ class Index:
         directory.mkdir(parents=True, exist_ok=True)
         schema = schema or Schema.default()
         (directory / SCHEMA_FILE).write_text(
-            __import__("json").dumps(schema.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            json.dumps(schema.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
         Manifest(generation=0, schema=schema.to_dict()).write(directory)
         fsync_directory(directory)

@@ -40,6 +40,11 @@ def _fold_char(char: str) -> str:
     return unicodedata.normalize("NFKC", char).lower()
 
 
+def _convert_char(char: str) -> str:
+    converted = _t2s().convert(char)
+    return converted if len(converted) == 1 else char
+
+
 def fold(text: str, *, traditional_to_simplified: bool = True) -> FoldedText:
     """Fold ``text`` for matching; cheap when the text is ASCII or folding keeps its length."""
     if text.isascii():
@@ -57,8 +62,7 @@ def fold(text: str, *, traditional_to_simplified: bool = True) -> FoldedText:
         origin = tuple(offsets)
     if traditional_to_simplified:
         converted = _t2s().convert(folded)
-        if len(converted) == len(folded):
-            folded = converted
-        else:  # a phrase conversion changed the length: convert character by character instead
-            folded = "".join(_t2s().convert(char) if len(_t2s().convert(char)) == 1 else char for char in folded)
+        # A phrase conversion that changed the length would break offsets: go character by character.
+        same_length = len(converted) == len(folded)
+        folded = converted if same_length else "".join(_convert_char(char) for char in folded)
     return FoldedText(folded, origin)

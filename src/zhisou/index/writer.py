@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from zhisou.analysis import AnalysisResources, AnalyzerRegistry
+from zhisou.errors import ZhisouError
 from zhisou.index.buffer import SegmentBuffer, segment_fields
 from zhisou.index.deletes import write_live
 from zhisou.index.directory import WriteLock, fsync_directory
@@ -212,8 +213,6 @@ class IndexWriter:
 
     def _check_open(self) -> None:
         if self.closed:
-            from zhisou.errors import ZhisouError
-
             raise ZhisouError(f"{self.directory}: this writer is closed; open a new one")
 
     def close(self) -> None:

@@ -104,12 +104,7 @@ def top_k_and_clear(scores: np.ndarray, touched: np.ndarray, n_touched: int, k: 
             heap_scores[0] = score
             heap_docs[0] = doc
             _sift_down(heap_scores, heap_docs, size, 0)
-    # Heap-sort: repeatedly move the worst to the end, giving best-first order.
-    for end in range(filled - 1, 0, -1):
-        heap_scores[0], heap_scores[end] = heap_scores[end], heap_scores[0]
-        heap_docs[0], heap_docs[end] = heap_docs[end], heap_docs[0]
-        _sift_down(heap_scores, heap_docs, end, 0)
-    return heap_docs[:filled], heap_scores[:filled]
+    return sort_heap(heap_scores, heap_docs, filled)
 
 
 @njit(cache=True, nogil=True)
@@ -222,7 +217,10 @@ def maxscore(
 
 @njit(cache=True, nogil=True)
 def sort_heap(heap_scores: np.ndarray, heap_docs: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Heap contents in result order (score descending, doc ascending)."""
+    """Heap contents in result order (score descending, doc ascending).
+
+    A heap that never filled up is heapified first; then heap-sort moves the worst to the end,
+    leaving the best first."""
     if size < heap_scores.shape[0]:
         for start in range(size // 2 - 1, -1, -1):
             _sift_down(heap_scores, heap_docs, size, start)
