@@ -141,3 +141,12 @@ def test_with_docs_false_returns_ids_only(index: Index) -> None:
 def test_minimum_should_match(make_index: Callable[..., Index]) -> None:
     ix = make_index()
     assert {h.id for h in ix.search("rank bm25 lambdamart", minimum_should_match=2, size=20).hits} == {"b", "d"}
+
+
+def test_plain_text_equals_parsed_words(index: Index) -> None:
+    for query in ("rank 索引 bm25", "倒排索引", "learning to rank"):
+        plain = index.search(query, plain=True, size=20)
+        parsed = index.search(query, size=20)
+        assert plain.ids == parsed.ids and plain.scores == pytest.approx(parsed.scores, abs=1e-12)
+    # Plain mode has no syntax: operators and quotes are just characters.
+    assert index.search('"unbalanced (rank', plain=True).ids == index.search("unbalanced rank").ids

@@ -10,11 +10,11 @@ import numpy as np
 
 from zhisou.errors import QuerySyntaxError, ZhisouError
 from zhisou.index.reader import IndexReader
-from zhisou.search.disjunction import TRACK_TOTAL_HITS, plan_disjunction, score_disjunction
+from zhisou.search.disjunction import TRACK_TOTAL_HITS, DisjunctionPlan, plan_disjunction, score_disjunction
 from zhisou.search.executor import Executor, ReaderStats
 from zhisou.search.highlight import highlight
 from zhisou.search.parser import FieldInfo, parse_query, plain_query
-from zhisou.search.query import BooleanQuery, MatchAllQuery, Query
+from zhisou.search.query import BooleanQuery, MatchAllQuery, Query, TermQuery
 from zhisou.search.results import Hit, SearchResult
 from zhisou.search.similarity import BM25, Similarity
 
@@ -103,6 +103,8 @@ class Searcher:
             raise ZhisouError(f"page must be 1 or more, got {page}")
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise ZhisouError(f"size must be between 1 and {MAX_PAGE_SIZE}, got {size}")
+        if strategy not in STRATEGIES:
+            raise ZhisouError(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
         text = query if isinstance(query, str) else repr(query)
         if not isinstance(query, str):
             tree = query
@@ -112,14 +114,23 @@ class Searcher:
             tree = self.parse(query, default_operator=default_operator)
         if minimum_should_match and isinstance(tree, BooleanQuery):
             tree = BooleanQuery(tree.must, tree.should, tree.must_not, tree.filter, minimum_should_match)
-        if filters:
-            tree = BooleanQuery(must=(tree,), filter=tuple(self.filter_query(filters)))
-        if strategy not in STRATEGIES:
-            raise ZhisouError(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
+        filter_clauses = tuple(self.filter_query(filters)) if filters else ()
+        if filter_clauses:
+            tree = BooleanQuery(must=(tree,), filter=filter_clauses)
         default_fields = self._default_fields(fields) or self._text_fields
         executor = Executor(self.reader, self._stats, self.similarity, default_fields)
-        compiled = sort is None and STRATEGY_METHODS[strategy] is not None
-        plan = plan_disjunction(tree, set(self._text_fields)) if compiled else None
+        plan = None
+        if sort is None and STRATEGY_METHODS[strategy] is not None:
+            if (
+                plain
+                and isinstance(tree, BooleanQuery | TermQuery)
+                and not minimum_should_match
+                and (default_operator == "or" or isinstance(tree, TermQuery))
+            ):
+                # Plain words are one disjunction: analyze the text once instead of word by word.
+                plan = DisjunctionPlan((TermQuery(text),), filter_clauses)
+            else:
+                plan = plan_disjunction(tree, set(self._text_fields))
         if plan is not None:
             allowed = self.reader.live
             for clause in plan.filters:
