@@ -83,28 +83,6 @@ def _sift_down(heap_scores: np.ndarray, heap_docs: np.ndarray, size: int, positi
 
 
 @njit(cache=True, nogil=True)
-def _offer(heap_scores: np.ndarray, heap_docs: np.ndarray, size: int, score: float, doc: int) -> int:
-    """Offer a document to a bounded min-heap (root = worst kept); returns the new size.
-
-    Appends until the heap is full, heapifies once, then replaces the root when ``doc`` ranks
-    above it (higher score; on equal scores, the lower doc id).
-    """
-    capacity = heap_scores.shape[0]
-    if size < capacity:
-        heap_scores[size] = score
-        heap_docs[size] = doc
-        size += 1
-        if size == capacity:
-            for start in range(capacity // 2 - 1, -1, -1):
-                _sift_down(heap_scores, heap_docs, capacity, start)
-    elif _worse(heap_scores[0], heap_docs[0], score, doc):
-        heap_scores[0] = score
-        heap_docs[0] = doc
-        _sift_down(heap_scores, heap_docs, capacity, 0)
-    return size
-
-
-@njit(cache=True, nogil=True)
 def top_k_and_clear(scores: np.ndarray, touched: np.ndarray, n_touched: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The best ``k`` touched documents in result order; resets their scores to 0."""
     size = min(k, n_touched)
@@ -115,7 +93,17 @@ def top_k_and_clear(scores: np.ndarray, touched: np.ndarray, n_touched: int, k: 
         doc = touched[i]
         score = scores[doc]
         scores[doc] = 0.0
-        filled = _offer(heap_scores, heap_docs, filled, score, doc)
+        if filled < size:
+            heap_scores[filled] = score
+            heap_docs[filled] = doc
+            filled += 1
+            if filled == size:
+                for position in range(size // 2 - 1, -1, -1):
+                    _sift_down(heap_scores, heap_docs, size, position)
+        elif _worse(heap_scores[0], heap_docs[0], score, doc):
+            heap_scores[0] = score
+            heap_docs[0] = doc
+            _sift_down(heap_scores, heap_docs, size, 0)
     return sort_heap(heap_scores, heap_docs, filled)
 
 
@@ -208,8 +196,18 @@ def maxscore(
                 score += weights[i] * tf / (tf + norm_base[i] + norm_slope[i] * lengths[fields[i], candidate])
         matched += 1
         doc = base + candidate
-        heap_size = _offer(heap_scores, heap_docs, heap_size, score, doc)
-        if heap_size == k:
+        if heap_size < k:
+            heap_scores[heap_size] = score
+            heap_docs[heap_size] = doc
+            heap_size += 1
+            if heap_size == k:
+                for start in range(k // 2 - 1, -1, -1):
+                    _sift_down(heap_scores, heap_docs, k, start)
+                threshold = heap_scores[0]
+        elif score > heap_scores[0]:  # equal scores keep the earlier (lower) doc
+            heap_scores[0] = score
+            heap_docs[0] = doc
+            _sift_down(heap_scores, heap_docs, k, 0)
             threshold = heap_scores[0]
         if matched >= count_limit:
             while first_essential < n and bound_prefix[first_essential] <= threshold:
