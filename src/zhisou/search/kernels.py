@@ -84,7 +84,11 @@ def _sift_down(heap_scores: np.ndarray, heap_docs: np.ndarray, size: int, positi
 
 @njit(cache=True, nogil=True)
 def top_k_and_clear(scores: np.ndarray, touched: np.ndarray, n_touched: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The best ``k`` touched documents in result order; resets their scores to 0."""
+    """The best ``k`` touched documents in result order; resets their scores to 0.
+
+    The heap insert is written out here and in ``maxscore`` on purpose: moving it into a shared
+    njit helper made this loop 2.7× slower (measured on synthetic-100k, numba 0.68).
+    """
     size = min(k, n_touched)
     heap_scores = np.empty(size, dtype=np.float64)
     heap_docs = np.empty(size, dtype=np.int64)
