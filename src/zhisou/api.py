@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from zhisou.search.searcher import Searcher
 from zhisou.search.similarity import BM25
 
 SCHEMA_FILE = "schema.json"
+REFRESH_SECONDS = 1.0
 
 
 class Index:
@@ -39,6 +41,7 @@ class Index:
         self._writer: IndexWriter | None = None
         self._searcher: Searcher | None = None
         self._reader = IndexReader.open(self.directory)
+        self._checked_at = time.monotonic()
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -98,7 +101,7 @@ class Index:
     def commit(self) -> int:
         """Publish all changes atomically; returns the new generation."""
         manifest = self.writer.commit()
-        self._refresh()
+        self.refresh()
         return manifest.generation
 
     def rollback(self) -> None:
@@ -108,19 +111,26 @@ class Index:
     def optimize(self) -> int:
         """Merge all segments into one, dropping deleted documents."""
         manifest = self.writer.optimize()
-        self._refresh()
+        self.refresh()
         return manifest.generation
 
     # -- reading ---------------------------------------------------------------------------
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
+        """Switch searches to the newest commit now (they also check every ``REFRESH_SECONDS``,
+        as Elasticsearch's refresh interval does; this handle's own commits show at once)."""
+        self._checked_at = time.monotonic()
         reader = self._reader.reopen()
         if reader is not self._reader:
             self._reader = reader
             self._searcher = None
 
     def searcher(self) -> Searcher:
-        """A searcher on the latest commit; it keeps that snapshot for as long as you hold it."""
-        self._refresh()
+        """A searcher on the latest commit; it keeps that snapshot for as long as you hold it.
+
+        Commits made through another handle or process become visible within ``REFRESH_SECONDS``.
+        """
+        if time.monotonic() - self._checked_at >= REFRESH_SECONDS:
+            self.refresh()
         if self._searcher is None:
             self._searcher = Searcher(self._reader, self.similarity)
         return self._searcher

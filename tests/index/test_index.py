@@ -129,6 +129,7 @@ def test_ram_budget_flushes_segments(tmp_path: Path) -> None:
     index = Index.create(tmp_path / "ix", ram_budget_mb=0.01)
     index.add({"id": str(i), "body": "word " * 50 + str(i)} for i in range(40))
     index.writer.commit(merge=False)
+    index.refresh()
     assert index.stats()["segments"] > 1
     assert len(index) == 40
 
@@ -209,3 +210,13 @@ def test_damaged_file_is_reported(make_index: Callable[..., Index]) -> None:
     postings.write_bytes(bytes(data[:-4]))
     with pytest.raises(CorruptIndexError, match="size"):
         Index.open(directory)
+
+
+def test_other_handles_see_commits_after_refresh(make_index: Callable[..., Index]) -> None:
+    index = make_index()
+    reader_side = Index.open(index.directory)
+    assert reader_side.search("zebra").total == 0
+    index.add({"id": "z", "body": "zebra"})
+    index.commit()
+    reader_side.refresh()
+    assert reader_side.search("zebra").ids == ["z"]

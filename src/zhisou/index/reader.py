@@ -14,7 +14,7 @@ import numpy as np
 
 from zhisou.analysis import AnalysisResources, AnalyzerRegistry
 from zhisou.errors import CorruptIndexError
-from zhisou.index.manifest import Manifest, load_latest
+from zhisou.index.manifest import Manifest, load_latest, manifest_generations
 from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.termdict import term_key
 from zhisou.schema import Schema
@@ -59,7 +59,9 @@ class IndexReader:
         return self.manifest.generation
 
     def is_current(self) -> bool:
-        return load_latest(self.directory).generation == self.generation
+        """Whether no newer commit exists (a directory listing; no manifest is read)."""
+        generations = manifest_generations(self.directory)
+        return not generations or generations[0] == self.generation
 
     def reopen(self) -> IndexReader:
         """A reader on the newest commit (self if nothing changed)."""
