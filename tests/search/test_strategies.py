@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,14 @@ def compare(index: Index, query: str, **options: object) -> None:
     exact_score = dict(zip(everything.ids, everything.scores))
     for size in (1, 3, 50):
         slow = searcher.search(query, size=size, with_docs=False, strategy="exhaustive", **options)  # type: ignore[arg-type]
-        for strategy, track in (("auto", 10_000), ("taat", 10_000), ("maxscore", 10_000), ("maxscore", 0)):
+        for strategy, track in (
+            ("auto", 10_000),
+            ("taat", 10_000),
+            ("maxscore", 10_000),
+            ("maxscore", 0),
+            ("blockmax", 10_000),
+            ("blockmax", 0),
+        ):
             fast = searcher.search(
                 query,
                 size=size,
@@ -106,3 +114,27 @@ def test_unknown_strategy(tmp_path: Path) -> None:
     index = Index.create(tmp_path / "ix")
     with pytest.raises(Exception, match="unknown strategy"):
         index.search("x", strategy="magic")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pruning_over_many_blocks(tmp_path: Path, seed: int) -> None:
+    """Long postings (several 128-posting blocks per term) and skewed term frequencies."""
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(40)]
+    weights = [1 / (i + 1) for i in range(len(words))]
+    docs = [
+        {
+            "id": str(i),
+            "body": " ".join(rng.choices(words, weights, k=rng.randint(3, 40))),
+            "title": " ".join(rng.choices(words, weights, k=rng.randint(0, 3))),
+        }
+        for i in range(900)
+    ]
+    index = Index.create(tmp_path / "ix", SCHEMA)
+    index.add(docs[:500])
+    index.writer.commit(merge=False)
+    index.add(docs[500:])
+    index.delete([str(i) for i in range(0, 900, 17)])
+    index.commit()
+    for query in ("w0 w1", "w0 w7 w30", "w2 w3 w4 w5", "w39 w0", "w10 w11 w12 w13 w14 w15"):
+        compare(index, query)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from zhisou.errors import CorruptIndexError
+from zhisou.index.blocks import block_maxima
 from zhisou.index.deletes import read_live
 from zhisou.index.docstore import DocStoreReader
 from zhisou.index.segment import Component, SegmentMeta, deletes_file_name
@@ -60,6 +61,7 @@ class SegmentReader:
         self.store = DocStoreReader(arrays[Component.STORE], arrays[Component.STORE_INDEX])
         self._ids = arrays[Component.IDS]
         self._id_list: list[str] | None = None
+        self._block_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._id_offsets = arrays[Component.ID_OFFSETS]
         if meta.del_gen:
             self.live: np.ndarray | None = read_live(
@@ -71,6 +73,18 @@ class SegmentReader:
     @property
     def doc_count(self) -> int:
         return self.meta.doc_count
+
+    def block_maxima(self, start: int, count: int, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Block-max metadata of the postings at ``start`` (see ``blocks.block_maxima``),
+        computed on first use and kept: a segment never changes."""
+        cached = self._block_cache.get(start)
+        if cached is None:
+            if len(self._block_cache) >= 1 << 16:
+                self._block_cache.clear()
+            cached = self._block_cache[start] = block_maxima(
+                self.docs, self.freqs, start, count, self.length_matrix[row]
+            )
+        return cached
 
     def text_field_row(self, name: str) -> int:
         """Row of a text field in ``length_matrix``."""

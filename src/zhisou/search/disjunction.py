@@ -16,7 +16,14 @@ import numpy as np
 from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import term_key
 from zhisou.search.executor import QueryTerms, ReaderStats
-from zhisou.search.kernels import accumulate_bm25, live_doc_freq, maxscore, sort_heap, top_k_and_clear
+from zhisou.search.kernels import (
+    accumulate_bm25,
+    block_max_maxscore,
+    live_doc_freq,
+    maxscore,
+    sort_heap,
+    top_k_and_clear,
+)
 from zhisou.search.query import BooleanQuery, Query, TermQuery
 from zhisou.search.similarity import BM25
 
@@ -161,6 +168,8 @@ def score_disjunction(
             cursors.fields.append(segment.text_field_row(field))
     if method == "maxscore":
         return _run_maxscore(reader, segments, norms, allowed, limit, track_total_hits)
+    if method == "blockmax":
+        return _run_block_max(reader, segments, norms, allowed, limit, track_total_hits)
     return _run_taat(reader, segments, norms, allowed, limit)
 
 
@@ -195,6 +204,52 @@ def _run_taat(
             )
     docs, top_scores = top_k_and_clear(scores, touched, n_touched, limit)
     return docs, top_scores, n_touched, True
+
+
+def _run_block_max(
+    reader: IndexReader,
+    segments: list[_SegmentCursors],
+    norms: list[tuple[float, float]],
+    allowed: np.ndarray,
+    limit: int,
+    track_total_hits: int,
+) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    heap_scores = np.zeros(limit)
+    heap_docs = np.zeros(limit, dtype=np.int64)
+    heap_size = matched = 0
+    for segment, base, cursors in zip(reader.segments, reader.bases, segments):
+        if not any(len(s) for s in cursors.starts):
+            continue
+        starts = np.concatenate(cursors.starts)
+        counts = np.concatenate(cursors.counts)
+        group_of = np.concatenate([np.full(len(s), g) for g, s in enumerate(cursors.starts)]).astype(np.int64)
+        rows = np.array(cursors.fields, dtype=np.int64)[group_of]
+        blocks = [segment.block_maxima(int(s), int(c), int(r)) for s, c, r in zip(starts, counts, rows)]
+        block_offsets = np.concatenate(([0], np.cumsum([len(b[0]) for b in blocks])))
+        heap_size, matched = block_max_maxscore(
+            segment.docs,
+            segment.freqs,
+            starts,
+            counts,
+            np.concatenate(cursors.weights),
+            rows,
+            segment.length_matrix,
+            np.array([norms[g][0] for g in group_of]),
+            np.array([norms[g][1] for g in group_of]),
+            block_offsets,
+            np.concatenate([b[0] for b in blocks]),
+            np.concatenate([b[1] for b in blocks]),
+            np.concatenate([b[2] for b in blocks]),
+            allowed,
+            int(base),
+            heap_scores,
+            heap_docs,
+            heap_size,
+            matched,
+            track_total_hits,
+        )
+    docs, top_scores = sort_heap(heap_scores, heap_docs, heap_size)
+    return docs, top_scores, matched, matched < track_total_hits
 
 
 def _run_maxscore(

@@ -233,3 +233,145 @@ def sort_heap(heap_scores: np.ndarray, heap_docs: np.ndarray, size: int) -> tupl
         heap_docs[0], heap_docs[end] = heap_docs[end], heap_docs[0]
         _sift_down(heap_scores, heap_docs, end, 0)
     return heap_docs[:size], heap_scores[:size]
+
+
+@njit(cache=True, nogil=True)
+def block_max_maxscore(
+    docs: np.ndarray,
+    freqs: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    weights: np.ndarray,
+    fields: np.ndarray,
+    lengths: np.ndarray,
+    norm_base: np.ndarray,
+    norm_slope: np.ndarray,
+    block_offsets: np.ndarray,
+    block_last: np.ndarray,
+    block_tf: np.ndarray,
+    block_len: np.ndarray,
+    allowed: np.ndarray,
+    base: int,
+    heap_scores: np.ndarray,
+    heap_docs: np.ndarray,
+    heap_size: int,
+    matched: int,
+    count_limit: int,
+) -> tuple[int, int]:
+    """Block-max MaxScore over one segment, window by window (after Lucene's block-max MaxScore).
+
+    A window ends where the first of the cursors' current blocks ends. Each term's bound in the
+    window is its block maximum; a window whose bounds sum to no more than the k-th score is
+    skipped whole, and inside a window the terms whose bounds cannot lift a document past it
+    are only probed. Until ``count_limit`` matches are counted nothing is skipped. Cursor ``i``
+    owns blocks ``block_offsets[i]:block_offsets[i + 1]`` of the block arrays.
+    """
+    n = starts.shape[0]
+    k = heap_scores.shape[0]
+    end_of = starts + counts
+    position = starts.copy()
+    block = block_offsets[:-1].copy()
+    bound = np.zeros(n)
+    order = np.arange(n)
+    prefix = np.zeros(n)
+    sentinel = np.iinfo(np.int64).max
+    threshold = heap_scores[0] if heap_size == k else -1.0
+    while True:
+        window_start = sentinel
+        for i in range(n):
+            if position[i] < end_of[i] and docs[position[i]] < window_start:
+                window_start = docs[position[i]]
+        if window_start == sentinel:
+            break
+        window_end = sentinel
+        for i in range(n):
+            bound[i] = 0.0
+            if position[i] >= end_of[i]:
+                continue
+            b = block[i]
+            while b < block_offsets[i + 1] - 1 and block_last[b] < window_start:
+                b += 1
+            block[i] = b
+            if block_last[b] < window_end:
+                window_end = block_last[b]
+            tf = float(block_tf[b])
+            bound[i] = weights[i] * tf / (tf + norm_base[i] + norm_slope[i] * block_len[b])
+        pruning = matched >= count_limit and heap_size == k
+        if pruning:
+            total_bound = 0.0
+            for i in range(n):
+                total_bound += bound[i]
+            if total_bound <= threshold:
+                for i in range(n):
+                    position[i] = _seek(docs, position[i], end_of[i], window_end + 1)
+                continue
+        # Terms by window bound, ascending; the non-essential prefix only gets probed.
+        for j in range(n):  # insertion sort: few terms, and no allocation per window
+            order[j] = j
+        for j in range(1, n):
+            current = order[j]
+            m = j - 1
+            while m >= 0 and bound[order[m]] > bound[current]:
+                order[m + 1] = order[m]
+                m -= 1
+            order[m + 1] = current
+        running = 0.0
+        for j in range(n):
+            running += bound[order[j]]
+            prefix[j] = running
+        first_essential = 0
+        if pruning:
+            while first_essential < n and prefix[first_essential] <= threshold:
+                first_essential += 1
+        while True:
+            candidate = sentinel
+            for j in range(first_essential, n):
+                i = order[j]
+                p = position[i]
+                if p < end_of[i] and docs[p] < candidate:
+                    candidate = docs[p]
+            if candidate == sentinel or candidate > window_end:
+                # Every document of the window is settled: scored, or (only in probed lists)
+                # unable to reach the top k. Move all cursors past it, so none is seen twice.
+                for i in range(n):
+                    position[i] = _seek(docs, position[i], end_of[i], window_end + 1)
+                break
+            score = 0.0
+            for j in range(first_essential, n):
+                i = order[j]
+                p = position[i]
+                if p < end_of[i] and docs[p] == candidate:
+                    tf = float(freqs[p])
+                    score += weights[i] * tf / (tf + norm_base[i] + norm_slope[i] * lengths[fields[i], candidate])
+                    position[i] = p + 1
+            if not allowed[base + candidate]:
+                continue
+            for j in range(first_essential - 1, -1, -1):
+                if score + prefix[j] <= threshold:
+                    break
+                i = order[j]
+                p = _seek(docs, position[i], end_of[i], candidate)
+                position[i] = p
+                if p < end_of[i] and docs[p] == candidate:
+                    tf = float(freqs[p])
+                    score += weights[i] * tf / (tf + norm_base[i] + norm_slope[i] * lengths[fields[i], candidate])
+            matched += 1
+            doc = base + candidate
+            if heap_size < k:
+                heap_scores[heap_size] = score
+                heap_docs[heap_size] = doc
+                heap_size += 1
+                if heap_size == k:
+                    for start in range(k // 2 - 1, -1, -1):
+                        _sift_down(heap_scores, heap_docs, k, start)
+                    threshold = heap_scores[0]
+            elif score > heap_scores[0]:
+                heap_scores[0] = score
+                heap_docs[0] = doc
+                _sift_down(heap_scores, heap_docs, k, 0)
+                threshold = heap_scores[0]
+            if matched >= count_limit and heap_size == k:
+                pruning = True
+                while first_essential < n and prefix[first_essential] <= threshold:
+                    first_essential += 1
+    return heap_size, matched

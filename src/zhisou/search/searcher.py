@@ -21,7 +21,13 @@ from zhisou.search.similarity import BM25, Similarity
 FilterValue = str | int | float | Sequence[str]
 MAX_PAGE_SIZE = 1000
 # strategy → method of the compiled free-text path (None: the general executor).
-STRATEGY_METHODS: dict[str, str | None] = {"auto": "auto", "taat": "taat", "maxscore": "maxscore", "exhaustive": None}
+STRATEGY_METHODS: dict[str, str | None] = {
+    "auto": "auto",
+    "taat": "taat",
+    "maxscore": "maxscore",
+    "blockmax": "blockmax",
+    "exhaustive": None,
+}
 STRATEGIES = tuple(STRATEGY_METHODS)
 
 
