@@ -1,39 +1,42 @@
-"""Block-max metadata: for each block of a term's postings, bounds that hold for every
-posting in it. Pruned top-k search uses them to skip blocks that cannot reach the top."""
+"""Block-max metadata: for each block of a term's postings, the largest BM25 term-frequency
+factor ``tf / (tf + k1 · (1 − b + b · dl / avgdl))`` in it. Pruned top-k search multiplies it by
+the term's weight to bound every score in the block, and skips blocks that cannot reach the top.
+
+It depends on k1, b and avgdl, so it is computed at search time, once per term, segment and
+set of parameters (``SegmentReader.block_maxima`` keeps it), not stored in the segment.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-BLOCK = 128  # postings per block of block-max metadata
+BLOCK = 128  # postings per block
 
 
 @njit(cache=True, nogil=True)
 def block_maxima(
-    docs: np.ndarray, freqs: np.ndarray, start: int, count: int, lengths: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per block of ``BLOCK`` postings of one term: last doc, max tf, min field length.
-
-    ``tf / (tf + k1 · (1 − b + b · dl / avgdl))`` grows with tf and shrinks with dl, so
-    (max tf, min dl) bounds every score in the block, whatever k1, b and avgdl are.
-    """
+    docs: np.ndarray,
+    freqs: np.ndarray,
+    start: int,
+    count: int,
+    lengths: np.ndarray,
+    norm_base: float,
+    norm_slope: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(last doc, max tf factor) of each block of ``BLOCK`` postings of one term."""
     n_blocks = (count + BLOCK - 1) // BLOCK
     last = np.empty(n_blocks, dtype=np.int64)
-    max_tf = np.zeros(n_blocks, dtype=np.int64)
-    min_len = np.empty(n_blocks, dtype=np.int64)
+    best = np.zeros(n_blocks)
     for block in range(n_blocks):
         first = start + block * BLOCK
         end = min(first + BLOCK, start + count)
-        best_tf = 0
-        shortest = np.iinfo(np.int64).max
+        top = 0.0
         for i in range(first, end):
-            if freqs[i] > best_tf:
-                best_tf = freqs[i]
-            length = lengths[docs[i]]
-            if length < shortest:
-                shortest = length
+            tf = float(freqs[i])
+            factor = tf / (tf + norm_base + norm_slope * lengths[docs[i]])
+            if factor > top:
+                top = factor
         last[block] = docs[end - 1]
-        max_tf[block] = best_tf
-        min_len[block] = shortest
-    return last, max_tf, min_len
+        best[block] = top
+    return last, best

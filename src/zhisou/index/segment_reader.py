@@ -61,7 +61,7 @@ class SegmentReader:
         self.store = DocStoreReader(arrays[Component.STORE], arrays[Component.STORE_INDEX])
         self._ids = arrays[Component.IDS]
         self._id_list: list[str] | None = None
-        self._block_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._block_cache: dict[tuple[int, float, float], tuple[np.ndarray, np.ndarray]] = {}
         self._id_offsets = arrays[Component.ID_OFFSETS]
         if meta.del_gen:
             self.live: np.ndarray | None = read_live(
@@ -74,16 +74,19 @@ class SegmentReader:
     def doc_count(self) -> int:
         return self.meta.doc_count
 
-    def block_maxima(self, start: int, count: int, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def block_maxima(
+        self, start: int, count: int, row: int, norm_base: float, norm_slope: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Block-max metadata of the postings at ``start`` (see ``blocks.block_maxima``),
-        computed on first use and kept: a segment never changes."""
-        cached = self._block_cache.get(start)
+        computed on first use for these length-norm parameters and kept."""
+        key = (start, norm_base, norm_slope)
+        cached = self._block_cache.get(key)
         if cached is None:
             if len(self._block_cache) >= 1 << 16:
                 self._block_cache.clear()
-            cached = self._block_cache[start] = block_maxima(
-                self.docs, self.freqs, start, count, self.length_matrix[row]
-            )
+            lengths = self.length_matrix[row]
+            cached = block_maxima(self.docs, self.freqs, start, count, lengths, norm_base, norm_slope)
+            self._block_cache[key] = cached
         return cached
 
     def text_field_row(self, name: str) -> int:

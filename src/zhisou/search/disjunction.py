@@ -129,8 +129,9 @@ def score_disjunction(
 ) -> tuple[np.ndarray, np.ndarray, int, bool]:
     """(top docs, their scores, matches counted, whether that count is exact).
 
-    ``method``: ``taat`` scores every posting (exact total); ``maxscore`` counts the first
-    ``track_total_hits`` matches exactly and then skips what cannot reach the top ``limit``.
+    ``method``: ``taat`` scores every posting (exact total); ``maxscore`` and ``blockmax``
+    count the first ``track_total_hits`` matches exactly and then skip what cannot reach the
+    top ``limit`` (with term-level or block-level bounds).
     ``auto`` is ``taat``: with term-level bounds only (no block maxima yet), MaxScore skipped
     too little to pay for document-at-a-time iteration on the benchmark corpora
     (benchmarks/RESULTS.md), so it stays opt-in until block-max metadata exists.
@@ -224,7 +225,12 @@ def _run_block_max(
         counts = np.concatenate(cursors.counts)
         group_of = np.concatenate([np.full(len(s), g) for g, s in enumerate(cursors.starts)]).astype(np.int64)
         rows = np.array(cursors.fields, dtype=np.int64)[group_of]
-        blocks = [segment.block_maxima(int(s), int(c), int(r)) for s, c, r in zip(starts, counts, rows)]
+        norm_base = np.array([norms[g][0] for g in group_of])
+        norm_slope = np.array([norms[g][1] for g in group_of])
+        blocks = [
+            segment.block_maxima(int(s), int(c), int(r), float(nb), float(ns))
+            for s, c, r, nb, ns in zip(starts, counts, rows, norm_base, norm_slope)
+        ]
         block_offsets = np.concatenate(([0], np.cumsum([len(b[0]) for b in blocks])))
         heap_size, matched = block_max_maxscore(
             segment.docs,
@@ -234,12 +240,11 @@ def _run_block_max(
             np.concatenate(cursors.weights),
             rows,
             segment.length_matrix,
-            np.array([norms[g][0] for g in group_of]),
-            np.array([norms[g][1] for g in group_of]),
+            norm_base,
+            norm_slope,
             block_offsets,
             np.concatenate([b[0] for b in blocks]),
             np.concatenate([b[1] for b in blocks]),
-            np.concatenate([b[2] for b in blocks]),
             allowed,
             int(base),
             heap_scores,

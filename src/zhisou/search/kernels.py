@@ -248,8 +248,7 @@ def block_max_maxscore(
     norm_slope: np.ndarray,
     block_offsets: np.ndarray,
     block_last: np.ndarray,
-    block_tf: np.ndarray,
-    block_len: np.ndarray,
+    block_max: np.ndarray,
     allowed: np.ndarray,
     base: int,
     heap_scores: np.ndarray,
@@ -294,8 +293,7 @@ def block_max_maxscore(
             block[i] = b
             if block_last[b] < window_end:
                 window_end = block_last[b]
-            tf = float(block_tf[b])
-            bound[i] = weights[i] * tf / (tf + norm_base[i] + norm_slope[i] * block_len[b])
+            bound[i] = weights[i] * block_max[b]
         pruning = matched >= count_limit and heap_size == k
         if pruning:
             total_bound = 0.0

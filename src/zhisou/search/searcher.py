@@ -99,8 +99,8 @@ class Searcher:
         ``with_docs=False`` returns ids and scores only (no stored fields, no highlights).
         ``plain=True`` reads the query as plain words: no operators, fields or phrases.
         ``strategy``: ``auto`` runs free-text queries through a compiled kernel that scores every
-        posting (``taat``), ``maxscore`` through MaxScore pruning, and everything else through
-        the general executor; ``exhaustive`` forces the general executor (the
+        posting (``taat``), ``maxscore`` / ``blockmax`` through (block-max) MaxScore pruning, and
+        everything else through the general executor; ``exhaustive`` forces the general executor (the
         reference the others are tested against). With pruning, ``total`` is exact up to
         ``track_total_hits`` matches and a lower bound past that (``total_exact`` says which).
         """
