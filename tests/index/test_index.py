@@ -220,3 +220,20 @@ def test_other_handles_see_commits_after_refresh(make_index: Callable[..., Index
     index.commit()
     reader_side.refresh()
     assert reader_side.search("zebra").ids == ["z"]
+
+
+def test_merge_in_small_batches_equals_a_fresh_index(
+    make_index: Callable[..., Index], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zhisou.index.merge as merge
+
+    monkeypatch.setattr(merge, "MERGE_BATCH_TERMS", 3)  # many batches, terms split across them
+    fresh = make_index([d for d in SMALL_CORPUS if d["id"] != "e"])
+    merged = make_index(SMALL_CORPUS, commit_every=2)
+    merged.delete("e")
+    merged.commit()
+    merged.optimize()
+    assert merged.stats()["segments"] == 1 and merged.stats()["terms"] == fresh.stats()["terms"]
+    for query in ("倒排索引", '"learning to rank"', '"混合精度"', "rank bm25 索引", "tags:ranking", "date:>=2024"):
+        a, b = fresh.search(query, size=20), merged.search(query, size=20)
+        assert a.ids == b.ids and a.scores == pytest.approx(b.scores, abs=1e-12), query

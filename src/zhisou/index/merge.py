@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,9 +45,8 @@ class TieredMergePolicy:
         return merges
 
 
-def _keys_with_source(index: int, reader: SegmentReader) -> Iterator[tuple[bytes, int, int]]:
-    for ordinal, key in enumerate(reader.terms.keys()):
-        yield key, index, ordinal
+# Terms merged per batch: bounds the arrays a merge holds at once.
+MERGE_BATCH_TERMS = 20_000
 
 
 def merge_segments(
@@ -58,7 +56,13 @@ def merge_segments(
     lives: Sequence[np.ndarray],
     fields: dict[str, Any],
 ) -> SegmentMeta:
-    """Write segment ``name`` holding the live documents of ``readers``, in order."""
+    """Write segment ``name`` holding the live documents of ``readers``, in order.
+
+    Terms go in batches of ``MERGE_BATCH_TERMS`` (in global key order): each source segment
+    holds a batch's postings contiguously, so a batch is a few slices per segment, remapped
+    and filtered with numpy, then ordered by term with one stable sort (documents keep their
+    order, since segments are concatenated in document order).
+    """
     remaps: list[np.ndarray] = []
     base = 0
     for live in lives:
@@ -67,17 +71,15 @@ def merge_segments(
         base += int(live.sum())
     writer = SegmentWriter(directory, name, base)
     try:
-        merged = heapq.merge(*(_keys_with_source(i, r) for i, r in enumerate(readers)))
-        group: list[tuple[int, int]] = []
-        current: bytes | None = None
-        for key, index, ordinal in merged:
-            if key != current and group:
-                _write_term(writer, current, group, readers, lives, remaps)
-                group = []
-            current = key
-            group.append((index, ordinal))
-        if group and current is not None:
-            _write_term(writer, current, group, readers, lives, remaps)
+        segment_keys = [list(r.terms.keys()) for r in readers]
+        all_keys = sorted(set().union(*segment_keys))
+        rank_of = {key: rank for rank, key in enumerate(all_keys)}
+        # Per segment: the global rank of each of its terms (ascending, as its keys are sorted).
+        ranks = [np.fromiter((rank_of[k] for k in keys), dtype=np.int64, count=len(keys)) for keys in segment_keys]
+        del rank_of, segment_keys
+        for first in range(0, len(all_keys), MERGE_BATCH_TERMS):
+            last = min(first + MERGE_BATCH_TERMS, len(all_keys))
+            _merge_batch(writer, all_keys, first, last, readers, lives, remaps, ranks)
         text_fields = fields["text"]
         column_fields = fields["columns"]
         lengths = (
@@ -98,24 +100,52 @@ def merge_segments(
         raise
 
 
-def _write_term(
+def _merge_batch(
     writer: SegmentWriter,
-    key: bytes | None,
-    group: list[tuple[int, int]],
+    all_keys: list[bytes],
+    first: int,
+    last: int,
     readers: Sequence[SegmentReader],
     lives: Sequence[np.ndarray],
     remaps: Sequence[np.ndarray],
+    ranks: Sequence[np.ndarray],
 ) -> None:
-    assert key is not None
-    docs_parts, freq_parts, pos_parts = [], [], []
-    for index, ordinal in group:
-        docs, freqs = readers[index].postings_at(ordinal)
-        positions = readers[index].positions_at(ordinal)
-        keep = lives[index][docs]
+    """Merge the terms of global ranks ``first``..``last`` - 1 from every segment."""
+    term_parts, docs_parts, freq_parts, pos_parts = [], [], [], []
+    for reader, live, remap, segment_ranks in zip(readers, lives, remaps, ranks):
+        low, high = np.searchsorted(segment_ranks, [first, last])
+        if low == high:
+            continue
+        info = reader.term_info_rows(low, high)
+        post_start, post_end = int(info[0, 0]), int(info[-1, 0] + info[-1, 1])
+        pos_start = int(info[0, 2])
+        docs = reader.docs[post_start:post_end]
+        freqs = reader.freqs[post_start:post_end]
+        positions = reader.positions_slice(pos_start, pos_start + int(freqs.sum(dtype=np.int64)))
+        terms = np.repeat(segment_ranks[low:high], info[:, 1])
+        keep = live[docs]
         if not keep.all():
             positions = positions[np.repeat(keep, freqs)]
-            docs, freqs = docs[keep], freqs[keep]
-        docs_parts.append(remaps[index][docs])
+            docs, freqs, terms = docs[keep], freqs[keep], terms[keep]
+        term_parts.append(terms)
+        docs_parts.append(remap[docs])
         freq_parts.append(freqs)
         pos_parts.append(positions)
-    writer.add_term(key, np.concatenate(docs_parts), np.concatenate(freq_parts), np.concatenate(pos_parts))
+    if not term_parts:
+        return
+    terms = np.concatenate(term_parts)
+    freqs = np.concatenate(freq_parts)
+    order = np.argsort(terms, kind="stable")
+    terms, freqs = terms[order], freqs[order]
+    # Gather each posting's positions in the new posting order.
+    first_position = np.concatenate(([0], np.cumsum(np.concatenate(freq_parts), dtype=np.int64)[:-1]))[order]
+    new_first = np.concatenate(([0], np.cumsum(freqs, dtype=np.int64)[:-1]))
+    gather = np.repeat(first_position - new_first, freqs) + np.arange(int(freqs.sum()))
+    present, counts = np.unique(terms, return_counts=True)
+    writer.add_sorted_terms(
+        [all_keys[r] for r in present.tolist()],
+        counts,
+        np.concatenate(docs_parts)[order],
+        freqs,
+        np.concatenate(pos_parts)[gather],
+    )

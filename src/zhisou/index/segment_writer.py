@@ -1,8 +1,8 @@
 """Serializes one segment. Every file is fsynced; the segment is invisible until a manifest
 that names it is committed.
 
-Call order: the terms, in ascending key order — either all at once with ``add_sorted_terms``
-(a flush) or one by one with ``add_term`` (a merge) — then ``finish``.
+Call order: the terms, in ascending key order, in batches (``add_sorted_terms``) or one by
+one (``add_term``), then ``finish``.
 """
 
 from __future__ import annotations
@@ -48,50 +48,41 @@ class SegmentWriter:
         self.name = name
         self.doc_count = doc_count
         self._files = {c: _ComponentFile(directory / c.file_name(name), c) for c in Component}
-        self._term_offsets: list[int] = [0]
-        self._term_info: list[tuple[int, int, int]] | np.ndarray = []
+        self._key_lengths: list[np.ndarray] = []
+        self._term_info: list[np.ndarray] = []
         self._postings = 0
         self._positions = 0
         self._last_key: bytes | None = None
 
     def add_term(self, key: bytes, docs: np.ndarray, freqs: np.ndarray, positions: np.ndarray) -> None:
         """One term's postings (docs ascending) and their positions, posting after posting."""
-        if self._last_key is not None and key <= self._last_key:
-            raise ValueError(f"terms out of order: {key!r} after {self._last_key!r}")
-        if len(docs) == 0:
+        if len(docs):
+            self.add_sorted_terms([key], np.array([len(docs)]), docs, freqs, positions)
+
+    def add_sorted_terms(
+        self, keys: list[bytes], counts: np.ndarray, docs: np.ndarray, freqs: np.ndarray, positions: np.ndarray
+    ) -> None:
+        """Terms in ascending key order, after every term added so far: ``counts[i]`` postings
+        each (all > 0), concatenated, with their positions concatenated the same way."""
+        if not keys:
             return
-        self._last_key = key
-        self._files[Component.TERM_KEYS].write(key)
-        self._term_offsets.append(self._term_offsets[-1] + len(key))
-        self._term_info.append((self._postings, len(docs), self._positions))  # type: ignore[union-attr]
+        if (self._last_key is not None and keys[0] <= self._last_key) or any(
+            a >= b for a, b in itertools.pairwise(keys)
+        ):
+            raise ValueError(f"terms out of order at {keys[0]!r}")
+        self._last_key = keys[-1]
+        self._files[Component.TERM_KEYS].write(b"".join(keys))
+        self._key_lengths.append(np.fromiter((len(k) for k in keys), dtype=np.int64, count=len(keys)))
+        counts = np.asarray(counts, dtype=np.int64)
+        post_starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        positions_per_term = np.add.reduceat(freqs.astype(np.int64), post_starts)
+        pos_starts = np.concatenate(([0], np.cumsum(positions_per_term)[:-1]))
+        self._term_info.append(np.column_stack((post_starts + self._postings, counts, pos_starts + self._positions)))
         self._files[Component.DOCS].write(docs)
         self._files[Component.FREQS].write(freqs)
         self._files[Component.POSITIONS].write(positions)
         self._postings += len(docs)
         self._positions += len(positions)
-
-    def add_sorted_terms(
-        self, keys: list[bytes], counts: np.ndarray, docs: np.ndarray, freqs: np.ndarray, positions: np.ndarray
-    ) -> None:
-        """Every term at once: ``keys`` ascending, ``counts[i]`` postings each, concatenated."""
-        if self._last_key is not None or self._postings:
-            raise ValueError("add_sorted_terms must be the only call that adds terms")
-        if any(a >= b for a, b in itertools.pairwise(keys)):
-            raise ValueError("terms out of order")
-        if not keys:
-            return
-        self._last_key = keys[-1]
-        self._files[Component.TERM_KEYS].write(b"".join(keys))
-        self._term_offsets = np.concatenate(([0], np.cumsum([len(k) for k in keys]))).tolist()
-        post_starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        positions_per_term = np.add.reduceat(freqs.astype(np.int64), post_starts)
-        pos_starts = np.concatenate(([0], np.cumsum(positions_per_term)[:-1]))
-        self._term_info = np.column_stack((post_starts, counts, pos_starts))
-        self._files[Component.DOCS].write(docs)
-        self._files[Component.FREQS].write(freqs)
-        self._files[Component.POSITIONS].write(positions)
-        self._postings = len(docs)
-        self._positions = len(positions)
 
     def finish(
         self,
@@ -103,8 +94,10 @@ class SegmentWriter:
     ) -> SegmentMeta:
         """Field lengths (field × doc), columns (field × doc), and per document its stored JSON and id."""
         files = self._files
-        files[Component.TERM_OFFSETS].write(np.asarray(self._term_offsets, dtype=np.int64))
-        files[Component.TERM_INFO].write(np.asarray(self._term_info, dtype=np.int64).reshape(-1, 3))
+        key_lengths = np.concatenate(self._key_lengths) if self._key_lengths else np.zeros(0, dtype=np.int64)
+        files[Component.TERM_OFFSETS].write(np.concatenate(([0], np.cumsum(key_lengths))))
+        term_info = np.concatenate(self._term_info) if self._term_info else np.zeros((0, 3), dtype=np.int64)
+        files[Component.TERM_INFO].write(term_info)
         files[Component.LENGTHS].write(np.ascontiguousarray(lengths, dtype=np.uint32))
         files[Component.COLUMNS].write(np.ascontiguousarray(columns, dtype=np.float64))
         block: list[str] = []
