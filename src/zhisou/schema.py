@@ -85,10 +85,6 @@ class Schema:
         return tuple(f for f in self.fields if f.type == "text")
 
     @property
-    def keyword_fields(self) -> tuple[FieldSpec, ...]:
-        return tuple(f for f in self.fields if f.type == "keyword")
-
-    @property
     def column_fields(self) -> tuple[FieldSpec, ...]:
         """Date and number fields: one value per document, kept in a column for ranges and sorting."""
         return tuple(f for f in self.fields if f.type in ("date", "number"))

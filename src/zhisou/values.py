@@ -72,10 +72,3 @@ def parse_number(value: object) -> float:
     if math.isnan(number):
         raise ValueError("NaN is not a valid value")
     return number
-
-
-def format_date(seconds: float) -> str:
-    moment = _EPOCH + dt.timedelta(seconds=seconds)
-    if moment.hour == moment.minute == moment.second == 0 and moment.microsecond == 0:
-        return moment.date().isoformat()
-    return moment.isoformat().replace("+00:00", "Z")

@@ -6,7 +6,6 @@ A reader never changes: the writer only adds files and publishes new manifests, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +108,6 @@ class IndexReader:
     def get(self, doc_id: str) -> dict[str, Any] | None:
         doc = self.find(doc_id)
         return None if doc is None else self.stored(doc)
-
-    def iter_live(self) -> Iterator[int]:
-        yield from (int(d) for d in np.flatnonzero(self.live))
 
     def verify(self) -> None:
         for segment in self.segments:

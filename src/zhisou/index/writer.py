@@ -122,11 +122,6 @@ class IndexWriter:
             self._live[name] = live
         self._buffer = SegmentBuffer(self.schema)
 
-    @property
-    def has_changes(self) -> bool:
-        return self._pending_ops > 0 or bool(self._live) or len(self._buffer) > 0
-
-    # -- commit --------------------------------------------------------------------------------
     def commit(self, *, merge: bool = True, user_data: Mapping[str, Any] | None = None) -> Manifest:
         """Publish every change so far as one new generation (atomic)."""
         self._check_open()
