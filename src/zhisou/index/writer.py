@@ -63,7 +63,6 @@ class IndexWriter:
         self._live: dict[str, np.ndarray] = {}  # live masks changed since the last commit
         self._next_segment = self._manifest.next_segment
         self._buffer = SegmentBuffer(self.schema)
-        self._pending_ops = 0
 
     # -- changes -----------------------------------------------------------------------------
     def add(self, doc: Mapping[str, Any]) -> str:
@@ -72,7 +71,6 @@ class IndexWriter:
         prepared = self._preparer.prepare(doc)
         self._delete_id(prepared.doc_id)
         self._buffer.add(prepared)
-        self._pending_ops += 1
         if self._buffer.ram_bytes >= self.ram_budget_bytes:
             self.flush()
         return prepared.doc_id
@@ -90,7 +88,6 @@ class IndexWriter:
         deleted = 0
         for doc_id in doc_ids:
             deleted += self._delete_id(document_id({self.schema.id_field: doc_id}, self.schema))
-            self._pending_ops += 1
         return deleted
 
     def _delete_id(self, doc_id: str) -> int:
