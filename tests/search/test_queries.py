@@ -150,3 +150,14 @@ def test_plain_text_equals_parsed_words(index: Index) -> None:
         assert plain.ids == parsed.ids and plain.scores == pytest.approx(parsed.scores, abs=1e-12)
     # Plain mode has no syntax: operators and quotes are just characters.
     assert index.search('"unbalanced (rank', plain=True).ids == index.search("unbalanced rank").ids
+
+
+def test_one_chinese_character_finds_the_words_that_hold_it(index: Index) -> None:
+    # Search mode cannot split 引擎 further, so 擎 alone would find nothing without expansion.
+    assert found(index, "擎") == {"a", "e"}
+    assert found(index, "擎", plain=True) == {"a", "e"}
+    result = index.search("擎")
+    assert all(h.score > 0 for h in result.hits)
+    assert "<mark>" in result.hits[0].highlights["body"]
+    assert found(index, "title:擎") == set()
+    assert found(index, "擎 -id:a") == {"e"}

@@ -24,6 +24,13 @@ _TOKEN_RE = re.compile(
     rf"|(?P<word>{_WORD_CHAR}+(?:['’_]{_WORD_CHAR}+)*)"
 )
 _HAS_CJK = re.compile(rf"[{_CJK}]")
+_ONE_CJK = re.compile(rf"[{_CJK}]")
+
+
+def is_single_chinese_character(text: str) -> bool:
+    return len(text) == 1 and _ONE_CJK.match(text) is not None
+
+
 _LATIN_TOKEN_RE = re.compile(rf"\d+(?:\.\d+)+|{_WORD_CHAR}+(?:['’_]{_WORD_CHAR}+)*")  # no groups: findall
 
 

@@ -9,12 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from zhisou.analysis.tokenizers import is_single_chinese_character
 from zhisou.errors import CorruptIndexError
 from zhisou.index.blocks import block_maxima
 from zhisou.index.deletes import read_live
 from zhisou.index.docstore import DocStoreReader
 from zhisou.index.segment import Component, SegmentMeta, deletes_file_name
-from zhisou.index.termdict import TermDictionary
+from zhisou.index.termdict import FIELD_SEPARATOR, TermDictionary
 
 _EMPTY_I32 = np.empty(0, dtype=np.int32)
 
@@ -61,6 +62,7 @@ class SegmentReader:
         self.store = DocStoreReader(arrays[Component.STORE], arrays[Component.STORE_INDEX])
         self._ids = arrays[Component.IDS]
         self._id_list: list[str] | None = None
+        self._char_index: dict[str, dict[str, list[int]]] = {}
         self._block_cache: dict[tuple[int, float, float], tuple[np.ndarray, np.ndarray]] = {}
         self._id_offsets = arrays[Component.ID_OFFSETS]
         if meta.del_gen:
@@ -88,6 +90,25 @@ class SegmentReader:
             cached = block_maxima(self.docs, self.freqs, start, count, lengths, norm_base, norm_slope)
             self._block_cache[key] = cached
         return cached
+
+    def terms_containing(self, field: str, char: str) -> list[int]:
+        """Ordinals of the field's terms that contain the Chinese character ``char``.
+
+        The character → terms map of a field is built on first use (one pass over the field's
+        terms) and kept; it serves one-character queries, which search mode cannot split further.
+        """
+        index = self._char_index.get(field)
+        if index is None:
+            index = {}
+            prefix = (field + FIELD_SEPARATOR).encode()
+            for ordinal in self.terms.prefix_range(prefix):
+                term = self.terms.key(ordinal)[len(prefix) :].decode()
+                if len(term) > 1:
+                    for ch in set(term):
+                        if is_single_chinese_character(ch):
+                            index.setdefault(ch, []).append(ordinal)
+            self._char_index[field] = index
+        return index.get(char, [])
 
     def text_field_row(self, name: str) -> int:
         """Row of a text field in ``length_matrix``."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zhisou.analysis.tokenizers import is_single_chinese_character
 from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import term_key
 from zhisou.search.executor import QueryTerms, ReaderStats
@@ -39,7 +40,13 @@ class DisjunctionPlan:
 
 
 def _is_word(query: Query, text_fields: set[str]) -> bool:
-    return isinstance(query, TermQuery) and not query.prefix and (query.field is None or query.field in text_fields)
+    """A plain word (one Chinese character expands to the words holding it: general path)."""
+    return (
+        isinstance(query, TermQuery)
+        and not query.prefix
+        and (query.field is None or query.field in text_fields)
+        and not is_single_chinese_character(query.text.strip())
+    )
 
 
 def plan_disjunction(tree: Query, text_fields: set[str]) -> DisjunctionPlan | None:

@@ -14,6 +14,7 @@ from functools import reduce
 import numpy as np
 
 from zhisou.analysis import Token
+from zhisou.analysis.tokenizers import is_single_chinese_character
 from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import term_key
 from zhisou.search.query import BooleanQuery, MatchAllQuery, PhraseQuery, Query, RangeQuery, TermQuery
@@ -164,8 +165,11 @@ class Executor:
         if query.prefix:
             return self._prefix(field_name, query.text, boost, scored)
         tokens = analyzer.analyze(query.text, for_query=True)
+        terms = [t.text for t in tokens]
+        if scored and len(terms) == 1 and is_single_chinese_character(terms[0]):
+            terms += self._words_containing(field_name, terms[0])
         total = self.empty()
-        for term in (t.text for t in tokens):  # a repeated token counts again, as in Lucene
+        for term in terms:  # a repeated token counts again, as in Lucene
             key = term_key(field_name, term)
             postings = self.postings(key)
             if scored:
@@ -176,6 +180,15 @@ class Executor:
             total.mask |= part.mask
             total.scores += part.scores
         return total
+
+    def _words_containing(self, field_name: str, char: str) -> list[str]:
+        """Indexed words that contain ``char``: a one-character query also finds ``索引`` for ``索``."""
+        found: set[str] = set()
+        prefix_length = len((field_name + "\x1f").encode())
+        for segment in self.reader.segments:
+            for ordinal in segment.terms_containing(field_name, char):
+                found.add(segment.terms.key(ordinal)[prefix_length:].decode())
+        return sorted(found)[:MAX_PREFIX_EXPANSIONS]
 
     def _idf(self, field_name: str, keys: list[bytes]) -> float:
         stats = self.stats.field(field_name)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from zhisou.analysis.tokenizers import is_single_chinese_character
 from zhisou.errors import QuerySyntaxError, ZhisouError
 from zhisou.index.reader import IndexReader
 from zhisou.search.disjunction import TRACK_TOTAL_HITS, DisjunctionPlan, plan_disjunction, score_disjunction
@@ -132,6 +133,7 @@ class Searcher:
                 and isinstance(tree, BooleanQuery | TermQuery)
                 and not minimum_should_match
                 and (default_operator == "or" or isinstance(tree, TermQuery))
+                and not any(is_single_chinese_character(word) for word in text.split())
             ):
                 # Plain words are one disjunction: analyze the text once instead of word by word.
                 plan = DisjunctionPlan((TermQuery(text),), filter_clauses)
