@@ -174,10 +174,8 @@ def score_disjunction(
             cursors.counts.append(lengths)
             cursors.weights.append(weights[indexes])
             cursors.fields.append(segment.text_field_row(field))
-    if method == "maxscore":
-        return _run_maxscore(reader, segments, norms, allowed, limit, track_total_hits)
-    if method == "blockmax":
-        return _run_block_max(reader, segments, norms, allowed, limit, track_total_hits)
+    if method in ("maxscore", "blockmax"):
+        return _run_pruned(reader, segments, norms, allowed, limit, track_total_hits, method == "blockmax")
     return _run_taat(reader, segments, norms, allowed, limit)
 
 
@@ -214,93 +212,99 @@ def _run_taat(
     return docs, top_scores, n_touched, True
 
 
-def _run_block_max(
-    reader: IndexReader,
-    segments: list[_SegmentCursors],
-    norms: list[tuple[float, float]],
-    allowed: np.ndarray,
-    limit: int,
-    track_total_hits: int,
-) -> tuple[np.ndarray, np.ndarray, int, bool]:
-    heap_scores = np.zeros(limit)
-    heap_docs = np.zeros(limit, dtype=np.int64)
-    heap_size = matched = 0
-    for segment, base, cursors in zip(reader.segments, reader.bases, segments):
-        if not any(len(s) for s in cursors.starts):
-            continue
-        starts = np.concatenate(cursors.starts)
-        counts = np.concatenate(cursors.counts)
+@dataclass
+class _FlatCursors:
+    """One segment's cursors over all fields as parallel arrays, the layout the kernels take."""
+
+    starts: np.ndarray
+    counts: np.ndarray
+    weights: np.ndarray
+    rows: np.ndarray  # row of each cursor's field in the length matrix
+    norm_base: np.ndarray
+    norm_slope: np.ndarray
+
+    @classmethod
+    def of(cls, cursors: _SegmentCursors, norms: list[tuple[float, float]]) -> _FlatCursors:
         group_of = np.concatenate([np.full(len(s), g) for g, s in enumerate(cursors.starts)]).astype(np.int64)
-        rows = np.array(cursors.fields, dtype=np.int64)[group_of]
-        norm_base = np.array([norms[g][0] for g in group_of])
-        norm_slope = np.array([norms[g][1] for g in group_of])
-        blocks = [
-            segment.block_maxima(int(s), int(c), int(r), float(nb), float(ns))
-            for s, c, r, nb, ns in zip(starts, counts, rows, norm_base, norm_slope)
-        ]
-        block_offsets = np.concatenate(([0], np.cumsum([len(b[0]) for b in blocks])))
-        heap_size, matched = block_max_maxscore(
-            segment.docs,
-            segment.freqs,
-            starts,
-            counts,
+        return cls(
+            np.concatenate(cursors.starts),
+            np.concatenate(cursors.counts),
             np.concatenate(cursors.weights),
-            rows,
-            segment.length_matrix,
-            norm_base,
-            norm_slope,
-            block_offsets,
-            np.concatenate([b[0] for b in blocks]),
-            np.concatenate([b[1] for b in blocks]),
-            allowed,
-            int(base),
-            heap_scores,
-            heap_docs,
-            heap_size,
-            matched,
-            track_total_hits,
+            np.array(cursors.fields, dtype=np.int64)[group_of],
+            np.array([norms[g][0] for g in group_of]),
+            np.array([norms[g][1] for g in group_of]),
         )
-    docs, top_scores = sort_heap(heap_scores, heap_docs, heap_size)
-    return docs, top_scores, matched, matched < track_total_hits
+
+    def sorted_by_weight(self) -> _FlatCursors:
+        order = np.argsort(self.weights, kind="stable")
+        return _FlatCursors(*(getattr(self, f)[order] for f in _FLAT_FIELDS))
 
 
-def _run_maxscore(
+_FLAT_FIELDS = ("starts", "counts", "weights", "rows", "norm_base", "norm_slope")
+
+
+def _run_pruned(
     reader: IndexReader,
     segments: list[_SegmentCursors],
     norms: list[tuple[float, float]],
     allowed: np.ndarray,
     limit: int,
     track_total_hits: int,
+    block_max: bool,
 ) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    """MaxScore (term bounds) or block-max MaxScore over every segment, one shared heap."""
     heap_scores = np.zeros(limit)
     heap_docs = np.zeros(limit, dtype=np.int64)
     heap_size = matched = 0
     for segment, base, cursors in zip(reader.segments, reader.bases, segments):
         if not any(len(s) for s in cursors.starts):
             continue
-        weights = np.concatenate(cursors.weights)
-        order = np.argsort(weights, kind="stable")
-        group_of = np.concatenate([np.full(len(s), g) for g, s in enumerate(cursors.starts)]).astype(np.int64)
-        norm_base = np.array([norms[g][0] for g in group_of])
-        norm_slope = np.array([norms[g][1] for g in group_of])
-        rows = np.array(cursors.fields, dtype=np.int64)[group_of]
-        heap_size, matched = maxscore(
-            segment.docs,
-            segment.freqs,
-            np.concatenate(cursors.starts)[order],
-            np.concatenate(cursors.counts)[order],
-            weights[order],
-            rows[order],
-            segment.length_matrix,
-            norm_base[order],
-            norm_slope[order],
-            allowed,
-            int(base),
-            heap_scores,
-            heap_docs,
-            heap_size,
-            matched,
-            track_total_hits,
-        )
+        flat = _FlatCursors.of(cursors, norms)
+        if block_max:
+            blocks = [
+                segment.block_maxima(int(s), int(c), int(r), float(nb), float(ns))
+                for s, c, r, nb, ns in zip(flat.starts, flat.counts, flat.rows, flat.norm_base, flat.norm_slope)
+            ]
+            heap_size, matched = block_max_maxscore(
+                segment.docs,
+                segment.freqs,
+                flat.starts,
+                flat.counts,
+                flat.weights,
+                flat.rows,
+                segment.length_matrix,
+                flat.norm_base,
+                flat.norm_slope,
+                np.concatenate(([0], np.cumsum([len(b[0]) for b in blocks]))),
+                np.concatenate([b[0] for b in blocks]),
+                np.concatenate([b[1] for b in blocks]),
+                allowed,
+                int(base),
+                heap_scores,
+                heap_docs,
+                heap_size,
+                matched,
+                track_total_hits,
+            )
+        else:
+            flat = flat.sorted_by_weight()  # MaxScore wants cursors by bound, ascending
+            heap_size, matched = maxscore(
+                segment.docs,
+                segment.freqs,
+                flat.starts,
+                flat.counts,
+                flat.weights,
+                flat.rows,
+                segment.length_matrix,
+                flat.norm_base,
+                flat.norm_slope,
+                allowed,
+                int(base),
+                heap_scores,
+                heap_docs,
+                heap_size,
+                matched,
+                track_total_hits,
+            )
     docs, top_scores = sort_heap(heap_scores, heap_docs, heap_size)
     return docs, top_scores, matched, matched < track_total_hits
