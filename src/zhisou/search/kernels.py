@@ -263,7 +263,9 @@ def block_max_maxscore(
     window is its block maximum; a window whose bounds sum to no more than the k-th score is
     skipped whole, and inside a window the terms whose bounds cannot lift a document past it
     are only probed. Until ``count_limit`` matches are counted nothing is skipped. Cursor ``i``
-    owns blocks ``block_offsets[i]:block_offsets[i + 1]`` of the block arrays.
+    owns blocks ``block_offsets[i]:block_offsets[i + 1]`` of the block arrays. The scoring,
+    probing and heap code repeats ``maxscore``'s on purpose: shared njit helpers in these loops
+    measured much slower (see ``top_k_and_clear``).
     """
     n = starts.shape[0]
     k = heap_scores.shape[0]
