@@ -89,8 +89,7 @@ def test_optimize_merges_to_one_segment_and_purges_deletes(make_index: Callable[
         if doc["id"] != "c":
             assert index.get(doc["id"]) == doc
     # The merged segment still answers phrases (positions survived the merge).
-    assert ids(index.search('"倒排索引"')) == ids(index.search('"倒排索引"'))
-    assert "a" in ids(index.search('"倒排索引"'))
+    assert ids(index.search('"倒排索引"')) == ["a", "f"]
 
 
 def test_scores_do_not_depend_on_segmentation_or_deletes(make_index: Callable[..., Index]) -> None:

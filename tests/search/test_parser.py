@@ -117,14 +117,3 @@ def test_plain_words_always_parse(words: list[str]) -> None:
     query = parse(" ".join(words))
     leaves = [query] if isinstance(query, TermQuery) else list(query.should)  # type: ignore[union-attr]
     assert [leaf.text for leaf in leaves] == words
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(QUERY_PIECES), max_size=12).map("".join))
-def test_escaped_text_is_plain_words(text: str) -> None:
-    from zhisou.search.parser import escape_query
-
-    query = parse(escape_query(text))
-    leaves = [query] if isinstance(query, TermQuery | MatchAllQuery) else list(query.should)  # type: ignore[union-attr]
-    assert all(isinstance(leaf, TermQuery | MatchAllQuery) for leaf in leaves)
-    assert all(leaf.field is None and not leaf.prefix for leaf in leaves if isinstance(leaf, TermQuery))

@@ -131,7 +131,7 @@ def score_disjunction(
     allowed: np.ndarray,
     limit: int,
     query_terms: QueryTerms,
-    method: str = "auto",
+    method: str = "taat",
     track_total_hits: int = TRACK_TOTAL_HITS,
 ) -> tuple[np.ndarray, np.ndarray, int, bool]:
     """(top docs, their scores, matches counted, whether that count is exact).
@@ -139,9 +139,9 @@ def score_disjunction(
     ``method``: ``taat`` scores every posting (exact total); ``maxscore`` and ``blockmax``
     count the first ``track_total_hits`` matches exactly and then skip what cannot reach the
     top ``limit`` (with term-level or block-level bounds).
-    ``auto`` is ``taat``: with term-level bounds only (no block maxima yet), MaxScore skipped
-    too little to pay for document-at-a-time iteration on the benchmark corpora
-    (benchmarks/RESULTS.md), so it stays opt-in until block-max metadata exists.
+    The searcher's ``auto`` is ``taat``: on the benchmark corpora neither pruning variant
+    skipped enough to pay for document-at-a-time iteration (+14 % at best, at 1M documents;
+    benchmarks/RESULTS.md), so both stay opt-in.
     """
     segments = [_SegmentCursors([], [], [], []) for _ in reader.segments]
     norms: list[tuple[float, float]] = []  # per field group: (norm base, norm slope)

@@ -16,7 +16,7 @@ import numpy as np
 from zhisou.analysis import Token
 from zhisou.analysis.tokenizers import is_single_chinese_character
 from zhisou.index.reader import IndexReader
-from zhisou.index.termdict import term_key
+from zhisou.index.termdict import FIELD_SEPARATOR, term_key
 from zhisou.search.query import BooleanQuery, MatchAllQuery, PhraseQuery, Query, RangeQuery, TermQuery
 from zhisou.search.similarity import BM25, FieldStats, Similarity
 from zhisou.values import date_span, parse_number
@@ -184,7 +184,7 @@ class Executor:
     def _words_containing(self, field_name: str, char: str) -> list[str]:
         """Indexed words that contain ``char``: a one-character query also finds ``索引`` for ``索``."""
         found: set[str] = set()
-        prefix_length = len((field_name + "\x1f").encode())
+        prefix_length = len(term_key(field_name, ""))
         for segment in self.reader.segments:
             for ordinal in segment.terms_containing(field_name, char):
                 found.add(segment.terms.key(ordinal)[prefix_length:].decode())
@@ -217,7 +217,7 @@ class Executor:
             docs = self.postings(key).docs
             total.mask[docs] = True
             if scored:
-                self.terms.add(field_name, key.decode().split("\x1f", 1)[1])
+                self.terms.add(field_name, key.decode().split(FIELD_SEPARATOR, 1)[1])
         if scored:
             total.scores[total.mask] = boost
         return total

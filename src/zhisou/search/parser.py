@@ -337,12 +337,3 @@ def _plain_words(text: str) -> list[str] | None:
     if any(word in _KEYWORDS for word in words):
         return None
     return words
-
-
-_SPECIAL = set('\\()"+-*:[]{}<>=')
-
-
-def escape_query(text: str) -> str:
-    """Escape ``text`` so that it parses as plain words (no operators, fields or phrases)."""
-    escaped = "".join("\\" + char if char in _SPECIAL else char for char in text)
-    return " ".join("\\" + word if word in _KEYWORDS else word for word in escaped.split())

@@ -23,7 +23,7 @@ FilterValue = str | int | float | Sequence[str]
 MAX_PAGE_SIZE = 1000
 # strategy → method of the compiled free-text path (None: the general executor).
 STRATEGY_METHODS: dict[str, str | None] = {
-    "auto": "auto",
+    "auto": "taat",  # see score_disjunction for why auto does not prune
     "taat": "taat",
     "maxscore": "maxscore",
     "blockmax": "blockmax",
