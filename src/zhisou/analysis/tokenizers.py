@@ -27,8 +27,16 @@ _HAS_CJK = re.compile(rf"[{_CJK}]")
 _ONE_CJK = re.compile(rf"[{_CJK}]")
 
 
+_LONE_CJK = re.compile(rf"(?<!\S)[{_CJK}](?!\S)")
+
+
 def is_single_chinese_character(text: str) -> bool:
     return len(text) == 1 and _ONE_CJK.match(text) is not None
+
+
+def has_single_chinese_word(text: str) -> bool:
+    """Whether some whitespace-separated word of ``text`` is one Chinese character."""
+    return _LONE_CJK.search(text) is not None
 
 
 _LATIN_TOKEN_RE = re.compile(rf"\d+(?:\.\d+)+|{_WORD_CHAR}+(?:['’_]{_WORD_CHAR}+)*")  # no groups: findall

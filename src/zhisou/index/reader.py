@@ -86,8 +86,7 @@ class IndexReader:
             ids = self.all_doc_ids()
             return [ids[doc] for doc in global_docs]
         if len(self.segments) == 1:
-            segment = self.segments[0]
-            return [segment.doc_id(doc) for doc in global_docs]
+            return self.segments[0].doc_ids(global_docs)
         indexes = np.searchsorted(self.bases, global_docs, side="right") - 1
         return [self.segments[i].doc_id(doc - int(self.bases[i])) for i, doc in zip(indexes.tolist(), global_docs)]
 

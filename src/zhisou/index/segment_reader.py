@@ -156,6 +156,11 @@ class SegmentReader:
     def doc_id(self, doc: int) -> str:
         return self._ids[self._id_offsets[doc] : self._id_offsets[doc + 1]].tobytes().decode()
 
+    def doc_ids(self, docs: list[int]) -> list[str]:
+        """Ids of a few documents (a page of hits), without decoding every id."""
+        ids, offsets = memoryview(self._ids), self._id_offsets
+        return [str(ids[offsets[doc] : offsets[doc + 1]], "utf-8") for doc in docs]
+
     def all_doc_ids(self) -> list[str]:
         """Every id, decoded once and kept: the fast path when many hits need ids."""
         if self._id_list is None:

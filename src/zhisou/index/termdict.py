@@ -7,9 +7,11 @@ costs nothing and a lookup touches about log2(terms) keys.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterator
 
 import numpy as np
+from numba import njit
 
 FIELD_SEPARATOR = "\x1f"
 
@@ -34,42 +36,61 @@ class _KeyView:
         return self._blob[self._offsets[index] : self._offsets[index + 1]].tobytes()
 
 
-class TermDictionary:
-    """Lookups bisect a sparse in-memory sample of every ``SAMPLE``-th key (built on first use),
-    then the ``SAMPLE`` keys of one block on the mapped file."""
+@njit(cache=True, nogil=True)
+def _find_keys(blob: np.ndarray, offsets: np.ndarray, wanted: np.ndarray, wanted_offsets: np.ndarray) -> np.ndarray:
+    """Binary search of each wanted key among the sorted keys, comparing bytes in place."""
+    n_keys = offsets.shape[0] - 1
+    found = np.empty(wanted_offsets.shape[0] - 1, dtype=np.int64)
+    for w in range(wanted_offsets.shape[0] - 1):
+        w_start, w_end = wanted_offsets[w], wanted_offsets[w + 1]
+        low, high = 0, n_keys
+        found[w] = -1
+        while low < high:
+            middle = (low + high) // 2
+            k, k_end = offsets[middle], offsets[middle + 1]
+            i = w_start
+            order = 0  # sign of (key at middle) - (wanted key)
+            while k < k_end and i < w_end:
+                if blob[k] != wanted[i]:
+                    order = -1 if blob[k] < wanted[i] else 1
+                    break
+                k += 1
+                i += 1
+            if order == 0:
+                order = 0 if (k == k_end and i == w_end) else (-1 if k == k_end else 1)
+            if order == 0:
+                found[w] = middle
+                break
+            if order < 0:
+                low = middle + 1
+            else:
+                high = middle
+    return found
 
-    SAMPLE = 32
-    CACHE_SIZE = 1 << 16  # query terms follow Zipf's law: a small memo answers most lookups
+
+class TermDictionary:
+    """Lookups are compiled binary searches over the mapped keys, a batch of keys per call
+    (a query's terms), so a lookup costs a few page touches and no Python per probe."""
 
     def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
+        self._blob = blob
+        self._offsets = offsets
         self._keys = _KeyView(blob, offsets)
-        self._sample: list[bytes] | None = None
-        self._memo: dict[bytes, int] = {}
 
     def __len__(self) -> int:
         return len(self._keys)
 
     def ordinal(self, key: bytes) -> int:
         """Index of ``key``, or -1 when the segment does not contain it."""
-        found = self._memo.get(key)
-        if found is None:
-            if len(self._memo) >= self.CACHE_SIZE:
-                self._memo.clear()
-            found = self._memo[key] = self._search(key)
-        return found
+        return int(self.ordinals([key])[0])
 
-    def _search(self, key: bytes) -> int:
-        keys = self._keys
-        if self._sample is None:
-            self._sample = [keys[i] for i in range(0, len(keys), self.SAMPLE)]
-        block = bisect.bisect_right(self._sample, key) - 1
-        if block < 0:
-            return -1
-        low = block * self.SAMPLE
-        index = bisect.bisect_left(keys, key, low, min(low + self.SAMPLE, len(keys)))
-        if index < len(keys) and keys[index] == key:
-            return index
-        return -1
+    def ordinals(self, keys: list[bytes]) -> np.ndarray:
+        """Index of each key (-1 where absent), as int64."""
+        if not keys or not len(self._keys):
+            return np.full(len(keys), -1, dtype=np.int64)
+        wanted = np.frombuffer(b"".join(keys), dtype=np.uint8)
+        wanted_offsets = np.array([0, *itertools.accumulate(map(len, keys))], dtype=np.int64)
+        return _find_keys(self._blob, self._offsets, wanted, wanted_offsets)
 
     def key(self, ordinal: int) -> bytes:
         return self._keys[ordinal]

@@ -154,19 +154,19 @@ def score_disjunction(
         terms = list(counts)
         keys = [term_key(field, term) for term in terms]
         located: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        doc_freq = np.zeros(len(terms), dtype=np.int64)
+        doc_freq = [0] * len(terms)
         for segment in reader.segments:
-            ordinals = np.array([segment.terms.ordinal(key) for key in keys], dtype=np.int64)
+            ordinals = segment.terms.ordinals(keys)
             indexes = np.flatnonzero(ordinals >= 0)
             starts, lengths = segment.postings_ranges(ordinals[indexes])
             if segment.live is None:
-                doc_freq[indexes] += lengths
+                for index, length in zip(indexes.tolist(), lengths.tolist()):
+                    doc_freq[index] += length
             else:
                 for index, start, length in zip(indexes.tolist(), starts.tolist(), lengths.tolist()):
                     doc_freq[index] += live_doc_freq(segment.docs, start, length, segment.live)
             located.append((indexes, starts, lengths))
-        multiplicity = np.array([counts[t] for t in terms], dtype=np.float64)
-        weights = multiplicity * spec.boost * similarity.idf_array(doc_freq, field_stats)
+        weights = np.array([counts[t] * spec.boost * similarity.idf(df, field_stats) for t, df in zip(terms, doc_freq)])
         query_terms.by_field.setdefault(field, set()).update(terms)
         norms.append((similarity.k1 * (1 - similarity.b), similarity.k1 * similarity.b / field_stats.avg_length))
         for cursors, segment, (indexes, starts, lengths) in zip(segments, reader.segments, located):

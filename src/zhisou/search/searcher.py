@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from zhisou.analysis.tokenizers import is_single_chinese_character
+from zhisou.analysis.tokenizers import has_single_chinese_word
 from zhisou.errors import QuerySyntaxError, ZhisouError
 from zhisou.index.reader import IndexReader
 from zhisou.search.disjunction import TRACK_TOTAL_HITS, DisjunctionPlan, plan_disjunction, score_disjunction
@@ -113,31 +113,35 @@ class Searcher:
         if strategy not in STRATEGIES:
             raise ZhisouError(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
         text = query if isinstance(query, str) else repr(query)
-        if not isinstance(query, str):
-            tree = query
-        elif plain:
-            tree = plain_query(query, default_operator=default_operator)
-        else:
-            tree = self.parse(query, default_operator=default_operator)
-        if minimum_should_match and isinstance(tree, BooleanQuery):
-            tree = BooleanQuery(tree.must, tree.should, tree.must_not, tree.filter, minimum_should_match)
         filter_clauses = tuple(self.filter_query(filters)) if filters else ()
-        if filter_clauses:
-            tree = BooleanQuery(must=(tree,), filter=filter_clauses)
         default_fields = self._default_fields(fields) or self._text_fields
         executor = Executor(self.reader, self._stats, self.similarity, default_fields)
+        compiled = sort is None and STRATEGY_METHODS[strategy] is not None
         plan = None
-        if sort is None and STRATEGY_METHODS[strategy] is not None:
-            if (
-                plain
-                and isinstance(tree, BooleanQuery | TermQuery)
-                and not minimum_should_match
-                and (default_operator == "or" or isinstance(tree, TermQuery))
-                and not any(is_single_chinese_character(word) for word in text.split())
-            ):
-                # Plain words are one disjunction: analyze the text once instead of word by word.
-                plan = DisjunctionPlan((TermQuery(text),), filter_clauses)
+        tree: Query | None = None
+        if (
+            compiled
+            and plain
+            and isinstance(query, str)
+            and not minimum_should_match
+            and (default_operator == "or" or len(query.split()) == 1)
+            and query.strip()
+            and not has_single_chinese_word(query)
+        ):
+            # Plain words are one disjunction: analyze the text once instead of word by word.
+            plan = DisjunctionPlan((TermQuery(query),), filter_clauses)
+        else:
+            if not isinstance(query, str):
+                tree = query
+            elif plain:
+                tree = plain_query(query, default_operator=default_operator)
             else:
+                tree = self.parse(query, default_operator=default_operator)
+            if minimum_should_match and isinstance(tree, BooleanQuery):
+                tree = BooleanQuery(tree.must, tree.should, tree.must_not, tree.filter, minimum_should_match)
+            if filter_clauses:
+                tree = BooleanQuery(must=(tree,), filter=filter_clauses)
+            if compiled:
                 plan = plan_disjunction(tree, set(self._text_fields))
         if plan is not None:
             allowed = self.reader.live
@@ -158,6 +162,7 @@ class Searcher:
                 track_total_hits=track_total_hits,
             )
         else:
+            assert tree is not None
             matches = executor.evaluate(tree)
             candidates = np.flatnonzero(matches.mask)
             total, exact = len(candidates), True

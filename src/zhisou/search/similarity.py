@@ -11,6 +11,7 @@ monotonicity that dynamic pruning relies on.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -49,14 +50,10 @@ class BM25:
             raise ValueError(f"illegal b value {self.b}: must be between 0 and 1")
 
     def idf(self, doc_freq: int, stats: FieldStats) -> float:
-        n = stats.doc_count
-        return float(np.log1p((n - doc_freq + 0.5) / (doc_freq + 0.5)))
-
-    def idf_array(self, doc_freqs: np.ndarray, stats: FieldStats) -> np.ndarray:
-        """``idf`` of many terms; 0 for a term no live document holds (it scores nothing)."""
-        n = stats.doc_count
-        idf = np.log1p((n - doc_freqs + 0.5) / (doc_freqs + 0.5))
-        return np.where(doc_freqs > 0, idf, 0.0)
+        """0 for a term no live document holds (it scores nothing)."""
+        if doc_freq <= 0:
+            return 0.0
+        return math.log1p((stats.doc_count - doc_freq + 0.5) / (doc_freq + 0.5))
 
     def score(self, idf: float, freqs: np.ndarray, lengths: np.ndarray, stats: FieldStats) -> np.ndarray:
         tf = freqs.astype(np.float64)

@@ -1,0 +1,38 @@
+"""The term dictionary's compiled binary search agrees with a Python dict on any key set."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zhisou.index.termdict import TermDictionary
+
+words = st.text(alphabet="ab索引\x1f", max_size=6).map(str.encode)
+
+
+def dictionary(keys: list[bytes]) -> TermDictionary:
+    blob = np.frombuffer(b"".join(keys), dtype=np.uint8)
+    offsets = np.array([0, *np.cumsum([len(k) for k in keys])], dtype=np.int64)
+    return TermDictionary(blob, offsets)
+
+
+@settings(deadline=None)  # the first call loads the compiled search
+@given(st.sets(words), st.lists(words, max_size=12))
+def test_ordinals_match_a_dict(stored: set[bytes], wanted: list[bytes]) -> None:
+    keys = sorted(stored)
+    expected = [{key: i for i, key in enumerate(keys)}.get(key, -1) for key in wanted]
+    terms = dictionary(keys)
+    assert terms.ordinals(wanted).tolist() == expected
+    assert [terms.ordinal(key) for key in wanted] == expected
+
+
+def test_prefixes_and_extensions_of_a_key_are_not_the_key() -> None:
+    terms = dictionary([b"body\x1fab", b"body\x1fabc", b"body\x1fb"])
+    assert terms.ordinals([b"body\x1fa", b"body\x1fab", b"body\x1fabcd", b"body\x1fabc", b""]).tolist() == [
+        -1,
+        0,
+        -1,
+        1,
+        -1,
+    ]
