@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -433,6 +434,49 @@ def eval_command(
         out.print(table)
         if run_file is not None:
             out.print(f"run written to {escape(str(run_file))}")
+
+    run(action)
+
+
+@app.command()
+def serve(
+    index: IndexOption = Path(DEFAULT_INDEX),
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    token: Annotated[
+        str | None, typer.Option(envvar="ZHISOU_TOKEN", help="Bearer token for write endpoints.", show_default=False)
+    ] = None,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Refuse every write endpoint.")] = False,
+    search_log: Annotated[
+        bool, typer.Option("--search-log/--no-search-log", help="Log queries, shown results and clicks.")
+    ] = True,
+    page_size: Annotated[int, typer.Option(help="Results per page in the web UI.")] = 10,
+) -> None:
+    """Serve the web UI (latest updates, search, documents) and the HTTP API (/api/docs)."""
+
+    def action() -> None:
+        try:
+            import uvicorn
+
+            from zhisou.serve.app import create_app
+            from zhisou.serve.settings import ServeSettings
+        except ImportError as exc:
+            fail(f"zhisou serve needs the serve extra ({exc.name} is missing): pip install 'zhisou[serve]'", EXIT_INPUT)
+        settings = ServeSettings(
+            index, host=host, port=port, token=token, writes=not read_only, search_log=search_log, page_size=page_size
+        )
+        application = create_app(settings)
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            try:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((host, port))
+            except OSError as exc:
+                fail(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port or --host", EXIT_INPUT)
+        writes = (
+            "read-only" if read_only else ("writes need a token" if settings.write_token else "writes open (loopback)")
+        )
+        err.print(f"serving [bold]{escape(str(index))}[/] on http://{host}:{port}/  ({writes}; API docs at /api/docs)")
+        uvicorn.run(application, host=host, port=port, log_level="warning")
 
     run(action)
 

@@ -122,19 +122,43 @@ class _SegmentCursors:
     fields: list[int]  # row of each group in the segment's length matrix
 
 
+def locate_terms(
+    reader: IndexReader, field: str, terms: list[str]
+) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], list[int]]:
+    """Where each segment keeps ``terms`` of ``field`` — per segment (which of the terms it
+    holds, their postings starts, their postings lengths) — and each term's live document
+    frequency over all segments."""
+    keys = [term_key(field, term) for term in terms]
+    located: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    doc_freq = [0] * len(terms)
+    for segment in reader.segments:
+        ordinals = segment.terms.ordinals(keys)
+        indexes = np.flatnonzero(ordinals >= 0)
+        starts, lengths = segment.postings_ranges(ordinals[indexes])
+        if segment.live is None:
+            for index, length in zip(indexes.tolist(), lengths.tolist()):
+                doc_freq[index] += length
+        else:
+            for index, start, length in zip(indexes.tolist(), starts.tolist(), lengths.tolist()):
+                doc_freq[index] += live_doc_freq(segment.docs, start, length, segment.live)
+        located.append((indexes, starts, lengths))
+    return located, doc_freq
+
+
 def score_disjunction(
     reader: IndexReader,
     stats: ReaderStats,
     similarity: BM25,
-    plan: DisjunctionPlan,
-    default_fields: tuple[str, ...],
+    terms_by_field: dict[str, dict[str, int]],
     allowed: np.ndarray,
     limit: int,
     query_terms: QueryTerms,
     method: str = "taat",
     track_total_hits: int = TRACK_TOTAL_HITS,
 ) -> tuple[np.ndarray, np.ndarray, int, bool]:
-    """(top docs, their scores, matches counted, whether that count is exact).
+    """(top docs, their scores, matches counted, whether that count is exact) of the documents
+    ``allowed`` that hold any of the analyzed terms (field → term → weight multiplier, see
+    ``weighted_terms``).
 
     ``method``: ``taat`` scores every posting (exact total); ``maxscore`` and ``blockmax``
     count the first ``track_total_hits`` matches exactly and then skip what cannot reach the
@@ -145,27 +169,12 @@ def score_disjunction(
     """
     segments = [_SegmentCursors([], [], [], []) for _ in reader.segments]
     norms: list[tuple[float, float]] = []  # per field group: (norm base, norm slope)
-    for field, counts in weighted_terms(reader, plan, default_fields).items():
+    for field, counts in terms_by_field.items():
         spec = reader.schema.get(field)
         assert spec is not None
         field_stats = stats.field(field)
-        # Which query terms each segment holds, and where their postings are; the live
-        # document frequency of a term sums over all segments.
         terms = list(counts)
-        keys = [term_key(field, term) for term in terms]
-        located: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        doc_freq = [0] * len(terms)
-        for segment in reader.segments:
-            ordinals = segment.terms.ordinals(keys)
-            indexes = np.flatnonzero(ordinals >= 0)
-            starts, lengths = segment.postings_ranges(ordinals[indexes])
-            if segment.live is None:
-                for index, length in zip(indexes.tolist(), lengths.tolist()):
-                    doc_freq[index] += length
-            else:
-                for index, start, length in zip(indexes.tolist(), starts.tolist(), lengths.tolist()):
-                    doc_freq[index] += live_doc_freq(segment.docs, start, length, segment.live)
-            located.append((indexes, starts, lengths))
+        located, doc_freq = locate_terms(reader, field, terms)
         weights = np.array([counts[t] * spec.boost * similarity.idf(df, field_stats) for t, df in zip(terms, doc_freq)])
         query_terms.by_field.setdefault(field, set()).update(terms)
         norms.append((similarity.k1 * (1 - similarity.b), similarity.k1 * similarity.b / field_stats.avg_length))

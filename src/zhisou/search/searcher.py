@@ -11,13 +11,22 @@ import numpy as np
 from zhisou.analysis.tokenizers import has_single_chinese_word
 from zhisou.errors import QuerySyntaxError, ZhisouError
 from zhisou.index.reader import IndexReader
-from zhisou.search.disjunction import TRACK_TOTAL_HITS, DisjunctionPlan, plan_disjunction, score_disjunction
-from zhisou.search.executor import Executor, ReaderStats
+from zhisou.search.disjunction import (
+    TRACK_TOTAL_HITS,
+    DisjunctionPlan,
+    plan_disjunction,
+    score_disjunction,
+    weighted_terms,
+)
+from zhisou.search.executor import Executor, QueryTerms, ReaderStats
+from zhisou.search.facets import FacetCount, keyword_counts, year_counts
 from zhisou.search.highlight import highlight
 from zhisou.search.parser import FieldInfo, parse_query, plain_query
 from zhisou.search.query import BooleanQuery, MatchAllQuery, Query, TermQuery
+from zhisou.search.related import distinctive_terms
 from zhisou.search.results import Hit, SearchResult
 from zhisou.search.similarity import BM25, Similarity
+from zhisou.search.suggest import Suggester
 
 FilterValue = str | int | float | Sequence[str]
 MAX_PAGE_SIZE = 1000
@@ -44,6 +53,7 @@ class Searcher:
         fields[self.schema.id_field] = FieldInfo("keyword")
         self._fields = fields
         self._text_fields = tuple(f.name for f in self.schema.text_fields)
+        self._suggester: Suggester | None = None
 
     @property
     def doc_count(self) -> int:
@@ -131,16 +141,7 @@ class Searcher:
             # Plain words are one disjunction: analyze the text once instead of word by word.
             plan = DisjunctionPlan((TermQuery(query),), filter_clauses)
         else:
-            if not isinstance(query, str):
-                tree = query
-            elif plain:
-                tree = plain_query(query, default_operator=default_operator)
-            else:
-                tree = self.parse(query, default_operator=default_operator)
-            if minimum_should_match and isinstance(tree, BooleanQuery):
-                tree = BooleanQuery(tree.must, tree.should, tree.must_not, tree.filter, minimum_should_match)
-            if filter_clauses:
-                tree = BooleanQuery(must=(tree,), filter=filter_clauses)
+            tree = self._tree(query, filter_clauses, plain, default_operator, minimum_should_match)
             if compiled:
                 plan = plan_disjunction(tree, set(self._text_fields))
         if plan is not None:
@@ -153,8 +154,7 @@ class Searcher:
                 self.reader,
                 self._stats,
                 self.similarity,
-                plan,
-                default_fields,
+                weighted_terms(self.reader, plan, default_fields),
                 allowed,
                 page * size,
                 executor.terms,
@@ -169,18 +169,107 @@ class Searcher:
             order = self._rank(candidates, matches.scores, sort, isinstance(tree, MatchAllQuery), page * size)
             order_scores = matches.scores[order]
         first = (page - 1) * size
-        docs, scores = order[first:].tolist(), order_scores[first:].tolist()
-        ranks = range(first + 1, first + len(docs) + 1)
+        page_docs = order[first:].tolist()
         if not with_docs:
             took = (time.perf_counter() - started) * 1000
-            return SearchResult(text, total, page, size, took, self.reader.doc_ids(docs), scores, total_exact=exact)
-        hits = []
-        for rank, doc, score in zip(ranks, docs, scores):
-            stored = self.reader.stored(doc)
-            highlights = self._highlights(stored, executor.terms.by_field, highlight_fields)
-            hits.append(Hit(str(stored.get(self.schema.id_field)), score, rank, stored, highlights))
+            ids = self.reader.doc_ids(page_docs)
+            return SearchResult(text, total, page, size, took, ids, order_scores[first:].tolist(), total_exact=exact)
+        hits = self._hits(page_docs, order_scores[first:].tolist(), first + 1, executor.terms, highlight_fields)
         took = (time.perf_counter() - started) * 1000
+        scores = [h.score for h in hits]
         return SearchResult(text, total, page, size, took, [h.id for h in hits], scores, hits, total_exact=exact)
+
+    def _tree(
+        self,
+        query: str | Query,
+        filter_clauses: tuple[Query, ...],
+        plain: bool,
+        default_operator: Literal["or", "and"],
+        minimum_should_match: int = 0,
+    ) -> Query:
+        if not isinstance(query, str):
+            tree = query
+        elif plain:
+            tree = plain_query(query, default_operator=default_operator)
+        else:
+            tree = self.parse(query, default_operator=default_operator)
+        if minimum_should_match and isinstance(tree, BooleanQuery):
+            tree = BooleanQuery(tree.must, tree.should, tree.must_not, tree.filter, minimum_should_match)
+        if filter_clauses:
+            tree = BooleanQuery(must=(tree,), filter=filter_clauses)
+        return tree
+
+    def _hits(
+        self,
+        docs: list[int],
+        scores: list[float],
+        first_rank: int,
+        terms: QueryTerms,
+        highlight_fields: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        hits = []
+        for rank, (doc, score) in enumerate(zip(docs, scores), start=first_rank):
+            stored = self.reader.stored(doc)
+            highlights = self._highlights(stored, terms.by_field, highlight_fields)
+            hits.append(Hit(str(stored.get(self.schema.id_field)), score, rank, stored, highlights))
+        return hits
+
+    def match_mask(
+        self,
+        query: str | Query = "",
+        *,
+        filters: Mapping[str, FilterValue] | Sequence[str] | None = None,
+        fields: Sequence[str] | None = None,
+        plain: bool = False,
+        default_operator: Literal["or", "and"] = "or",
+    ) -> np.ndarray:
+        """Which documents ``search`` with these arguments matches (a mask over the reader)."""
+        filter_clauses = tuple(self.filter_query(filters)) if filters else ()
+        tree = self._tree(query, filter_clauses, plain, default_operator)
+        default_fields = self._default_fields(fields) or self._text_fields
+        return Executor(self.reader, self._stats, self.similarity, default_fields).evaluate(tree).mask
+
+    def facets(self, mask: np.ndarray, fields: Sequence[str], size: int = 10) -> dict[str, list[FacetCount]]:
+        """Counts of the values of keyword fields (and of the years of date fields) among the
+        documents in ``mask``, most frequent first, at most ``size`` per field."""
+        out: dict[str, list[FacetCount]] = {}
+        for name in fields:
+            spec = self.schema.get(name)
+            if spec is None or spec.type not in ("keyword", "date"):
+                facetable = ", ".join(f.name for f in self.schema.fields if f.type in ("keyword", "date"))
+                raise ZhisouError(f"cannot count values of {name!r}: facets need a keyword or date field ({facetable})")
+            if spec.type == "keyword":
+                out[name] = keyword_counts(self.reader, name, mask, size)
+            else:
+                out[name] = year_counts(self._stats.column(name), mask, size)
+        return out
+
+    def did_you_mean(self, query: str) -> str | None:
+        """A corrected query when some of its words appear nowhere in the index (see ``suggest``)."""
+        if self._suggester is None:
+            self._suggester = Suggester(self.reader)
+        return self._suggester.suggest(query)
+
+    def more_like_this(self, doc_id: str, *, size: int = 5, max_terms: int = 25) -> SearchResult:
+        """Documents that share the most distinctive words of ``doc_id`` (Lucene's MoreLikeThis:
+        its terms weighed by tf·idf, the best ``max_terms`` searched as one disjunction)."""
+        started = time.perf_counter()
+        doc = self.reader.find(doc_id)
+        if doc is None:
+            raise ZhisouError(f"no document with id {doc_id!r}")
+        stored = self.reader.stored(doc)
+        terms_by_field = distinctive_terms(self.reader, self._stats, self.similarity, stored, max_terms)
+        allowed = self.reader.live.copy()
+        allowed[doc] = False
+        terms = QueryTerms()
+        order, order_scores, total, _ = score_disjunction(
+            self.reader, self._stats, self.similarity, terms_by_field, allowed, size, terms
+        )
+        hits = self._hits(order.tolist(), order_scores.tolist(), 1, terms)
+        took = (time.perf_counter() - started) * 1000
+        return SearchResult(
+            f"related:{doc_id}", total, 1, size, took, [h.id for h in hits], [h.score for h in hits], hits
+        )
 
     def _default_fields(self, fields: Sequence[str] | None) -> tuple[str, ...] | None:
         if fields is None:

@@ -1,0 +1,55 @@
+"""Facet counts: how many matching documents carry each value of a keyword field, or fall in
+each year of a date field (what a search page shows beside the results)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from zhisou.index.reader import IndexReader
+from zhisou.index.termdict import term_key
+
+
+@dataclass(frozen=True, slots=True)
+class FacetCount:
+    value: str
+    count: int
+
+
+def _top(counts: dict[str, int], size: int) -> list[FacetCount]:
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [FacetCount(value, count) for value, count in ranked[:size] if count > 0]
+
+
+def keyword_counts(reader: IndexReader, field: str, mask: np.ndarray, size: int) -> list[FacetCount]:
+    """Every value of ``field`` is a term of the index: count its postings inside ``mask``.
+
+    Costs one pass over the field's terms, fine for tags and categories (thousands of values),
+    not for high-cardinality fields such as ids.
+    """
+    prefix = term_key(field, "")
+    counts: dict[str, int] = {}
+    for segment, base in zip(reader.segments, reader.bases):
+        segment_mask = mask[int(base) : int(base) + segment.doc_count]
+        if not segment_mask.any():
+            continue
+        for ordinal in segment.terms.prefix_range(prefix):
+            docs, _ = segment.postings_at(ordinal)
+            hits = int(np.count_nonzero(segment_mask[docs]))
+            if hits:
+                value = segment.terms.key(ordinal)[len(prefix) :].decode()
+                counts[value] = counts.get(value, 0) + hits
+    return _top(counts, size)
+
+
+def year_counts(seconds: np.ndarray, mask: np.ndarray, size: int) -> list[FacetCount]:
+    """Matching documents per calendar year (UTC) of a date column, newest year first."""
+    values = seconds[mask]
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return []
+    years = values.astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
+    found, counts = np.unique(years, return_counts=True)
+    ranked = sorted(zip(found.tolist(), counts.tolist()), reverse=True)
+    return [FacetCount(str(year), count) for year, count in ranked[:size]]

@@ -1,0 +1,42 @@
+"""More-like-this: the words that best tell a document apart, to find its neighbours.
+
+As Lucene's ``MoreLikeThis``: every term of the document's text fields is weighed by
+tf · idf (times the field's boost); terms only this document holds cannot find another one
+and are skipped; the best ``max_terms`` are searched as one BM25 disjunction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from zhisou.index.reader import IndexReader
+from zhisou.search.disjunction import locate_terms
+from zhisou.search.executor import ReaderStats
+from zhisou.search.similarity import BM25
+
+MIN_DOC_FREQ = 2  # the document itself is one
+
+
+def distinctive_terms(
+    reader: IndexReader, stats: ReaderStats, similarity: BM25, stored: dict[str, Any], max_terms: int
+) -> dict[str, dict[str, int]]:
+    """field → term → 1 for the ``max_terms`` best terms of a stored document."""
+    scored: list[tuple[float, str, str]] = []
+    for spec in reader.schema.text_fields:
+        value = stored.get(spec.name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        counts = Counter(reader.analyzers.get(spec.analyzer or "zh").stream(value).terms)
+        terms = list(counts)
+        _, doc_freqs = locate_terms(reader, spec.name, terms)
+        field_stats = stats.field(spec.name)
+        for term, doc_freq in zip(terms, doc_freqs):
+            if doc_freq >= MIN_DOC_FREQ:
+                weight = counts[term] * spec.boost * similarity.idf(doc_freq, field_stats)
+                scored.append((weight, spec.name, term))
+    scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+    chosen: dict[str, dict[str, int]] = {}
+    for _, field, term in scored[:max_terms]:
+        chosen.setdefault(field, {})[term] = 1
+    return chosen

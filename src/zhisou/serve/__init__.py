@@ -1,0 +1,1 @@
+"""HTTP API and web UI (``zhisou serve``): FastAPI + Jinja2 over one index directory."""

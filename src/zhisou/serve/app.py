@@ -1,0 +1,114 @@
+"""The ASGI application: API, pages, static files and one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from swagger_ui_bundle import swagger_ui_path
+
+from zhisou._version import __version__
+from zhisou.errors import IndexLockedError, ZhisouError
+from zhisou.serve.api import api_router
+from zhisou.serve.i18n import translator
+from zhisou.serve.service import NotFound, Service
+from zhisou.serve.settings import ServeSettings
+from zhisou.serve.ui import request_language, ui_router
+
+HERE = Path(__file__).parent
+
+
+def _validation_message(error: RequestValidationError) -> str:
+    """FastAPI's list of problems as one line: ``page: Input should be greater than or equal to 1``."""
+    parts = []
+    for problem in error.errors():
+        where = ".".join(str(p) for p in problem.get("loc", ()) if p not in ("query", "body", "path"))
+        parts.append(f"{where}: {problem.get('msg', 'invalid')}" if where else str(problem.get("msg")))
+    return "; ".join(parts) or "invalid request"
+
+
+def create_app(settings: ServeSettings) -> FastAPI:
+    settings.check()
+    service = Service(settings)
+    templates = Jinja2Templates(directory=HERE / "templates")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = FastAPI(
+        title="zhisou",
+        version=__version__,
+        description="Hybrid search over Chinese and English documents.",
+        docs_url=None,  # served below from local files: no CDN
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.include_router(api_router(service, settings))
+    app.include_router(ui_router(service, templates))
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/api/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="zhisou API",
+            swagger_js_url="/api/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/api/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/api/docs-assets/favicon-32x32.png",
+        )
+
+    def error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+        if request.url.path.startswith("/api"):
+            return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
+        language = request_language(request)
+        context = {
+            "t": translator(language),
+            "lang": language,
+            "status": status,
+            "message": message,
+            "other_lang": "en" if language == "zh" else "zh",
+            "url": lambda path=None, **_: path or "/",
+        }
+        return templates.TemplateResponse(request, "error.html", context, status_code=status)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return error(request, 404, str(exc))
+
+    @app.exception_handler(IndexLockedError)
+    async def locked(request: Request, exc: IndexLockedError) -> Response:
+        return error(request, 409, str(exc))
+
+    @app.exception_handler(ZhisouError)
+    async def bad_request(request: Request, exc: ZhisouError) -> Response:
+        return error(request, 400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        return error(request, 422, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no page at {request.url.path}"
+        return error(request, exc.status_code, message, getattr(exc, "headers", None))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    return app

@@ -1,0 +1,107 @@
+"""Interface text in Chinese and English, chosen by ``?lang=`` or the Accept-Language header."""
+
+from __future__ import annotations
+
+LANGUAGES = ("zh", "en")
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "site": "zhisou",
+        "tagline": "Search your notes",
+        "latest": "Latest updates",
+        "search": "Search",
+        "placeholder": "Search notes…  (press / to focus)",
+        "results": "{total} results ({took} ms)",
+        "results_at_least": "more than {total} results ({took} ms)",
+        "no_results": "No documents match “{query}”.",
+        "no_results_help": "Try fewer or different words, remove a filter, or search in the other language.",
+        "did_you_mean": "Did you mean",
+        "tags": "Tags",
+        "year": "Year",
+        "all": "All",
+        "mode": "Mode",
+        "mode_keyword": "Keyword",
+        "mode_semantic": "Semantic",
+        "mode_hybrid": "Hybrid",
+        "mode_unavailable": "needs an index with vectors",
+        "previous": "Previous",
+        "next": "Next",
+        "page": "Page {page} of {pages}",
+        "related": "Related documents",
+        "no_related": "No related documents yet.",
+        "back": "Back",
+        "tagged": "Tagged “{tag}”",
+        "clear": "Clear",
+        "empty_index": "This index holds no documents yet. Add some with `zhisou index`.",
+        "not_found": "Not found",
+        "error": "Something went wrong",
+        "theme": "Toggle dark mode",
+        "language": "中文",
+        "source": "Source",
+        "query_error": "Searched as plain words: {error}",
+        "api_docs": "API",
+        "documents": "{count} documents",
+    },
+    "zh": {
+        "site": "知搜",
+        "tagline": "搜索你的笔记",
+        "latest": "最近更新",
+        "search": "搜索",
+        "placeholder": "搜索笔记…（按 / 聚焦）",
+        "results": "共 {total} 条结果（{took} 毫秒）",
+        "results_at_least": "超过 {total} 条结果（{took} 毫秒）",
+        "no_results": "没有与“{query}”匹配的文档。",
+        "no_results_help": "试试更少或不同的词，去掉筛选条件，或换一种语言搜索。",
+        "did_you_mean": "你是不是要找",
+        "tags": "标签",
+        "year": "年份",
+        "all": "全部",
+        "mode": "模式",
+        "mode_keyword": "关键词",
+        "mode_semantic": "语义",
+        "mode_hybrid": "混合",
+        "mode_unavailable": "需要带向量的索引",
+        "previous": "上一页",
+        "next": "下一页",
+        "page": "第 {page} / {pages} 页",
+        "related": "相关文档",
+        "no_related": "暂无相关文档。",
+        "back": "返回",
+        "tagged": "标签“{tag}”",
+        "clear": "清除",
+        "empty_index": "索引里还没有文档，用 `zhisou index` 添加。",
+        "not_found": "未找到",
+        "error": "出错了",
+        "theme": "切换深色模式",
+        "language": "English",
+        "source": "原文",
+        "query_error": "已按普通词语搜索：{error}",
+        "api_docs": "API",
+        "documents": "{count} 篇文档",
+    },
+}
+
+
+def choose_language(requested: str | None, accept_language: str | None) -> str:
+    """``requested`` (``?lang=``) if known, else the first known language the browser asks for."""
+    if requested in LANGUAGES:
+        return requested  # type: ignore[return-value]
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality, position, tag.strip().lower()))
+    for _, _, tag in sorted(ranked):
+        primary = tag.split("-")[0]
+        if primary in LANGUAGES:
+            return primary
+    return "en"
+
+
+def translator(language: str) -> dict[str, str]:
+    return TEXT[language]

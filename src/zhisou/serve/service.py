@@ -1,0 +1,221 @@
+"""What the API and the web UI do, in one place: search pages, the latest-updates feed,
+documents and their neighbours, and writes (serialized by one lock: an index has one writer).
+
+Results come back as plain dicts ready for JSON or a template. Where the schema allows, a
+hit carries ``title``, ``date``, ``tags``, ``url`` and a short plain-text ``excerpt``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from zhisou.api import Index
+from zhisou.errors import DocumentError, QuerySyntaxError, ZhisouError
+from zhisou.ingest.pipeline import apply_aliases
+from zhisou.search.results import Hit, SearchResult
+from zhisou.serve.searchlog import SearchLog
+from zhisou.serve.settings import ServeSettings
+
+MODES = ("keyword", "semantic", "hybrid")
+EXCERPT_CHARS = 150
+FACET_SIZE = 12
+MAX_RELATED = 20
+
+
+class NotFound(ZhisouError):
+    """A document id the index does not hold."""
+
+
+_CODE_BLOCK = re.compile(r"```.*?(```|$)", re.S)
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MARKUP = re.compile(r"(^|\s)(#{1,6}|[-*+>]|\d+\.)\s+|[*_`~|]", re.M)
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """The start of a Markdown text as plain text, cut at ``limit`` characters."""
+    plain = _MARKUP.sub(" ", _LINK.sub(r"\1", _CODE_BLOCK.sub(" ", text)))
+    plain = " ".join(plain.split())
+    return plain if len(plain) <= limit else plain[: limit - 1].rstrip() + "…"
+
+
+class Service:
+    def __init__(self, settings: ServeSettings) -> None:
+        self.settings = settings
+        self.index = Index.open(settings.index)
+        self.log = SearchLog(settings.log_directory, settings.search_log)
+        self._write_lock = threading.Lock()
+        schema = self.index.schema
+        fields = {f.name: f for f in schema.fields}
+        self.title_field = "title" if "title" in fields else None
+        self.body_field = "body" if "body" in fields else schema.text_fields[-1].name
+        self.date_field = next((f.name for f in schema.fields if f.type == "date"), None)
+        tags = fields.get("tags")
+        self.tag_field = "tags" if tags is not None and tags.type == "keyword" else None
+        self.facet_fields = [f for f in (self.tag_field, self.date_field) if f]
+
+    # -- reading -----------------------------------------------------------------------------
+    def modes(self) -> list[str]:
+        """Search modes this index supports (semantic ones once it holds vectors)."""
+        return ["keyword"]
+
+    def _filters(self, tags: Iterable[str], year: str | None) -> dict[str, Any]:
+        filters: dict[str, Any] = {}
+        tags = [t for t in tags if t]
+        if tags:
+            if self.tag_field is None:
+                raise ZhisouError("this index has no tags field to filter on")
+            filters[self.tag_field] = tags
+        if year:
+            if self.date_field is None:
+                raise ZhisouError("this index has no date field to filter on")
+            if not re.fullmatch(r"\d{4}", year):
+                raise ZhisouError(f"year must be four digits, got {year!r}")
+            filters[self.date_field] = year
+        return filters
+
+    def search(
+        self,
+        query: str,
+        *,
+        mode: str = "keyword",
+        page: int = 1,
+        size: int = 10,
+        tags: Iterable[str] = (),
+        year: str | None = None,
+        facets: bool = True,
+        log: bool = True,
+    ) -> dict[str, Any]:
+        """A page of results with highlights, facet counts and, when nothing matches, a
+        did-you-mean. A query with broken syntax is searched as plain words (``query_error``
+        says why), as Elasticsearch's ``simple_query_string`` does."""
+        if mode not in MODES:
+            raise ZhisouError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+        if mode not in self.modes():
+            raise ZhisouError(f"mode {mode!r} needs an index with vectors; this one has none, use mode=keyword")
+        filters = self._filters(tags, year)
+        searcher = self.index.searcher()
+        query = query.strip()
+        plain, query_error = False, None
+        if query:
+            try:
+                searcher.parse(query)
+            except QuerySyntaxError as error:
+                plain, query_error = True, str(error)
+        sort = None if query else (f"-{self.date_field}" if self.date_field else None)
+        result = searcher.search(query, page=page, size=size, filters=filters or None, sort=sort, plain=plain)
+        out = self._page(result)
+        out.update(mode=mode, query_error=query_error, filters={"tags": list(tags), "year": year})
+        if facets and self.facet_fields:
+            mask = searcher.match_mask(query, filters=filters or None, plain=plain)
+            out["facets"] = {
+                ("year" if name == self.date_field else name): [{"value": f.value, "count": f.count} for f in values]
+                for name, values in searcher.facets(mask, self.facet_fields, FACET_SIZE).items()
+            }
+        else:
+            out["facets"] = {}
+        out["suggestion"] = searcher.did_you_mean(query) if query and not result.total else None
+        out["query_id"] = self.log.search(query, mode, page, result.ids, out["filters"]) if log else None
+        return out
+
+    def latest(self, *, page: int = 1, size: int = 10, tag: str | None = None) -> dict[str, Any]:
+        """The newest documents first: the home page's feed."""
+        filters = self._filters([tag] if tag else [], None)
+        sort = f"-{self.date_field}" if self.date_field else None
+        result = self.index.searcher().search("", page=page, size=size, filters=filters or None, sort=sort)
+        out = self._page(result)
+        out["tag"] = tag
+        return out
+
+    def tags(self, size: int = 30) -> list[dict[str, Any]]:
+        """The most used tags over the whole index."""
+        if self.tag_field is None:
+            return []
+        searcher = self.index.searcher()
+        counts = searcher.facets(searcher.reader.live, [self.tag_field], size)[self.tag_field]
+        return [{"value": f.value, "count": f.count} for f in counts]
+
+    def document(self, doc_id: str) -> dict[str, Any]:
+        stored = self.index.get(doc_id)
+        if stored is None:
+            raise NotFound(f"no document with id {doc_id!r}")
+        return stored
+
+    def related(self, doc_id: str, size: int = 5) -> list[dict[str, Any]]:
+        if not 1 <= size <= MAX_RELATED:
+            raise ZhisouError(f"size must be between 1 and {MAX_RELATED}, got {size}")
+        searcher = self.index.searcher()
+        if searcher.reader.find(doc_id) is None:
+            raise NotFound(f"no document with id {doc_id!r}")
+        return [self.card(hit) for hit in searcher.more_like_this(doc_id, size=size).hits]
+
+    def card(self, hit: Hit) -> dict[str, Any]:
+        doc = hit.doc
+        body = doc.get(self.body_field)
+        highlights = hit.highlights
+        return {
+            "id": hit.id,
+            "rank": hit.rank,
+            "score": round(hit.score, 4),
+            "title": doc.get(self.title_field) if self.title_field else None,
+            "date": doc.get(self.date_field) if self.date_field else None,
+            "tags": doc.get(self.tag_field) or [] if self.tag_field else [],
+            "url": doc.get("url"),
+            "excerpt": excerpt(body) if isinstance(body, str) else "",
+            "highlights": highlights,
+        }
+
+    def _page(self, result: SearchResult) -> dict[str, Any]:
+        return {
+            "query": result.query,
+            "total": result.total,
+            "page": result.page,
+            "size": result.size,
+            "pages": result.pages,
+            "took_ms": round(result.took_ms, 3),
+            "hits": [self.card(hit) for hit in result.hits],
+        }
+
+    def stats(self) -> dict[str, Any]:
+        return self.index.stats()
+
+    def health(self) -> dict[str, Any]:
+        reader = self.index.searcher().reader
+        return {"status": "ok", "documents": reader.doc_count, "generation": reader.manifest.generation}
+
+    # -- writing -----------------------------------------------------------------------------
+    def upsert(self, docs: list[Any], *, commit: bool = True) -> dict[str, Any]:
+        """Add or replace documents; a bad one is reported by its position and skipped."""
+        fields = set(self.index.schema.field_names)
+        errors: list[dict[str, Any]] = []
+        indexed = 0
+        with self._write_lock:
+            for position, doc in enumerate(docs):
+                if not isinstance(doc, Mapping):
+                    errors.append({"position": position, "error": "a document must be a JSON object"})
+                    continue
+                try:
+                    self.index.add(apply_aliases(dict(doc), fields, {}))
+                    indexed += 1
+                except DocumentError as error:
+                    errors.append({"position": position, "id": doc.get("id"), "error": str(error)})
+            generation = self.index.commit() if commit and indexed else None
+        return {"indexed": indexed, "errors": errors, "committed": generation is not None, "generation": generation}
+
+    def delete(self, doc_id: str, *, commit: bool = True) -> dict[str, Any]:
+        with self._write_lock:
+            deleted = self.index.delete(doc_id)
+            if not deleted:
+                raise NotFound(f"no document with id {doc_id!r}")
+            generation = self.index.commit() if commit else None
+        return {"deleted": deleted, "committed": generation is not None, "generation": generation}
+
+    def commit(self) -> dict[str, Any]:
+        with self._write_lock:
+            return {"generation": self.index.commit()}
+
+    def close(self) -> None:
+        with self._write_lock:
+            self.index.close()

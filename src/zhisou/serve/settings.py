@@ -1,0 +1,51 @@
+"""What ``zhisou serve`` runs with, and the start-up checks that keep writes safe."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from zhisou.errors import ZhisouError
+
+TOKEN_ENV = "ZHISOU_TOKEN"
+LOOPBACK_NAMES = {"localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    index: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token: str | None = None  # bearer token for write endpoints; default: $ZHISOU_TOKEN
+    writes: bool = True
+    search_log: bool = True  # queries, shown ids and clicks, for learning to rank
+    page_size: int = 10
+
+    @property
+    def write_token(self) -> str | None:
+        return self.token or os.environ.get(TOKEN_ENV) or None
+
+    def check(self) -> None:
+        """Refuse a configuration that would let anyone on the network change the index."""
+        if self.writes and not self.write_token and not is_loopback(self.host):
+            raise ZhisouError(
+                f"refusing to serve writes on {self.host} without a token: set {TOKEN_ENV} or --token, "
+                "pass --read-only, or bind to 127.0.0.1"
+            )
+        if not 1 <= self.page_size <= 100:
+            raise ZhisouError(f"page size must be between 1 and 100, got {self.page_size}")
+
+    @property
+    def log_directory(self) -> Path:
+        return self.index / "logs"

@@ -1,0 +1,68 @@
+// zhisou web UI: "/" focuses search, debounced as-you-type results, click logging, theme toggle.
+(function () {
+  "use strict";
+  var input = document.getElementById("q");
+  var results = document.getElementById("results");
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    var typing = target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable);
+    if (event.key === "/" && !typing && input) {
+      event.preventDefault();
+      input.focus();
+      input.select();
+    } else if (event.key === "Escape" && target === input) {
+      input.blur();
+    }
+  });
+
+  var toggle = document.getElementById("theme-toggle");
+  if (toggle) {
+    toggle.addEventListener("click", function () {
+      var root = document.documentElement;
+      var dark = root.dataset.theme
+        ? root.dataset.theme === "dark"
+        : window.matchMedia("(prefers-color-scheme: dark)").matches;
+      root.dataset.theme = dark ? "light" : "dark";
+      try { localStorage.setItem("zhisou-theme", root.dataset.theme); } catch (e) { /* ignore */ }
+    });
+  }
+
+  // As-you-type: on the search page, refresh the results 250 ms after the last keystroke.
+  if (input && results) {
+    var timer = null;
+    var sequence = 0;
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var params = new URLSearchParams(window.location.search);
+        params.set("q", input.value);
+        params.delete("page");
+        var mine = ++sequence;
+        fetch("/search?" + params.toString() + "&partial=1", { headers: { "Accept": "text/html" } })
+          .then(function (response) { return response.ok ? response.text() : null; })
+          .then(function (html) {
+            if (html === null || mine !== sequence) return; // a newer request is on its way
+            results.innerHTML = html;
+            window.history.replaceState(null, "", "/search?" + params.toString());
+          })
+          .catch(function () { /* keep the current results; Enter still submits the form */ });
+      }, 250);
+    });
+  }
+
+  // Clicks on results go to the search log (learning to rank trains from them).
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("a.hit-link") : null;
+    if (!link) return;
+    var scope = link.closest("[data-query-id]");
+    var queryId = scope ? scope.getAttribute("data-query-id") : "";
+    if (!queryId || !navigator.sendBeacon) return;
+    var payload = JSON.stringify({
+      query_id: queryId,
+      id: link.getAttribute("data-id"),
+      rank: parseInt(link.getAttribute("data-rank"), 10)
+    });
+    navigator.sendBeacon("/api/events/click", new Blob([payload], { type: "application/json" }));
+  });
+})();

@@ -1,0 +1,113 @@
+"""Server-rendered pages: the latest-updates feed, search, and document pages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markdown_it import MarkdownIt
+
+from zhisou.serve.i18n import choose_language, translator
+from zhisou.serve.service import Service
+
+Page = Annotated[int, Query(ge=1, le=10_000)]
+_markdown = MarkdownIt("commonmark", {"html": False}).enable("table")  # raw HTML is escaped
+
+
+def render_markdown(text: str) -> str:
+    return _markdown.render(text)
+
+
+def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
+    """Numbered pagination: first, last and a window around ``page``; None marks a gap."""
+    shown = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)} - {0})
+    out: list[int | None] = []
+    for number in shown:
+        if out and number - (out[-1] or 0) > 1:
+            out.append(None)
+        out.append(number)
+    return out
+
+
+LANGUAGE_COOKIE = "zhisou_lang"
+
+
+def request_language(request: Request) -> str:
+    """``?lang=``, then the language chosen before (a cookie), then Accept-Language."""
+    wanted = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
+    return choose_language(wanted, request.headers.get("accept-language"))
+
+
+def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
+    router = APIRouter()
+
+    def render(request: Request, template: str, **values: Any) -> HTMLResponse:
+        language = request_language(request)
+        params: dict[str, Any] = {}
+        for key in request.query_params:
+            if key not in ("partial", "lang"):
+                given = request.query_params.getlist(key)
+                params[key] = given if len(given) > 1 else given[0]
+
+        def url(path: str | None = None, **changes: Any) -> str:
+            """This page's URL (or ``path``'s) with some query parameters changed; None drops one."""
+            merged: dict[str, Any] = {**params, **changes} if path is None else dict(changes)
+            query = urlencode([(k, v) for k, v in merged.items() if v not in (None, "")], doseq=True)
+            target = path if path is not None else request.url.path
+            return f"{target}?{query}" if query else target
+
+        context = {
+            "t": translator(language),
+            "lang": language,
+            "other_lang": "en" if language == "zh" else "zh",
+            "url": url,
+            "modes": service.modes(),
+            "all_modes": ("keyword", "semantic", "hybrid"),
+            "page_numbers": page_numbers,
+            **values,
+        }
+        response = templates.TemplateResponse(request, template, context)
+        if request.query_params.get("lang") == language:
+            response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, samesite="lax")
+        return response
+
+    @router.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(request: Request, page: Page = 1, tag: str | None = None) -> HTMLResponse:
+        feed = service.latest(page=page, size=service.settings.page_size, tag=tag or None)
+        return render(request, "home.html", feed=feed, tags=service.tags(), tag=tag)
+
+    @router.get("/search", response_class=HTMLResponse, include_in_schema=False)
+    def search(
+        request: Request,
+        q: str = "",
+        mode: str = "keyword",
+        page: Page = 1,
+        tag: Annotated[list[str], Query()] = [],  # noqa: B006
+        year: str | None = None,
+        partial: bool = False,
+    ) -> HTMLResponse:
+        results = service.search(q, mode=mode, page=page, size=service.settings.page_size, tags=tag, year=year or None)
+        template = "_results.html" if partial else "search.html"
+        return render(request, template, results=results, q=q, mode=mode, tags=tag, year=year)
+
+    @router.get("/doc/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
+    def document(request: Request, doc_id: str) -> HTMLResponse:
+        doc = service.document(doc_id)
+        body = doc.get(service.body_field)
+        return render(
+            request,
+            "doc.html",
+            doc=doc,
+            doc_id=doc_id,
+            title=doc.get(service.title_field) if service.title_field else doc_id,
+            date=doc.get(service.date_field) if service.date_field else None,
+            tags=(doc.get(service.tag_field) or []) if service.tag_field else [],
+            body_html=render_markdown(body) if isinstance(body, str) else "",
+            fields={k: v for k, v in doc.items() if k not in {service.body_field, service.title_field, "id"}},
+            related=service.related(doc_id, 5),
+        )
+
+    return router
