@@ -39,3 +39,8 @@ def test_no_match_gives_none_and_excerpt_cuts() -> None:
     assert highlight("nothing here", ZH, {"zebra"}) is None
     assert excerpt("一" * 200, 10) == "一" * 10 + "…"
     assert excerpt("a <b>", 10) == "a &lt;b&gt;"
+
+
+def test_excerpt_reads_markdown_as_plain_text() -> None:
+    markdown = "# 标题\n\n**粗体** and [a link](https://x.y) `code`\n\n```\nskipped()\n```\n- item"
+    assert excerpt(markdown) == "标题 粗体 and a link code item"

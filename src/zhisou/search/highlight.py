@@ -9,10 +9,18 @@ earliest. Text is HTML-escaped; matches are wrapped in ``<mark>``.
 from __future__ import annotations
 
 import html
+import re
+from typing import NamedTuple
 
 from zhisou.analysis import Analyzer
 
 ELLIPSIS = "…"
+
+
+class _Match(NamedTuple):
+    term: str
+    start: int
+    end: int
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -47,9 +55,15 @@ def _nice_start(text: str, start: int, limit: int = 12) -> int:
     return start
 
 
+_CODE_BLOCK = re.compile(r"```.*?(```|$)", re.S)
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MARKUP = re.compile(r"(^|\s)(#{1,6}|[-*+>]|\d+\.)\s+|[*_`~|]", re.M)
+
+
 def excerpt(text: str, length: int = 150) -> str:
-    """The opening of ``text`` (whitespace folded), HTML-escaped, with an ellipsis if cut."""
-    flat = " ".join(text.split())
+    """The opening of ``text`` as plain text (Markdown markup and code blocks dropped, whitespace
+    folded), HTML-escaped, with an ellipsis if cut: what a card shows when nothing is highlighted."""
+    flat = " ".join(_MARKUP.sub(" ", _LINK.sub(r"\1", _CODE_BLOCK.sub(" ", text))).split())
     if len(flat) <= length:
         return html.escape(flat)
     return html.escape(flat[:length].rstrip()) + ELLIPSIS
@@ -59,7 +73,11 @@ def highlight(text: str, analyzer: Analyzer, terms: set[str], fragment_length: i
     """A snippet of ``text`` with matched terms marked, or None when no term occurs."""
     if not terms or not text:
         return None
-    matched = [t for t in analyzer.analyze(text) if t.text in terms]
+    stream = analyzer.stream(text, offsets=True)
+    assert stream.starts is not None and stream.ends is not None
+    matched = [
+        _Match(term, start, end) for term, start, end in zip(stream.terms, stream.starts, stream.ends) if term in terms
+    ]
     if not matched:
         return None
     matched.sort(key=lambda t: t.start)
@@ -71,7 +89,7 @@ def highlight(text: str, analyzer: Analyzer, terms: set[str], fragment_length: i
         while right + 1 < len(matched) and matched[right + 1].end - token.start <= fragment_length:
             right += 1
         window = matched[left : right + 1]
-        score = (len({t.text for t in window}), len(window), -token.start)
+        score = (len({t.term for t in window}), len(window), -token.start)
         if score > best:
             best, best_start = score, token.start
     if len(text) <= fragment_length:

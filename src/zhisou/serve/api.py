@@ -74,7 +74,7 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
         mode: str = "keyword",
         page: Page = 1,
         size: Size = 10,
-        tag: Annotated[list[str], Query(description="only documents with every one of these tags")] = [],  # noqa: B006
+        tag: Annotated[list[str], Query(description="only documents with any of these tags")] = [],  # noqa: B006
         year: str | None = None,
         facets: bool = True,
     ) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 from zhisou.api import Index
 from zhisou.errors import DocumentError, QuerySyntaxError, ZhisouError
 from zhisou.ingest.pipeline import apply_aliases
+from zhisou.search.highlight import excerpt
 from zhisou.search.results import Hit, SearchResult
 from zhisou.serve.searchlog import SearchLog
 from zhisou.serve.settings import ServeSettings
@@ -27,18 +28,6 @@ MAX_RELATED = 20
 
 class NotFound(ZhisouError):
     """A document id the index does not hold."""
-
-
-_CODE_BLOCK = re.compile(r"```.*?(```|$)", re.S)
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MARKUP = re.compile(r"(^|\s)(#{1,6}|[-*+>]|\d+\.)\s+|[*_`~|]", re.M)
-
-
-def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    """The start of a Markdown text as plain text, cut at ``limit`` characters."""
-    plain = _MARKUP.sub(" ", _LINK.sub(r"\1", _CODE_BLOCK.sub(" ", text)))
-    plain = " ".join(plain.split())
-    return plain if len(plain) <= limit else plain[: limit - 1].rstrip() + "…"
 
 
 class Service:
@@ -163,7 +152,7 @@ class Service:
             "date": doc.get(self.date_field) if self.date_field else None,
             "tags": doc.get(self.tag_field) or [] if self.tag_field else [],
             "url": doc.get("url"),
-            "excerpt": excerpt(body) if isinstance(body, str) else "",
+            "excerpt": excerpt(body, EXCERPT_CHARS) if isinstance(body, str) else "",  # HTML-escaped
             "highlights": highlights,
         }
 

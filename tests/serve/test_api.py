@@ -1,0 +1,241 @@
+"""Every /api endpoint over the small hand-written corpus (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.serve.conftest import TOKEN
+from zhisou.errors import ZhisouError
+from zhisou.serve.searchlog import SearchLog
+from zhisou.serve.settings import ServeSettings
+
+NEWEST_FIRST = ["f", "d", "c", "g", "a", "h", "b", "e"]
+
+
+def error_of(response) -> str:  # type: ignore[no-untyped-def]
+    body = response.json()
+    assert set(body) == {"error", "status"} and body["status"] == response.status_code
+    assert "\n" not in body["error"]
+    return body["error"]
+
+
+# -- search --------------------------------------------------------------------------------
+def test_search_returns_hits_highlights_and_facets(client: TestClient) -> None:
+    body = client.get("/api/search", params={"q": "rank"}).json()
+    assert body["total"] == 3
+    assert {hit["id"] for hit in body["hits"]} == {"b", "d", "h"}
+    assert [hit["rank"] for hit in body["hits"]] == [1, 2, 3]
+    assert body["took_ms"] >= 0 and body["pages"] == 1
+    first = body["hits"][0]
+    assert set(first) >= {"id", "score", "title", "date", "tags", "excerpt", "highlights"}
+    assert "<mark>" in first["highlights"]["body"] or "<mark>" in first["highlights"]["title"]
+    assert body["facets"]["tags"][0] == {"value": "ranking", "count": 3}
+    assert {f["value"]: f["count"] for f in body["facets"]["tags"]} == {"ranking": 3, "ltr": 1, "fusion": 1}
+    assert body["facets"]["year"] == [{"value": "2024", "count": 1}, {"value": "2023", "count": 2}]
+    assert body["suggestion"] is None and body["query_id"]
+
+
+def test_search_filters_by_tags_and_year(client: TestClient) -> None:
+    by_tag = client.get("/api/search", params={"q": "rank", "tag": ["ltr", "fusion"]}).json()
+    assert {hit["id"] for hit in by_tag["hits"]} == {"d", "h"}  # any of the tags, as a terms filter
+    by_year = client.get("/api/search", params={"q": "rank", "year": "2023"}).json()
+    assert {hit["id"] for hit in by_year["hits"]} == {"b", "h"}
+    assert by_year["facets"]["year"] == [{"value": "2023", "count": 2}]
+
+
+def test_chinese_search(client: TestClient) -> None:
+    body = client.get("/api/search", params={"q": "倒排索引"}).json()
+    assert body["hits"][0]["id"] in {"a", "f"}
+    assert {hit["id"] for hit in body["hits"]} >= {"a", "f"}
+
+
+def test_an_empty_query_lists_newest_first(client: TestClient) -> None:
+    body = client.get("/api/search", params={"size": 100}).json()
+    assert [hit["id"] for hit in body["hits"]] == NEWEST_FIRST
+
+
+@pytest.mark.parametrize(
+    "params,status,fragment",
+    [
+        ({"page": 0}, 422, "page"),
+        ({"size": 0}, 422, "size"),
+        ({"size": 101}, 422, "size"),
+        ({"page": "x"}, 422, "page"),
+        ({"mode": "semantic", "q": "x"}, 400, "vectors"),
+        ({"mode": "fuzzy", "q": "x"}, 400, "unknown mode"),
+        ({"year": "24"}, 400, "four digits"),
+    ],
+)
+def test_search_rejects_bad_parameters_in_one_line(
+    client: TestClient, params: dict[str, object], status: int, fragment: str
+) -> None:
+    response = client.get("/api/search", params=params)
+    assert response.status_code == status
+    assert fragment in error_of(response)
+
+
+def test_pagination_edges(client: TestClient) -> None:
+    pages = [client.get("/api/search", params={"size": 3, "page": p}).json() for p in (1, 2, 3, 4)]
+    assert [len(p["hits"]) for p in pages] == [3, 3, 2, 0]
+    assert all(p["pages"] == 3 and p["total"] == 8 for p in pages)
+    assert [hit["id"] for p in pages for hit in p["hits"]] == NEWEST_FIRST
+    assert [hit["rank"] for hit in pages[2]["hits"]] == [7, 8]
+
+
+def test_broken_syntax_is_searched_as_plain_words(client: TestClient) -> None:
+    body = client.get("/api/search", params={"q": '"learning to rank'}).json()
+    assert "position" in body["query_error"]
+    assert body["hits"][0]["id"] == "d"
+
+
+def test_no_results_suggests_a_correction(client: TestClient) -> None:
+    body = client.get("/api/search", params={"q": "fusoin"}).json()
+    assert body["total"] == 0
+    assert body["suggestion"] == "fusion"
+    assert client.get("/api/search", params={"q": body["suggestion"]}).json()["total"] == 1
+
+
+# -- latest, documents, related ---------------------------------------------------------------
+def test_latest_feed_pages_and_tag(client: TestClient) -> None:
+    first = client.get("/api/latest", params={"size": 5}).json()
+    second = client.get("/api/latest", params={"size": 5, "page": 2}).json()
+    assert [h["id"] for h in first["hits"] + second["hits"]] == NEWEST_FIRST
+    assert first["pages"] == 2
+    tagged = client.get("/api/latest", params={"tag": "索引"}).json()
+    assert [h["id"] for h in tagged["hits"]] == ["f", "a"]
+    assert client.get("/api/latest", params={"page": 9}).json()["hits"] == []
+
+
+def test_get_document(client: TestClient) -> None:
+    doc = client.get("/api/docs/d").json()
+    assert doc["title"] == "Learning to rank" and doc["tags"] == ["ltr", "ranking"]
+    missing = client.get("/api/docs/zzz")
+    assert missing.status_code == 404 and "zzz" in error_of(missing)
+
+
+def test_related_documents_share_distinctive_words(client: TestClient) -> None:
+    related = client.get("/api/docs/a/related").json()["hits"]
+    ids = [hit["id"] for hit in related]
+    assert "a" not in ids
+    assert ids[0] == "f"  # the other note about 倒排索引
+    assert client.get("/api/docs/zzz/related").status_code == 404
+    assert client.get("/api/docs/a/related", params={"size": 0}).status_code == 422
+
+
+# -- writes ----------------------------------------------------------------------------------
+def test_bulk_upsert_json_array_then_search(client: TestClient) -> None:
+    docs = [
+        {"id": "n1", "title": "向量检索", "body": "向量检索用近似最近邻", "tags": ["ann"], "date": "2026-01-01"},
+        {"id": "d", "title": "Learning to rank, revised", "body": "LambdaMART again", "tags": ["ltr"]},
+    ]
+    result = client.post("/api/docs", json=docs).json()
+    assert result["indexed"] == 2 and result["errors"] == [] and result["committed"]
+    assert client.get("/api/latest").json()["hits"][0]["id"] == "n1"
+    assert client.get("/api/docs/d").json()["title"] == "Learning to rank, revised"
+    assert client.get("/api/health").json()["documents"] == 9
+
+
+def test_bulk_upsert_ndjson_reports_bad_documents(client: TestClient) -> None:
+    lines = [json.dumps({"id": "n2", "body": "first"}), json.dumps({"body": "no id"}), "[1]"]
+    response = client.post("/api/docs", content="\n".join(lines), headers={"content-type": "application/x-ndjson"})
+    result = response.json()
+    assert result["indexed"] == 1
+    assert [e["position"] for e in result["errors"]] == [1, 2]
+    assert all("\n" not in e["error"] for e in result["errors"])
+    assert client.get("/api/docs/n2").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "content,fragment",
+    [("", "empty"), ("[{", "invalid JSON"), ('{"id": "x"}\n{oops', "NDJSON line 2"), (b"\xff\xfe", "UTF-8")],
+)
+def test_bulk_upsert_rejects_malformed_bodies(client: TestClient, content: str | bytes, fragment: str) -> None:
+    response = client.post("/api/docs", content=content, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert fragment in error_of(response)
+
+
+def test_writes_wait_for_commit_when_asked(client: TestClient) -> None:
+    client.post("/api/docs", params={"commit": "false"}, json=[{"id": "late", "body": "pending words"}])
+    assert client.get("/api/docs/late").status_code == 404
+    assert client.post("/api/commit").json()["generation"] >= 2
+    assert client.get("/api/docs/late").status_code == 200
+
+
+def test_delete(client: TestClient) -> None:
+    assert client.delete("/api/docs/b").json()["deleted"] == 1
+    assert client.get("/api/docs/b").status_code == 404
+    assert "rank" in client.get("/api/search", params={"q": "rank"}).text
+    assert client.get("/api/search", params={"q": "rank"}).json()["total"] == 2
+    missing = client.delete("/api/docs/b")
+    assert missing.status_code == 404 and "b" in error_of(missing)
+
+
+def test_writes_need_the_bearer_token(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(token=TOKEN)
+    doc = [{"id": "t1", "body": "token test"}]
+    assert client.post("/api/docs", json=doc).status_code == 401
+    wrong = client.post("/api/docs", json=doc, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and "token" in error_of(wrong)
+    assert client.delete("/api/docs/a").status_code == 401
+    assert client.post("/api/commit").status_code == 401
+    good = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.post("/api/docs", json=doc, headers=good).json()["indexed"] == 1
+    assert client.delete("/api/docs/a", headers=good).status_code == 200
+    assert client.get("/api/search", params={"q": "token"}).status_code == 200  # reads stay open
+
+
+def test_read_only_server_refuses_writes(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(writes=False)
+    response = client.post("/api/docs", json=[{"id": "x", "body": "y"}])
+    assert response.status_code == 403 and "read-only" in error_of(response)
+
+
+def test_writes_on_a_public_address_need_a_token(index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZHISOU_TOKEN", raising=False)
+    with pytest.raises(ZhisouError, match="without a token"):
+        ServeSettings(index_dir, host="0.0.0.0").check()
+    ServeSettings(index_dir, host="0.0.0.0", writes=False).check()
+    ServeSettings(index_dir, host="0.0.0.0", token=TOKEN).check()
+    ServeSettings(index_dir, host="::1").check()
+    monkeypatch.setenv("ZHISOU_TOKEN", TOKEN)
+    ServeSettings(index_dir, host="0.0.0.0").check()
+
+
+# -- health, stats, docs, logs ------------------------------------------------------------------
+def test_health_and_stats(client: TestClient) -> None:
+    assert client.get("/api/health").json() == {"status": "ok", "documents": 8, "generation": 1}
+    stats = client.get("/api/stats").json()
+    assert stats["documents"] == 8 and {f["name"] for f in stats["fields"]} >= {"title", "body", "tags"}
+
+
+def test_openapi_docs_are_served_without_a_cdn(client: TestClient) -> None:
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    assert "https://" not in page.text and "/api/docs-assets/swagger-ui-bundle.js" in page.text
+    assert client.get("/api/docs-assets/swagger-ui-bundle.js").status_code == 200
+    paths = client.get("/api/openapi.json").json()["paths"]
+    assert {"/api/search", "/api/latest", "/api/docs", "/api/docs/{doc_id}", "/api/commit"} <= set(paths)
+
+
+def test_search_log_records_searches_and_clicks(client: TestClient, index_dir: Path) -> None:
+    body = client.get("/api/search", params={"q": "rank"}).json()
+    click = {"query_id": body["query_id"], "id": body["hits"][1]["id"], "rank": 2}
+    assert client.post("/api/events/click", json=click).status_code == 204
+    assert client.post("/api/events/click", json={"query_id": "q"}).status_code == 422
+    events = list(SearchLog(index_dir / "logs").events())
+    search, clicked = events[-2], events[-1]
+    assert search["event"] == "search" and search["q"] == "rank"
+    assert search["shown"] == [hit["id"] for hit in body["hits"]]
+    assert clicked == {**clicked, "event": "click", "query_id": body["query_id"], "id": click["id"], "rank": 2}
+
+
+def test_search_log_can_be_switched_off(make_client: Callable[..., TestClient], index_dir: Path) -> None:
+    client = make_client(search_log=False)
+    client.get("/api/search", params={"q": "rank"})
+    assert not (index_dir / "logs").exists()

@@ -1,0 +1,160 @@
+"""The real pages in headless Chromium (Debian's ``chromium``, driven by Playwright).
+
+Skipped when no Chromium is installed, unless ZHISOU_REQUIRE_BROWSER=1 (as in .ci/run, which
+installs it): then a missing browser fails the run instead of hiding the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLE_NOTES
+from zhisou import Index
+from zhisou.ingest import ingest
+from zhisou.serve.background import serving
+from zhisou.serve.searchlog import SearchLog
+from zhisou.serve.settings import ServeSettings
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+def chromium_path() -> str | None:
+    candidates = [os.environ.get("ZHISOU_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"]
+    for candidate in candidates:
+        if candidate and (found := shutil.which(candidate)):
+            return found
+    return None
+
+
+@pytest.fixture(scope="module")
+def notes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    index = Index.create(tmp_path_factory.mktemp("browser") / "notes")
+    ingest(index, [SAMPLE_NOTES])
+    index.close()
+    return index.directory
+
+
+@pytest.fixture(scope="module")
+def base_url(notes_dir: Path) -> Iterator[str]:
+    with serving(ServeSettings(notes_dir, port=0)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    executable = chromium_path()
+    if executable is None:
+        if os.environ.get("ZHISOU_REQUIRE_BROWSER") == "1":
+            pytest.fail("ZHISOU_REQUIRE_BROWSER=1 but no chromium is installed (apt-get install chromium)")
+        pytest.skip("no chromium installed (apt-get install chromium)")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, base_url: str):  # type: ignore[no-untyped-def]
+    context = browser.new_context(base_url=base_url, locale="en-US", viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def card_titles(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return [title.strip() for title in page.locator(".card h2").all_inner_texts()]
+
+
+def test_home_feed_paginates(page) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/")
+    assert page.locator("h1").inner_text() == "Latest updates"
+    first_page = card_titles(page)
+    assert len(first_page) == 10
+    page.locator("a[rel=next]").click()
+    page.wait_for_url("**/?page=2")
+    second_page = card_titles(page)
+    assert len(second_page) == 10 and not set(first_page) & set(second_page)
+    page.locator(".pagination a", has_text="5").click()
+    page.wait_for_url("**/?page=5")
+    assert 1 <= len(card_titles(page)) <= 10
+    assert page.locator(".pagination [aria-current=page]").inner_text() == "5"
+
+
+def test_search_as_you_type_in_chinese_and_english(page) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/search")
+    page.locator("#q").fill("倒排索引")
+    page.wait_for_url("**/search?q=*")
+    page.locator("#results mark").first.wait_for()
+    assert "倒排索引" in card_titles(page)[0]
+    page.locator("#q").fill("learning to rank")
+    page.wait_for_function("document.querySelector('.card h2').innerText.includes('Learning to Rank')")
+    assert page.locator(".summary").inner_text().endswith("ms)")
+
+
+def test_facets_mode_switch_and_did_you_mean(page) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/search?q=索引")
+    total = page.locator(".summary").inner_text()
+    page.locator(".facet[data-facet=tag]").first.click()
+    page.wait_for_url("**tag=*")
+    assert page.locator(".facet.active").count() == 1 and page.locator(".summary").inner_text() != total
+    assert page.locator(".mode.disabled[data-mode=semantic]").get_attribute("aria-disabled") == "true"
+    page.locator("a.mode[data-mode=keyword]").click()
+    page.wait_for_url("**mode=keyword*")
+    assert page.locator(".mode.active").inner_text() == "Keyword"
+    page.goto("/search?q=segmnet")
+    page.locator("#did-you-mean").click()
+    page.wait_for_url("**q=segment*")
+    assert card_titles(page)
+
+
+def test_open_a_result_then_follow_a_related_document(page, notes_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/search?q=HNSW")
+    first = page.locator("a.hit-link").first
+    doc_id = first.get_attribute("data-id")
+    first.click()
+    page.wait_for_url(f"**/doc/{doc_id}")
+    assert page.locator("article.document h1").inner_text()
+    related = page.locator("a.related-link").first
+    related_title = related.inner_text()
+    related.click()
+    page.wait_for_url(lambda url: "/doc/" in url and not url.endswith(f"/doc/{doc_id}"))
+    assert page.locator("article.document h1").inner_text() == related_title
+    deadline = time.monotonic() + 5
+    clicks: list[dict[str, object]] = []
+    while time.monotonic() < deadline and not clicks:
+        clicks = [e for e in SearchLog(notes_dir / "logs").events() if e["event"] == "click" and e["id"] == doc_id]
+        time.sleep(0.1)
+    assert clicks and clicks[-1]["rank"] == 1
+
+
+def test_keyboard_language_and_dark_mode(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(base_url=base_url, locale="zh-CN", extra_http_headers={"Accept-Language": "zh-CN"})
+    page = context.new_page()
+    page.goto("/")
+    assert page.locator("h1").inner_text() == "最近更新"
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "q"
+    page.keyboard.type("分词")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search?q=*")
+    assert card_titles(page)
+    before = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    page.locator("#theme-toggle").click()
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") != before
+    page.reload()
+    assert page.evaluate("document.documentElement.dataset.theme") in ("dark", "light")
+    context.close()
+
+
+def test_phone_layout_has_no_horizontal_scroll(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(base_url=base_url, viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    page.goto("/search?q=检索")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    context.close()

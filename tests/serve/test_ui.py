@@ -1,0 +1,100 @@
+"""Server-rendered pages: feed, search, documents, language, escaping."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from zhisou.serve.ui import page_numbers
+
+
+def card_ids(html: str) -> list[str]:
+    return re.findall(r'class="hit-link" href="/doc/[^"]*" data-id="([^"]+)"', html)
+
+
+def test_home_is_the_latest_updates_feed(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(page_size=3)
+    page = client.get("/", headers={"accept-language": "en-US,en;q=0.9"})
+    assert page.status_code == 200
+    assert "Latest updates" in page.text
+    assert card_ids(page.text) == ["f", "d", "c"]
+    assert 'href="/?page=2"' in page.text and 'aria-current="page">1<' in page.text
+    assert card_ids(client.get("/?page=3").text) == ["b", "e"]
+    assert 'class="excerpt"' in page.text and "2025-02-01" in page.text
+
+
+def test_home_filters_by_tag(client: TestClient) -> None:
+    page = client.get("/", params={"tag": "ranking"})
+    assert card_ids(page.text) == ["d", "h", "b"]
+    assert "tag active" in page.text
+
+
+def test_interface_language_follows_accept_language_and_lang(client: TestClient) -> None:
+    assert "最近更新" in client.get("/", headers={"accept-language": "zh-CN,zh;q=0.9,en;q=0.8"}).text
+    assert "Latest updates" in client.get("/", headers={"accept-language": "fr-FR, en;q=0.5"}).text
+    chosen = client.get("/", params={"lang": "zh"}, headers={"accept-language": "en"})
+    assert "最近更新" in chosen.text and chosen.cookies.get("zhisou_lang") == "zh"
+    assert "最近更新" in client.get("/", headers={"accept-language": "en"}).text  # remembered
+
+
+def test_search_page_highlights_and_counts(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "倒排索引"}, headers={"accept-language": "en"})
+    assert "<mark>" in page.text
+    assert set(card_ids(page.text)) >= {"a", "f"}
+    assert 'data-facet="tag"' in page.text and 'data-facet="year"' in page.text
+    assert 'data-mode="semantic"' in page.text and 'aria-disabled="true"' in page.text
+    assert re.search(r'data-query-id="[0-9a-f]{16}"', page.text)
+
+
+def test_partial_results_are_a_fragment(client: TestClient) -> None:
+    fragment = client.get("/search", params={"q": "rank", "partial": "1"}).text
+    assert "<html" not in fragment and card_ids(fragment)
+    assert "partial" not in re.sub(r'data-[a-z-]+="[^"]*"', "", fragment)  # links drop it
+
+
+def test_no_results_page_offers_did_you_mean(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "fusoin"}, headers={"accept-language": "en"})
+    assert "No documents match" in page.text
+    assert 'id="did-you-mean"' in page.text and ">fusion<" in page.text
+
+
+def test_document_page_renders_markdown_safely_with_related(client: TestClient) -> None:
+    client.post(
+        "/api/docs",
+        json=[
+            {
+                "id": "md",
+                "title": "<script>alert(1)</script> 倒排索引笔记",
+                "body": "# 标题\n\n**粗体** 倒排索引\n\n<script>alert(2)</script>\n\n[x](javascript:alert(3))",
+                "url": "javascript:alert(4)",
+            }
+        ],
+    )
+    page = client.get("/doc/md").text
+    assert "<strong>粗体</strong>" in page and "<h1>标题</h1>" in page
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+    assert 'href="javascript:' not in page
+    assert 'class="related-link"' in page
+
+
+def test_unknown_pages_render_a_readable_404(client: TestClient) -> None:
+    page = client.get("/doc/nope", headers={"accept-language": "en"})
+    assert page.status_code == 404 and "no document with id" in page.text and "<html" in page.text
+    assert client.get("/search", params={"page": "x"}).status_code == 422
+
+
+def test_page_numbers_show_first_last_and_a_window() -> None:
+    assert page_numbers(1, 1) == [1]
+    assert page_numbers(1, 3) == [1, 2, 3]
+    assert page_numbers(6, 20) == [1, None, 4, 5, 6, 7, 8, None, 20]
+    assert page_numbers(20, 20) == [1, None, 18, 19, 20]
+    assert page_numbers(3, 5) == [1, 2, 3, 4, 5]
+
+
+def test_static_assets_are_local(client: TestClient) -> None:
+    page = client.get("/").text
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    for asset in ("/static/style.css", "/static/app.js", "/static/theme.js"):
+        assert client.get(asset).status_code == 200
