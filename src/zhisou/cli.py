@@ -451,6 +451,7 @@ def serve(
         bool, typer.Option("--search-log/--no-search-log", help="Log queries, shown results and clicks.")
     ] = True,
     page_size: Annotated[int, typer.Option(help="Results per page in the web UI.")] = 10,
+    threads: Annotated[int, typer.Option(help="Worker threads for searches (more rarely helps: one GIL).")] = 1,
 ) -> None:
     """Serve the web UI (latest updates, search, documents) and the HTTP API (/api/docs)."""
 
@@ -463,7 +464,14 @@ def serve(
         except ImportError as exc:
             fail(f"zhisou serve needs the serve extra ({exc.name} is missing): pip install 'zhisou[serve]'", EXIT_INPUT)
         settings = ServeSettings(
-            index, host=host, port=port, token=token, writes=not read_only, search_log=search_log, page_size=page_size
+            index,
+            host=host,
+            port=port,
+            token=token,
+            writes=not read_only,
+            search_log=search_log,
+            page_size=page_size,
+            threads=threads,
         )
         application = create_app(settings)
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:

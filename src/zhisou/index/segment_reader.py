@@ -63,6 +63,7 @@ class SegmentReader:
         self._ids = arrays[Component.IDS]
         self._id_list: list[str] | None = None
         self._char_index: dict[str, dict[str, list[int]]] = {}
+        self._field_terms: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
         self._block_cache: dict[tuple[int, float, float], tuple[np.ndarray, np.ndarray]] = {}
         self._id_offsets = arrays[Component.ID_OFFSETS]
         if meta.del_gen:
@@ -109,6 +110,18 @@ class SegmentReader:
                             index.setdefault(ch, []).append(ordinal)
             self._char_index[field] = index
         return index.get(char, [])
+
+    def field_terms(self, field: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Every term of ``field``, decoded, with its postings (starts, counts) in ``docs``:
+        the values of a keyword field, for facet counts (built once per segment)."""
+        found = self._field_terms.get(field)
+        if found is None:
+            prefix = (field + FIELD_SEPARATOR).encode()
+            ordinals = self.terms.prefix_range(prefix)
+            terms = [self.terms.key(ordinal)[len(prefix) :].decode() for ordinal in ordinals]
+            rows = self._term_info[ordinals.start : ordinals.stop]
+            found = self._field_terms[field] = (terms, rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64))
+        return found
 
     def text_field_row(self, name: str) -> int:
         """Row of a text field in ``length_matrix``."""

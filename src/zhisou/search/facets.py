@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from zhisou.index.reader import IndexReader
-from zhisou.index.termdict import term_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,21 +24,20 @@ def _top(counts: dict[str, int], size: int) -> list[FacetCount]:
 def keyword_counts(reader: IndexReader, field: str, mask: np.ndarray, size: int) -> list[FacetCount]:
     """Every value of ``field`` is a term of the index: count its postings inside ``mask``.
 
-    Costs one pass over the field's terms, fine for tags and categories (thousands of values),
-    not for high-cardinality fields such as ids.
+    One vectorized pass over the field's postings per segment — fine for tags and categories,
+    wasteful for high-cardinality fields such as ids.
     """
-    prefix = term_key(field, "")
     counts: dict[str, int] = {}
     for segment, base in zip(reader.segments, reader.bases):
         segment_mask = mask[int(base) : int(base) + segment.doc_count]
-        if not segment_mask.any():
+        terms, starts, lengths = segment.field_terms(field)
+        if not terms or not segment_mask.any():
             continue
-        for ordinal in segment.terms.prefix_range(prefix):
-            docs, _ = segment.postings_at(ordinal)
-            hits = int(np.count_nonzero(segment_mask[docs]))
-            if hits:
-                value = segment.terms.key(ordinal)[len(prefix) :].decode()
-                counts[value] = counts.get(value, 0) + hits
+        low, high = int(starts.min()), int((starts + lengths).max())
+        running = np.concatenate(([0], np.cumsum(segment_mask[segment.docs[low:high]], dtype=np.int64)))
+        per_term = running[starts - low + lengths] - running[starts - low]
+        for index in np.flatnonzero(per_term).tolist():
+            counts[terms[index]] = counts.get(terms[index], 0) + int(per_term[index])
     return _top(counts, size)
 
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -42,6 +43,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Requests run in worker threads; searching is CPU-bound under one interpreter lock, so
+        # extra threads only add switching (16 clients: 416 req/s with 1 thread, 302 with 2,
+        # 228 with 4 — benchmarks/RESULTS.md). Writes have their own thread (api.py).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         yield
         service.close()
 

@@ -31,6 +31,7 @@ class ServeSettings:
     writes: bool = True
     search_log: bool = True  # queries, shown ids and clicks, for learning to rank
     page_size: int = 10
+    threads: int = 1  # worker threads for reads (see app.py); writes get one more
 
     @property
     def write_token(self) -> str | None:
@@ -43,6 +44,8 @@ class ServeSettings:
                 f"refusing to serve writes on {self.host} without a token: set {TOKEN_ENV} or --token, "
                 "pass --read-only, or bind to 127.0.0.1"
             )
+        if not 1 <= self.threads <= 64:
+            raise ZhisouError(f"threads must be between 1 and 64, got {self.threads}")
         if not 1 <= self.page_size <= 100:
             raise ZhisouError(f"page size must be between 1 and 100, got {self.page_size}")
 

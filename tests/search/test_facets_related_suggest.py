@@ -1,0 +1,60 @@
+"""Facet counts, more-like-this and did-you-mean against reference computations on the small corpus."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from tests.conftest import SMALL_CORPUS
+from zhisou import Index
+from zhisou.errors import ZhisouError
+
+
+@pytest.mark.parametrize("commit_every", [None, 3])
+def test_facet_counts_match_a_count_over_stored_documents(
+    make_index: Callable[..., Index], commit_every: int | None
+) -> None:
+    index = make_index(commit_every=commit_every)
+    index.delete("d")
+    index.commit()
+    searcher = index.searcher()
+    mask = searcher.match_mask("rank OR 索引")
+    matched = [searcher.reader.stored(int(doc)) for doc in np.flatnonzero(mask)]
+    assert {doc["id"] for doc in matched} == {"a", "b", "e", "f", "h"}  # e: 搜索引擎 holds 索引
+    expected_tags = Counter(tag.lower() for doc in matched for tag in doc["tags"])
+    expected_years = Counter(doc["date"][:4] for doc in matched)
+    facets = searcher.facets(mask, ["tags", "date"], size=100)
+    assert {f.value: f.count for f in facets["tags"]} == expected_tags
+    assert [(f.value, f.count) for f in facets["date"]] == sorted(expected_years.items(), reverse=True)
+    top = searcher.facets(mask, ["tags"], size=1)["tags"]
+    assert [(f.value, f.count) for f in top] == [("ranking", 2)]  # ties with 索引, first by value
+    with pytest.raises(ZhisouError, match="keyword or date"):
+        searcher.facets(mask, ["body"])
+
+
+def test_related_documents_skip_the_document_and_words_only_it_has(make_index: Callable[..., Index]) -> None:
+    index = make_index(commit_every=4)
+    searcher = index.searcher()
+    related = searcher.more_like_this("a", size=5)
+    assert related.ids and "a" not in related.ids
+    assert related.ids[0] == "f"  # the other document about 倒排索引
+    assert related.hits[0].doc["title"] == "Spark 建索引"
+    assert searcher.more_like_this("g").ids == []  # FlashAttention shares no word with the others
+    with pytest.raises(ZhisouError, match="no document"):
+        searcher.more_like_this("missing")
+
+
+def test_did_you_mean_corrects_unknown_words_only(make_index: Callable[..., Index]) -> None:
+    searcher = make_index().searcher()
+    assert searcher.did_you_mean("lenght normalizaton") == "length normalization"
+    assert searcher.did_you_mean("ranks") is None  # known word: nothing to correct
+    assert searcher.did_you_mean("rnak fusoin") == "rank fusion"  # a transposition is one edit
+    assert searcher.did_you_mean("xyzzy") is None  # nothing close enough
+    assert searcher.did_you_mean("") is None
+
+
+def test_the_small_corpus_is_what_these_tests_assume() -> None:
+    assert {doc["id"] for doc in SMALL_CORPUS} == set("abcdefgh")
