@@ -389,8 +389,8 @@ def eval_command(
     mode: Annotated[str, typer.Option(help="Retrieval mode: bm25 (dense, hybrid, ltr: planned).")] = "bm25",
     k: Annotated[int, typer.Option("--k", help="Hits retrieved per query.")] = 1000,
     run_file: Annotated[Path | None, typer.Option("--run", help="Write a TREC run file here.")] = None,
-    k1: Annotated[float, typer.Option(help="BM25 k1 (no reindex needed to change it).")] = 0.9,
-    b: Annotated[float, typer.Option(help="BM25 b.")] = 0.4,
+    k1: Annotated[float, typer.Option(help="BM25 k1 (no reindex needed to change it).")] = BM25.k1,
+    b: Annotated[float, typer.Option(help="BM25 b.")] = BM25.b,
     cache: Annotated[
         Path | None, typer.Option(help="Index cache directory (default $ZHISOU_CACHE or ~/.cache/zhisou).")
     ] = None,

@@ -59,8 +59,10 @@ def test_field_boosts_add_up(make_index: Callable[..., Index]) -> None:
     docs = [{"id": d["id"], "title": d["title"], "body": d["body"]} for d in SMALL_CORPUS]
     index = make_index(docs, schema)
     got = {h.id: h.score for h in index.search("rank", size=50).hits}
-    title = reference_scores(docs, "title", ["rank"], 0.9, 0.4, boost=3.0)
-    body = reference_scores(docs, "body", ["rank"], 0.9, 0.4)
+    defaults = BM25()  # Lucene's k1 = 1.2, b = 0.75
+    assert (defaults.k1, defaults.b) == (1.2, 0.75)
+    title = reference_scores(docs, "title", ["rank"], defaults.k1, defaults.b, boost=3.0)
+    body = reference_scores(docs, "body", ["rank"], defaults.k1, defaults.b)
     expected = {k: title.get(k, 0.0) + body.get(k, 0.0) for k in set(title) | set(body)}
     assert got == pytest.approx(expected, abs=1e-5)
 

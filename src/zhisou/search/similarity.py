@@ -40,8 +40,8 @@ class Similarity(Protocol):
 
 @dataclass(frozen=True)
 class BM25:
-    k1: float = 0.9
-    b: float = 0.4
+    k1: float = 1.2  # Lucene's and Elasticsearch's defaults
+    b: float = 0.75
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.k1) and self.k1 >= 0):
