@@ -122,27 +122,35 @@ class _SegmentCursors:
     fields: list[int]  # row of each group in the segment's length matrix
 
 
-def locate_terms(
-    reader: IndexReader, field: str, terms: list[str]
-) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], list[int]]:
-    """Where each segment keeps ``terms`` of ``field`` — per segment (which of the terms it
-    holds, their postings starts, their postings lengths) — and each term's live document
-    frequency over all segments."""
-    keys = [term_key(field, term) for term in terms]
-    located: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    doc_freq = [0] * len(terms)
-    for segment in reader.segments:
-        ordinals = segment.terms.ordinals(keys)
-        indexes = np.flatnonzero(ordinals >= 0)
-        starts, lengths = segment.postings_ranges(ordinals[indexes])
-        if segment.live is None:
-            for index, length in zip(indexes.tolist(), lengths.tolist()):
-                doc_freq[index] += length
-        else:
-            for index, start, length in zip(indexes.tolist(), starts.tolist(), lengths.tolist()):
-                doc_freq[index] += live_doc_freq(segment.docs, start, length, segment.live)
-        located.append((indexes, starts, lengths))
-    return located, doc_freq
+# Where a term's postings are: its live document frequency over the reader, and per segment
+# holding it, (segment number, postings start, postings count).
+TermPostings = tuple[int, tuple[tuple[int, int, int], ...]]
+TERM_CACHE_SIZE = 1 << 16  # query terms follow Zipf's law: a small memo answers most lookups
+
+
+def locate_terms(reader: IndexReader, stats: ReaderStats, field: str, terms: list[str]) -> list[TermPostings]:
+    """Where each of ``terms`` of ``field`` lives, from the reader's memo or one compiled
+    dictionary search per segment for the terms not seen before."""
+    cache = stats.term_postings
+    found: list[TermPostings | None] = [cache.get((field, term)) for term in terms]
+    missing = [i for i, entry in enumerate(found) if entry is None]
+    if missing:
+        keys = [term_key(field, terms[i]) for i in missing]
+        doc_freq = [0] * len(missing)
+        places: list[list[tuple[int, int, int]]] = [[] for _ in missing]
+        for number, segment in enumerate(reader.segments):
+            ordinals = segment.terms.ordinals(keys)
+            held = np.flatnonzero(ordinals >= 0)
+            starts, lengths = segment.postings_ranges(ordinals[held])
+            for index, start, length in zip(held.tolist(), starts.tolist(), lengths.tolist()):
+                live = length if segment.live is None else live_doc_freq(segment.docs, start, length, segment.live)
+                doc_freq[index] += live
+                places[index].append((number, start, length))
+        if len(cache) + len(missing) > TERM_CACHE_SIZE:
+            cache.clear()
+        for slot, index in enumerate(missing):
+            found[index] = cache[(field, terms[index])] = (doc_freq[slot], tuple(places[slot]))
+    return found  # type: ignore[return-value]
 
 
 def score_disjunction(
@@ -167,22 +175,38 @@ def score_disjunction(
     skipped enough to pay for document-at-a-time iteration (+14 % at best, at 1M documents;
     benchmarks/RESULTS.md), so both stay opt-in.
     """
-    segments = [_SegmentCursors([], [], [], []) for _ in reader.segments]
+    n_segments = len(reader.segments)
+    # Per segment and field: the postings starts, counts and weights of the query terms it holds.
+    groups: list[list[tuple[list[int], list[int], list[float]]]] = [[] for _ in range(n_segments)]
     norms: list[tuple[float, float]] = []  # per field group: (norm base, norm slope)
+    rows: list[str] = []  # field of each group
     for field, counts in terms_by_field.items():
         spec = reader.schema.get(field)
         assert spec is not None
         field_stats = stats.field(field)
         terms = list(counts)
-        located, doc_freq = locate_terms(reader, field, terms)
-        weights = np.array([counts[t] * spec.boost * similarity.idf(df, field_stats) for t, df in zip(terms, doc_freq)])
+        per_segment: list[tuple[list[int], list[int], list[float]]] = [([], [], []) for _ in range(n_segments)]
+        for term, (doc_freq, places) in zip(terms, locate_terms(reader, stats, field, terms)):
+            weight = counts[term] * spec.boost * similarity.idf(doc_freq, field_stats)
+            for number, start, length in places:
+                starts, lengths, weights = per_segment[number]
+                starts.append(start)
+                lengths.append(length)
+                weights.append(weight)
         query_terms.by_field.setdefault(field, set()).update(terms)
         norms.append((similarity.k1 * (1 - similarity.b), similarity.k1 * similarity.b / field_stats.avg_length))
-        for cursors, segment, (indexes, starts, lengths) in zip(segments, reader.segments, located):
-            cursors.starts.append(starts)
-            cursors.counts.append(lengths)
-            cursors.weights.append(weights[indexes])
-            cursors.fields.append(segment.text_field_row(field))
+        rows.append(field)
+        for number in range(n_segments):
+            groups[number].append(per_segment[number])
+    segments = [
+        _SegmentCursors(
+            [np.array(starts, dtype=np.int64) for starts, _, _ in segment_groups],
+            [np.array(lengths, dtype=np.int64) for _, lengths, _ in segment_groups],
+            [np.array(weights, dtype=np.float64) for _, _, weights in segment_groups],
+            [segment.text_field_row(field) for field in rows],
+        )
+        for segment, segment_groups in zip(reader.segments, groups)
+    ]
     if method in ("maxscore", "blockmax"):
         return _run_pruned(reader, segments, norms, allowed, limit, track_total_hits, method == "blockmax")
     return _run_taat(reader, segments, norms, allowed, limit)

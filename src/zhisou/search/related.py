@@ -29,9 +29,8 @@ def distinctive_terms(
             continue
         counts = Counter(reader.analyzers.get(spec.analyzer or "zh").stream(value).terms)
         terms = list(counts)
-        _, doc_freqs = locate_terms(reader, spec.name, terms)
         field_stats = stats.field(spec.name)
-        for term, doc_freq in zip(terms, doc_freqs):
+        for term, (doc_freq, _) in zip(terms, locate_terms(reader, stats, spec.name, terms)):
             if doc_freq >= MIN_DOC_FREQ:
                 weight = counts[term] * spec.boost * similarity.idf(doc_freq, field_stats)
                 scored.append((weight, spec.name, term))
