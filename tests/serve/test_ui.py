@@ -7,6 +7,10 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from zhisou import Index, Schema
+from zhisou.schema import FieldSpec
+from zhisou.serve.app import create_app
+from zhisou.serve.settings import ServeSettings
 from zhisou.serve.ui import page_numbers
 
 
@@ -98,3 +102,21 @@ def test_static_assets_are_local(client: TestClient) -> None:
     assert not re.search(r'(src|href)="(https?:)?//', page)
     for asset in ("/static/style.css", "/static/app.js", "/static/theme.js"):
         assert client.get(asset).status_code == 200
+
+
+def test_document_page_shows_the_fields_of_a_custom_schema(make_index: Callable[..., Index]) -> None:
+    schema = Schema(
+        (
+            FieldSpec("title", "text"),
+            FieldSpec("body", "text"),
+            FieldSpec("category", "keyword"),
+            FieldSpec("views", "number"),
+        )
+    )
+    index = make_index([{"id": "p1", "title": "产品手册", "body": "安装步骤", "category": "手册", "views": 42}], schema)
+    index.close()
+    with TestClient(create_app(ServeSettings(index.directory))) as client:
+        page = client.get("/doc/p1").text
+        assert "<dt>category</dt><dd>手册</dd>" in page and "<dt>views</dt><dd>42</dd>" in page
+        home = client.get("/").text  # no date or tags field: the feed still lists documents
+        assert card_ids(home) == ["p1"]

@@ -132,6 +132,11 @@ class Service:
             raise NotFound(f"no document with id {doc_id!r}")
         return stored
 
+    def other_fields(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Stored fields a page does not already show as title, date, tags, body or source link."""
+        shown = {self.index.schema.id_field, self.title_field, self.body_field, self.date_field, self.tag_field, "url"}
+        return {name: value for name, value in doc.items() if name not in shown and value not in (None, "", [])}
+
     def related(self, doc_id: str, size: int = 5) -> list[dict[str, Any]]:
         if not 1 <= size <= MAX_RELATED:
             raise ZhisouError(f"size must be between 1 and {MAX_RELATED}, got {size}")

@@ -106,7 +106,7 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
             date=doc.get(service.date_field) if service.date_field else None,
             tags=(doc.get(service.tag_field) or []) if service.tag_field else [],
             body_html=render_markdown(body) if isinstance(body, str) else "",
-            fields={k: v for k, v in doc.items() if k not in {service.body_field, service.title_field, "id"}},
+            fields=service.other_fields(doc),
             related=service.related(doc_id, 5),
         )
 
