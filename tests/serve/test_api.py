@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.serve.conftest import TOKEN
+from zhisou import Index
 from zhisou.errors import ZhisouError
 from zhisou.serve.searchlog import SearchLog
 from zhisou.serve.settings import ServeSettings
@@ -239,3 +240,15 @@ def test_search_log_can_be_switched_off(make_client: Callable[..., TestClient], 
     client = make_client(search_log=False)
     client.get("/api/search", params={"q": "rank"})
     assert not (index_dir / "logs").exists()
+
+
+def test_a_write_while_another_process_holds_the_lock_is_a_conflict(client: TestClient, index_dir: Path) -> None:
+    other = Index.open(index_dir)
+    other.writer  # noqa: B018 — takes write.lock, as `zhisou index` running elsewhere would
+    try:
+        response = client.post("/api/docs", json=[{"id": "x", "body": "blocked"}])
+        assert response.status_code == 409 and "another writer" in error_of(response)
+        assert client.get("/api/search", params={"q": "rank"}).json()["total"] == 3  # reads go on
+    finally:
+        other.close()
+    assert client.post("/api/docs", json=[{"id": "x", "body": "now it works"}]).json()["indexed"] == 1

@@ -25,6 +25,8 @@ from zhisou.serve.settings import ServeSettings
 from zhisou.serve.ui import request_language, ui_router
 
 HERE = Path(__file__).parent
+# Library errors as HTTP statuses; any other ZhisouError is the client's input: 400.
+ERROR_STATUS: tuple[tuple[type[ZhisouError], int], ...] = ((NotFound, 404), (IndexLockedError, 409))
 
 
 def _validation_message(error: RequestValidationError) -> str:
@@ -89,17 +91,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
         }
         return templates.TemplateResponse(request, "error.html", context, status_code=status)
 
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound) -> Response:
-        return error(request, 404, str(exc))
-
-    @app.exception_handler(IndexLockedError)
-    async def locked(request: Request, exc: IndexLockedError) -> Response:
-        return error(request, 409, str(exc))
-
     @app.exception_handler(ZhisouError)
-    async def bad_request(request: Request, exc: ZhisouError) -> Response:
-        return error(request, 400, str(exc))
+    async def library_error(request: Request, exc: ZhisouError) -> Response:
+        status = next((code for kind, code in ERROR_STATUS if isinstance(exc, kind)), 400)
+        return error(request, status, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
