@@ -144,6 +144,13 @@ def test_keyboard_language_and_dark_mode(browser, base_url: str) -> None:  # typ
     page.keyboard.press("Enter")
     page.wait_for_url("**/search?q=*")
     assert card_titles(page)
+    page.locator("#q").focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.dataset.rank") == "2"
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate("document.activeElement.id") == "q"
     before = page.evaluate("getComputedStyle(document.body).backgroundColor")
     page.locator("#theme-toggle").click()
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") != before

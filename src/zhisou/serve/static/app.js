@@ -13,8 +13,25 @@
       input.select();
     } else if (event.key === "Escape" && target === input) {
       input.blur();
+    } else if ((event.key === "ArrowDown" || event.key === "ArrowUp") && (target === input || isHit(target))) {
+      // Arrow keys walk from the search box through the results and back.
+      var hits = Array.prototype.slice.call(document.querySelectorAll("a.hit-link"));
+      var at = hits.indexOf(target);
+      var next = event.key === "ArrowDown" ? at + 1 : at - 1;
+      if (next >= 0 && next < hits.length) {
+        hits[next].focus();
+      } else if (next < 0 && input) {
+        input.focus();
+      } else {
+        return;
+      }
+      event.preventDefault();
     }
   });
+
+  function isHit(element) {
+    return element && element.classList && element.classList.contains("hit-link");
+  }
 
   var toggle = document.getElementById("theme-toggle");
   if (toggle) {
