@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -81,3 +82,19 @@ def test_demo_builds_and_searches(tmp_path: Path) -> None:
     data = json.loads(out)
     assert code == 0 and data["added"] >= 40 and data["skipped"] == 0
     assert data["queries"]["倒排索引"]["hits"][0]["id"] == "inverted-index"
+
+
+def test_serve_refuses_bad_setups_in_one_line(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("ZHISOU_TOKEN", raising=False)
+    code, _, err = invoke("serve", "-i", str(tmp_path / "nowhere"))
+    assert code == 3 and "no zhisou index at" in err
+    index = str(tmp_path / "ix")
+    invoke("init", index)
+    code, _, err = invoke("serve", "-i", index, "--host", "0.0.0.0")
+    assert code == 2 and "without a token" in err and "Traceback" not in err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        code, _, err = invoke("serve", "-i", index, "--port", port)
+    assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err

@@ -49,6 +49,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         # extra threads only add switching (16 clients: 416 req/s with 1 thread, 302 with 2,
         # 228 with 4 — benchmarks/RESULTS.md). Writes have their own thread (api.py).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        await anyio.to_thread.run_sync(service.warm_up)
         yield
         service.close()
 

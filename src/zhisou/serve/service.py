@@ -45,6 +45,12 @@ class Service:
         self.tag_field = "tags" if tags is not None and tags.type == "keyword" else None
         self.facet_fields = [f for f in (self.tag_field, self.date_field) if f]
 
+    def warm_up(self) -> None:
+        """Run one search of each kind before the first visitor does: loading the compiled
+        kernels and building per-snapshot caches takes a few hundred milliseconds."""
+        self.search("index 索引", log=False)
+        self.latest(size=1)
+
     # -- reading -----------------------------------------------------------------------------
     def modes(self) -> list[str]:
         """Search modes this index supports (semantic ones once it holds vectors)."""
