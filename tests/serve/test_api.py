@@ -252,3 +252,13 @@ def test_a_write_while_another_process_holds_the_lock_is_a_conflict(client: Test
     finally:
         other.close()
     assert client.post("/api/docs", json=[{"id": "x", "body": "now it works"}]).json()["indexed"] == 1
+
+
+def test_ids_with_slashes_work_everywhere(client: TestClient) -> None:
+    client.post("/api/docs", json=[{"id": "notes/2024/rank", "title": "Nested", "body": "rank fusion again"}])
+    assert client.get("/api/docs/notes/2024/rank").json()["title"] == "Nested"
+    assert "notes/2024/rank" in [h["id"] for h in client.get("/api/docs/h/related").json()["hits"]]
+    assert client.get("/api/docs/notes/2024/rank/related").json()["id"] == "notes/2024/rank"
+    page = client.get("/doc/notes/2024/rank")
+    assert page.status_code == 200 and "Nested" in page.text
+    assert client.delete("/api/docs/notes/2024/rank").json()["deleted"] == 1

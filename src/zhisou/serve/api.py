@@ -90,13 +90,14 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
     def latest(page: Page = 1, size: Size = 10, tag: str | None = None) -> JSONResponse:
         return JSONResponse(service.latest(page=page, size=size, tag=tag))
 
-    @router.get("/docs/{doc_id}", summary="One document's stored fields")
-    def document(doc_id: str) -> JSONResponse:
-        return JSONResponse(service.document(doc_id))
-
-    @router.get("/docs/{doc_id}/related", summary="More like this")
+    # Ids may hold "/" (files in folders): paths match them; /related is tried first.
+    @router.get("/docs/{doc_id:path}/related", summary="More like this")
     def related(doc_id: str, size: Annotated[int, Query(ge=1, le=MAX_RELATED)] = 5) -> JSONResponse:
         return JSONResponse({"id": doc_id, "hits": service.related(doc_id, size)})
+
+    @router.get("/docs/{doc_id:path}", summary="One document's stored fields")
+    def document(doc_id: str) -> JSONResponse:
+        return JSONResponse(service.document(doc_id))
 
     # Writes run in a thread of their own, so indexing never takes the readers' threads.
     write_thread = anyio.CapacityLimiter(1)
@@ -112,7 +113,7 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
             raise HTTPException(400, "the request body is not UTF-8") from None
         return await anyio.to_thread.run_sync(partial(service.upsert, docs, commit=commit), limiter=write_thread)
 
-    @router.delete("/docs/{doc_id}", dependencies=writer, summary="Delete a document")
+    @router.delete("/docs/{doc_id:path}", dependencies=writer, summary="Delete a document")
     async def delete(doc_id: str, commit: bool = True) -> dict[str, Any]:
         return await anyio.to_thread.run_sync(partial(service.delete, doc_id, commit=commit), limiter=write_thread)
 

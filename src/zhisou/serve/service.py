@@ -90,6 +90,7 @@ class Service:
             raise ZhisouError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
         if mode not in self.modes():
             raise ZhisouError(f"mode {mode!r} needs an index with vectors; this one has none, use mode=keyword")
+        tags = list(tags)
         filters = self._filters(tags, year)
         searcher = self.index.searcher()
         query = query.strip()
@@ -102,7 +103,7 @@ class Service:
         sort = None if query else (f"-{self.date_field}" if self.date_field else None)
         result = searcher.search(query, page=page, size=size, filters=filters or None, sort=sort, plain=plain)
         out = self._page(result)
-        out.update(mode=mode, query_error=query_error, filters={"tags": list(tags), "year": year})
+        out.update(mode=mode, query_error=query_error, filters={"tags": tags, "year": year})
         if facets and self.facet_fields:
             mask = searcher.match_mask(query, filters=filters or None, plain=plain)
             out["facets"] = {

@@ -93,7 +93,7 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
         template = "_results.html" if partial else "search.html"
         return render(request, template, results=results, q=q, mode=mode, tags=tag, year=year)
 
-    @router.get("/doc/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
+    @router.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def document(request: Request, doc_id: str) -> HTMLResponse:
         doc = service.document(doc_id)
         body = doc.get(service.body_field)
