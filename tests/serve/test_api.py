@@ -262,3 +262,24 @@ def test_ids_with_slashes_work_everywhere(client: TestClient) -> None:
     page = client.get("/doc/notes/2024/rank")
     assert page.status_code == 200 and "Nested" in page.text
     assert client.delete("/api/docs/notes/2024/rank").json()["deleted"] == 1
+
+
+def test_the_server_lets_go_of_the_write_lock_after_committing(client: TestClient, index_dir: Path) -> None:
+    client.post("/api/docs", json=[{"id": "s1", "body": "from the server"}])
+    with Index.open(index_dir) as other:  # as `zhisou index` would, while the server runs
+        other.add({"id": "cli1", "body": "from the command line"})
+        other.commit()
+    assert client.post("/api/commit").status_code == 200  # the server takes the lock back
+    assert client.get("/api/docs/cli1").status_code == 200
+
+
+def test_unexpected_failures_are_one_json_line(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = client.app.state.service  # type: ignore[attr-defined]
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(service, "stats", broken)
+    failing = TestClient(client.app, raise_server_exceptions=False)
+    response = failing.get("/api/stats")
+    assert response.status_code == 500 and "No space left on device" in error_of(response)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from zhisou.serve.settings import ServeSettings
 from zhisou.serve.ui import request_language, ui_router
 
 HERE = Path(__file__).parent
+logger = logging.getLogger("zhisou.serve")
 # Library errors as HTTP statuses; any other ZhisouError is the client's input: 400.
 ERROR_STATUS: tuple[tuple[type[ZhisouError], int], ...] = ((NotFound, 404), (IndexLockedError, 409))
 
@@ -107,6 +109,13 @@ def create_app(settings: ServeSettings) -> FastAPI:
         if exc.status_code == 404 and message == "Not Found":
             message = f"no page at {request.url.path}"
         return error(request, exc.status_code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # A bug or an I/O failure (disk full, permissions): one line for the client, the
+        # traceback for the server's log. Committed data is untouched: commits are atomic.
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error(request, 500, f"internal error ({type(exc).__name__}: {exc}); see the server log")
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:

@@ -202,7 +202,7 @@ class Service:
                     indexed += 1
                 except DocumentError as error:
                     errors.append({"position": position, "id": doc.get("id"), "error": str(error)})
-            generation = self.index.commit() if commit and indexed else None
+            generation = self._publish() if commit and indexed else None
         return {"indexed": indexed, "errors": errors, "committed": generation is not None, "generation": generation}
 
     def delete(self, doc_id: str, *, commit: bool = True) -> dict[str, Any]:
@@ -210,12 +210,19 @@ class Service:
             deleted = self.index.delete(doc_id)
             if not deleted:
                 raise NotFound(f"no document with id {doc_id!r}")
-            generation = self.index.commit() if commit else None
+            generation = self._publish() if commit else None
         return {"deleted": deleted, "committed": generation is not None, "generation": generation}
 
     def commit(self) -> dict[str, Any]:
         with self._write_lock:
-            return {"generation": self.index.commit()}
+            return {"generation": self._publish()}
+
+    def _publish(self) -> int:
+        """Commit, then let go of the write lock, so that `zhisou index` can add documents while
+        the server runs (writes left uncommitted with ``commit=false`` keep the lock until then)."""
+        generation = self.index.commit()
+        self.index.close()
+        return generation
 
     def close(self) -> None:
         with self._write_lock:
