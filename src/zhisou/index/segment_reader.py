@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from zhisou.analysis.tokenizers import is_single_chinese_character
 from zhisou.errors import CorruptIndexError
@@ -15,7 +16,7 @@ from zhisou.index.blocks import block_maxima
 from zhisou.index.deletes import read_live
 from zhisou.index.docstore import DocStoreReader
 from zhisou.index.segment import Component, SegmentMeta, deletes_file_name
-from zhisou.index.termdict import FIELD_SEPARATOR, TermDictionary
+from zhisou.index.termdict import FIELD_SEPARATOR, TermDictionary, encode_keys, find_keys
 
 _EMPTY_I32 = np.empty(0, dtype=np.int32)
 
@@ -148,10 +149,13 @@ class SegmentReader:
     def positions_slice(self, start: int, end: int) -> np.ndarray:
         return self._positions[start:end]
 
-    def postings_ranges(self, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(starts, counts) of several terms' postings in ``docs``/``freqs``."""
-        rows = self._term_info[ordinals]
-        return rows[:, 0], rows[:, 1]
+    def postings_of(self, keys: list[bytes]) -> list[list[int]]:
+        """[postings start, doc freq] of each key; [0, 0] where the segment lacks it. One
+        compiled call for a query's terms: dictionary search and term-info gather together."""
+        if not keys or not len(self.terms):
+            return [[0, 0] for _ in keys]
+        blob, offsets = self.terms.arrays
+        return _find_postings(blob, offsets, self._term_info, *encode_keys(keys)).tolist()
 
     def positions_at(self, ordinal: int) -> np.ndarray:
         """All positions of the term, posting after posting (split them with the frequencies)."""
@@ -199,3 +203,16 @@ class SegmentReader:
                     crc = zlib.crc32(chunk, crc)
             if crc != info.crc32:
                 raise CorruptIndexError(f"{path}: checksum mismatch; the file is damaged (restore or rebuild)")
+
+
+@njit(cache=True, nogil=True)
+def _find_postings(
+    blob: np.ndarray, offsets: np.ndarray, term_info: np.ndarray, wanted: np.ndarray, wanted_offsets: np.ndarray
+) -> np.ndarray:
+    ordinals = find_keys(blob, offsets, wanted, wanted_offsets)
+    found = np.zeros((ordinals.shape[0], 2), dtype=np.int64)
+    for i in range(ordinals.shape[0]):
+        if ordinals[i] >= 0:
+            found[i, 0] = term_info[ordinals[i], 0]
+            found[i, 1] = term_info[ordinals[i], 1]
+    return found

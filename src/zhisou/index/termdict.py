@@ -37,7 +37,7 @@ class _KeyView:
 
 
 @njit(cache=True, nogil=True)
-def _find_keys(blob: np.ndarray, offsets: np.ndarray, wanted: np.ndarray, wanted_offsets: np.ndarray) -> np.ndarray:
+def find_keys(blob: np.ndarray, offsets: np.ndarray, wanted: np.ndarray, wanted_offsets: np.ndarray) -> np.ndarray:
     """Binary search of each wanted key among the sorted keys, comparing bytes in place."""
     n_keys = offsets.shape[0] - 1
     found = np.empty(wanted_offsets.shape[0] - 1, dtype=np.int64)
@@ -68,6 +68,12 @@ def _find_keys(blob: np.ndarray, offsets: np.ndarray, wanted: np.ndarray, wanted
     return found
 
 
+def encode_keys(keys: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Keys as one byte array and their offsets: the form ``find_keys`` takes."""
+    wanted = np.frombuffer(b"".join(keys), dtype=np.uint8)
+    return wanted, np.array([0, *itertools.accumulate(map(len, keys))], dtype=np.int64)
+
+
 class TermDictionary:
     """Lookups are compiled binary searches over the mapped keys, a batch of keys per call
     (a query's terms), so a lookup costs a few page touches and no Python per probe."""
@@ -88,9 +94,12 @@ class TermDictionary:
         """Index of each key (-1 where absent), as int64."""
         if not keys or not len(self._keys):
             return np.full(len(keys), -1, dtype=np.int64)
-        wanted = np.frombuffer(b"".join(keys), dtype=np.uint8)
-        wanted_offsets = np.array([0, *itertools.accumulate(map(len, keys))], dtype=np.int64)
-        return _find_keys(self._blob, self._offsets, wanted, wanted_offsets)
+        return find_keys(self._blob, self._offsets, *encode_keys(keys))
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(key bytes, key offsets): for compiled code that searches the dictionary itself."""
+        return self._blob, self._offsets
 
     def key(self, ordinal: int) -> bytes:
         return self._keys[ordinal]

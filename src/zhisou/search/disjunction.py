@@ -139,13 +139,11 @@ def locate_terms(reader: IndexReader, stats: ReaderStats, field: str, terms: lis
         doc_freq = [0] * len(missing)
         places: list[list[tuple[int, int, int]]] = [[] for _ in missing]
         for number, segment in enumerate(reader.segments):
-            ordinals = segment.terms.ordinals(keys)
-            held = np.flatnonzero(ordinals >= 0)
-            starts, lengths = segment.postings_ranges(ordinals[held])
-            for index, start, length in zip(held.tolist(), starts.tolist(), lengths.tolist()):
-                live = length if segment.live is None else live_doc_freq(segment.docs, start, length, segment.live)
-                doc_freq[index] += live
-                places[index].append((number, start, length))
+            for index, (start, length) in enumerate(segment.postings_of(keys)):
+                if length:
+                    live = length if segment.live is None else live_doc_freq(segment.docs, start, length, segment.live)
+                    doc_freq[index] += live
+                    places[index].append((number, start, length))
         if len(cache) + len(missing) > TERM_CACHE_SIZE:
             cache.clear()
         for slot, index in enumerate(missing):
