@@ -49,7 +49,7 @@ class SegmentBuffer:
             ids = self._term_ids.get(field)
             if ids is None:
                 ids = self._term_ids[field] = {}
-            term_ids = [ids.get(term) for term in terms]
+            term_ids = list(map(ids.get, terms))
             if None in term_ids:
                 for index, term in enumerate(terms):
                     if term_ids[index] is None:
