@@ -283,3 +283,17 @@ def test_unexpected_failures_are_one_json_line(client: TestClient, monkeypatch: 
     failing = TestClient(client.app, raise_server_exceptions=False)
     response = failing.get("/api/stats")
     assert response.status_code == 500 and "No space left on device" in error_of(response)
+
+
+def test_filter_expressions_and_chosen_facets(client: TestClient) -> None:
+    recent = client.get("/api/search", params={"q": "rank", "filter": "date:>=2024-01-01"}).json()
+    assert [hit["id"] for hit in recent["hits"]] == ["d"]
+    both = client.get("/api/search", params={"filter": ["tags:ranking", "date:[2023 TO 2023]"], "size": 50}).json()
+    assert {hit["id"] for hit in both["hits"]} == {"b", "h"}
+    bad = client.get("/api/search", params={"q": "rank", "filter": "date:>=(2024"})
+    assert bad.status_code == 400 and error_of(bad).startswith("filter 'date:>=(2024': query syntax error")
+    only_year = client.get("/api/search", params={"q": "rank", "facets": "year"}).json()["facets"]
+    assert list(only_year) == ["year"]
+    assert client.get("/api/search", params={"q": "rank", "facets": "none"}).json()["facets"] == {}
+    not_facetable = client.get("/api/search", params={"q": "rank", "facets": "body"})
+    assert not_facetable.status_code == 400 and "keyword or date" in error_of(not_facetable)

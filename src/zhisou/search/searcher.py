@@ -64,27 +64,27 @@ class Searcher:
 
     def filter_query(self, filters: Mapping[str, FilterValue] | Sequence[str]) -> list[Query]:
         """Filters as queries: ``{"tags": ["a", "b"]}`` (any of), ``{"date": ">=2024"}``, or ``["tags:a"]``."""
-        clauses: list[Query] = []
         if isinstance(filters, Mapping):
-            for name, value in filters.items():
-                if name not in self._fields:
-                    known = ", ".join(self._fields)
-                    raise QuerySyntaxError(f"unknown filter field {name!r}; fields: {known}", name, 0)
-                values = [value] if isinstance(value, str | int | float) else list(value)
-                texts = [self._filter_text(name, str(v)) for v in values]
-                clauses.append(
-                    self.parse(" OR ".join(f"({t})" for t in texts)) if len(texts) > 1 else self.parse(texts[0])
-                )
-        else:
-            clauses.extend(self.parse(text) for text in filters)
-        return clauses
+            return [self.parse(self.filter_text(name, value)) for name, value in filters.items()]
+        return [self.parse(text) for text in filters]
 
-    def _filter_text(self, name: str, value: str) -> str:
-        value = value.strip()
-        if self._fields[name].type in ("date", "number") and (value[:1] in "<>[{"):
-            return f"{name}:{value}"
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'{name}:"{escaped}"'
+    def filter_text(self, name: str, value: FilterValue) -> str:
+        """One filter in query syntax: ``field:"value"``, or an OR of them for several values;
+        a date or number value may be a range (``>=2024``, ``[1 TO 5]``)."""
+        if name not in self._fields:
+            known = ", ".join(self._fields)
+            raise QuerySyntaxError(f"unknown filter field {name!r}; fields: {known}", name, 0)
+        texts = []
+        for item in [value] if isinstance(value, str | int | float) else list(value):
+            text = str(item).strip()
+            if self._fields[name].type in ("date", "number") and text[:1] in "<>[{":
+                texts.append(f"{name}:{text}")
+            else:
+                escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+                texts.append(f'{name}:"{escaped}"')
+        if not texts:
+            raise ZhisouError(f"filter {name!r} has no values")
+        return " OR ".join(f"({t})" for t in texts) if len(texts) > 1 else texts[0]
 
     def search(
         self,

@@ -82,9 +82,17 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
         size: Size = 10,
         tag: Annotated[list[str], Query(description="only documents with any of these tags")] = [],  # noqa: B006
         year: str | None = None,
-        facets: bool = True,
+        filters: Annotated[
+            list[str],
+            Query(alias="filter", description="filter expressions, as `zhisou search --filter`: date:>=2024-06"),
+        ] = [],  # noqa: B006
+        facets: Annotated[
+            str | None, Query(description="comma list of keyword fields and year (default tags,year); none for none")
+        ] = None,
     ) -> JSONResponse:
-        return JSONResponse(service.search(q, mode=mode, page=page, size=size, tags=tag, year=year, facets=facets))
+        return JSONResponse(
+            service.search(q, mode=mode, page=page, size=size, tags=tag, year=year, filters=filters, facets=facets)
+        )
 
     @router.get("/latest", summary="Newest documents first (the home feed)")
     def latest(page: Page = 1, size: Size = 10, tag: str | None = None) -> JSONResponse:

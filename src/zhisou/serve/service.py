@@ -17,6 +17,7 @@ from zhisou.errors import DocumentError, QuerySyntaxError, ZhisouError
 from zhisou.ingest.pipeline import apply_aliases
 from zhisou.search.highlight import excerpt
 from zhisou.search.results import Hit, SearchResult
+from zhisou.search.searcher import Searcher
 from zhisou.serve.searchlog import SearchLog
 from zhisou.serve.settings import ServeSettings
 
@@ -56,20 +57,38 @@ class Service:
         """Search modes this index supports (semantic ones once it holds vectors)."""
         return ["keyword"]
 
-    def _filters(self, tags: Iterable[str], year: str | None) -> dict[str, Any]:
-        filters: dict[str, Any] = {}
-        tags = [t for t in tags if t]
+    def _filters(self, searcher: Searcher, tags: list[str], year: str | None, extra: Iterable[str] = ()) -> list[str]:
+        """The page's filters in query syntax: any of ``tags``, the calendar ``year``, and
+        filter expressions as the CLI's ``--filter`` takes them (``date:>=2024-06``)."""
+        filters: list[str] = []
         if tags:
             if self.tag_field is None:
                 raise ZhisouError("this index has no tags field to filter on")
-            filters[self.tag_field] = tags
+            filters.append(searcher.filter_text(self.tag_field, tags))
         if year:
             if self.date_field is None:
                 raise ZhisouError("this index has no date field to filter on")
             if not re.fullmatch(r"\d{4}", year):
                 raise ZhisouError(f"year must be four digits, got {year!r}")
-            filters[self.date_field] = year
+            filters.append(searcher.filter_text(self.date_field, year))
+        for text in extra:
+            if text.strip():
+                try:
+                    searcher.parse(text)
+                except QuerySyntaxError as error:
+                    raise ZhisouError(f"filter {text!r}: {error}") from None
+                filters.append(text)
         return filters
+
+    def _facet_fields(self, wanted: str | None) -> list[str]:
+        """``None``: tags and year; ``""`` or ``none``: no facets; else a comma list of keyword
+        fields and ``year``."""
+        if wanted is None:
+            return self.facet_fields
+        names = [name.strip() for name in wanted.split(",") if name.strip() and name.strip() != "none"]
+        if "year" in names and self.date_field is None:
+            raise ZhisouError("this index has no date field to count years of")
+        return [self.date_field if name == "year" and self.date_field else name for name in names]
 
     def search(
         self,
@@ -80,7 +99,8 @@ class Service:
         size: int = 10,
         tags: Iterable[str] = (),
         year: str | None = None,
-        facets: bool = True,
+        filters: Iterable[str] = (),
+        facets: str | None = None,
         log: bool = True,
     ) -> dict[str, Any]:
         """A page of results with highlights, facet counts and, when nothing matches, a
@@ -90,9 +110,10 @@ class Service:
             raise ZhisouError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
         if mode not in self.modes():
             raise ZhisouError(f"mode {mode!r} needs an index with vectors; this one has none, use mode=keyword")
-        tags = list(tags)
-        filters = self._filters(tags, year)
+        tags, filters = list(tags), list(filters)
         searcher = self.index.searcher()
+        clauses = self._filters(searcher, tags, year, filters) or None
+        facet_fields = self._facet_fields(facets)
         query = query.strip()
         plain, query_error = False, None
         if query:
@@ -101,26 +122,25 @@ class Service:
             except QuerySyntaxError as error:
                 plain, query_error = True, str(error)
         sort = None if query else (f"-{self.date_field}" if self.date_field else None)
-        result = searcher.search(query, page=page, size=size, filters=filters or None, sort=sort, plain=plain)
+        result = searcher.search(query, page=page, size=size, filters=clauses, sort=sort, plain=plain)
         out = self._page(result)
-        out.update(mode=mode, query_error=query_error, filters={"tags": tags, "year": year})
-        if facets and self.facet_fields:
-            mask = searcher.match_mask(query, filters=filters or None, plain=plain)
-            out["facets"] = {
-                ("year" if name == self.date_field else name): [{"value": f.value, "count": f.count} for f in values]
-                for name, values in searcher.facets(mask, self.facet_fields, FACET_SIZE).items()
-            }
-        else:
-            out["facets"] = {}
+        out.update(mode=mode, query_error=query_error, filters={"tags": tags, "year": year, "filter": filters})
+        out["facets"] = {}
+        if facet_fields:
+            mask = searcher.match_mask(query, filters=clauses, plain=plain)
+            for name, values in searcher.facets(mask, facet_fields, FACET_SIZE).items():
+                key = "year" if name == self.date_field else name
+                out["facets"][key] = [{"value": f.value, "count": f.count} for f in values]
         out["suggestion"] = searcher.did_you_mean(query) if query and not result.total else None
         out["query_id"] = self.log.search(query, mode, page, result.ids, out["filters"]) if log else None
         return out
 
     def latest(self, *, page: int = 1, size: int = 10, tag: str | None = None) -> dict[str, Any]:
         """The newest documents first: the home page's feed."""
-        filters = self._filters([tag] if tag else [], None)
+        searcher = self.index.searcher()
+        filters = self._filters(searcher, [tag] if tag else [], None) or None
         sort = f"-{self.date_field}" if self.date_field else None
-        result = self.index.searcher().search("", page=page, size=size, filters=filters or None, sort=sort)
+        result = searcher.search("", page=page, size=size, filters=filters, sort=sort)
         out = self._page(result)
         out["tag"] = tag
         return out
