@@ -41,8 +41,8 @@ def test_prefixes_and_extensions_of_a_key_are_not_the_key() -> None:
 def test_postings_of_a_segment_agree_with_its_postings(make_index) -> None:  # type: ignore[no-untyped-def]
     segment = make_index().searcher().reader.segments[0]
     keys = [b"body\x1frank", b"body\x1f\xe7\xb4\xa2\xe5\xbc\x95", b"body\x1fnever-indexed", b"title\x1fbm25"]
-    for key, (start, count) in zip(keys, segment.postings_of(keys)):
+    for key, (start, count) in zip(keys, segment.postings_of(keys).tolist()):
         docs, _ = segment.postings(key)
         assert count == len(docs)
         assert (segment.docs[start : start + count] == docs).all()
-    assert segment.postings_of([b"body\x1fnever-indexed"]) == [[0, 0]]
+    assert segment.postings_of([b"body\x1fnever-indexed"]).tolist() == [[0, 0]]

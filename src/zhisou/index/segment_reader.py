@@ -149,13 +149,13 @@ class SegmentReader:
     def positions_slice(self, start: int, end: int) -> np.ndarray:
         return self._positions[start:end]
 
-    def postings_of(self, keys: list[bytes]) -> list[list[int]]:
-        """[postings start, doc freq] of each key; [0, 0] where the segment lacks it. One
-        compiled call for a query's terms: dictionary search and term-info gather together."""
+    def postings_of(self, keys: list[bytes]) -> np.ndarray:
+        """(postings start, doc freq) of each key, one row per key, (0, 0) where the segment
+        lacks it. One compiled call for a query's terms: dictionary search and gather together."""
         if not keys or not len(self.terms):
-            return [[0, 0] for _ in keys]
+            return np.zeros((len(keys), 2), dtype=np.int64)
         blob, offsets = self.terms.arrays
-        return _find_postings(blob, offsets, self._term_info, *encode_keys(keys)).tolist()
+        return _find_postings(blob, offsets, self._term_info, *encode_keys(keys))
 
     def positions_at(self, ordinal: int) -> np.ndarray:
         """All positions of the term, posting after posting (split them with the frequencies)."""

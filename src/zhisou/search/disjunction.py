@@ -20,6 +20,7 @@ from zhisou.search.executor import QueryTerms, ReaderStats
 from zhisou.search.kernels import (
     accumulate_bm25,
     block_max_maxscore,
+    bm25_weights,
     live_doc_freq,
     maxscore,
     sort_heap,
@@ -113,42 +114,49 @@ def weighted_terms(
 
 
 @dataclass
-class _SegmentCursors:
-    """The query terms one segment holds, over all fields: where each term's postings are."""
+class _QueryKeys:
+    """A query's analyzed terms over all its fields, as parallel arrays (the kernels' layout)."""
 
-    starts: list[np.ndarray]
-    counts: list[np.ndarray]
-    weights: list[np.ndarray]
-    fields: list[int]  # row of each group in the segment's length matrix
-
-
-# Where a term's postings are: its live document frequency over the reader, and per segment
-# holding it, (segment number, postings start, postings count).
-TermPostings = tuple[int, tuple[tuple[int, int, int], ...]]
-TERM_CACHE_SIZE = 1 << 16  # query terms follow Zipf's law: a small memo answers most lookups
+    keys: list[bytes]  # ``field\x1fterm`` of each term
+    multiplicity: np.ndarray  # how often the analyzed query produced each term
+    field_of: np.ndarray  # index of each term's field in ``fields``
+    fields: list[str]
 
 
-def locate_terms(reader: IndexReader, stats: ReaderStats, field: str, terms: list[str]) -> list[TermPostings]:
-    """Where each of ``terms`` of ``field`` lives, from the reader's memo or one compiled
-    dictionary search per segment for the terms not seen before."""
-    cache = stats.term_postings
-    found: list[TermPostings | None] = [cache.get((field, term)) for term in terms]
-    missing = [i for i, entry in enumerate(found) if entry is None]
-    if missing:
-        keys = [term_key(field, terms[i]) for i in missing]
-        doc_freq = [0] * len(missing)
-        places: list[list[tuple[int, int, int]]] = [[] for _ in missing]
-        for number, segment in enumerate(reader.segments):
-            for index, (start, length) in enumerate(segment.postings_of(keys)):
-                if length:
-                    live = length if segment.live is None else live_doc_freq(segment.docs, start, length, segment.live)
-                    doc_freq[index] += live
-                    places[index].append((number, start, length))
-        if len(cache) + len(missing) > TERM_CACHE_SIZE:
-            cache.clear()
-        for slot, index in enumerate(missing):
-            found[index] = cache[(field, terms[index])] = (doc_freq[slot], tuple(places[slot]))
-    return found  # type: ignore[return-value]
+def _query_keys(terms_by_field: dict[str, dict[str, int]]) -> _QueryKeys:
+    keys: list[bytes] = []
+    multiplicity: list[int] = []
+    field_of: list[int] = []
+    for number, (field, counts) in enumerate(terms_by_field.items()):
+        for term, count in counts.items():
+            keys.append(term_key(field, term))
+            multiplicity.append(count)
+            field_of.append(number)
+    return _QueryKeys(
+        keys, np.array(multiplicity, dtype=np.float64), np.array(field_of, dtype=np.int64), list(terms_by_field)
+    )
+
+
+def _locate(reader: IndexReader, keys: list[bytes]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per segment, (postings start, count) of every key (count 0 where absent); and each key's
+    live document frequency over the whole reader."""
+    ranges = [segment.postings_of(keys) for segment in reader.segments]
+    if len(ranges) == 1 and reader.segments[0].live is None:
+        return ranges, ranges[0][:, 1]
+    doc_freqs = np.zeros(len(keys), dtype=np.int64)
+    for segment, segment_ranges in zip(reader.segments, ranges):
+        if segment.live is None:
+            doc_freqs += segment_ranges[:, 1]
+        else:
+            for index, (start, count) in enumerate(segment_ranges.tolist()):
+                if count:
+                    doc_freqs[index] += live_doc_freq(segment.docs, start, count, segment.live)
+    return ranges, doc_freqs
+
+
+def doc_freqs(reader: IndexReader, field: str, terms: list[str]) -> list[int]:
+    """Live document frequency of each of ``terms`` of ``field`` over the reader."""
+    return _locate(reader, [term_key(field, term) for term in terms])[1].tolist() if terms else []
 
 
 def score_disjunction(
@@ -173,79 +181,51 @@ def score_disjunction(
     skipped enough to pay for document-at-a-time iteration (+14 % at best, at 1M documents;
     benchmarks/RESULTS.md), so both stay opt-in.
     """
-    n_segments = len(reader.segments)
-    # Per segment and field: the postings starts, counts and weights of the query terms it holds.
-    groups: list[list[tuple[list[int], list[int], list[float]]]] = [[] for _ in range(n_segments)]
-    norms: list[tuple[float, float]] = []  # per field group: (norm base, norm slope)
-    rows: list[str] = []  # field of each group
     for field, counts in terms_by_field.items():
-        spec = reader.schema.get(field)
-        assert spec is not None
-        field_stats = stats.field(field)
-        terms = list(counts)
-        per_segment: list[tuple[list[int], list[int], list[float]]] = [([], [], []) for _ in range(n_segments)]
-        for term, (doc_freq, places) in zip(terms, locate_terms(reader, stats, field, terms)):
-            weight = counts[term] * spec.boost * similarity.idf(doc_freq, field_stats)
-            for number, start, length in places:
-                starts, lengths, weights = per_segment[number]
-                starts.append(start)
-                lengths.append(length)
-                weights.append(weight)
-        query_terms.by_field.setdefault(field, set()).update(terms)
-        norms.append((similarity.k1 * (1 - similarity.b), similarity.k1 * similarity.b / field_stats.avg_length))
-        rows.append(field)
-        for number in range(n_segments):
-            groups[number].append(per_segment[number])
-    segments = [
-        _SegmentCursors(
-            [np.array(starts, dtype=np.int64) for starts, _, _ in segment_groups],
-            [np.array(lengths, dtype=np.int64) for _, lengths, _ in segment_groups],
-            [np.array(weights, dtype=np.float64) for _, _, weights in segment_groups],
-            [segment.text_field_row(field) for field in rows],
-        )
-        for segment, segment_groups in zip(reader.segments, groups)
-    ]
+        query_terms.by_field.setdefault(field, set()).update(counts)
+    query = _query_keys(terms_by_field)
+    if not query.keys:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), 0, True
+    field_stats = [stats.field(field) for field in query.fields]
+    boosts = np.array([spec.boost for spec in map(reader.schema.get, query.fields) if spec is not None])
+    doc_counts = np.array([fs.doc_count for fs in field_stats], dtype=np.float64)
+    norm_base = similarity.k1 * (1 - similarity.b)
+    norm_slopes = np.array([similarity.k1 * similarity.b / fs.avg_length for fs in field_stats])
+    ranges, live_doc_freqs = _locate(reader, query.keys)
+    weights = bm25_weights(live_doc_freqs, query.multiplicity, query.field_of, boosts, doc_counts)
+    rows = [np.array([segment.text_field_row(f) for f in query.fields], dtype=np.int64) for segment in reader.segments]
     if method in ("maxscore", "blockmax"):
-        return _run_pruned(reader, segments, norms, allowed, limit, track_total_hits, method == "blockmax")
-    return _run_taat(reader, segments, norms, allowed, limit)
-
-
-def _run_taat(
-    reader: IndexReader,
-    segments: list[_SegmentCursors],
-    norms: list[tuple[float, float]],
-    allowed: np.ndarray,
-    limit: int,
-) -> tuple[np.ndarray, np.ndarray, int, bool]:
+        flats = [
+            _FlatCursors.of(segment_ranges, weights, query.field_of, segment_rows, norm_base, norm_slopes)
+            for segment_ranges, segment_rows in zip(ranges, rows)
+        ]
+        return _run_pruned(reader, flats, allowed, limit, track_total_hits, method == "blockmax")
     scores, touched = _BUFFERS.ensure(reader.max_doc)
     n_touched = 0
-    for segment, base, cursors in zip(reader.segments, reader.bases, segments):
-        for group, row in enumerate(cursors.fields):
-            if not len(cursors.starts[group]):
-                continue
-            norm_base, norm_slope = norms[group]
-            n_touched = accumulate_bm25(
-                segment.docs,
-                segment.freqs,
-                cursors.starts[group],
-                cursors.counts[group],
-                cursors.weights[group],
-                segment.length_matrix[row],
-                norm_base,
-                norm_slope,
-                allowed,
-                int(base),
-                scores,
-                touched,
-                n_touched,
-            )
+    for segment, base, segment_ranges, segment_rows in zip(reader.segments, reader.bases, ranges, rows):
+        n_touched = accumulate_bm25(
+            segment.docs,
+            segment.freqs,
+            segment_ranges,
+            weights,
+            query.field_of,
+            segment_rows,
+            norm_slopes,
+            segment.length_matrix,
+            norm_base,
+            allowed,
+            int(base),
+            scores,
+            touched,
+            n_touched,
+        )
     docs, top_scores = top_k_and_clear(scores, touched, n_touched, limit)
     return docs, top_scores, n_touched, True
 
 
 @dataclass
 class _FlatCursors:
-    """One segment's cursors over all fields as parallel arrays, the layout the kernels take."""
+    """One segment's postings cursors, over all fields, as parallel arrays (what MaxScore takes)."""
 
     starts: np.ndarray
     counts: np.ndarray
@@ -255,15 +235,23 @@ class _FlatCursors:
     norm_slope: np.ndarray
 
     @classmethod
-    def of(cls, cursors: _SegmentCursors, norms: list[tuple[float, float]]) -> _FlatCursors:
-        group_of = np.concatenate([np.full(len(s), g) for g, s in enumerate(cursors.starts)]).astype(np.int64)
+    def of(
+        cls,
+        ranges: np.ndarray,
+        weights: np.ndarray,
+        field_of: np.ndarray,
+        rows: np.ndarray,
+        norm_base: float,
+        norm_slopes: np.ndarray,
+    ) -> _FlatCursors:
+        held = np.flatnonzero(ranges[:, 1] > 0)
         return cls(
-            np.concatenate(cursors.starts),
-            np.concatenate(cursors.counts),
-            np.concatenate(cursors.weights),
-            np.array(cursors.fields, dtype=np.int64)[group_of],
-            np.array([norms[g][0] for g in group_of]),
-            np.array([norms[g][1] for g in group_of]),
+            ranges[held, 0].copy(),
+            ranges[held, 1].copy(),
+            weights[held],
+            rows[field_of[held]],
+            np.full(len(held), norm_base),
+            norm_slopes[field_of[held]],
         )
 
     def sorted_by_weight(self) -> _FlatCursors:
@@ -276,8 +264,7 @@ _FLAT_FIELDS = ("starts", "counts", "weights", "rows", "norm_base", "norm_slope"
 
 def _run_pruned(
     reader: IndexReader,
-    segments: list[_SegmentCursors],
-    norms: list[tuple[float, float]],
+    segments: list[_FlatCursors],
     allowed: np.ndarray,
     limit: int,
     track_total_hits: int,
@@ -287,10 +274,9 @@ def _run_pruned(
     heap_scores = np.zeros(limit)
     heap_docs = np.zeros(limit, dtype=np.int64)
     heap_size = matched = 0
-    for segment, base, cursors in zip(reader.segments, reader.bases, segments):
-        if not any(len(s) for s in cursors.starts):
+    for segment, base, flat in zip(reader.segments, reader.bases, segments):
+        if not len(flat.starts):
             continue
-        flat = _FlatCursors.of(cursors, norms)
         if block_max:
             blocks = [
                 segment.block_maxima(int(s), int(c), int(r), float(nb), float(ns))

@@ -43,8 +43,6 @@ class ReaderStats:
     """Per-reader caches: field statistics and global length/column arrays (a reader never changes)."""
 
     reader: IndexReader
-    # (field, term) → where its postings are; filled and bounded by disjunction.locate_terms
-    term_postings: dict[tuple[str, str], tuple[int, tuple[tuple[int, int, int], ...]]] = field(default_factory=dict)
     _fields: dict[str, FieldStats] = field(default_factory=dict)
     _lengths: dict[str, np.ndarray] = field(default_factory=dict)
     _columns: dict[str, np.ndarray] = field(default_factory=dict)

@@ -12,36 +12,58 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
+def bm25_weights(
+    doc_freqs: np.ndarray, multiplicity: np.ndarray, field_of: np.ndarray, boosts: np.ndarray, doc_counts: np.ndarray
+) -> np.ndarray:
+    """Per query term: multiplicity · field boost · idf, with idf = ln(1 + (N − df + ½) / (df + ½))
+    and N the documents holding the term's field; 0 for a term no live document holds."""
+    weights = np.zeros(doc_freqs.shape[0])
+    for t in range(doc_freqs.shape[0]):
+        df = doc_freqs[t]
+        if df > 0:
+            n = doc_counts[field_of[t]]
+            weights[t] = multiplicity[t] * boosts[field_of[t]] * np.log1p((n - df + 0.5) / (df + 0.5))
+    return weights
+
+
+@njit(cache=True, nogil=True)
 def accumulate_bm25(
     docs: np.ndarray,
     freqs: np.ndarray,
-    starts: np.ndarray,
-    counts: np.ndarray,
+    ranges: np.ndarray,
     weights: np.ndarray,
+    field_of: np.ndarray,
+    rows: np.ndarray,
+    norm_slopes: np.ndarray,
     lengths: np.ndarray,
     norm_base: float,
-    norm_slope: float,
     allowed: np.ndarray,
     base: int,
     scores: np.ndarray,
     touched: np.ndarray,
     n_touched: int,
 ) -> int:
-    """Add the BM25 contributions of several terms of one field of one segment.
+    """Add the BM25 contributions of every query term one segment holds.
 
-    The length norm is ``norm_base + norm_slope · dl`` = k1 · (1 − b + b · dl / avgdl).
+    ``ranges[t]`` is (postings start, count) of term t, ``field_of[t]`` its field; per field,
+    ``rows`` is its row in the segment's length matrix ``lengths`` and the length norm is
+    ``norm_base + norm_slopes[field] · dl`` = k1 · (1 − b + b · dl / avgdl).
     ``allowed[base + doc]`` filters documents (live and passing filters); returns the new
     number of entries in ``touched``.
     """
-    for t in range(starts.shape[0]):
+    for t in range(ranges.shape[0]):
         weight = weights[t]
-        start = starts[t]
-        for i in range(start, start + counts[t]):
+        if weight == 0.0:
+            continue
+        field_lengths = lengths[rows[field_of[t]]]
+        slope = norm_slopes[field_of[t]]
+        start = ranges[t, 0]
+        for i in range(start, start + ranges[t, 1]):
             doc = base + docs[i]
             if not allowed[doc]:
                 continue
             tf = float(freqs[i])
-            contribution = weight * tf / (tf + norm_base + norm_slope * lengths[docs[i]])
+            contribution = weight * tf / (tf + norm_base + slope * field_lengths[docs[i]])
             if scores[doc] == 0.0:
                 touched[n_touched] = doc
                 n_touched += 1

@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 from zhisou.index.reader import IndexReader
-from zhisou.search.disjunction import locate_terms
+from zhisou.search.disjunction import doc_freqs
 from zhisou.search.executor import ReaderStats
 from zhisou.search.similarity import BM25
 
@@ -30,7 +30,7 @@ def distinctive_terms(
         counts = Counter(reader.analyzers.get(spec.analyzer or "zh").stream(value).terms)
         terms = list(counts)
         field_stats = stats.field(spec.name)
-        for term, (doc_freq, _) in zip(terms, locate_terms(reader, stats, spec.name, terms)):
+        for term, doc_freq in zip(terms, doc_freqs(reader, spec.name, terms)):
             if doc_freq >= MIN_DOC_FREQ:
                 weight = counts[term] * spec.boost * similarity.idf(doc_freq, field_stats)
                 scored.append((weight, spec.name, term))
