@@ -46,3 +46,20 @@ def test_postings_of_a_segment_agree_with_its_postings(make_index) -> None:  # t
         assert count == len(docs)
         assert (segment.docs[start : start + count] == docs).all()
     assert segment.postings_of([b"body\x1fnever-indexed"]).tolist() == [[0, 0]]
+
+
+def test_lookups_across_many_sample_blocks() -> None:
+    keys = sorted({f"body\x1f{word}".encode() for word in (f"w{n:05d}" for n in range(0, 3000, 3))})
+    terms = dictionary(keys)
+    position = {key: i for i, key in enumerate(keys)}
+    wanted = [
+        *keys[::63],  # block starts and their neighbours
+        *keys[1::64],
+        keys[-1],
+        b"body\x1fw00001",  # between keys
+        b"a",  # before the first key
+        b"zzz",  # after the last
+        b"body\x1fw",  # a prefix of every key
+        *[f"body\x1fw{n:05d}".encode() for n in range(1, 3000, 97)],
+    ]
+    assert terms.ordinals(wanted).tolist() == [position.get(key, -1) for key in wanted]
