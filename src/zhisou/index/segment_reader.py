@@ -154,7 +154,8 @@ class SegmentReader:
         lacks it. One compiled call for a query's terms: dictionary search and gather together."""
         if not keys or not len(self.terms):
             return np.zeros((len(keys), 2), dtype=np.int64)
-        return _find_postings(self._term_info, *self.terms.search_arrays(), *encode_keys(keys))
+        blob, offsets = self.terms.arrays
+        return _find_postings(blob, offsets, self._term_info, *encode_keys(keys))
 
     def positions_at(self, ordinal: int) -> np.ndarray:
         """All positions of the term, posting after posting (split them with the frequencies)."""
@@ -206,15 +207,9 @@ class SegmentReader:
 
 @njit(cache=True, nogil=True)
 def _find_postings(
-    term_info: np.ndarray,
-    blob: np.ndarray,
-    offsets: np.ndarray,
-    sample: np.ndarray,
-    sample_offsets: np.ndarray,
-    wanted: np.ndarray,
-    wanted_offsets: np.ndarray,
+    blob: np.ndarray, offsets: np.ndarray, term_info: np.ndarray, wanted: np.ndarray, wanted_offsets: np.ndarray
 ) -> np.ndarray:
-    ordinals = find_keys(blob, offsets, sample, sample_offsets, wanted, wanted_offsets)
+    ordinals = find_keys(blob, offsets, wanted, wanted_offsets)
     found = np.zeros((ordinals.shape[0], 2), dtype=np.int64)
     for i in range(ordinals.shape[0]):
         if ordinals[i] >= 0:

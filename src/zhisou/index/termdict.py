@@ -1,8 +1,7 @@
 """Term dictionary: sorted UTF-8 keys ``field \x1f term`` found by binary search.
 
 Keys live concatenated in one mmap'ed byte array with an offsets array beside it, so opening
-costs nothing; every 64th key is copied into memory on first use, so a lookup searches that
-sample and then one block of the file (one or two pages) rather than log2(terms) pages.
+costs nothing and a lookup touches about log2(terms) keys.
 """
 
 from __future__ import annotations
@@ -37,68 +36,28 @@ class _KeyView:
         return self._blob[self._offsets[index] : self._offsets[index + 1]].tobytes()
 
 
-SAMPLE_EVERY = 64  # keys per block of the in-memory sample
-
-
 @njit(cache=True, nogil=True)
-def _compare(blob: np.ndarray, start: int, end: int, wanted: np.ndarray, w_start: int, w_end: int) -> int:
-    """Sign of (key blob[start:end]) − (wanted key), bytewise."""
-    length = min(end - start, w_end - w_start)
-    for i in range(length):
-        if blob[start + i] != wanted[w_start + i]:
-            return -1 if blob[start + i] < wanted[w_start + i] else 1
-    return (end - start > w_end - w_start) - (end - start < w_end - w_start)
-
-
-@njit(cache=True, nogil=True)
-def sample_keys(blob: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every ``SAMPLE_EVERY``-th key, copied into memory (bytes, offsets)."""
+def find_keys(blob: np.ndarray, offsets: np.ndarray, wanted: np.ndarray, wanted_offsets: np.ndarray) -> np.ndarray:
+    """Binary search of each wanted key among the sorted keys, comparing bytes in place."""
     n_keys = offsets.shape[0] - 1
-    n_sample = (n_keys + SAMPLE_EVERY - 1) // SAMPLE_EVERY
-    total = 0
-    for j in range(n_sample):
-        total += offsets[j * SAMPLE_EVERY + 1] - offsets[j * SAMPLE_EVERY]
-    sample = np.empty(total, dtype=np.uint8)
-    sample_offsets = np.zeros(n_sample + 1, dtype=np.int64)
-    position = 0
-    for j in range(n_sample):
-        start, end = offsets[j * SAMPLE_EVERY], offsets[j * SAMPLE_EVERY + 1]
-        sample[position : position + end - start] = blob[start:end]
-        position += end - start
-        sample_offsets[j + 1] = position
-    return sample, sample_offsets
-
-
-@njit(cache=True, nogil=True)
-def find_keys(
-    blob: np.ndarray,
-    offsets: np.ndarray,
-    sample: np.ndarray,
-    sample_offsets: np.ndarray,
-    wanted: np.ndarray,
-    wanted_offsets: np.ndarray,
-) -> np.ndarray:
-    """Ordinal of each wanted key (-1 if absent): a binary search of the in-memory sample picks
-    the block, a binary search of that block's ``SAMPLE_EVERY`` keys on the mapped file ends it,
-    so a lookup touches one or two pages of the file instead of ~log2(terms)."""
-    n_keys = offsets.shape[0] - 1
-    n_sample = sample_offsets.shape[0] - 1
-    found = np.full(wanted_offsets.shape[0] - 1, -1, dtype=np.int64)
+    found = np.empty(wanted_offsets.shape[0] - 1, dtype=np.int64)
     for w in range(wanted_offsets.shape[0] - 1):
         w_start, w_end = wanted_offsets[w], wanted_offsets[w + 1]
-        low, high = 0, n_sample  # first sample key greater than the wanted key
+        low, high = 0, n_keys
+        found[w] = -1
         while low < high:
             middle = (low + high) // 2
-            if _compare(sample, sample_offsets[middle], sample_offsets[middle + 1], wanted, w_start, w_end) <= 0:
-                low = middle + 1
-            else:
-                high = middle
-        if low == 0:
-            continue  # before the first key
-        low, high = (low - 1) * SAMPLE_EVERY, min(low * SAMPLE_EVERY, n_keys)
-        while low < high:
-            middle = (low + high) // 2
-            order = _compare(blob, offsets[middle], offsets[middle + 1], wanted, w_start, w_end)
+            k, k_end = offsets[middle], offsets[middle + 1]
+            i = w_start
+            order = 0  # sign of (key at middle) - (wanted key)
+            while k < k_end and i < w_end:
+                if blob[k] != wanted[i]:
+                    order = -1 if blob[k] < wanted[i] else 1
+                    break
+                k += 1
+                i += 1
+            if order == 0:
+                order = 0 if (k == k_end and i == w_end) else (-1 if k == k_end else 1)
             if order == 0:
                 found[w] = middle
                 break
@@ -116,14 +75,13 @@ def encode_keys(keys: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
 
 
 class TermDictionary:
-    """Lookups are compiled two-level binary searches, a batch of keys per call (a query's
-    terms), with no Python per probe."""
+    """Lookups are compiled binary searches over the mapped keys, a batch of keys per call
+    (a query's terms), so a lookup costs a few page touches and no Python per probe."""
 
     def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
         self._blob = blob
         self._offsets = offsets
         self._keys = _KeyView(blob, offsets)
-        self._sample: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -136,14 +94,12 @@ class TermDictionary:
         """Index of each key (-1 where absent), as int64."""
         if not keys or not len(self._keys):
             return np.full(len(keys), -1, dtype=np.int64)
-        return find_keys(*self.search_arrays(), *encode_keys(keys))
+        return find_keys(self._blob, self._offsets, *encode_keys(keys))
 
-    def search_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """What ``find_keys`` takes before the wanted keys: the mapped keys and the in-memory
-        sample (built on first use), for compiled code that searches the dictionary itself."""
-        if self._sample is None:
-            self._sample = sample_keys(self._blob, self._offsets)
-        return self._blob, self._offsets, *self._sample
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(key bytes, key offsets): for compiled code that searches the dictionary itself."""
+        return self._blob, self._offsets
 
     def key(self, ordinal: int) -> bytes:
         return self._keys[ordinal]
