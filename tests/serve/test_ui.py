@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from zhisou import Index, Schema
 from zhisou.schema import FieldSpec
 from zhisou.serve.app import create_app
+from zhisou.serve.i18n import TEXT, choose_language
 from zhisou.serve.settings import ServeSettings
 from zhisou.serve.ui import page_numbers
 
@@ -120,3 +121,11 @@ def test_document_page_shows_the_fields_of_a_custom_schema(make_index: Callable[
         assert "<dt>category</dt><dd>手册</dd>" in page and "<dt>views</dt><dd>42</dd>" in page
         home = client.get("/").text  # no date or tags field: the feed still lists documents
         assert card_ids(home) == ["p1"]
+
+
+def test_both_languages_say_everything_and_q_values_rank_them() -> None:
+    assert set(TEXT["zh"]) == set(TEXT["en"])
+    assert choose_language(None, "en;q=0.4, zh-TW;q=0.8") == "zh"
+    assert choose_language(None, "de, fr;q=0.9") == "en"
+    assert choose_language("en", "zh-CN") == "en"
+    assert choose_language("xx", "zh;q=bad, en") == "en"

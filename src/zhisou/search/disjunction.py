@@ -187,7 +187,8 @@ def score_disjunction(
     if not query.keys:
         return np.zeros(0, dtype=np.int64), np.zeros(0), 0, True
     field_stats = [stats.field(field) for field in query.fields]
-    boosts = np.array([spec.boost for spec in map(reader.schema.get, query.fields) if spec is not None])
+    specs = [reader.schema.get(field) for field in query.fields]
+    boosts = np.array([spec.boost if spec is not None else 1.0 for spec in specs])
     doc_counts = np.array([fs.doc_count for fs in field_stats], dtype=np.float64)
     norm_base = similarity.k1 * (1 - similarity.b)
     norm_slopes = np.array([similarity.k1 * similarity.b / fs.avg_length for fs in field_stats])
