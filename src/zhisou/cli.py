@@ -378,6 +378,7 @@ def demo(
                 )
             out.print()
         out.print(f'try: [bold]zhisou search -i {escape(str(index))} "你的查询"[/]')
+        out.print(f"or browse them: [bold]zhisou serve -i {escape(str(index))}[/] (needs the serve extra)")
 
     run(action)
 
