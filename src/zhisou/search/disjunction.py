@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -154,6 +155,35 @@ def _locate(reader: IndexReader, keys: list[bytes]) -> tuple[list[np.ndarray], n
     return ranges, doc_freqs
 
 
+@dataclass(frozen=True)
+class _FieldConstants:
+    """What scoring needs of a query's fields, the same for every query on them."""
+
+    boosts: np.ndarray
+    doc_counts: np.ndarray  # N of each field: live documents that have it
+    norm_base: float  # k1 · (1 − b)
+    norm_slopes: np.ndarray  # k1 · b / avgdl of each field
+    rows: list[np.ndarray]  # per segment, each field's row in its length matrix
+
+
+def _field_constants(
+    reader: IndexReader, stats: ReaderStats, similarity: BM25, fields: tuple[str, ...]
+) -> _FieldConstants:
+    key = ("bm25-fields", similarity.k1, similarity.b, fields)
+    found = cast("_FieldConstants | None", stats.memo.get(key))
+    if found is None:
+        field_stats = [stats.field(field) for field in fields]
+        specs = [reader.schema.get(field) for field in fields]
+        found = stats.memo[key] = _FieldConstants(
+            np.array([spec.boost if spec is not None else 1.0 for spec in specs]),
+            np.array([fs.doc_count for fs in field_stats], dtype=np.float64),
+            similarity.k1 * (1 - similarity.b),
+            np.array([similarity.k1 * similarity.b / fs.avg_length for fs in field_stats]),
+            [np.array([segment.text_field_row(f) for f in fields], dtype=np.int64) for segment in reader.segments],
+        )
+    return found
+
+
 def doc_freqs(reader: IndexReader, field: str, terms: list[str]) -> list[int]:
     """Live document frequency of each of ``terms`` of ``field`` over the reader."""
     return _locate(reader, [term_key(field, term) for term in terms])[1].tolist() if terms else []
@@ -186,15 +216,10 @@ def score_disjunction(
     query = _query_keys(terms_by_field)
     if not query.keys:
         return np.zeros(0, dtype=np.int64), np.zeros(0), 0, True
-    field_stats = [stats.field(field) for field in query.fields]
-    specs = [reader.schema.get(field) for field in query.fields]
-    boosts = np.array([spec.boost if spec is not None else 1.0 for spec in specs])
-    doc_counts = np.array([fs.doc_count for fs in field_stats], dtype=np.float64)
-    norm_base = similarity.k1 * (1 - similarity.b)
-    norm_slopes = np.array([similarity.k1 * similarity.b / fs.avg_length for fs in field_stats])
+    constants = _field_constants(reader, stats, similarity, tuple(query.fields))
     ranges, live_doc_freqs = _locate(reader, query.keys)
-    weights = bm25_weights(live_doc_freqs, query.multiplicity, query.field_of, boosts, doc_counts)
-    rows = [np.array([segment.text_field_row(f) for f in query.fields], dtype=np.int64) for segment in reader.segments]
+    weights = bm25_weights(live_doc_freqs, query.multiplicity, query.field_of, constants.boosts, constants.doc_counts)
+    norm_base, norm_slopes, rows = constants.norm_base, constants.norm_slopes, constants.rows
     if method in ("maxscore", "blockmax"):
         flats = [
             _FlatCursors.of(segment_ranges, weights, query.field_of, segment_rows, norm_base, norm_slopes)

@@ -46,6 +46,7 @@ class ReaderStats:
     _fields: dict[str, FieldStats] = field(default_factory=dict)
     _lengths: dict[str, np.ndarray] = field(default_factory=dict)
     _columns: dict[str, np.ndarray] = field(default_factory=dict)
+    memo: dict[tuple[object, ...], object] = field(default_factory=dict)  # other per-reader constants
 
     def lengths(self, name: str) -> np.ndarray:
         if name not in self._lengths:
