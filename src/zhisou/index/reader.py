@@ -18,6 +18,8 @@ from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.termdict import term_key
 from zhisou.schema import Schema
 
+DECODED_IDS_UP_TO = 200_000  # documents; ~14 MB of id strings at most
+
 
 class IndexReader:
     def __init__(
@@ -81,8 +83,9 @@ class IndexReader:
         return segment.doc_id(local)
 
     def doc_ids(self, global_docs: list[int]) -> list[str]:
-        """Ids of many documents at once; past a few dozen, from a list decoded once per reader."""
-        if len(global_docs) > 64:
+        """Ids of many documents at once: from a list decoded once per reader when the reader is
+        small (it costs ~70 bytes a document) or the page is long, else decoded one by one."""
+        if len(global_docs) > 64 or self.max_doc <= DECODED_IDS_UP_TO:
             ids = self.all_doc_ids()
             return [ids[doc] for doc in global_docs]
         if len(self.segments) == 1:
