@@ -81,7 +81,7 @@ class _Buffers(threading.local):
     def ensure(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         if self.scores.shape[0] < size:
             self.scores = np.zeros(size)
-            self.touched = np.zeros(size, dtype=np.int64)
+            self.touched = np.zeros(size + 1, dtype=np.int64)  # accumulate_bm25 writes one ahead
         return self.scores, self.touched
 
 
@@ -228,6 +228,7 @@ def score_disjunction(
         return _run_pruned(reader, flats, allowed, limit, track_total_hits, method == "blockmax")
     scores, touched = _BUFFERS.ensure(reader.max_doc)
     n_touched = 0
+    filtered = allowed is not reader.live or reader.doc_count < reader.max_doc
     for segment, base, segment_ranges, segment_rows in zip(reader.segments, reader.bases, ranges, rows):
         n_touched = accumulate_bm25(
             segment.docs,
@@ -240,6 +241,7 @@ def score_disjunction(
             segment.length_matrix,
             norm_base,
             allowed,
+            filtered,
             int(base),
             scores,
             touched,
