@@ -5,12 +5,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import SMALL_CORPUS
-from zhisou import CorruptIndexError, DocumentError, Index, IndexExistsError, IndexLockedError, IndexNotFoundError
+from zhisou import (
+    CorruptIndexError,
+    DocumentError,
+    Index,
+    IndexExistsError,
+    IndexLockedError,
+    IndexNotFoundError,
+    Schema,
+)
 from zhisou.index.manifest import load_latest
 from zhisou.index.merge import TieredMergePolicy
 from zhisou.index.segment import SegmentMeta
+from zhisou.schema import FieldSpec
 
 
 def ids(result) -> list[str]:  # type: ignore[no-untyped-def]
@@ -52,6 +63,46 @@ def test_replace_by_id_across_segments_and_buffer(make_index: Callable[..., Inde
     assert index.search("倒排索引").total > 0 and "a" not in ids(index.search("倒排索引"))
     assert index.search("zebra").total == 0
     assert ids(index.search("giraffe")) == ["a"]
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.sampled_from("abcd"), st.sampled_from(["zebra", "giraffe", "otter"])),
+        st.tuples(st.just("delete"), st.sampled_from("abcde"), st.just("")),
+        st.tuples(st.sampled_from(["flush", "commit"]), st.just(""), st.just("")),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=operations)
+@example(steps=[("add", "a", "zebra"), ("commit", "", ""), ("add", "a", "otter"), ("delete", "a", "")])
+@example(steps=[("add", "a", "zebra"), ("flush", "", ""), ("add", "a", "otter"), ("flush", "", "")])
+def test_adds_deletes_flushes_and_commits_match_a_dict(tmp_path_factory: pytest.TempPathFactory, steps: list) -> None:
+    """Replacements by id hold whether the older copy is buffered, flushed or committed
+    (the writer applies the ids an add replaces in batches, at flush or at the next delete)."""
+    index = Index.create(tmp_path_factory.mktemp("ops") / "ix", Schema((FieldSpec("body", "text"),)))
+    model: dict[str, str] = {}
+    for operation, doc_id, word in steps:
+        if operation == "add":
+            index.add({"id": doc_id, "body": word})
+            model[doc_id] = word
+        elif operation == "delete":
+            assert index.delete(doc_id) == int(doc_id in model)
+            model.pop(doc_id, None)
+        elif operation == "flush":
+            index.writer.flush()
+        else:
+            index.commit()
+    index.commit()
+    assert len(index) == len(model)
+    for doc_id in "abcde":
+        assert index.get(doc_id) == ({"id": doc_id, "body": model[doc_id]} if doc_id in model else None)
+    for word in ("zebra", "giraffe", "otter"):
+        expected = sorted(doc_id for doc_id, text in model.items() if text == word)
+        assert sorted(index.search(word, size=10).ids) == expected
+    index.close()
 
 
 def test_delete_is_honoured_and_counted(make_index: Callable[..., Index]) -> None:

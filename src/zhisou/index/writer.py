@@ -63,13 +63,18 @@ class IndexWriter:
         self._live: dict[str, np.ndarray] = {}  # live masks changed since the last commit
         self._next_segment = self._manifest.next_segment
         self._buffer = SegmentBuffer(self.schema)
+        # Ids added since the last flush whose older copies in ``_segments`` are not marked
+        # deleted yet: applied in one batch per segment at the next flush or delete (as
+        # Lucene buffers delete terms), instead of a dictionary search per added document.
+        self._pending_ids: list[str] = []
 
     # -- changes -----------------------------------------------------------------------------
     def add(self, doc: Mapping[str, Any]) -> str:
         """Add or replace one document; returns its id. Raises ``DocumentError`` for a bad one."""
         self._check_open()
         prepared = self._preparer.prepare(doc)
-        self._delete_id(prepared.doc_id)
+        self._buffer.delete(prepared.doc_id)
+        self._pending_ids.append(prepared.doc_id)
         self._buffer.add(prepared)
         if self._buffer.ram_bytes >= self.ram_budget_bytes:
             self.flush()
@@ -85,6 +90,7 @@ class IndexWriter:
     def delete(self, doc_ids: Iterable[str]) -> int:
         """Delete documents by id; returns how many live documents matched."""
         self._check_open()
+        self._apply_pending_ids()
         deleted = 0
         for doc_id in doc_ids:
             deleted += self._delete_id(document_id({self.schema.id_field: doc_id}, self.schema))
@@ -107,8 +113,27 @@ class IndexWriter:
                 deleted += len(hits)
         return deleted
 
+    def _apply_pending_ids(self) -> None:
+        """Mark deleted the committed or flushed copies of the ids added since the last flush."""
+        if not self._pending_ids:
+            return
+        keys = [term_key(self.schema.id_field, doc_id) for doc_id in self._pending_ids]
+        self._pending_ids = []
+        for segment in self._segments:
+            ranges = segment.postings_of(keys)
+            held = np.flatnonzero(ranges[:, 1])
+            if not len(held):
+                continue
+            docs = np.concatenate([segment.docs[start : start + count] for start, count in ranges[held].tolist()])
+            live = self._live.get(segment.meta.name)
+            if live is None:
+                live = segment.live_mask().copy()
+            live[docs] = False
+            self._live[segment.meta.name] = live
+
     def flush(self) -> None:
         """Write the buffered documents as a new (not yet committed) segment."""
+        self._apply_pending_ids()  # before the new segment joins: it holds the newest copies
         if not len(self._buffer):
             return
         name = f"seg_{self._next_segment:06d}"
