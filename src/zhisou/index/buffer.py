@@ -1,7 +1,7 @@
 """The in-memory segment: the tokens of buffered documents in flat lists until the writer flushes.
 
 Each token is appended as (term id, position); a flush orders them by (term, document) with
-one stable sort, derives postings and frequencies from the runs, and writes them in bulk.
+one stable sort by term, derives postings and frequencies from the runs, and writes them in bulk.
 """
 
 from __future__ import annotations
@@ -99,9 +99,9 @@ class SegmentBuffer:
             keys, rank = self._sorted_keys()
             term = rank[np.asarray(self._token_terms, dtype=np.int64)]
             doc = np.repeat(np.arange(count, dtype=np.int64), self._tokens_per_doc)
-            # One stable sort by (term, doc): a term's positions within a document keep their
-            # (non-decreasing) token order.
-            order = np.argsort(term * count + doc, kind="stable")
+            # Tokens arrive document after document, so one stable sort by term orders them by
+            # (term, doc) and keeps a term's positions within a document in token order.
+            order = np.argsort(term, kind="stable")
             term, doc = term[order], doc[order]
             positions = np.asarray(self._token_positions, dtype=np.int32)[order]
             starts = np.flatnonzero(np.concatenate(([True], (term[1:] != term[:-1]) | (doc[1:] != doc[:-1]))))
