@@ -287,3 +287,26 @@ def test_merge_in_small_batches_equals_a_fresh_index(
     for query in ("倒排索引", '"learning to rank"', '"混合精度"', "rank bm25 索引", "tags:ranking", "date:>=2024"):
         a, b = fresh.search(query, size=20), merged.search(query, size=20)
         assert a.ids == b.ids and a.scores == pytest.approx(b.scores, abs=1e-12), query
+
+
+@pytest.mark.parametrize("decoded_up_to", [0, 10**9])
+def test_doc_ids_of_long_and_short_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decoded_up_to: int) -> None:
+    """Page ids come out in page order, from the decoded list (small readers) or gathered from
+    each segment's id bytes (large readers), for ASCII, non-ASCII and NUL-holding ids."""
+    monkeypatch.setattr("zhisou.index.reader.DECODED_IDS_UP_TO", decoded_up_to)
+    index = Index.create(tmp_path / "ix", Schema((FieldSpec("body", "text"),)))
+    # Four segments of 70: ASCII; ASCII and Chinese; Chinese and the NUL id; ASCII.
+    ascii_ids = [f"doc-{i}" for i in range(169)]
+    names = [*ascii_ids[:100], *(f"笔记/{i}.md" for i in range(100)), "nul\x00id", *ascii_ids[100:]]
+    for start in range(0, len(names), 70):
+        index.add({"id": name, "body": "common words"} for name in names[start : start + 70])
+        index.commit()
+    reader = index.searcher().reader
+    assert len(reader.segments) == 4
+    expected = {reader.doc_id(doc): doc for doc in range(reader.max_doc)}
+    assert sorted(expected) == sorted(names)
+    for page in (names[:5], names[::-1], names[180:60:-1], [names[200], *names[:100]]):
+        docs = [expected[name] for name in page]
+        assert reader.doc_ids(docs) == page
+    assert sorted(index.search("common", size=1000).ids) == sorted(names)
+    index.close()

@@ -83,15 +83,22 @@ class IndexReader:
         return segment.doc_id(local)
 
     def doc_ids(self, global_docs: list[int]) -> list[str]:
-        """Ids of many documents at once: from a list decoded once per reader when the reader is
-        small (it costs ~70 bytes a document) or the page is long, else decoded one by one."""
-        if len(global_docs) > 64 or self.max_doc <= DECODED_IDS_UP_TO:
+        """Ids of a page of documents: from a list decoded once per reader when the reader is
+        small (it costs ~70 bytes a document), else from each segment's id bytes."""
+        if self.max_doc <= DECODED_IDS_UP_TO:
             ids = self.all_doc_ids()
             return [ids[doc] for doc in global_docs]
         if len(self.segments) == 1:
             return self.segments[0].doc_ids(global_docs)
-        indexes = np.searchsorted(self.bases, global_docs, side="right") - 1
-        return [self.segments[i].doc_id(doc - int(self.bases[i])) for i, doc in zip(indexes.tolist(), global_docs)]
+        docs = np.asarray(global_docs, dtype=np.int64)
+        owners = np.searchsorted(self.bases, docs, side="right") - 1
+        if len(docs) <= 64:
+            return [self.segments[i].doc_id(d - int(self.bases[i])) for i, d in zip(owners.tolist(), global_docs)]
+        found = np.empty(len(docs), dtype=object)
+        for number in np.unique(owners).tolist():
+            places = np.flatnonzero(owners == number)
+            found[places] = self.segments[number].doc_ids((docs[places] - self.bases[number]).tolist())
+        return found.tolist()
 
     def all_doc_ids(self) -> list[str]:
         if self._all_ids is None:

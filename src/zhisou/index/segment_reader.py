@@ -174,9 +174,23 @@ class SegmentReader:
         return self._ids[self._id_offsets[doc] : self._id_offsets[doc + 1]].tobytes().decode()
 
     def doc_ids(self, docs: list[int]) -> list[str]:
-        """Ids of a few documents (a page of hits), without decoding every id."""
-        ids, offsets = memoryview(self._ids), self._id_offsets
-        return [str(ids[offsets[doc] : offsets[doc + 1]], "utf-8") for doc in docs]
+        """Ids of a page of hits, without decoding every id of the segment."""
+        offsets = self._id_offsets
+        if len(docs) <= 64:
+            ids = memoryview(self._ids)
+            return [str(ids[offsets[doc] : offsets[doc + 1]], "utf-8") for doc in docs]
+        # Long pages: gather the ids' bytes with numpy, a NUL after each, and split one string.
+        wanted = np.asarray(docs, dtype=np.int64)
+        starts = offsets[wanted]
+        lengths = offsets[wanted + 1] - starts
+        ends = np.cumsum(lengths)
+        total = int(ends[-1])
+        picked = self._ids[np.repeat(starts - (ends - lengths), lengths) + np.arange(total, dtype=np.int64)]
+        if not picked.all():  # an id holding a NUL byte
+            return [self.doc_id(doc) for doc in docs]
+        joined = np.zeros(total + len(docs), dtype=np.uint8)
+        joined[np.arange(total) + np.repeat(np.arange(len(docs)), lengths)] = picked
+        return joined[:-1].tobytes().decode().split("\0")
 
     def all_doc_ids(self) -> list[str]:
         """Every id, decoded once and kept: the fast path when many hits need ids."""
