@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zhisou.index.termdict import TermDictionary
+from zhisou.index.termdict import TermDictionary, encode_keys
 
 words = st.text(alphabet="ab索引\x1f", max_size=6).map(str.encode)
 
@@ -41,11 +41,12 @@ def test_prefixes_and_extensions_of_a_key_are_not_the_key() -> None:
 def test_postings_of_a_segment_agree_with_its_postings(make_index) -> None:  # type: ignore[no-untyped-def]
     segment = make_index().searcher().reader.segments[0]
     keys = [b"body\x1frank", b"body\x1f\xe7\xb4\xa2\xe5\xbc\x95", b"body\x1fnever-indexed", b"title\x1fbm25"]
-    for key, (start, count) in zip(keys, segment.postings_of(keys).tolist()):
+    for key, (start, count) in zip(keys, segment.postings_of(encode_keys(keys)).tolist()):
         docs, _ = segment.postings(key)
         assert count == len(docs)
         assert (segment.docs[start : start + count] == docs).all()
-    assert segment.postings_of([b"body\x1fnever-indexed"]).tolist() == [[0, 0]]
+    assert segment.postings_of(encode_keys([b"body\x1fnever-indexed"])).tolist() == [[0, 0]]
+    assert segment.postings_of(encode_keys([])).shape == (0, 2)
 
 
 def test_lookups_across_many_sample_blocks() -> None:

@@ -16,7 +16,7 @@ from zhisou.index.blocks import block_maxima
 from zhisou.index.deletes import read_live
 from zhisou.index.docstore import DocStoreReader
 from zhisou.index.segment import Component, SegmentMeta, deletes_file_name
-from zhisou.index.termdict import FIELD_SEPARATOR, TermDictionary, encode_keys, find_keys
+from zhisou.index.termdict import FIELD_SEPARATOR, TermDictionary, find_keys
 
 _EMPTY_I32 = np.empty(0, dtype=np.int32)
 
@@ -149,13 +149,15 @@ class SegmentReader:
     def positions_slice(self, start: int, end: int) -> np.ndarray:
         return self._positions[start:end]
 
-    def postings_of(self, keys: list[bytes]) -> np.ndarray:
+    def postings_of(self, keys: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """(postings start, doc freq) of each key, one row per key, (0, 0) where the segment
-        lacks it. One compiled call for a query's terms: dictionary search and gather together."""
-        if not keys or not len(self.terms):
-            return np.zeros((len(keys), 2), dtype=np.int64)
+        lacks it; ``keys`` come from ``encode_keys``, once for every segment. One compiled call
+        for a query's terms: dictionary search and gather together."""
+        wanted, wanted_offsets = keys
+        if len(wanted_offsets) < 2 or not len(self.terms):
+            return np.zeros((max(len(wanted_offsets) - 1, 0), 2), dtype=np.int64)
         blob, offsets = self.terms.arrays
-        return _find_postings(blob, offsets, self._term_info, *encode_keys(keys))
+        return _find_postings(blob, offsets, self._term_info, wanted, wanted_offsets)
 
     def positions_at(self, ordinal: int) -> np.ndarray:
         """All positions of the term, posting after posting (split them with the frequencies)."""

@@ -26,7 +26,7 @@ from zhisou.index.manifest import Manifest, load_latest
 from zhisou.index.merge import TieredMergePolicy, merge_segments
 from zhisou.index.segment import SegmentMeta, deletes_file_name
 from zhisou.index.segment_reader import SegmentReader
-from zhisou.index.termdict import term_key
+from zhisou.index.termdict import encode_keys, term_key
 from zhisou.schema import Schema
 
 _OWNED_FILE = re.compile(r"^(seg_\w+\.\w+|seg_\w+_\d+\.del|manifest_\d+\.json|\..+\.tmp)$")
@@ -117,7 +117,7 @@ class IndexWriter:
         """Mark deleted the committed or flushed copies of the ids added since the last flush."""
         if not self._pending_ids:
             return
-        keys = [term_key(self.schema.id_field, doc_id) for doc_id in self._pending_ids]
+        keys = encode_keys([term_key(self.schema.id_field, doc_id) for doc_id in self._pending_ids])
         self._pending_ids = []
         for segment in self._segments:
             ranges = segment.postings_of(keys)

@@ -16,7 +16,7 @@ import numpy as np
 
 from zhisou.analysis.tokenizers import is_single_chinese_character
 from zhisou.index.reader import IndexReader
-from zhisou.index.termdict import term_key
+from zhisou.index.termdict import encode_keys, term_key
 from zhisou.search.executor import QueryTerms, ReaderStats
 from zhisou.search.kernels import (
     accumulate_bm25,
@@ -141,7 +141,8 @@ def _query_keys(terms_by_field: dict[str, dict[str, int]]) -> _QueryKeys:
 def _locate(reader: IndexReader, keys: list[bytes]) -> tuple[list[np.ndarray], np.ndarray]:
     """Per segment, (postings start, count) of every key (count 0 where absent); and each key's
     live document frequency over the whole reader."""
-    ranges = [segment.postings_of(keys) for segment in reader.segments]
+    encoded = encode_keys(keys)
+    ranges = [segment.postings_of(encoded) for segment in reader.segments]
     if len(ranges) == 1 and reader.segments[0].live is None:
         return ranges, ranges[0][:, 1]
     doc_freqs = np.zeros(len(keys), dtype=np.int64)
