@@ -9,12 +9,13 @@ set of parameters (``SegmentReader.block_maxima`` keeps it), not stored in the s
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from zhisou.compiled import kernel
 
 BLOCK = 128  # postings per block
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def block_maxima(
     docs: np.ndarray,
     freqs: np.ndarray,

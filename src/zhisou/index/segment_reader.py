@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from zhisou.analysis.tokenizers import is_single_chinese_character
+from zhisou.compiled import kernel
 from zhisou.errors import CorruptIndexError
 from zhisou.index.blocks import block_maxima
 from zhisou.index.deletes import read_live
@@ -221,7 +221,7 @@ class SegmentReader:
                 raise CorruptIndexError(f"{path}: checksum mismatch; the file is damaged (restore or rebuild)")
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _find_postings(
     blob: np.ndarray, offsets: np.ndarray, term_info: np.ndarray, wanted: np.ndarray, wanted_offsets: np.ndarray
 ) -> np.ndarray:

@@ -11,7 +11,8 @@ import itertools
 from collections.abc import Iterator
 
 import numpy as np
-from numba import njit
+
+from zhisou.compiled import kernel
 
 FIELD_SEPARATOR = "\x1f"
 
@@ -36,7 +37,7 @@ class _KeyView:
         return self._blob[self._offsets[index] : self._offsets[index + 1]].tobytes()
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def find_keys(blob: np.ndarray, offsets: np.ndarray, wanted: np.ndarray, wanted_offsets: np.ndarray) -> np.ndarray:
     """Binary search of each wanted key among the sorted keys, comparing bytes in place."""
     n_keys = offsets.shape[0] - 1

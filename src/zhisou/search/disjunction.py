@@ -17,16 +17,8 @@ import numpy as np
 from zhisou.analysis.tokenizers import is_single_chinese_character
 from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import encode_keys, term_key
+from zhisou.search import kernels
 from zhisou.search.executor import QueryTerms, ReaderStats
-from zhisou.search.kernels import (
-    accumulate_bm25,
-    block_max_maxscore,
-    bm25_weights,
-    live_doc_freq,
-    maxscore,
-    sort_heap,
-    top_k_and_clear,
-)
 from zhisou.search.query import BooleanQuery, Query, TermQuery
 from zhisou.search.similarity import BM25
 
@@ -152,7 +144,7 @@ def _locate(reader: IndexReader, keys: list[bytes]) -> tuple[list[np.ndarray], n
         else:
             for index, (start, count) in enumerate(segment_ranges.tolist()):
                 if count:
-                    doc_freqs[index] += live_doc_freq(segment.docs, start, count, segment.live)
+                    doc_freqs[index] += kernels.live_doc_freq(segment.docs, start, count, segment.live)
     return ranges, doc_freqs
 
 
@@ -219,7 +211,9 @@ def score_disjunction(
         return np.zeros(0, dtype=np.int64), np.zeros(0), 0, True
     constants = _field_constants(reader, stats, similarity, tuple(query.fields))
     ranges, live_doc_freqs = _locate(reader, query.keys)
-    weights = bm25_weights(live_doc_freqs, query.multiplicity, query.field_of, constants.boosts, constants.doc_counts)
+    weights = kernels.bm25_weights(
+        live_doc_freqs, query.multiplicity, query.field_of, constants.boosts, constants.doc_counts
+    )
     norm_base, norm_slopes, rows = constants.norm_base, constants.norm_slopes, constants.rows
     if method in ("maxscore", "blockmax"):
         flats = [
@@ -231,7 +225,7 @@ def score_disjunction(
     n_touched = 0
     filtered = allowed is not reader.live or reader.doc_count < reader.max_doc
     for segment, base, segment_ranges, segment_rows in zip(reader.segments, reader.bases, ranges, rows):
-        n_touched = accumulate_bm25(
+        n_touched = kernels.accumulate_bm25(
             segment.docs,
             segment.freqs,
             segment_ranges,
@@ -248,7 +242,7 @@ def score_disjunction(
             touched,
             n_touched,
         )
-    docs, top_scores = top_k_and_clear(scores, touched, n_touched, limit)
+    docs, top_scores = kernels.top_k_and_clear(scores, touched, n_touched, limit)
     return docs, top_scores, n_touched, True
 
 
@@ -311,7 +305,7 @@ def _run_pruned(
                 segment.block_maxima(int(s), int(c), int(r), float(nb), float(ns))
                 for s, c, r, nb, ns in zip(flat.starts, flat.counts, flat.rows, flat.norm_base, flat.norm_slope)
             ]
-            heap_size, matched = block_max_maxscore(
+            heap_size, matched = kernels.block_max_maxscore(
                 segment.docs,
                 segment.freqs,
                 flat.starts,
@@ -334,7 +328,7 @@ def _run_pruned(
             )
         else:
             flat = flat.sorted_by_weight()  # MaxScore wants cursors by bound, ascending
-            heap_size, matched = maxscore(
+            heap_size, matched = kernels.maxscore(
                 segment.docs,
                 segment.freqs,
                 flat.starts,
@@ -352,5 +346,5 @@ def _run_pruned(
                 matched,
                 track_total_hits,
             )
-    docs, top_scores = sort_heap(heap_scores, heap_docs, heap_size)
+    docs, top_scores = kernels.sort_heap(heap_scores, heap_docs, heap_size)
     return docs, top_scores, matched, matched < track_total_hits

@@ -8,10 +8,11 @@ top k and clearing the array afterwards touch only the matching documents.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from zhisou.compiled import kernel
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def bm25_weights(
     doc_freqs: np.ndarray, multiplicity: np.ndarray, field_of: np.ndarray, boosts: np.ndarray, doc_counts: np.ndarray
 ) -> np.ndarray:
@@ -26,7 +27,7 @@ def bm25_weights(
     return weights
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def accumulate_bm25(
     docs: np.ndarray,
     freqs: np.ndarray,
@@ -73,7 +74,7 @@ def accumulate_bm25(
     return n_touched
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def live_doc_freq(docs: np.ndarray, start: int, count: int, live: np.ndarray) -> int:
     total = 0
     for i in range(start, start + count):
@@ -82,13 +83,13 @@ def live_doc_freq(docs: np.ndarray, start: int, count: int, live: np.ndarray) ->
     return total
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _worse(score_a: float, doc_a: int, score_b: float, doc_b: int) -> bool:
     """Result order is score descending, then doc ascending; True if a ranks below b."""
     return score_a < score_b or (score_a == score_b and doc_a > doc_b)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _sift_down(heap_scores: np.ndarray, heap_docs: np.ndarray, size: int, position: int) -> None:
     while True:
         child = 2 * position + 1
@@ -106,7 +107,7 @@ def _sift_down(heap_scores: np.ndarray, heap_docs: np.ndarray, size: int, positi
             return
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def top_k_and_clear(scores: np.ndarray, touched: np.ndarray, n_touched: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The best ``k`` touched documents in result order; resets their scores to 0.
 
@@ -135,7 +136,7 @@ def top_k_and_clear(scores: np.ndarray, touched: np.ndarray, n_touched: int, k: 
     return sort_heap(heap_scores, heap_docs, filled)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _seek(docs: np.ndarray, position: int, end: int, target: int) -> int:
     """First position in [position, end) whose doc is >= target (galloping, then binary search)."""
     if position >= end or docs[position] >= target:
@@ -155,7 +156,7 @@ def _seek(docs: np.ndarray, position: int, end: int, target: int) -> int:
     return low
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def maxscore(
     docs: np.ndarray,
     freqs: np.ndarray,
@@ -243,7 +244,7 @@ def maxscore(
     return heap_size, matched
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def sort_heap(heap_scores: np.ndarray, heap_docs: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Heap contents in result order (score descending, doc ascending).
 
@@ -259,7 +260,7 @@ def sort_heap(heap_scores: np.ndarray, heap_docs: np.ndarray, size: int) -> tupl
     return heap_docs[:size], heap_scores[:size]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def block_max_maxscore(
     docs: np.ndarray,
     freqs: np.ndarray,
