@@ -29,7 +29,9 @@ def kernel(function: F) -> F:
 
     @functools.wraps(function)
     def call(*args: Any, **kwargs: Any) -> Any:
-        dispatcher = _dispatchers.get(call) or _compile(call)
+        dispatcher = _dispatchers.get(call)
+        if dispatcher is None:
+            dispatcher = _compile(call)
         return dispatcher(*args, **kwargs)
 
     _python[call] = cast(FunctionType, function)

@@ -51,7 +51,7 @@ def accumulate_bm25(
     ``rows`` is its row in the segment's length matrix ``lengths`` and the length norm is
     ``norm_base + norm_slopes[field] · dl`` = k1 · (1 − b + b · dl / avgdl).
     When ``filtered``, ``allowed[base + doc]`` says which documents may score (live and passing
-    filters; not looking it up when every document may is 16 % faster at 1M); returns the new
+    filters; not looking it up when every document may saves 12 % of this loop at 1M); returns the new
     number of entries in ``touched``, which needs one slot more than documents can be touched.
     """
     for t in range(ranges.shape[0]):
