@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 
 from zhisou.analysis.tokenizers import is_single_chinese_character
-from zhisou.compiled import kernel
 from zhisou.errors import CorruptIndexError
+from zhisou.index import termdict
 from zhisou.index.blocks import block_maxima
 from zhisou.index.deletes import read_live
 from zhisou.index.docstore import DocStoreReader
 from zhisou.index.segment import Component, SegmentMeta, deletes_file_name
-from zhisou.index.termdict import FIELD_SEPARATOR, TermDictionary, find_keys
+from zhisou.index.termdict import FIELD_SEPARATOR, TermDictionary
 
 _EMPTY_I32 = np.empty(0, dtype=np.int32)
 
@@ -48,7 +48,7 @@ class SegmentReader:
             arrays[component] = _map(directory / component.file_name(meta.name), component, info.size)
         self._arrays = arrays
         self.terms = TermDictionary(arrays[Component.TERM_KEYS], arrays[Component.TERM_OFFSETS])
-        self._term_info = arrays[Component.TERM_INFO].reshape(-1, 3)
+        self.term_info = arrays[Component.TERM_INFO].reshape(-1, 3)  # postings start, doc freq, positions start
         self.docs = arrays[Component.DOCS]
         self.freqs = arrays[Component.FREQS]
         self._positions = arrays[Component.POSITIONS]
@@ -120,7 +120,7 @@ class SegmentReader:
             prefix = (field + FIELD_SEPARATOR).encode()
             ordinals = self.terms.prefix_range(prefix)
             terms = [self.terms.key(ordinal)[len(prefix) :].decode() for ordinal in ordinals]
-            rows = self._term_info[ordinals.start : ordinals.stop]
+            rows = self.term_info[ordinals.start : ordinals.stop]
             found = self._field_terms[field] = (terms, rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64))
         return found
 
@@ -139,12 +139,12 @@ class SegmentReader:
         return self.postings_at(ordinal)
 
     def postings_at(self, ordinal: int) -> tuple[np.ndarray, np.ndarray]:
-        start, count, _ = self._term_info[ordinal]
+        start, count, _ = self.term_info[ordinal]
         return self.docs[start : start + count], self.freqs[start : start + count]
 
     def term_info_rows(self, low: int, high: int) -> np.ndarray:
         """(postings start, doc freq, positions start) of term ordinals ``low``..``high`` - 1."""
-        return self._term_info[low:high]
+        return self.term_info[low:high]
 
     def positions_slice(self, start: int, end: int) -> np.ndarray:
         return self._positions[start:end]
@@ -157,11 +157,11 @@ class SegmentReader:
         if len(wanted_offsets) < 2 or not len(self.terms):
             return np.zeros((max(len(wanted_offsets) - 1, 0), 2), dtype=np.int64)
         blob, offsets = self.terms.arrays
-        return _find_postings(blob, offsets, self._term_info, wanted, wanted_offsets)
+        return termdict.find_postings(blob, offsets, self.term_info, wanted, wanted_offsets)
 
     def positions_at(self, ordinal: int) -> np.ndarray:
         """All positions of the term, posting after posting (split them with the frequencies)."""
-        start, count, pos_start = self._term_info[ordinal]
+        start, count, pos_start = self.term_info[ordinal]
         total = int(self.freqs[start : start + count].sum())
         return self._positions[pos_start : pos_start + total]
 
@@ -219,16 +219,3 @@ class SegmentReader:
                     crc = zlib.crc32(chunk, crc)
             if crc != info.crc32:
                 raise CorruptIndexError(f"{path}: checksum mismatch; the file is damaged (restore or rebuild)")
-
-
-@kernel
-def _find_postings(
-    blob: np.ndarray, offsets: np.ndarray, term_info: np.ndarray, wanted: np.ndarray, wanted_offsets: np.ndarray
-) -> np.ndarray:
-    ordinals = find_keys(blob, offsets, wanted, wanted_offsets)
-    found = np.zeros((ordinals.shape[0], 2), dtype=np.int64)
-    for i in range(ordinals.shape[0]):
-        if ordinals[i] >= 0:
-            found[i, 0] = term_info[ordinals[i], 0]
-            found[i, 1] = term_info[ordinals[i], 1]
-    return found

@@ -69,6 +69,20 @@ def find_keys(blob: np.ndarray, offsets: np.ndarray, wanted: np.ndarray, wanted_
     return found
 
 
+@kernel
+def find_postings(
+    blob: np.ndarray, offsets: np.ndarray, term_info: np.ndarray, wanted: np.ndarray, wanted_offsets: np.ndarray
+) -> np.ndarray:
+    """(postings start, doc freq) from the term-info rows of each wanted key; (0, 0) if absent."""
+    ordinals = find_keys(blob, offsets, wanted, wanted_offsets)
+    found = np.zeros((ordinals.shape[0], 2), dtype=np.int64)
+    for i in range(ordinals.shape[0]):
+        if ordinals[i] >= 0:
+            found[i, 0] = term_info[ordinals[i], 0]
+            found[i, 1] = term_info[ordinals[i], 1]
+    return found
+
+
 def encode_keys(keys: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Keys as one byte array and their offsets: the form ``find_keys`` takes."""
     wanted = np.frombuffer(b"".join(keys), dtype=np.uint8)

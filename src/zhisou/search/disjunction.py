@@ -210,6 +210,31 @@ def score_disjunction(
     if not query.keys:
         return np.zeros(0, dtype=np.int64), np.zeros(0), 0, True
     constants = _field_constants(reader, stats, similarity, tuple(query.fields))
+    filtered = allowed is not reader.live or reader.doc_count < reader.max_doc
+    if method == "taat" and len(reader.segments) == 1 and reader.segments[0].live is None:
+        segment = reader.segments[0]
+        scores, touched = _BUFFERS.ensure(reader.max_doc)
+        docs, top_scores, n_touched = kernels.score_one_segment(
+            *segment.terms.arrays,
+            segment.term_info,
+            *encode_keys(query.keys),
+            query.multiplicity,
+            query.field_of,
+            constants.boosts,
+            constants.doc_counts,
+            segment.docs,
+            segment.freqs,
+            constants.rows[0],
+            constants.norm_slopes,
+            segment.length_matrix,
+            constants.norm_base,
+            allowed,
+            filtered,
+            scores,
+            touched,
+            limit,
+        )
+        return docs, top_scores, n_touched, True
     ranges, live_doc_freqs = _locate(reader, query.keys)
     weights = kernels.bm25_weights(
         live_doc_freqs, query.multiplicity, query.field_of, constants.boosts, constants.doc_counts
@@ -223,7 +248,6 @@ def score_disjunction(
         return _run_pruned(reader, flats, allowed, limit, track_total_hits, method == "blockmax")
     scores, touched = _BUFFERS.ensure(reader.max_doc)
     n_touched = 0
-    filtered = allowed is not reader.live or reader.doc_count < reader.max_doc
     for segment, base, segment_ranges, segment_rows in zip(reader.segments, reader.bases, ranges, rows):
         n_touched = kernels.accumulate_bm25(
             segment.docs,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from zhisou.compiled import kernel
+from zhisou.index.termdict import find_postings
 
 
 @kernel
@@ -72,6 +73,56 @@ def accumulate_bm25(
             n_touched += scores[doc] == 0.0
             scores[doc] += contribution
     return n_touched
+
+
+@kernel
+def score_one_segment(
+    term_keys: np.ndarray,
+    term_offsets: np.ndarray,
+    term_info: np.ndarray,
+    wanted: np.ndarray,
+    wanted_offsets: np.ndarray,
+    multiplicity: np.ndarray,
+    field_of: np.ndarray,
+    boosts: np.ndarray,
+    doc_counts: np.ndarray,
+    docs: np.ndarray,
+    freqs: np.ndarray,
+    rows: np.ndarray,
+    norm_slopes: np.ndarray,
+    lengths: np.ndarray,
+    norm_base: float,
+    allowed: np.ndarray,
+    filtered: bool,
+    scores: np.ndarray,
+    touched: np.ndarray,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The whole term-at-a-time search of a reader with one segment and no deletes, in one call:
+    dictionary lookup, weights (document frequencies are live ones when nothing is deleted),
+    accumulation and top k. On small corpora a query costs ~40 µs, and the three calls and the
+    Python between them that this saves are ~3 µs of it."""
+    ranges = find_postings(term_keys, term_offsets, term_info, wanted, wanted_offsets)
+    weights = bm25_weights(ranges[:, 1].copy(), multiplicity, field_of, boosts, doc_counts)
+    n_touched = accumulate_bm25(
+        docs,
+        freqs,
+        ranges,
+        weights,
+        field_of,
+        rows,
+        norm_slopes,
+        lengths,
+        norm_base,
+        allowed,
+        filtered,
+        0,
+        scores,
+        touched,
+        0,
+    )
+    top_docs, top_scores = top_k_and_clear(scores, touched, n_touched, k)
+    return top_docs, top_scores, n_touched
 
 
 @kernel
