@@ -7,7 +7,8 @@
 
 Every engine runs in processes of its own: one builds and saves the index (build time, size on
 disk), a fresh one loads it and answers the queries one at a time on one thread (queries/s,
-p50/p99 latency for top-10 and top-1000, nDCG@10 and Recall@100, peak RSS while serving).
+p50/p99 latency for top-10 and top-1000 from the fastest of three passes over the queries,
+nDCG@10 and Recall@100, peak RSS while serving).
 
 Tokenization is the same for all: the peers get the terms zhisou's analyzer produces
 (Snowball stemming and Lucene's 33 stopwords for English; rjieba search-mode words for
@@ -44,6 +45,8 @@ ENGINES = ("zhisou", "bm25s", "bm25s_numba", "tantivy", "rank_bm25")
 K1, B = 1.2, 0.75  # zhisou's defaults (Lucene's), and the only ones tantivy's bindings offer
 RANK_BM25_LIMIT = 100_000
 SEARCH_DEPTHS = (10, 1000)
+PASSES = 3  # over the queries at each depth; the fastest pass is reported
+LONG_PASS_S = 20.0  # ... unless a pass takes this long
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -308,13 +311,20 @@ def worker_serve(engine: str, dataset: Path, workdir: Path, quality: bool) -> di
     result: dict[str, Any] = {}
     run: dict[str, dict[str, float]] = {}
     for depth in SEARCH_DEPTHS:
-        latencies = np.empty(len(texts))
-        for position, (query_id, text) in enumerate(queries.items()):
-            began = time.perf_counter()
-            hits = search(text, depth)
-            latencies[position] = time.perf_counter() - began
-            if depth == max(SEARCH_DEPTHS):
-                run[query_id] = dict(hits)
+        # The fastest of a few passes: a pass slowed by the machine says nothing of the engine.
+        latencies = np.full(len(texts), np.inf)
+        for _pass in range(PASSES):
+            this_pass = np.empty(len(texts))
+            for position, (query_id, text) in enumerate(queries.items()):
+                began = time.perf_counter()
+                hits = search(text, depth)
+                this_pass[position] = time.perf_counter() - began
+                if depth == max(SEARCH_DEPTHS):
+                    run[query_id] = dict(hits)
+            if this_pass.sum() < latencies.sum():
+                latencies = this_pass
+            if this_pass.sum() > LONG_PASS_S:  # long enough to even out noise (rank_bm25, bm25s at scale)
+                break
         result[f"qps_{depth}"] = len(texts) / latencies.sum()
         result[f"p50_{depth}_ms"] = float(np.percentile(latencies, 50) * 1000)
         result[f"p99_{depth}_ms"] = float(np.percentile(latencies, 99) * 1000)
