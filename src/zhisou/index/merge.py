@@ -116,7 +116,7 @@ def _merge_batch(
         low, high = np.searchsorted(segment_ranks, [first, last])
         if low == high:
             continue
-        info = reader.term_info_rows(low, high)
+        info = reader.term_info[low:high]
         post_start, post_end = int(info[0, 0]), int(info[-1, 0] + info[-1, 1])
         pos_start = int(info[0, 2])
         docs = reader.docs[post_start:post_end]

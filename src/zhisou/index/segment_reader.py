@@ -142,10 +142,6 @@ class SegmentReader:
         start, count, _ = self.term_info[ordinal]
         return self.docs[start : start + count], self.freqs[start : start + count]
 
-    def term_info_rows(self, low: int, high: int) -> np.ndarray:
-        """(postings start, doc freq, positions start) of term ordinals ``low``..``high`` - 1."""
-        return self.term_info[low:high]
-
     def positions_slice(self, start: int, end: int) -> np.ndarray:
         return self._positions[start:end]
 

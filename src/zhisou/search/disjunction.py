@@ -200,9 +200,9 @@ def score_disjunction(
     ``method``: ``taat`` scores every posting (exact total); ``maxscore`` and ``blockmax``
     count the first ``track_total_hits`` matches exactly and then skip what cannot reach the
     top ``limit`` (with term-level or block-level bounds).
-    The searcher's ``auto`` is ``taat``: on the benchmark corpora neither pruning variant
-    skipped enough to pay for document-at-a-time iteration (+14 % at best, at 1M documents;
-    benchmarks/RESULTS.md), so both stay opt-in.
+    The searcher's ``auto`` is ``taat``: on the benchmark corpora neither pruning variant skips
+    enough to pay for document-at-a-time iteration (term-at-a-time measured 3× block-max at 100k
+    documents and 1.8× at 1M; benchmarks/RESULTS.md), so both stay opt-in.
     """
     for field, counts in terms_by_field.items():
         query_terms.by_field.setdefault(field, set()).update(counts)
