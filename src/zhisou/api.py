@@ -13,17 +13,16 @@ searches go through a ``Searcher`` on the latest commit. A searcher taken with
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from zhisou.errors import IndexExistsError
-from zhisou.index.directory import fsync_directory
-from zhisou.index.manifest import Manifest, manifest_generations
+from zhisou.errors import IndexExistsError, ZhisouError
+from zhisou.index.directory import atomic_write_bytes, fsync_directory
+from zhisou.index.manifest import Manifest, load_latest, manifest_generations
 from zhisou.index.reader import IndexReader
-from zhisou.index.writer import IndexWriter
+from zhisou.index.writer import IndexWriter, replace_index
 from zhisou.schema import Schema
 from zhisou.search.results import SearchResult
 from zhisou.search.searcher import Searcher
@@ -46,22 +45,59 @@ class Index:
     # -- opening ---------------------------------------------------------------------------
     @classmethod
     def create(
-        cls, directory: str | Path, schema: Schema | None = None, *, overwrite: bool = False, **options: Any
+        cls,
+        directory: str | Path,
+        schema: Schema | None = None,
+        *,
+        overwrite: bool = False,
+        origin: str | None = None,
+        **options: Any,
     ) -> Index:
-        """Create an empty index (generation 0) at ``directory``."""
+        """Create an empty index at ``directory``.
+
+        A new or empty folder is always fine. An existing index is replaced only with
+        ``overwrite=True`` — atomically, under its write lock (``IndexLockedError`` while another
+        writer has it open), removing only the old index's own files. A folder holding other
+        files needs ``overwrite=True`` too; the index is then created beside them and they are
+        never touched. ``origin`` is recorded in the manifest's settings (``zhisou demo`` marks
+        its index so it can rebuild it without asking).
+        """
         directory = Path(directory)
-        if manifest_generations(directory):
-            if not overwrite:
+        if directory.exists() and not directory.is_dir():
+            raise IndexExistsError(f"{directory} is a file; choose a folder for the index")
+        existing = manifest_generations(directory)
+        if not overwrite:
+            if existing:
                 raise IndexExistsError(f"an index already exists at {directory}; open it, or pass overwrite=True")
-            shutil.rmtree(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+            if directory.exists() and any(directory.iterdir()):
+                raise IndexExistsError(
+                    f"{directory} is not empty; choose an empty or new folder, or pass overwrite=True "
+                    "to create the index beside its files (they are left alone)"
+                )
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ZhisouError(f"cannot create {directory}: {exc.strerror}") from None
         schema = schema or Schema.default()
-        (directory / SCHEMA_FILE).write_text(
-            json.dumps(schema.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        settings = {"origin": origin} if origin else {}
+        manifest = Manifest(generation=0, schema=schema.to_dict(), settings=settings)
+        if existing:
+            replace_index(directory, manifest)
+        else:
+            manifest.write(directory)
+        atomic_write_bytes(
+            directory / SCHEMA_FILE, (json.dumps(schema.to_dict(), ensure_ascii=False, indent=2) + "\n").encode()
         )
-        Manifest(generation=0, schema=schema.to_dict()).write(directory)
         fsync_directory(directory)
         return cls(directory, **options)
+
+    @staticmethod
+    def origin_of(directory: str | Path) -> str | None:
+        """What created the index at ``directory`` (``Index.create``'s ``origin``), if readable."""
+        try:
+            return load_latest(Path(directory)).settings.get("origin")
+        except ZhisouError:
+            return None
 
     @classmethod
     def open(cls, directory: str | Path, **options: Any) -> Index:

@@ -120,7 +120,10 @@ class RateColumn(ProgressColumn):
 def init(
     directory: Annotated[Path, typer.Argument(help="Where to create the index.")],
     schema: Annotated[Path | None, typer.Option(help="Schema JSON file (default: notes and blogs).")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing index.")] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(help="Replace an existing index, or create one in a folder holding other files (left alone)."),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Create an empty index."""
@@ -339,12 +342,14 @@ def sample_corpus() -> Path:
     return Path(str(resources.files("zhisou") / "_sample" / "notes"))
 
 
+DEMO_ORIGIN = "zhisou demo"
 DEMO_QUERIES = ("倒排索引", "learning to rank", '"混合精度"', "tags:spark", "檢索 BM25", "attention -tags:llm")
 
 
 @app.command()
 def demo(
     index: Annotated[Path, typer.Option("--index", "-i", help="Where to build the demo index.")] = Path("zhisou-demo"),
+    overwrite: Annotated[bool, typer.Option(help="Replace an index that `zhisou demo` did not create.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Index the bundled sample notes and run a few example searches."""
@@ -354,7 +359,9 @@ def demo(
         corpus = sample_corpus()
         if not corpus.is_dir():
             fail(f"sample corpus not found at {corpus}; reinstall zhisou", EXIT_INDEX)
-        target = Index.create(index, overwrite=True)
+        # A demo index is rebuilt freely; anything else at that path needs --overwrite.
+        rebuild = overwrite or Index.origin_of(index) == DEMO_ORIGIN
+        target = Index.create(index, overwrite=rebuild, origin=DEMO_ORIGIN)
         started = time.perf_counter()
         report = ingest(target, [corpus])
         elapsed = time.perf_counter() - started

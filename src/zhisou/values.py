@@ -61,7 +61,10 @@ def parse_number(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {value!r}")
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError as exc:
+            raise ValueError("number is too large") from exc
     elif isinstance(value, str):
         try:
             number = float(value.strip())

@@ -234,7 +234,7 @@ def test_document_errors_are_clear(make_index: Callable[..., Index]) -> None:
     with pytest.raises(DocumentError, match=r"'date'.*expected a date"):
         index.add({"id": "x", "date": "yesterday"})
     with pytest.raises(DocumentError, match="'body' must be text"):
-        index.add({"id": "x", "body": 42})
+        index.add({"id": "x", "body": {"nested": "object"}})
     index.commit()
     assert len(index) == len(SMALL_CORPUS)
 
@@ -253,10 +253,15 @@ def test_damaged_file_is_reported(make_index: Callable[..., Index]) -> None:
     index.close()
     postings = next(p for p in directory.iterdir() if p.suffix == ".doc")
     data = bytearray(postings.read_bytes())
-    data[0] ^= 0xFF
+    data[40] ^= 0xFF  # inside the postings, past the 32-byte header
     postings.write_bytes(bytes(data))
     with pytest.raises(CorruptIndexError, match="checksum mismatch"):
-        Index.open(directory).verify()
+        Index.open(directory)  # a small segment is checked whole on open
+    data[40] ^= 0xFF
+    data[0] ^= 0xFF
+    postings.write_bytes(bytes(data))
+    with pytest.raises(CorruptIndexError, match="header or footer"):
+        Index.open(directory)
     postings.write_bytes(bytes(data[:-4]))
     with pytest.raises(CorruptIndexError, match="size"):
         Index.open(directory)

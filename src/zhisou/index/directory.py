@@ -11,6 +11,7 @@ from typing import IO
 from zhisou.errors import IndexLockedError
 
 LOCK_FILE = "write.lock"
+TEMP_SUFFIX = ".zhisou-tmp"
 
 
 def fsync_directory(directory: Path) -> None:
@@ -27,7 +28,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
     Temp file in the same directory → fsync → rename → fsync the directory.
     """
-    temp = path.with_name(f".{path.name}.tmp")
+    temp = path.with_name(f".{path.name}{TEMP_SUFFIX}")
     with open(temp, "wb") as handle:
         handle.write(data)
         handle.flush()

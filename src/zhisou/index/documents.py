@@ -1,5 +1,10 @@
 """Turns a user document (a mapping) into what the index stores: terms with positions,
-field lengths, column values and the stored fields. Bad values raise ``DocumentError``."""
+field lengths, column values and the stored fields. Bad values raise ``DocumentError``.
+
+Everything that could make a later flush fail is checked here, when the document is added:
+ids, value types, text that UTF-8 cannot encode (lone surrogates such as ``"\ud800"``, legal in
+JSON), nesting depth and sizes. A document that passes ``prepare`` can always be written.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,13 @@ from zhisou.errors import DocumentError
 from zhisou.schema import FieldSpec, Schema
 from zhisou.values import parse_date, parse_number
 
+# Limits, as Elasticsearch sets them: an id of at most 512 bytes, a keyword value of at most
+# Lucene's 32766-byte term, stored values nested at most 20 deep (ES's mapping depth limit).
+MAX_ID_BYTES = 512
+MAX_KEYWORD_BYTES = 32766
+MAX_DEPTH = 20
+MAX_DOCUMENT_BYTES = 32 * 1024 * 1024  # a document's stored JSON, UTF-8
+
 
 @dataclass(slots=True)
 class PreparedDocument:
@@ -28,24 +40,53 @@ class PreparedDocument:
     columns: list[float]  # per column field, NaN when absent
 
 
+def _check_utf8(text: str, what: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise DocumentError(
+            f"{what} holds {text[exc.start : exc.end]!r} at character {exc.start}, which UTF-8 cannot encode "
+            "(a lone surrogate); fix the source text"
+        ) from None
+
+
 def document_id(doc: Mapping[str, Any], schema: Schema) -> str:
     value = doc.get(schema.id_field)
     if isinstance(value, bool) or not isinstance(value, str | int):
         if value is None:
             raise DocumentError(f"document has no {schema.id_field!r}; every document needs a unique id")
         raise DocumentError(f"{schema.id_field!r} must be a string or integer, got {type(value).__name__}")
-    text = str(value).strip()
+    try:
+        text = str(value).strip()
+    except ValueError as exc:  # an integer too long to print
+        raise DocumentError(f"{schema.id_field!r} is not a usable id ({exc})") from None
     if not text:
         raise DocumentError(f"document has an empty {schema.id_field!r}")
+    _check_utf8(text, f"{schema.id_field!r}")
+    if len(text.encode("utf-8")) > MAX_ID_BYTES:
+        raise DocumentError(f"{schema.id_field!r} is over {MAX_ID_BYTES} bytes; use a shorter id")
     return text
 
 
-def _text_value(spec: FieldSpec, value: Any) -> str:
+def _scalar_text(value: Any) -> str | None:
+    """Text of a text field's value: a string, or a number as written (YAML's ``title: 5``)."""
     if isinstance(value, str):
         return value
-    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-        return "\n".join(value)
-    raise DocumentError(f"field {spec.name!r} must be text (or a list of texts), got {type(value).__name__}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value) if not isinstance(value, float) or math.isfinite(value) else None
+    return None
+
+
+def _text_value(spec: FieldSpec, value: Any) -> str:
+    text = _scalar_text(value)
+    if text is None and isinstance(value, list | tuple):
+        parts = [_scalar_text(v) for v in value]
+        if all(part is not None for part in parts):
+            text = "\n".join(parts)  # type: ignore[arg-type]
+    if text is None:
+        raise DocumentError(f"field {spec.name!r} must be text (or a list of texts), got {type(value).__name__}")
+    _check_utf8(text, f"field {spec.name!r}")
+    return text
 
 
 def _keyword_values(spec: FieldSpec, value: Any) -> list[str]:
@@ -54,16 +95,39 @@ def _keyword_values(spec: FieldSpec, value: Any) -> list[str]:
     for item in values:
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise DocumentError(f"field {spec.name!r} must hold strings, got {type(item).__name__}")
-        out.append(str(item))
+        text = str(item)
+        _check_utf8(text, f"field {spec.name!r}")
+        if len(text.encode("utf-8")) > MAX_KEYWORD_BYTES:
+            raise DocumentError(f"field {spec.name!r} has a value over {MAX_KEYWORD_BYTES} bytes; make it a text field")
+        out.append(text)
     return out
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: Any, where: str, depth: int = 0) -> Any:
+    """``value`` as plain JSON data: dates as ISO text, non-finite numbers as null; anything
+    JSON cannot hold, text UTF-8 cannot encode or nesting deeper than ``MAX_DEPTH`` is refused."""
+    if isinstance(value, str):
+        _check_utf8(value, where)
+        return value
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    if depth >= MAX_DEPTH:
+        raise DocumentError(f"{where} is nested more than {MAX_DEPTH} levels deep; flatten it")
+    if isinstance(value, list | tuple):
+        return [_jsonable(item, where, depth + 1) for item in value]
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise DocumentError(f"{where} has a key of type {type(key).__name__}; keys must be text")
+            _check_utf8(key, f"a key of {where}")
+            out[key] = _jsonable(item, where, depth + 1)
+        return out
+    raise DocumentError(f"{where} holds a {type(value).__name__}, which cannot be stored as JSON")
 
 
 class DocumentPreparer:
@@ -109,12 +173,17 @@ class DocumentPreparer:
                         raise DocumentError(f"field {spec.name!r}: {exc}") from exc
                 columns.append(number)
             if value is not None and spec.stored:
-                stored[spec.name] = _jsonable(value)
+                stored[spec.name] = _jsonable(value, f"field {spec.name!r}")
         for name, value in doc.items():
+            if not isinstance(name, str):
+                raise DocumentError(f"document {doc_id!r} has a field name of type {type(name).__name__}")
             if name not in schema:
-                stored[name] = _jsonable(value)
+                _check_utf8(name, "a field name")
+                stored[name] = _jsonable(value, f"field {name!r}")
         try:
-            stored_json = json.dumps(stored, ensure_ascii=False, separators=(",", ":"))
-        except (TypeError, ValueError) as exc:
-            raise DocumentError(f"document {doc_id!r} has a value that cannot be stored as JSON: {exc}") from exc
+            stored_json = json.dumps(stored, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:  # e.g. an integer too long to print
+            raise DocumentError(f"document {doc_id!r} has a value that cannot be stored as JSON: {exc}") from None
+        if len(stored_json) > MAX_DOCUMENT_BYTES // 4 and len(stored_json.encode("utf-8")) > MAX_DOCUMENT_BYTES:
+            raise DocumentError(f"document {doc_id!r} is over {MAX_DOCUMENT_BYTES >> 20} MiB; split it")
         return PreparedDocument(doc_id, stored, stored_json, tokens, lengths, columns)

@@ -2,13 +2,15 @@
 
 A commit writes a new manifest atomically (temp file, fsync, rename, fsync directory), so a
 reader sees either the previous commit or the new one, never a mixture. The newest manifest
-that parses is the index's current state.
+is the index's current state. Its last key, ``checksum``, is the CRC32 of the manifest written
+without it: a damaged manifest is an error, never a silently different index.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,9 @@ from zhisou.index.directory import atomic_write_bytes
 from zhisou.index.segment import SegmentMeta
 
 FORMAT = "zhisou-index"
-FORMAT_VERSION = 1
-CODEC = "zhisou1"
+FORMAT_VERSION = 2
+CODEC = "zhisou2"
+_OPEN_ATTEMPTS = 20
 _MANIFEST_RE = re.compile(r"^manifest_(\d+)\.json$")
 
 
@@ -48,7 +51,7 @@ class Manifest:
         return names
 
     def to_json(self) -> bytes:
-        data = {
+        data: dict[str, Any] = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "codec": CODEC,
@@ -60,7 +63,8 @@ class Manifest:
             "segments": [segment.to_dict() for segment in self.segments],
             "user_data": self.user_data,
         }
-        return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+        data["checksum"] = _checksum(data)
+        return _dump(data)
 
     def write(self, directory: Path) -> None:
         atomic_write_bytes(directory / self.file_name, self.to_json())
@@ -69,13 +73,16 @@ class Manifest:
     def parse(cls, raw: bytes, source: str) -> Manifest:
         try:
             data = json.loads(raw)
-            if data.get("format") != FORMAT:
-                raise CorruptIndexError(f"{source}: not a zhisou manifest")
+            if not isinstance(data, dict) or data.get("format") != FORMAT:
+                raise CorruptIndexError(f"{source}: not a zhisou manifest (damaged, or not written by zhisou)")
             if data.get("format_version") != FORMAT_VERSION or data.get("codec") != CODEC:
                 raise CorruptIndexError(
                     f"{source}: index format {data.get('format_version')}/{data.get('codec')} is not supported "
                     f"by zhisou {__version__} (expects {FORMAT_VERSION}/{CODEC}); rebuild the index"
                 )
+            recorded = data.pop("checksum", None)
+            if recorded != _checksum(data):
+                raise CorruptIndexError(f"{source}: manifest checksum mismatch; the index is damaged (restore it)")
             return cls(
                 generation=int(data["generation"]),
                 schema=data["schema"],
@@ -84,8 +91,18 @@ class Manifest:
                 settings=dict(data.get("settings", {})),
                 user_data=dict(data.get("user_data", {})),
             )
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise CorruptIndexError(f"{source}: unreadable manifest ({exc})") from exc
+
+
+def _dump(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _checksum(data: dict[str, Any]) -> int:
+    """CRC32 of the manifest serialized without its checksum (key order is kept by JSON parsing,
+    so a reader re-serializes exactly what the writer checksummed)."""
+    return zlib.crc32(_dump(data))
 
 
 def manifest_file_name(generation: int) -> str:
@@ -105,10 +122,21 @@ def manifest_generations(directory: Path) -> list[int]:
 
 def load_latest(directory: Path) -> Manifest:
     """The current commit of the index at ``directory``."""
-    generations = manifest_generations(directory)
-    if not generations:
-        raise IndexNotFoundError(
-            f"no zhisou index at {directory}; create one with `zhisou init {directory}` or `zhisou index`"
-        )
-    path = directory / manifest_file_name(generations[0])
-    return Manifest.parse(path.read_bytes(), str(path))
+    for _attempt in range(_OPEN_ATTEMPTS):
+        generations = manifest_generations(directory)
+        if not generations:
+            raise IndexNotFoundError(
+                f"no zhisou index at {directory}; create one with `zhisou init {directory}` or `zhisou index`"
+            )
+        path = directory / manifest_file_name(generations[0])
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            continue  # a commit removed it after publishing a newer one: list again
+        except OSError as exc:
+            raise CorruptIndexError(f"{path}: cannot read the manifest ({exc.strerror})") from exc
+        manifest = Manifest.parse(raw, str(path))
+        if manifest.generation != generations[0]:
+            raise CorruptIndexError(f"{path}: names generation {manifest.generation}; the index is damaged")
+        return manifest
+    raise CorruptIndexError(f"{directory}: manifests keep vanishing while opening; is another program deleting them?")

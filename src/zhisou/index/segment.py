@@ -57,6 +57,12 @@ class SegmentMeta:
     del_gen: int = 0
     del_count: int = 0
     fields: dict[str, Any] = field(default_factory=dict)
+    uid: str = ""  # 16 random bytes, hex: every file's header carries them
+    del_crc32: int = 0  # checksum of the deletes file of ``del_gen``
+
+    @property
+    def uid_bytes(self) -> bytes:
+        return bytes.fromhex(self.uid)
 
     @property
     def live_count(self) -> int:
@@ -68,26 +74,34 @@ class SegmentMeta:
             names.append(deletes_file_name(self.name, self.del_gen))
         return names
 
-    def with_deletes(self, del_gen: int, del_count: int) -> SegmentMeta:
-        return SegmentMeta(self.name, self.doc_count, self.files, del_gen, del_count, self.fields)
+    def with_deletes(self, del_gen: int, del_count: int, del_crc32: int) -> SegmentMeta:
+        return SegmentMeta(self.name, self.doc_count, self.files, del_gen, del_count, self.fields, self.uid, del_crc32)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "uid": self.uid,
             "doc_count": self.doc_count,
             "del_gen": self.del_gen,
             "del_count": self.del_count,
+            "del_crc32": self.del_crc32,
             "fields": self.fields,
             "files": {key: {"size": info.size, "crc32": info.crc32} for key, info in self.files.items()},
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SegmentMeta:
-        return cls(
-            name=data["name"],
+        meta = cls(
+            name=str(data["name"]),
             doc_count=int(data["doc_count"]),
-            files={key: FileInfo(int(v["size"]), int(v["crc32"])) for key, v in data["files"].items()},
+            files={str(key): FileInfo(int(v["size"]), int(v["crc32"])) for key, v in data["files"].items()},
             del_gen=int(data.get("del_gen", 0)),
             del_count=int(data.get("del_count", 0)),
             fields=dict(data.get("fields", {})),
+            uid=str(data["uid"]),
+            del_crc32=int(data.get("del_crc32", 0)),
         )
+        if len(meta.uid) != 32 or not 0 <= meta.del_count <= meta.doc_count or meta.doc_count < 0:
+            raise ValueError(f"segment {meta.name}: implausible uid or counts")
+        bytes.fromhex(meta.uid)
+        return meta

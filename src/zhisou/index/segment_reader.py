@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import zlib
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,25 +14,68 @@ from zhisou.analysis.tokenizers import is_single_chinese_character
 from zhisou.errors import CorruptIndexError
 from zhisou.index import termdict
 from zhisou.index.blocks import block_maxima
+from zhisou.index.codec import check_frame, file_crc
 from zhisou.index.deletes import read_live
-from zhisou.index.docstore import DocStoreReader
+from zhisou.index.docstore import BLOCK_DOCS, DocStoreReader
 from zhisou.index.segment import Component, SegmentMeta, deletes_file_name
 from zhisou.index.termdict import FIELD_SEPARATOR, TermDictionary
 
 _EMPTY_I32 = np.empty(0, dtype=np.int32)
+# Segments up to this size have every byte checked against its checksum when a process first
+# opens them (~1 GB/s); larger ones get the structural checks only, and the kernels bound-check
+# what they read. ``zhisou check`` and merges always read everything.
+# ``ZHISOU_VERIFY_ON_OPEN_MB`` changes the threshold (0: structural checks only; the corruption
+# campaign uses it to exercise the bound checks).
+VERIFY_ON_OPEN_BYTES = int(float(os.environ.get("ZHISOU_VERIFY_ON_OPEN_MB", "128")) * 1024 * 1024)
+_verified: set[tuple[int, int, int, int, int]] = set()  # (device, inode, size, mtime, crc) checked
+_verified_lock = threading.Lock()
 
 
-def _map(path: Path, component: Component, expected_size: int) -> np.ndarray:
+def _map(path: Path, component: Component, meta: SegmentMeta) -> np.ndarray:
+    """The component's payload, memory-mapped, after the cheap checks: size, header, footer."""
+    expected_size = meta.files[component.suffix].size
     try:
         actual = path.stat().st_size
     except FileNotFoundError as exc:
         raise CorruptIndexError(f"{path} is missing; the index is damaged (restore it or rebuild)") from exc
     if actual != expected_size:
         raise CorruptIndexError(f"{path}: size {actual} bytes, manifest says {expected_size}; the index is damaged")
-    if expected_size == 0:
-        return np.empty(0, dtype=component.dtype)
     # A plain ndarray view of the map: slicing it avoids np.memmap's per-call overhead.
-    return np.asarray(np.memmap(path, dtype=component.dtype, mode="r"))
+    raw = np.asarray(np.memmap(path, dtype=np.uint8, mode="r")) if actual else np.zeros(0, dtype=np.uint8)
+    payload = check_frame(path, raw, component.suffix, meta.uid_bytes, meta.files[component.suffix].crc32)
+    if payload.shape[0] % component.dtype.itemsize:
+        raise CorruptIndexError(f"{path}: {payload.shape[0]} bytes is not a whole number of values")
+    return payload.view(component.dtype)
+
+
+def verify_file(path: Path, crc: int, *, remember: bool = True) -> None:
+    """Read the whole file and compare its checksum; ``remember`` skips files this process
+    already checked that have not changed since (segment files never change)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError as exc:
+        raise CorruptIndexError(f"{path} is missing; the index is damaged (restore it or rebuild)") from exc
+    key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, crc)
+    if remember and key in _verified:
+        return
+    if file_crc(path) != crc:
+        raise CorruptIndexError(f"{path}: checksum mismatch; the file is damaged (restore or rebuild)")
+    with _verified_lock:
+        if len(_verified) > 100_000:
+            _verified.clear()
+        _verified.add(key)
+
+
+def _check(condition: bool, path: Path, what: str) -> None:
+    if not condition:
+        raise CorruptIndexError(f"{path}: {what}; the index is damaged (restore it or rebuild)")
+
+
+def _monotone_offsets(offsets: np.ndarray, count: int, end: int, path: Path) -> None:
+    """``count + 1`` offsets from 0 to ``end``, never decreasing: slices by them stay in bounds."""
+    _check(offsets.shape[0] == count + 1, path, f"{offsets.shape[0]} offsets for {count} entries")
+    _check(int(offsets[0]) == 0 and int(offsets[-1]) == end, path, "offsets do not span the data")
+    _check(bool(np.all(offsets[1:] >= offsets[:-1])), path, "offsets go backwards")
 
 
 class SegmentReader:
@@ -42,11 +86,13 @@ class SegmentReader:
         self.directory = directory
         arrays = {}
         for component in Component:
-            info = meta.files.get(component.suffix)
-            if info is None:
+            if component.suffix not in meta.files:
                 raise CorruptIndexError(f"segment {meta.name}: manifest lists no {component.suffix} file")
-            arrays[component] = _map(directory / component.file_name(meta.name), component, info.size)
+            arrays[component] = _map(self.path(component), component, meta)
         self._arrays = arrays
+        if sum(info.size for info in meta.files.values()) <= VERIFY_ON_OPEN_BYTES:
+            self.verify()
+        self._check_structure()
         self.terms = TermDictionary(arrays[Component.TERM_KEYS], arrays[Component.TERM_OFFSETS])
         self.term_info = arrays[Component.TERM_INFO].reshape(-1, 3)  # postings start, doc freq, positions start
         self.docs = arrays[Component.DOCS]
@@ -69,10 +115,64 @@ class SegmentReader:
         self._id_offsets = arrays[Component.ID_OFFSETS]
         if meta.del_gen:
             self.live: np.ndarray | None = read_live(
-                directory / deletes_file_name(meta.name, meta.del_gen), meta.doc_count
+                directory / deletes_file_name(meta.name, meta.del_gen), meta.doc_count, meta.uid_bytes, meta.del_crc32
             )
         else:
             self.live = None
+
+    def path(self, component: Component) -> Path:
+        return self.directory / component.file_name(self.meta.name)
+
+    def _check_structure(self) -> None:
+        """What the compiled code and slicing rely on, checked in O(terms + documents): offsets
+        that stay inside their data, postings ranges that tile the postings, array shapes that
+        match the document count. (Doc ids inside postings are bound-checked where read.)"""
+        arrays, meta, n = self._arrays, self.meta, self.meta.doc_count
+        n_terms = arrays[Component.TERM_OFFSETS].shape[0] - 1
+        _monotone_offsets(
+            arrays[Component.TERM_OFFSETS],
+            n_terms,
+            arrays[Component.TERM_KEYS].shape[0],
+            self.path(Component.TERM_OFFSETS),
+        )
+        info_path = self.path(Component.TERM_INFO)
+        info = arrays[Component.TERM_INFO]
+        _check(info.shape[0] == 3 * n_terms, info_path, f"{info.shape[0] // 3} term rows for {n_terms} terms")
+        rows = info.reshape(-1, 3)
+        n_postings = arrays[Component.DOCS].shape[0]
+        _check(arrays[Component.FREQS].shape[0] == n_postings, self.path(Component.FREQS), "not one per posting")
+        if n_terms:
+            starts, counts, positions = rows[:, 0], rows[:, 1], rows[:, 2]
+            _check(bool(np.all(counts >= 1)), info_path, "a term without postings")
+            _check(
+                int(starts[0]) == 0
+                and bool(np.all(starts[1:] == starts[:-1] + counts[:-1]))
+                and int(starts[-1] + counts[-1]) == n_postings,
+                info_path,
+                "postings ranges do not tile the postings file",
+            )
+            _check(
+                int(positions[0]) == 0
+                and bool(np.all(positions[1:] >= positions[:-1]))
+                and int(positions[-1]) <= arrays[Component.POSITIONS].shape[0],
+                info_path,
+                "positions ranges out of order or out of the file",
+            )
+        else:
+            _check(n_postings == 0, info_path, "postings without terms")
+        fields = meta.fields
+        n_text, n_columns = len(fields.get("text", [])), len(fields.get("columns", []))
+        _check(arrays[Component.LENGTHS].shape[0] == n_text * n, self.path(Component.LENGTHS), "wrong shape")
+        _check(arrays[Component.COLUMNS].shape[0] == n_columns * n, self.path(Component.COLUMNS), "wrong shape")
+        _monotone_offsets(
+            arrays[Component.ID_OFFSETS], n, arrays[Component.IDS].shape[0], self.path(Component.ID_OFFSETS)
+        )
+        _monotone_offsets(
+            arrays[Component.STORE_INDEX],
+            (n + BLOCK_DOCS - 1) // BLOCK_DOCS,
+            arrays[Component.STORE].shape[0],
+            self.path(Component.STORE_INDEX),
+        )
 
     @property
     def doc_count(self) -> int:
@@ -88,6 +188,7 @@ class SegmentReader:
         if cached is None:
             if len(self._block_cache) >= 1 << 16:
                 self._block_cache.clear()
+            self.postings_range(start, count)  # bound-checks the doc ids the kernel reads
             lengths = self.length_matrix[row]
             cached = block_maxima(self.docs, self.freqs, start, count, lengths, norm_base, norm_slope)
             self._block_cache[key] = cached
@@ -104,7 +205,7 @@ class SegmentReader:
             index = {}
             prefix = (field + FIELD_SEPARATOR).encode()
             for ordinal in self.terms.prefix_range(prefix):
-                term = self.terms.key(ordinal)[len(prefix) :].decode()
+                term = self.term_text(ordinal, len(prefix))
                 if len(term) > 1:
                     for ch in set(term):
                         if is_single_chinese_character(ch):
@@ -119,7 +220,7 @@ class SegmentReader:
         if found is None:
             prefix = (field + FIELD_SEPARATOR).encode()
             ordinals = self.terms.prefix_range(prefix)
-            terms = [self.terms.key(ordinal)[len(prefix) :].decode() for ordinal in ordinals]
+            terms = [self.term_text(ordinal, len(prefix)) for ordinal in ordinals]
             rows = self.term_info[ordinals.start : ordinals.stop]
             found = self._field_terms[field] = (terms, rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64))
         return found
@@ -140,7 +241,15 @@ class SegmentReader:
 
     def postings_at(self, ordinal: int) -> tuple[np.ndarray, np.ndarray]:
         start, count, _ = self.term_info[ordinal]
-        return self.docs[start : start + count], self.freqs[start : start + count]
+        return self.postings_range(int(start), int(count))
+
+    def postings_range(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(doc ids, frequencies) of one term's postings, checked: ids inside the segment,
+        frequencies positive (the numpy paths index arrays with them)."""
+        docs, freqs = self.docs[start : start + count], self.freqs[start : start + count]
+        if count and (int(docs.min()) < 0 or int(docs.max()) >= self.meta.doc_count or int(freqs.min()) < 1):
+            raise CorruptIndexError(f"{self.path(Component.DOCS)}: postings out of range; the index is damaged")
+        return docs, freqs
 
     def positions_slice(self, start: int, end: int) -> np.ndarray:
         return self._positions[start:end]
@@ -157,9 +266,13 @@ class SegmentReader:
 
     def positions_at(self, ordinal: int) -> np.ndarray:
         """All positions of the term, posting after posting (split them with the frequencies)."""
-        start, count, pos_start = self.term_info[ordinal]
-        total = int(self.freqs[start : start + count].sum())
-        return self._positions[pos_start : pos_start + total]
+        start, count, pos_start = (int(v) for v in self.term_info[ordinal])
+        _, freqs = self.postings_range(start, count)
+        total = int(freqs.sum(dtype=np.int64))
+        end = int(self.term_info[ordinal + 1, 2]) if ordinal + 1 < len(self.term_info) else len(self._positions)
+        if pos_start + total != end:
+            raise CorruptIndexError(f"{self.path(Component.FREQS)}: frequencies disagree with positions; damaged")
+        return self._positions[pos_start:end]
 
     def doc_ids_for(self, key: bytes) -> np.ndarray:
         """Live documents containing ``key`` (used to find a document by its id)."""
@@ -169,7 +282,7 @@ class SegmentReader:
         return docs
 
     def doc_id(self, doc: int) -> str:
-        return self._ids[self._id_offsets[doc] : self._id_offsets[doc + 1]].tobytes().decode()
+        return self._decode_ids(self._ids[self._id_offsets[doc] : self._id_offsets[doc + 1]].tobytes())
 
     def doc_ids(self, docs: list[int]) -> list[str]:
         """Ids of a page of hits, without decoding every id of the segment."""
@@ -188,12 +301,12 @@ class SegmentReader:
             return [self.doc_id(doc) for doc in docs]
         joined = np.zeros(total + len(docs), dtype=np.uint8)
         joined[np.arange(total) + np.repeat(np.arange(len(docs)), lengths)] = picked
-        return joined[:-1].tobytes().decode().split("\0")
+        return self._decode_ids(joined[:-1].tobytes()).split("\0")
 
     def all_doc_ids(self) -> list[str]:
         """Every id, decoded once and kept: the fast path when many hits need ids."""
         if self._id_list is None:
-            raw = self._ids.tobytes().decode()
+            raw = self._decode_ids(self._ids.tobytes())
             offsets = self._id_offsets.tolist()
             if len(raw) == len(self._ids):  # ASCII: byte offsets are character offsets
                 self._id_list = [raw[a:b] for a, b in itertools.pairwise(offsets)]
@@ -201,17 +314,29 @@ class SegmentReader:
                 self._id_list = [self.doc_id(d) for d in range(self.doc_count)]
         return self._id_list
 
-    def stored(self, doc: int) -> dict[str, Any]:
-        return self.store.get(doc)
+    def _decode_ids(self, raw: bytes) -> str:
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            raise CorruptIndexError(f"{self.path(Component.IDS)}: ids are not UTF-8; the index is damaged") from None
 
-    def verify(self) -> None:
-        """Check every file against the CRC32 the manifest recorded (reads whole files)."""
+    def term_text(self, ordinal: int, prefix_length: int) -> str:
+        """The term of key ``ordinal`` without its ``field\x1f`` prefix."""
+        try:
+            return self.terms.key(ordinal)[prefix_length:].decode()
+        except UnicodeDecodeError:
+            raise CorruptIndexError(
+                f"{self.path(Component.TERM_KEYS)}: a term is not UTF-8; the index is damaged"
+            ) from None
+
+    def stored(self, doc: int) -> dict[str, Any]:
+        try:
+            return self.store.get(doc)
+        except CorruptIndexError as exc:
+            raise CorruptIndexError(f"{self.path(Component.STORE)}: {exc}; the index is damaged") from None
+
+    def verify(self, *, remember: bool = True) -> None:
+        """Check every file against the CRC32 the manifest recorded (reads whole files; with
+        ``remember``, files this process already checked unchanged are skipped)."""
         for component in Component:
-            info = self.meta.files[component.suffix]
-            path = self.directory / component.file_name(self.meta.name)
-            crc = 0
-            with open(path, "rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    crc = zlib.crc32(chunk, crc)
-            if crc != info.crc32:
-                raise CorruptIndexError(f"{path}: checksum mismatch; the file is damaged (restore or rebuild)")
+            verify_file(self.path(component), self.meta.files[component.suffix].crc32, remember=remember)

@@ -9,37 +9,33 @@ from __future__ import annotations
 
 import itertools
 import os
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
+from zhisou.index.codec import FramedWriter
 from zhisou.index.docstore import BLOCK_DOCS, encode_block
 from zhisou.index.segment import Component, FileInfo, SegmentMeta
 
 
 class _ComponentFile:
-    """An append-only file that tracks its size and CRC32 while it is written."""
+    """One component's framed file (see ``codec``), written as arrays or bytes."""
 
-    def __init__(self, path: Path, component: Component) -> None:
+    def __init__(self, path: Path, component: Component, uid: bytes) -> None:
         self.component = component
-        self._handle: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed in close()
-        self.size = 0
-        self.crc32 = 0
+        self._file = FramedWriter(path, component.suffix, uid)
 
     def write(self, data: bytes | np.ndarray) -> None:
         raw = data.astype(self.component.dtype, copy=False).tobytes() if isinstance(data, np.ndarray) else data
-        self._handle.write(raw)
-        self.crc32 = zlib.crc32(raw, self.crc32)
-        self.size += len(raw)
+        self._file.write(raw)
 
     def close(self) -> FileInfo:
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
-        return FileInfo(self.size, self.crc32)
+        return FileInfo(*self._file.close())
+
+    def discard(self) -> None:
+        self._file.discard()
 
 
 class SegmentWriter:
@@ -47,7 +43,14 @@ class SegmentWriter:
         self.directory = directory
         self.name = name
         self.doc_count = doc_count
-        self._files = {c: _ComponentFile(directory / c.file_name(name), c) for c in Component}
+        self.uid = os.urandom(16)
+        self._files: dict[Component, _ComponentFile] = {}
+        try:
+            for component in Component:
+                self._files[component] = _ComponentFile(directory / component.file_name(name), component, self.uid)
+        except BaseException:
+            self.abort()
+            raise
         self._key_lengths: list[np.ndarray] = []
         self._term_info: list[np.ndarray] = []
         self._postings = 0
@@ -120,7 +123,7 @@ class SegmentWriter:
         files[Component.IDS].write(b"".join(encoded))
         files[Component.ID_OFFSETS].write(np.concatenate(([0], np.cumsum([len(e) for e in encoded]))))
         infos = {component.suffix: handle.close() for component, handle in files.items()}
-        return SegmentMeta(self.name, self.doc_count, infos, fields=fields)
+        return SegmentMeta(self.name, self.doc_count, infos, fields=fields, uid=self.uid.hex())
 
     def _write_block(self, block: list[str]) -> int:
         data = encode_block(block)
@@ -128,8 +131,5 @@ class SegmentWriter:
         return len(data)
 
     def abort(self) -> None:
-        for component, handle in self._files.items():
-            try:
-                handle.close()
-            finally:
-                (self.directory / component.file_name(self.name)).unlink(missing_ok=True)
+        for handle in self._files.values():
+            handle.discard()

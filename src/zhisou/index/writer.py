@@ -19,18 +19,66 @@ import numpy as np
 from zhisou.analysis import AnalysisResources, AnalyzerRegistry
 from zhisou.errors import ZhisouError
 from zhisou.index.buffer import SegmentBuffer, segment_fields
+from zhisou.index.codec import has_header
 from zhisou.index.deletes import write_live
-from zhisou.index.directory import WriteLock, fsync_directory
+from zhisou.index.directory import TEMP_SUFFIX, WriteLock, fsync_directory
 from zhisou.index.documents import DocumentPreparer, document_id
-from zhisou.index.manifest import Manifest, load_latest
+from zhisou.index.manifest import FORMAT, Manifest, load_latest, manifest_generations
 from zhisou.index.merge import TieredMergePolicy, merge_segments
-from zhisou.index.segment import SegmentMeta, deletes_file_name
+from zhisou.index.segment import Component, SegmentMeta, deletes_file_name
 from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.termdict import encode_keys, term_key
 from zhisou.schema import Schema
 
-_OWNED_FILE = re.compile(r"^(seg_\w+\.\w+|seg_\w+_\d+\.del|manifest_\d+\.json|\..+\.tmp)$")
+# Names of the files a writer creates. Clean-up removes an unreferenced file only when its name
+# matches *and* its content says zhisou wrote it (a codec header, a zhisou manifest), so files
+# of the user's that merely look alike are never touched.
+_SUFFIXES = "|".join(c.suffix for c in Component)
+_SEGMENT_FILE = re.compile(rf"^seg_\d+\.(?:{_SUFFIXES})$|^seg_\d+_\d+\.del$")
+_MANIFEST_FILE = re.compile(r"^manifest_\d+\.json$")
+_TEMP_FILE = re.compile(rf"^\.(?:manifest_\d+\.json|seg_\d+_\d+\.del){re.escape(TEMP_SUFFIX)}$")
 DEFAULT_RAM_BUDGET_MB = 256
+
+
+def is_owned_file(path: Path) -> bool:
+    """Whether ``path`` is an index file zhisou wrote (by name and by content)."""
+    name = path.name
+    if _TEMP_FILE.match(name):
+        return True
+    if _SEGMENT_FILE.match(name):
+        return has_header(path)
+    if _MANIFEST_FILE.match(name):
+        try:
+            with open(path, "rb") as handle:
+                return f'"format": "{FORMAT}"'.encode() in handle.read(64)
+        except OSError:
+            return False
+    return False
+
+
+def remove_unreferenced_files(directory: Path, keep: set[str]) -> None:
+    """Delete the index files no commit in ``keep`` names: what an aborted or older writer left."""
+    for entry in directory.iterdir():
+        if entry.name not in keep and is_owned_file(entry):
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+
+
+def replace_index(directory: Path, manifest: Manifest) -> Manifest:
+    """Publish ``manifest`` (schema and settings of a new, empty index) over the index at
+    ``directory`` under its write lock, then remove the old index's files. Readers see the old
+    index or the new one; an old manifest that cannot be read is replaced too."""
+    lock = WriteLock(directory)
+    lock.acquire()
+    try:
+        generations = manifest_generations(directory)
+        generation = (generations[0] + 1) if generations else 0
+        replacement = Manifest(generation, manifest.schema, (), 0, manifest.settings, manifest.user_data)
+        replacement.write(directory)
+        remove_unreferenced_files(directory, replacement.referenced_files())
+        return replacement
+    finally:
+        lock.release()
 
 
 class IndexWriter:
@@ -63,6 +111,7 @@ class IndexWriter:
         self._live: dict[str, np.ndarray] = {}  # live masks changed since the last commit
         self._next_segment = self._manifest.next_segment
         self._buffer = SegmentBuffer(self.schema)
+        self._flushed = False  # a segment was written since the last commit
         # Ids added since the last flush whose older copies in ``_segments`` are not marked
         # deleted yet: applied in one batch per segment at the next flush or delete (as
         # Lucene buffers delete terms), instead of a dictionary search per added document.
@@ -124,21 +173,35 @@ class IndexWriter:
             held = np.flatnonzero(ranges[:, 1])
             if not len(held):
                 continue
-            docs = np.concatenate([segment.docs[start : start + count] for start, count in ranges[held].tolist()])
+            docs = np.concatenate([segment.postings_range(start, count)[0] for start, count in ranges[held].tolist()])
             live = self._live.get(segment.meta.name)
             if live is None:
                 live = segment.live_mask().copy()
             live[docs] = False
             self._live[segment.meta.name] = live
 
+    def _new_segment_name(self) -> str:
+        """The next segment name whose files do not exist yet (a user's file that happens to
+        carry such a name is skipped over, never overwritten)."""
+        while True:
+            name = f"seg_{self._next_segment:06d}"
+            self._next_segment += 1
+            if not any((self.directory / c.file_name(name)).exists() for c in Component):
+                return name
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether anything was added or deleted since the last commit."""
+        return bool(len(self._buffer) or self._live or self._pending_ids or self._flushed)
+
     def flush(self) -> None:
         """Write the buffered documents as a new (not yet committed) segment."""
         self._apply_pending_ids()  # before the new segment joins: it holds the newest copies
         if not len(self._buffer):
             return
-        name = f"seg_{self._next_segment:06d}"
-        self._next_segment += 1
+        name = self._new_segment_name()
         meta, live = self._buffer.write(self.directory, name)
+        self._flushed = True
         self._segments.append(SegmentReader(self.directory, meta))
         if live is not None:
             self._live[name] = live
@@ -171,8 +234,8 @@ class IndexWriter:
             meta = segment.meta
             live = self._live.get(meta.name)
             if live is not None:
-                write_live(self.directory / deletes_file_name(meta.name, generation), live)
-                meta = meta.with_deletes(generation, int(meta.doc_count - live.sum()))
+                crc = write_live(self.directory / deletes_file_name(meta.name, generation), live, meta.uid_bytes)
+                meta = meta.with_deletes(generation, int(meta.doc_count - live.sum()), crc)
             if meta.live_count > 0:
                 metas.append(meta)
         return metas
@@ -180,9 +243,10 @@ class IndexWriter:
     def _merge(self, metas: list[SegmentMeta], group: list[SegmentMeta], generation: int) -> list[SegmentMeta]:
         by_name = {s.meta.name: s for s in self._segments}
         readers = [by_name[m.name] if by_name[m.name].meta == m else SegmentReader(self.directory, m) for m in group]
+        for reader in readers:  # never copy damage into a new segment with a fresh, valid checksum
+            reader.verify(remember=False)
         lives = [r.live_mask() for r in readers]
-        name = f"seg_{self._next_segment:06d}"
-        self._next_segment += 1
+        name = self._new_segment_name()
         merged = merge_segments(self.directory, name, readers, lives, segment_fields(self.schema))
         names = {m.name for m in group}
         position = min(i for i, m in enumerate(metas) if m.name in names)
@@ -213,11 +277,7 @@ class IndexWriter:
         self._remove_unreferenced_files()
 
     def _remove_unreferenced_files(self) -> None:
-        keep = self._manifest.referenced_files()
-        for entry in self.directory.iterdir():
-            if entry.name not in keep and _OWNED_FILE.match(entry.name):
-                with contextlib.suppress(FileNotFoundError):
-                    entry.unlink()
+        remove_unreferenced_files(self.directory, self._manifest.referenced_files())
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property

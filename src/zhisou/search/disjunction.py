@@ -15,7 +15,10 @@ from typing import cast
 import numpy as np
 
 from zhisou.analysis.tokenizers import is_single_chinese_character
+from zhisou.errors import CorruptIndexError
 from zhisou.index.reader import IndexReader
+from zhisou.index.segment import Component
+from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.termdict import encode_keys, term_key
 from zhisou.search import kernels
 from zhisou.search.executor import QueryTerms, ReaderStats
@@ -144,7 +147,10 @@ def _locate(reader: IndexReader, keys: list[bytes]) -> tuple[list[np.ndarray], n
         else:
             for index, (start, count) in enumerate(segment_ranges.tolist()):
                 if count:
-                    doc_freqs[index] += kernels.live_doc_freq(segment.docs, start, count, segment.live)
+                    live = kernels.live_doc_freq(segment.docs, start, count, segment.live)
+                    if live < 0:
+                        raise _damaged(segment)
+                    doc_freqs[index] += live
     return ranges, doc_freqs
 
 
@@ -234,6 +240,8 @@ def score_disjunction(
             touched,
             limit,
         )
+        if n_touched < 0:
+            raise _damaged(segment)
         return docs, top_scores, n_touched, True
     ranges, live_doc_freqs = _locate(reader, query.keys)
     weights = kernels.bm25_weights(
@@ -266,8 +274,15 @@ def score_disjunction(
             touched,
             n_touched,
         )
+        if n_touched < 0:
+            scores[:] = 0.0  # the per-thread buffer must be clean for the next query
+            raise _damaged(segment)
     docs, top_scores = kernels.top_k_and_clear(scores, touched, n_touched, limit)
     return docs, top_scores, n_touched, True
+
+
+def _damaged(segment: SegmentReader) -> CorruptIndexError:
+    return CorruptIndexError(f"{segment.path(Component.DOCS)}: postings out of range; the index is damaged")
 
 
 @dataclass
@@ -370,5 +385,7 @@ def _run_pruned(
                 matched,
                 track_total_hits,
             )
+        if heap_size < 0:
+            raise _damaged(segment)
     docs, top_scores = kernels.sort_heap(heap_scores, heap_docs, heap_size)
     return docs, top_scores, matched, matched < track_total_hits

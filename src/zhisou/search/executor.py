@@ -101,7 +101,7 @@ class Executor:
             return cached
         docs_parts, freq_parts = [], []
         for segment, base in zip(self.reader.segments, self.reader.bases):
-            docs, freqs = segment.postings(key)
+            docs, freqs = segment.postings(key)  # bound-checked
             if not len(docs):
                 continue
             if segment.live is not None:
@@ -188,7 +188,7 @@ class Executor:
         prefix_length = len(term_key(field_name, ""))
         for segment in self.reader.segments:
             for ordinal in segment.terms_containing(field_name, char):
-                found.add(segment.terms.key(ordinal)[prefix_length:].decode())
+                found.add(segment.term_text(ordinal, prefix_length))
         return sorted(found)[:MAX_PREFIX_EXPANSIONS]
 
     def _idf(self, field_name: str, keys: list[bytes]) -> float:
@@ -218,7 +218,7 @@ class Executor:
             docs = self.postings(key).docs
             total.mask[docs] = True
             if scored:
-                self.terms.add(field_name, key.decode().split(FIELD_SEPARATOR, 1)[1])
+                self.terms.add(field_name, key.decode(errors="replace").split(FIELD_SEPARATOR, 1)[1])
         if scored:
             total.scores[total.mask] = boost
         return total

@@ -34,7 +34,9 @@ def keyword_counts(reader: IndexReader, field: str, mask: np.ndarray, size: int)
         if not terms or not segment_mask.any():
             continue
         low, high = int(starts.min()), int((starts + lengths).max())
-        running = np.concatenate(([0], np.cumsum(segment_mask[segment.docs[low:high]], dtype=np.int64)))
+        running = np.concatenate(
+            ([0], np.cumsum(segment_mask[segment.postings_range(low, high - low)[0]], dtype=np.int64))
+        )
         per_term = running[starts - low + lengths] - running[starts - low]
         for index in np.flatnonzero(per_term).tolist():
             counts[terms[index]] = counts.get(terms[index], 0) + int(per_term[index])

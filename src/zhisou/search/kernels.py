@@ -53,8 +53,10 @@ def accumulate_bm25(
     ``norm_base + norm_slopes[field] · dl`` = k1 · (1 − b + b · dl / avgdl).
     When ``filtered``, ``allowed[base + doc]`` says which documents may score (live and passing
     filters; not looking it up when every document may saves 12 % of this loop at 1M); returns the new
-    number of entries in ``touched``, which needs one slot more than documents can be touched.
+    number of entries in ``touched``, which needs one slot more than documents can be touched;
+    -1 if a posting names a document outside the segment (damage: the caller clears ``scores``).
     """
+    n_local = lengths.shape[1]
     for t in range(ranges.shape[0]):
         weight = weights[t]
         if weight == 0.0:
@@ -63,11 +65,14 @@ def accumulate_bm25(
         slope = norm_slopes[field_of[t]]
         start = ranges[t, 0]
         for i in range(start, start + ranges[t, 1]):
-            doc = base + docs[i]
+            local = docs[i]
+            if local < 0 or local >= n_local:  # a damaged postings file: never read out of bounds
+                return -1
+            doc = base + local
             if filtered and not allowed[doc]:
                 continue
             tf = float(freqs[i])
-            contribution = weight * tf / (tf + norm_base + slope * field_lengths[docs[i]])
+            contribution = weight * tf / (tf + norm_base + slope * field_lengths[local])
             # Branch-free first-touch bookkeeping: whether a doc is new is unpredictable.
             touched[n_touched] = doc
             n_touched += scores[doc] == 0.0
@@ -101,7 +106,8 @@ def score_one_segment(
     """The whole term-at-a-time search of a reader with one segment and no deletes, in one call:
     dictionary lookup, weights (document frequencies are live ones when nothing is deleted),
     accumulation and top k. On small corpora a query costs ~40 µs, and the three calls and the
-    Python between them that this saves are ~3 µs of it."""
+    Python between them that this saves are ~3 µs of it. Returns n_touched -1 for a damaged
+    postings file (``accumulate_bm25``)."""
     ranges = find_postings(term_keys, term_offsets, term_info, wanted, wanted_offsets)
     weights = bm25_weights(ranges[:, 1].copy(), multiplicity, field_of, boosts, doc_counts)
     n_touched = accumulate_bm25(
@@ -121,15 +127,23 @@ def score_one_segment(
         touched,
         0,
     )
+    if n_touched < 0:
+        scores[:] = 0.0
+        return np.zeros(0, dtype=np.int64), np.zeros(0), -1
     top_docs, top_scores = top_k_and_clear(scores, touched, n_touched, k)
     return top_docs, top_scores, n_touched
 
 
 @kernel
 def live_doc_freq(docs: np.ndarray, start: int, count: int, live: np.ndarray) -> int:
+    """Live postings of one term; -1 if a posting names a document outside the segment."""
     total = 0
+    n = live.shape[0]
     for i in range(start, start + count):
-        if live[docs[i]]:
+        doc = docs[i]
+        if doc < 0 or doc >= n:
+            return -1
+        if live[doc]:
             total += 1
     return total
 
@@ -233,7 +247,8 @@ def maxscore(
     scored (so the total is exact); after that, the terms whose bounds together cannot lift
     a document past the current k-th score are only probed, never iterated. The heap
     (capacity ``heap_scores.shape[0]``) carries over from segment to segment; returns the
-    new heap size and match count.
+    new heap size and match count, or (-1, -1) when a posting names a document outside the
+    segment (a damaged file).
     """
     n = starts.shape[0]
     k = heap_scores.shape[0]
@@ -257,6 +272,8 @@ def maxscore(
                 candidate = docs[position[i]]
         if candidate == sentinel:
             break
+        if candidate < 0 or candidate >= lengths.shape[1]:  # damaged postings
+            return -1, -1
         score = 0.0
         for i in range(first_essential, n):
             p = position[i]
@@ -406,6 +423,8 @@ def block_max_maxscore(
                 p = position[i]
                 if p < end_of[i] and docs[p] < candidate:
                     candidate = docs[p]
+            if candidate < 0 or (candidate != sentinel and candidate >= lengths.shape[1]):  # damaged postings
+                return -1, -1
             if candidate == sentinel or candidate > window_end:
                 # Every document of the window is settled: scored, or (only in probed lists)
                 # unable to reach the top k. Move all cursors past it, so none is seen twice.
