@@ -8,8 +8,8 @@ index is split into segments or on deleted documents awaiting a merge.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
-from functools import reduce
 
 import numpy as np
 
@@ -308,20 +308,25 @@ class Executor:
 
 
 def _phrase_tokens(tokens: list[Token]) -> list[Token]:
-    """The finest tokens of a phrase: drop a search-mode word when a sub-word covers its start.
+    """The finest tokens of a phrase: drop a search-mode word when a shorter token lies inside it.
 
     The finest split matches documents whatever granularity they were segmented at, because
-    sub-words are indexed at the position of their first character.
+    sub-words are indexed at the position of their first character. Tokens are sorted by start
+    and only those starting inside a token can lie inside it, so this is linear in the phrase
+    length (tokens are words: a few characters each).
     """
+    ordered = sorted(tokens, key=lambda t: (t.start, t.end))
+    starts = [t.start for t in ordered]
     kept = []
-    for token in tokens:
-        inner = any(
-            other is not token
-            and token.start <= other.start
-            and other.end <= token.end
-            and (other.end - other.start) < (token.end - token.start)
-            for other in tokens
-        )
+    for token in ordered:
+        inner = False
+        for index in range(bisect.bisect_left(starts, token.start), len(ordered)):
+            other = ordered[index]
+            if other.start >= token.end:
+                break
+            if other is not token and other.end <= token.end and (other.end - other.start) < (token.end - token.start):
+                inner = True
+                break
         if not inner:
             kept.append(token)
     kept.sort(key=lambda t: (t.position, t.start))
@@ -329,18 +334,33 @@ def _phrase_tokens(tokens: list[Token]) -> list[Token]:
 
 
 def _phrase_in_segment(segment, keys: list[bytes], offsets: list[int]) -> tuple[np.ndarray, np.ndarray] | None:  # type: ignore[no-untyped-def]
-    """(local docs, phrase frequencies) where every term sits at its offset from the first."""
-    encoded = []
+    """(local docs, phrase frequencies) where every term sits at its offset from the first.
+
+    Each distinct term's (doc, position) pairs are built once; terms are intersected rarest
+    first and the search stops as soon as nothing is left, so a phrase costs one pass over its
+    terms' positions, not one per word pair.
+    """
+    wanted: dict[bytes, list[int]] = {}
     for key, offset in zip(keys, offsets):
-        ordinal = segment.terms.ordinal(key)
-        if ordinal < 0:
-            return None
-        docs, freqs = segment.postings_at(ordinal)
-        positions = segment.positions_at(ordinal).astype(np.int64) - offset
-        doc_of_position = np.repeat(docs.astype(np.int64), freqs)
-        encoded.append((doc_of_position << 32) | (positions & 0xFFFFFFFF))
-    matches = reduce(lambda a, b: np.intersect1d(a, b, assume_unique=False), encoded)
-    if not len(matches):
+        wanted.setdefault(key, []).append(offset)
+    ordinals = segment.terms.ordinals(list(wanted))
+    if (ordinals < 0).any():
         return None
+    encoded_terms = []
+    for term_offsets, ordinal in zip(wanted.values(), ordinals.tolist()):
+        docs, freqs = segment.postings_at(ordinal)
+        positions = segment.positions_at(ordinal).astype(np.int64)
+        encoded = (np.repeat(docs.astype(np.int64), freqs) << 32) | (positions & 0xFFFFFFFF)
+        encoded_terms.append((len(encoded), encoded, term_offsets))
+    encoded_terms.sort(key=lambda item: item[0])
+    matches: np.ndarray | None = None
+    for _, encoded, term_offsets in encoded_terms:
+        for offset in term_offsets:
+            # (doc, position - offset): where the phrase would start for this occurrence.
+            starts = encoded - offset
+            matches = starts if matches is None else np.intersect1d(matches, starts)
+            if not len(matches):
+                return None
+    assert matches is not None
     docs, counts = np.unique(matches >> 32, return_counts=True)
     return docs.astype(np.int32), counts.astype(np.int32)

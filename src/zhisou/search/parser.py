@@ -14,6 +14,10 @@ Grammar (AND binds tighter than OR; juxtaposition uses the default operator)::
 ``field:`` counts only for fields of the schema; otherwise the colon is ordinary text.
 Clauses on keyword, date and number fields are filters: they restrict, they don't score;
 words next to filters must still match (``bm25 tags:llm`` is bm25 among the llm notes).
+
+Every query is answered or refused in bounded time: at most ``MAX_QUERY_CHARS`` characters,
+parentheses nested at most ``MAX_DEPTH`` deep, at most ``MAX_CLAUSES`` clauses (Lucene's
+default ``maxClauseCount``), each limit a ``QuerySyntaxError`` that says which.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ from zhisou.values import date_span, parse_number
 Occur = Literal["must", "should", "must_not", "filter"]
 _STOP_CHARS = set('()"') | {" ", "\t", "\n", "\r", "\u3000"}
 _KEYWORDS = ("AND", "OR", "NOT")
+MAX_QUERY_CHARS = 10_000
+MAX_DEPTH = 32
+MAX_CLAUSES = 1024
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class _Parser:
         self.pos = 0
         self.fields = fields
         self.default_and = default_operator == "and"
+        self.depth = 0
+        self.clauses = 0
 
     # -- helpers -------------------------------------------------------------------------------
     def error(self, message: str, position: int | None = None) -> QuerySyntaxError:
@@ -122,6 +131,9 @@ class _Parser:
 
     def parse_clause(self, field: str | None) -> tuple[Occur, Query]:
         start = self.pos
+        self.clauses += 1
+        if self.clauses > MAX_CLAUSES:
+            raise self.error(f"more than {MAX_CLAUSES} clauses; shorten the query")
         occur: Occur | None = None
         char = self.text[self.pos]
         if char in "+-":
@@ -156,7 +168,11 @@ class _Parser:
             self.pos += 1
             if self.at_end() or self.text[self.pos] == ")":
                 raise self.error("empty parentheses; put a search term inside", start)
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise self.error(f"parentheses nested more than {MAX_DEPTH} deep; simplify the query", start)
             query = self.parse_or(field)
+            self.depth -= 1
             if self.at_end() or self.text[self.pos] != ")":
                 raise self.error("missing ')' for the '(' opened here", start)
             self.pos += 1
@@ -308,16 +324,37 @@ def parse_query(
     default_operator: Literal["or", "and"] = "or",
 ) -> Query:
     """Parse ``text``; raises ``QuerySyntaxError`` (with ``position``) when it is malformed."""
-    if default_operator not in ("or", "and"):
-        raise ValueError(f"default_operator must be 'or' or 'and', got {default_operator!r}")
+    check_operator(default_operator)
+    check_length(text)
     if _plain_words(text) is not None:
         return plain_query(text, default_operator=default_operator)
     return _Parser(text, fields or {}, default_operator).parse()
 
 
+def check_operator(default_operator: str) -> None:
+    if default_operator not in ("or", "and"):
+        raise QuerySyntaxError(f"default operator must be 'or' or 'and', got {default_operator!r}", "", 0)
+
+
+def check_length(text: str) -> None:
+    """Refuse a query that is too long, or that UTF-8 cannot encode (a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QuerySyntaxError("the query holds a lone surrogate, which is not text", "", exc.start) from None
+    if len(text) > MAX_QUERY_CHARS:
+        raise QuerySyntaxError(
+            f"the query is {len(text):,} characters; the limit is {MAX_QUERY_CHARS:,}", text[:80], MAX_QUERY_CHARS
+        )
+
+
 def plain_query(text: str, *, default_operator: Literal["or", "and"] = "or") -> Query:
     """Every whitespace-separated word as a term, whatever characters it holds (no syntax)."""
+    check_operator(default_operator)
+    check_length(text)
     words = text.split()
+    if len(words) > MAX_CLAUSES:
+        raise QuerySyntaxError(f"more than {MAX_CLAUSES} words; shorten the query", text[:80], 0)
     if not words:
         return MatchAllQuery()
     if len(words) == 1:

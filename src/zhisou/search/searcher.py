@@ -21,7 +21,7 @@ from zhisou.search.disjunction import (
 from zhisou.search.executor import Executor, QueryTerms, ReaderStats
 from zhisou.search.facets import FacetCount, keyword_counts, year_counts
 from zhisou.search.highlight import highlight
-from zhisou.search.parser import FieldInfo, parse_query, plain_query
+from zhisou.search.parser import FieldInfo, check_length, check_operator, parse_query, plain_query
 from zhisou.search.query import BooleanQuery, MatchAllQuery, Query, TermQuery
 from zhisou.search.related import distinctive_terms
 from zhisou.search.results import Hit, SearchResult
@@ -30,6 +30,9 @@ from zhisou.search.suggest import Suggester
 
 FilterValue = str | int | float | Sequence[str]
 MAX_PAGE_SIZE = 1000
+# Hits a query can page through (Elasticsearch's ``index.max_result_window``): bounds the
+# top-k heap whatever page is asked for.
+MAX_RESULT_WINDOW = 10_000
 # strategy → method of the compiled free-text path (None: the general executor).
 STRATEGY_METHODS: dict[str, str | None] = {
     "auto": "taat",  # see score_disjunction for why auto does not prune
@@ -39,6 +42,31 @@ STRATEGY_METHODS: dict[str, str | None] = {
     "exhaustive": None,
 }
 STRATEGIES = tuple(STRATEGY_METHODS)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_arguments(
+    page: object, size: object, sort: object, operator: object, minimum_should_match: object, track_total_hits: object
+) -> None:
+    """Refuse misuse of ``search`` with one clear line, before any work (and any overflow)."""
+    if not _is_int(size) or not 1 <= size <= MAX_PAGE_SIZE:  # type: ignore[operator]
+        raise ZhisouError(f"size must be between 1 and {MAX_PAGE_SIZE} (a whole number), got {size!r}")
+    if not _is_int(page) or page < 1:  # type: ignore[operator]
+        raise ZhisouError(f"page must be 1 or more (a whole number), got {page!r}")
+    if page * size > MAX_RESULT_WINDOW:  # type: ignore[operator]
+        raise ZhisouError(
+            f"page {page} of {size} hits reaches past result {MAX_RESULT_WINDOW:,}; narrow the query or filter instead"
+        )
+    if sort is not None and not isinstance(sort, str):
+        raise ZhisouError(f"sort must be a field name like '-date', got {type(sort).__name__}")
+    check_operator(operator)  # type: ignore[arg-type]
+    if not _is_int(minimum_should_match) or minimum_should_match < 0:  # type: ignore[operator]
+        raise ZhisouError(f"minimum_should_match must be a whole number >= 0, got {minimum_should_match!r}")
+    if not _is_int(track_total_hits) or track_total_hits < 0:  # type: ignore[operator]
+        raise ZhisouError(f"track_total_hits must be a whole number >= 0, got {track_total_hits!r}")
 
 
 class Searcher:
@@ -66,16 +94,26 @@ class Searcher:
         """Filters as queries: ``{"tags": ["a", "b"]}`` (any of), ``{"date": ">=2024"}``, or ``["tags:a"]``."""
         if isinstance(filters, Mapping):
             return [self.parse(self.filter_text(name, value)) for name, value in filters.items()]
+        if isinstance(filters, str) or not isinstance(filters, Sequence):
+            raise ZhisouError(f"filters must be a dict or a list of filter expressions, got {type(filters).__name__}")
+        for text in filters:
+            if not isinstance(text, str):
+                raise ZhisouError(f"a filter expression must be text, got {type(text).__name__}")
         return [self.parse(text) for text in filters]
 
     def filter_text(self, name: str, value: FilterValue) -> str:
         """One filter in query syntax: ``field:"value"``, or an OR of them for several values;
         a date or number value may be a range (``>=2024``, ``[1 TO 5]``)."""
-        if name not in self._fields:
+        if not isinstance(name, str) or name not in self._fields:
             known = ", ".join(self._fields)
-            raise QuerySyntaxError(f"unknown filter field {name!r}; fields: {known}", name, 0)
+            raise QuerySyntaxError(f"unknown filter field {name!r}; fields: {known}", str(name), 0)
+        items = [value] if isinstance(value, str | int | float) else value
+        if isinstance(items, bytes) or not isinstance(items, Sequence | set | frozenset):
+            raise ZhisouError(f"filter {name!r}: expected text, a number or a list of them, got {type(value).__name__}")
         texts = []
-        for item in [value] if isinstance(value, str | int | float) else list(value):
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, str | int | float):
+                raise ZhisouError(f"filter {name!r}: expected text or numbers, got {type(item).__name__}")
             text = str(item).strip()
             if self._fields[name].type in ("date", "number") and text[:1] in "<>[{":
                 texts.append(f"{name}:{text}")
@@ -116,10 +154,11 @@ class Searcher:
         ``track_total_hits`` matches and a lower bound past that (``total_exact`` says which).
         """
         started = time.perf_counter()
-        if page < 1:
-            raise ZhisouError(f"page must be 1 or more, got {page}")
-        if not 1 <= size <= MAX_PAGE_SIZE:
-            raise ZhisouError(f"size must be between 1 and {MAX_PAGE_SIZE}, got {size}")
+        check_arguments(page, size, sort, default_operator, minimum_should_match, track_total_hits)
+        if not isinstance(query, str | Query):
+            raise ZhisouError(f"the query must be text, got {type(query).__name__}")
+        if isinstance(query, str):
+            check_length(query)
         if strategy not in STRATEGIES:
             raise ZhisouError(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
         text = query if isinstance(query, str) else repr(query)
