@@ -147,9 +147,16 @@ def index_command(
     strict: Annotated[bool, typer.Option(help="Stop at the first bad record and add nothing.")] = False,
     field_map: Annotated[list[str] | None, typer.Option("--map", help="Rename a source field: --map text=body")] = None,
     schema: Annotated[Path | None, typer.Option(help="Schema for a new index.")] = None,
+    commit_every: Annotated[int, typer.Option(min=1, help="Commit after this many documents.")] = 10_000,
+    commit_interval: Annotated[float, typer.Option(min=0.001, help="Commit at least this often (seconds).")] = 60.0,
     as_json: JsonOption = False,
 ) -> None:
-    """Add documents from files (creating the index if needed). Re-adding an id replaces it."""
+    """Add documents from files (creating the index if needed). Re-adding an id replaces it.
+
+    Commits as it goes; Ctrl-C commits what was read and stops (a second Ctrl-C stops at once).
+    Running the same command again skips the documents already indexed unchanged."""
+    import signal
+
     from zhisou.ingest.pipeline import ingest, total_bytes
 
     def action() -> None:
@@ -180,9 +187,28 @@ def index_command(
                 if show:
                     progress.console.print(f"[yellow]skipped[/] {escape(str(error))}")
 
-            report = ingest(
-                target_index, paths, strict=strict, field_map=mapping, on_record=on_record, on_error=on_error
-            )
+            stopping: list[bool] = []
+
+            def on_interrupt(signum: int, frame: object) -> None:
+                stopping.append(True)
+                signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: at once
+                progress.console.print("[yellow]stopping[/]: committing what was read (Ctrl-C again to abort)")
+
+            previous = signal.signal(signal.SIGINT, on_interrupt)
+            try:
+                report = ingest(
+                    target_index,
+                    paths,
+                    strict=strict,
+                    field_map=mapping,
+                    on_record=on_record,
+                    on_error=on_error,
+                    commit_every=commit_every,
+                    commit_seconds=commit_interval,
+                    stop=lambda: bool(stopping),
+                )
+            finally:
+                signal.signal(signal.SIGINT, previous)
             progress.update(task, completed=progress.tasks[0].total or 0)
         elapsed = time.perf_counter() - started
         target_index.close()
@@ -192,8 +218,16 @@ def index_command(
             rate = report.added / elapsed if elapsed > 0 else 0
             out.print(
                 f"added {report.added:,} documents in {elapsed:.1f}s ({rate:,.0f} docs/s); "
-                f"skipped {report.skipped}; commit generation {report.generation}"
+                f"unchanged {report.unchanged:,}; skipped {report.skipped}; commit generation {report.generation}"
             )
+        if report.interrupted:
+            kept = (
+                "nothing was added (--strict)"
+                if strict
+                else f"what was read is committed (generation {report.generation})"
+            )
+            err.print(f"interrupted: {kept}; run the same command again to resume — unchanged documents are skipped")
+            raise typer.Exit(130)
         if report.skipped:
             raise typer.Exit(EXIT_SKIPPED)
 

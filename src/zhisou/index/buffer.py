@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zhisou.index.documents import PreparedDocument
+from zhisou.index.documents import CONTENT_HASH_COLUMN, PreparedDocument
 from zhisou.index.segment import SegmentMeta
 from zhisou.index.segment_writer import SegmentWriter
 from zhisou.index.termdict import FIELD_SEPARATOR
@@ -114,7 +114,7 @@ class SegmentBuffer:
                 positions,
             )
             n_text = len(self.schema.text_fields)
-            n_cols = len(self.schema.column_fields)
+            n_cols = len(self.schema.column_fields) + 1  # and the content hash
             lengths = np.asarray(self._lengths, dtype=np.uint32).reshape(count, n_text).T
             columns = np.asarray(self._columns, dtype=np.float64).reshape(count, n_cols).T
             meta = writer.finish(lengths, columns, self._stored, self._doc_ids, segment_fields(self.schema))
@@ -130,4 +130,5 @@ class SegmentBuffer:
 
 def segment_fields(schema: Schema) -> dict[str, list[str]]:
     """The field layout a segment records, so it can be read without the schema."""
-    return {"text": [f.name for f in schema.text_fields], "columns": [f.name for f in schema.column_fields]}
+    columns = [f.name for f in schema.column_fields] + [CONTENT_HASH_COLUMN]
+    return {"text": [f.name for f in schema.text_fields], "columns": columns}

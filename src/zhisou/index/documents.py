@@ -9,6 +9,7 @@ JSON), nesting depth and sizes. A document that passes ``prepare`` can always be
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -26,6 +27,20 @@ MAX_ID_BYTES = 512
 MAX_KEYWORD_BYTES = 32766
 MAX_DEPTH = 20
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024  # a document's stored JSON, UTF-8
+# A hidden column of every segment: the content hash of each document, when the caller gave one
+# (NaN otherwise). A name no schema field can have.
+CONTENT_HASH_COLUMN = "#content-hash"
+
+
+def content_hash(doc: Mapping[str, Any]) -> float | None:
+    """A 52-bit hash of a source document (exact in a float64 column), for skipping documents
+    that are unchanged when an ingest runs again; None for a document JSON cannot encode."""
+    try:
+        text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"), default=str)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    digest = hashlib.blake2b(text.encode("ascii"), digest_size=8).digest()
+    return float(int.from_bytes(digest, "little") >> 12)
 
 
 @dataclass(slots=True)
@@ -37,7 +52,7 @@ class PreparedDocument:
     # never decrease along that order, which the buffer's stable sort relies on).
     tokens: list[tuple[str, list[str], list[int]]]
     lengths: list[int]  # tokens per text field, in schema order
-    columns: list[float]  # per column field, NaN when absent
+    columns: list[float]  # per column field, NaN when absent; then the content hash
 
 
 def _check_utf8(text: str, what: str) -> None:
@@ -136,7 +151,8 @@ class DocumentPreparer:
         self.analyzers = analyzers
         self._id_analyzer = analyzers.get("exact")
 
-    def prepare(self, doc: Mapping[str, Any]) -> PreparedDocument:
+    def prepare(self, doc: Mapping[str, Any], content_hash: float | None = None) -> PreparedDocument:
+        """``content_hash``: the source's ``content_hash``, kept in a hidden column."""
         if not isinstance(doc, Mapping):
             raise DocumentError(f"a document must be an object, got {type(doc).__name__}")
         schema = self.schema
@@ -186,4 +202,5 @@ class DocumentPreparer:
             raise DocumentError(f"document {doc_id!r} has a value that cannot be stored as JSON: {exc}") from None
         if len(stored_json) > MAX_DOCUMENT_BYTES // 4 and len(stored_json.encode("utf-8")) > MAX_DOCUMENT_BYTES:
             raise DocumentError(f"document {doc_id!r} is over {MAX_DOCUMENT_BYTES >> 20} MiB; split it")
+        columns.append(math.nan if content_hash is None else content_hash)
         return PreparedDocument(doc_id, stored, stored_json, tokens, lengths, columns)

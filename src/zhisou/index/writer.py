@@ -22,7 +22,7 @@ from zhisou.index.buffer import SegmentBuffer, segment_fields
 from zhisou.index.codec import has_header
 from zhisou.index.deletes import write_live
 from zhisou.index.directory import TEMP_SUFFIX, WriteLock, fsync_directory
-from zhisou.index.documents import DocumentPreparer, document_id
+from zhisou.index.documents import CONTENT_HASH_COLUMN, DocumentPreparer, document_id
 from zhisou.index.manifest import FORMAT, Manifest, load_latest, manifest_generations
 from zhisou.index.merge import TieredMergePolicy, merge_segments
 from zhisou.index.segment import Component, SegmentMeta, deletes_file_name
@@ -118,10 +118,12 @@ class IndexWriter:
         self._pending_ids: list[str] = []
 
     # -- changes -----------------------------------------------------------------------------
-    def add(self, doc: Mapping[str, Any]) -> str:
-        """Add or replace one document; returns its id. Raises ``DocumentError`` for a bad one."""
+    def add(self, doc: Mapping[str, Any], content_hash: float | None = None) -> str:
+        """Add or replace one document; returns its id. Raises ``DocumentError`` for a bad one
+        (checked here, in full: a document accepted now never makes a flush fail).
+        ``content_hash`` (see ``documents.content_hash``) lets a later ingest skip it unchanged."""
         self._check_open()
-        prepared = self._preparer.prepare(doc)
+        prepared = self._preparer.prepare(doc, content_hash)
         self._buffer.delete(prepared.doc_id)
         self._pending_ids.append(prepared.doc_id)
         self._buffer.add(prepared)
@@ -135,6 +137,30 @@ class IndexWriter:
             self.add(doc)
             count += 1
         return count
+
+    def unchanged(self, doc_ids: list[str], hashes: list[float | None]) -> list[bool]:
+        """For each id: whether the flushed or committed document with that id is live and was
+        added with this content hash (so adding it again would change nothing)."""
+        self._apply_pending_ids()
+        result = [False] * len(doc_ids)
+        wanted = [i for i, h in enumerate(hashes) if h is not None]
+        if not wanted:
+            return result
+        keys = encode_keys([term_key(self.schema.id_field, doc_ids[i]) for i in wanted])
+        for segment in self._segments:
+            ranges = segment.postings_of(keys)
+            column = segment.columns.get(CONTENT_HASH_COLUMN)
+            if column is None:
+                continue
+            live = self._live.get(segment.meta.name)
+            if live is None:
+                live = segment.live_mask()
+            for row in np.flatnonzero(ranges[:, 1]).tolist():
+                docs, _ = segment.postings_range(int(ranges[row, 0]), int(ranges[row, 1]))
+                doc = int(docs[-1])
+                if live[doc] and column[doc] == hashes[wanted[row]]:
+                    result[wanted[row]] = True
+        return result
 
     def delete(self, doc_ids: Iterable[str]) -> int:
         """Delete documents by id; returns how many live documents matched."""

@@ -17,7 +17,6 @@ extension                      what becomes a document
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -29,6 +28,11 @@ from typing import Any, ClassVar
 import yaml
 
 from zhisou.errors import IngestError
+from zhisou.index.documents import MAX_DOCUMENT_BYTES
+
+# A CSV field may be as large as a document (the csv module's default stops at 128 KiB and then
+# loses the rest of the file).
+csv.field_size_limit(MAX_DOCUMENT_BYTES)
 
 
 @dataclass(frozen=True)
@@ -74,12 +78,12 @@ def load_jsonl(path: Path, root: Path) -> Iterator[Loaded]:
             if not raw.strip():
                 continue
             try:
-                value = json.loads(raw.decode("utf-8"))
+                value = _parse_json(raw.decode("utf-8"))
             except UnicodeDecodeError as exc:
                 yield IngestError(f"invalid UTF-8 at byte {exc.start} of the line", str(path), number)
                 continue
-            except json.JSONDecodeError as exc:
-                yield IngestError(f"malformed JSON ({exc.msg}, column {exc.colno})", str(path), number)
+            except ValueError as exc:
+                yield IngestError(str(exc), str(path), number)
                 continue
             if not isinstance(value, dict):
                 yield IngestError(f"expected a JSON object, got {type(value).__name__}", str(path), number)
@@ -87,14 +91,26 @@ def load_jsonl(path: Path, root: Path) -> Iterator[Loaded]:
             yield Record(value, str(path), number, len(raw))
 
 
+def _parse_json(text: str) -> Any:
+    """JSON, with every way it can fail as a ``ValueError`` carrying a readable message."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"malformed JSON ({exc.msg}, line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ValueError(f"unreadable JSON ({exc})") from None
+
+
 def load_json(path: Path, root: Path) -> Iterator[Loaded]:
     try:
-        value = json.loads(_read_text(path))
+        value = _parse_json(_read_text(path))
     except IngestError as exc:
         yield exc
         return
-    except json.JSONDecodeError as exc:
-        yield IngestError(f"malformed JSON ({exc.msg}, column {exc.colno})", str(path), exc.lineno)
+    except ValueError as exc:
+        yield IngestError(str(exc), str(path))
         return
     items = value if isinstance(value, list) else [value]
     size = max(path.stat().st_size // max(len(items), 1), 1)
@@ -113,17 +129,24 @@ def load_csv(path: Path, root: Path) -> Iterator[Loaded]:
         return
     reader = csv.DictReader(io.StringIO(text, newline=""))
     previous_line = 1
-    try:
-        for row in reader:
-            line = reader.line_num
-            if None in row:
-                yield IngestError("row has more values than the header has columns", str(path), line)
-            else:
-                doc = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
-                yield Record(doc, str(path), line, max(len(text) // max(line, 1), 1))
-            previous_line = line
-    except csv.Error as exc:
-        yield IngestError(f"malformed CSV ({exc})", str(path), previous_line + 1)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # that row is skipped; the reader goes on with the next line
+            yield IngestError(f"malformed CSV ({exc})", str(path), previous_line + 1)
+            previous_line = reader.line_num
+            if reader.fieldnames is None:
+                return  # the header itself is unreadable
+            continue
+        line = reader.line_num
+        if None in row:
+            yield IngestError("row has more values than the header has columns", str(path), line)
+        else:
+            doc = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+            yield Record(doc, str(path), line, max(len(text) // max(line, 1), 1))
+        previous_line = line
 
 
 def load_parquet(path: Path, root: Path) -> Iterator[Loaded]:
@@ -158,6 +181,21 @@ def _split_front_matter(text: str) -> tuple[str | None, str, int]:
     return None, text, 1
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader, minus two hazards of untrusted files: aliases (a few lines of
+    anchors can expand to billions of values — the "billion laughs") and timestamps (dates stay
+    the text written, so an impossible date is reported by the index, not by the YAML parser)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not supported", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _FrontMatterLoader.construct_yaml_str)
+
+
 def load_markdown(path: Path, root: Path) -> Iterator[Loaded]:
     try:
         text = _read_text(path)
@@ -168,10 +206,15 @@ def load_markdown(path: Path, root: Path) -> Iterator[Loaded]:
     doc: dict[str, Any] = {}
     if front is not None:
         try:
-            meta = yaml.safe_load(front) or {}
+            meta = yaml.load(front, Loader=_FrontMatterLoader) or {}
         except yaml.YAMLError as exc:
-            line = getattr(getattr(exc, "problem_mark", None), "line", 0) + 2
-            yield IngestError("malformed YAML front matter", str(path), line)
+            mark = getattr(exc, "problem_mark", None)
+            line = (mark.line if mark is not None else 0) + 2
+            problem = getattr(exc, "problem", None) or "malformed"
+            yield IngestError(f"YAML front matter: {problem}", str(path), line)
+            return
+        except (ValueError, RecursionError) as exc:
+            yield IngestError(f"YAML front matter: {exc}", str(path), 2)
             return
         if not isinstance(meta, dict):
             yield IngestError("front matter must be a mapping (key: value lines)", str(path), 2)
@@ -182,9 +225,6 @@ def load_markdown(path: Path, root: Path) -> Iterator[Loaded]:
         first = body.lstrip().split("\n", 1)[0]
         doc["title"] = first.lstrip("#").strip() if first.startswith("#") else path.stem
     doc.setdefault("id", _file_id(path, root))
-    for key, value in list(doc.items()):
-        if isinstance(value, dt.date | dt.datetime):
-            doc[key] = value.isoformat()
     doc["body"] = body
     yield Record(doc, str(path), None, path.stat().st_size)
 
@@ -192,6 +232,8 @@ def load_markdown(path: Path, root: Path) -> Iterator[Loaded]:
 class _TextExtractor(HTMLParser):
     _SKIP: ClassVar[frozenset[str]] = frozenset({"script", "style", "noscript", "template"})
     _BLOCK: ClassVar[frozenset[str]] = frozenset("p div br li h1 h2 h3 h4 h5 h6 tr section article pre".split())
+    _INLINE: ClassVar[frozenset[str]] = frozenset("b i em strong span small sub sup code".split())
+    TITLE_CHARS = 500
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -200,6 +242,10 @@ class _TextExtractor(HTMLParser):
         self._stack: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if "title" in self._stack and tag not in self._INLINE:
+            # An unclosed <title>: it ends where the page's structure starts, so it cannot
+            # swallow the body.
+            del self._stack[self._stack.index("title") :]
         self._stack.append(tag)
         if tag in self._BLOCK:
             self.text.append("\n")
@@ -208,6 +254,10 @@ class _TextExtractor(HTMLParser):
         while self._stack:
             if self._stack.pop() == tag:
                 break
+
+    @property
+    def open_tags(self) -> list[str]:
+        return self._stack
 
     def handle_data(self, data: str) -> None:
         if "title" in self._stack:
@@ -225,8 +275,14 @@ def load_html(path: Path, root: Path) -> Iterator[Loaded]:
     parser = _TextExtractor()
     parser.feed(text)
     parser.close()
+    title = " ".join("".join(parser.title).split())
+    if "title" in parser.open_tags or len(title) > parser.TITLE_CHARS:
+        # A <title> never closed and no tag after it: its first line is the title, the rest body.
+        first, _, rest = "".join(parser.title).strip().partition("\n")
+        title = " ".join(first.split())[: parser.TITLE_CHARS]
+        parser.text.insert(0, rest)
     body = "\n".join(line.strip() for line in "".join(parser.text).splitlines() if line.strip())
-    title = " ".join("".join(parser.title).split()) or path.stem
+    title = title or path.stem
     yield Record({"id": _file_id(path, root), "title": title, "body": body}, str(path), None, path.stat().st_size)
 
 
@@ -274,4 +330,8 @@ def load(path: Path) -> Iterator[Loaded]:
             known = " ".join(sorted(LOADERS))
             yield IngestError(f"unknown file type {file.suffix!r}; zhisou reads {known}", str(file))
             continue
-        yield from loader(file, root)
+        try:
+            yield from loader(file, root)
+        except (OSError, ValueError, RecursionError, MemoryError) as exc:
+            # Whatever a hostile file does to a parser, the rest of the ingest goes on.
+            yield IngestError(f"cannot read the rest of this file ({type(exc).__name__}: {exc})", str(file))

@@ -1,20 +1,32 @@
-"""Ingest: records from loaders into an index, with error reporting and one commit at the end.
+"""Ingest: records from loaders into an index, with error reporting and periodic commits.
 
 A bad record (malformed line, missing or duplicate id, a value of the wrong type) is reported
 with its file and line and skipped — or, with ``strict``, stops the run and rolls it back.
 Either way every earlier commit stays as it was.
+
+Without ``strict``, what was read is committed every ``commit_every`` documents or
+``commit_seconds`` seconds and when the run is interrupted (Ctrl-C), so an interruption keeps
+what was read; running the same command again skips every document whose id and content are
+already in the index (a content hash kept beside each document), so it resumes cheaply.
+``strict`` keeps its all-or-nothing promise: one commit at the end.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from zhisou.api import Index
-from zhisou.errors import DocumentError, IngestError
+from zhisou.errors import DocumentError, IngestError, ZhisouError
+from zhisou.index.documents import content_hash
 from zhisou.ingest.loaders import Record, load, source_files
+
+COMMIT_EVERY = 10_000  # documents
+COMMIT_SECONDS = 60.0
+BATCH = 256  # records looked up together when skipping unchanged ones
 
 # Common source names for the schema's fields (BEIR uses _id/text).
 _ALIASES = {"_id": "id", "text": "body", "content": "body"}
@@ -23,8 +35,11 @@ _ALIASES = {"_id": "id", "text": "body", "content": "body"}
 @dataclass
 class IngestReport:
     added: int = 0
+    unchanged: int = 0  # already in the index with the same content: not added again
     errors: list[IngestError] = field(default_factory=list)
     generation: int | None = None
+    commits: int = 0
+    interrupted: bool = False
 
     @property
     def skipped(self) -> int:
@@ -33,8 +48,11 @@ class IngestReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "added": self.added,
+            "unchanged": self.unchanged,
             "skipped": self.skipped,
             "generation": self.generation,
+            "commits": self.commits,
+            "interrupted": self.interrupted,
             "errors": [{"source": e.source, "line": e.line, "message": e.reason} for e in self.errors],
         }
 
@@ -64,11 +82,26 @@ def ingest(
     field_map: Mapping[str, str] | None = None,
     on_record: Callable[[int, int], None] | None = None,
     on_error: Callable[[IngestError], None] | None = None,
+    commit_every: int = COMMIT_EVERY,
+    commit_seconds: float = COMMIT_SECONDS,
+    skip_unchanged: bool = True,
+    stop: Callable[[], bool] | None = None,
 ) -> IngestReport:
-    """Load every path into ``index`` and commit once. ``on_record(bytes, added)`` reports progress."""
+    """Load every path into ``index``. ``on_record(bytes, added)`` reports progress.
+
+    Commits every ``commit_every`` documents or ``commit_seconds`` seconds, and at the end.
+    When ``stop()`` turns true (the CLI sets it on Ctrl-C), what was read so far is committed
+    and the report says ``interrupted``. A KeyboardInterrupt instead drops what is not yet
+    committed. ``strict``: the first bad record rolls everything back and raises; one commit.
+    """
+    if commit_every < 1 or not commit_seconds > 0:
+        raise ZhisouError("commit every must be at least 1 document and more than 0 seconds")
     report = IngestReport()
     fields = set(index.schema.field_names)
+    id_field = index.schema.id_field
     seen: dict[str, str] = {}
+    pending = 0  # added since the last commit
+    last_commit = time.monotonic()
 
     def fail(error: IngestError) -> None:
         if strict:
@@ -78,25 +111,67 @@ def ingest(
         if on_error is not None:
             on_error(error)
 
-    for path in paths:
-        for item in load(Path(path)):
+    def commit() -> None:
+        nonlocal pending, last_commit
+        report.generation = index.commit()
+        report.commits += 1
+        pending, last_commit = 0, time.monotonic()
+
+    def add_batch(batch: list[Record | IngestError]) -> None:
+        """Add a batch in file order; one lookup finds the documents already there unchanged."""
+        nonlocal pending
+        records = [item for item in batch if isinstance(item, Record)]
+        docs = [apply_aliases(record.doc, fields, field_map or {}) for record in records]
+        hashes = [content_hash(doc) for doc in docs]
+        ids = [str(doc.get(id_field, "")).strip() for doc in docs]
+        same = iter(index.writer.unchanged(ids, hashes) if skip_unchanged and records else [False] * len(records))
+        found = iter(zip(records, docs, ids, hashes))
+        for item in batch:
             if isinstance(item, IngestError):
                 fail(item)
                 continue
-            record: Record = item
-            doc = apply_aliases(record.doc, fields, field_map or {})
+            record, doc, doc_id, digest = next(found)
+            unchanged = next(same)
             where = f"{record.source}:{record.line}" if record.line else record.source
             try:
-                doc_id = str(doc.get(index.schema.id_field, "")).strip()
                 if doc_id and doc_id in seen:
                     raise DocumentError(f"duplicate id {doc_id!r} in this batch (first at {seen[doc_id]})")
-                index.add(doc)
+                if unchanged:
+                    report.unchanged += 1
+                else:
+                    index.writer.add(doc, digest)
+                    report.added += 1
+                    pending += 1
             except DocumentError as exc:
                 fail(IngestError(str(exc), record.source, record.line))
                 continue
             seen[doc_id] = where
-            report.added += 1
             if on_record is not None:
                 on_record(record.size, report.added)
-    report.generation = index.commit()
+        if not strict and pending and (pending >= commit_every or time.monotonic() - last_commit >= commit_seconds):
+            commit()
+
+    batch: list[Record | IngestError] = []
+    try:
+        for path in paths:
+            for item in load(Path(path)):
+                batch.append(item)
+                if len(batch) >= BATCH or (stop is not None and stop()):
+                    add_batch(batch)
+                    batch = []
+                if stop is not None and stop():
+                    report.interrupted = True
+                    break
+            if report.interrupted:
+                break
+        add_batch(batch)
+    except KeyboardInterrupt:
+        # An interrupt may land inside the writer: drop what is not committed (the periodic
+        # commits are kept). Callers that want a clean stop pass ``stop`` (the CLI does).
+        index.rollback()
+        raise
+    if report.interrupted and strict:
+        index.rollback()  # all or nothing
+        return report
+    commit()
     return report
