@@ -141,8 +141,13 @@ class Index:
         return manifest.generation
 
     def rollback(self) -> None:
-        if self._writer is not None:
+        if self._writer is not None and not self._writer.closed:
             self._writer.rollback()
+
+    @property
+    def open_writer(self) -> IndexWriter | None:
+        """The writer, if one is open (holding the write lock); None otherwise."""
+        return self._writer if self._writer is not None and not self._writer.closed else None
 
     def optimize(self) -> int:
         """Merge all segments into one, dropping deleted documents."""

@@ -494,6 +494,12 @@ def serve(
     ] = True,
     page_size: Annotated[int, typer.Option(help="Results per page in the web UI.")] = 10,
     threads: Annotated[int, typer.Option(help="Worker threads for searches (more rarely helps: one GIL).")] = 1,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host", help="Host name clients use to reach the server (repeatable; default: loopback)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the web UI (latest updates, search, documents) and the HTTP API (/api/docs)."""
 
@@ -502,6 +508,7 @@ def serve(
             import uvicorn
 
             from zhisou.serve.app import create_app
+            from zhisou.serve.server import uvicorn_config
             from zhisou.serve.settings import ServeSettings
         except ImportError as exc:
             fail(f"zhisou serve needs the serve extra ({exc.name} is missing): pip install 'zhisou[serve]'", EXIT_INPUT)
@@ -514,6 +521,7 @@ def serve(
             search_log=search_log,
             page_size=page_size,
             threads=threads,
+            allowed_hosts=tuple(allowed_host or ()),
         )
         application = create_app(settings)
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
@@ -526,7 +534,7 @@ def serve(
             "read-only" if read_only else ("writes need a token" if settings.write_token else "writes open (loopback)")
         )
         err.print(f"serving [bold]{escape(str(index))}[/] on http://{host}:{port}/  ({writes}; API docs at /api/docs)")
-        uvicorn.run(application, host=host, port=port, log_level="warning")
+        uvicorn.Server(uvicorn_config(application, host, port)).run()
 
     run(action)
 

@@ -18,6 +18,7 @@ from zhisou.serve.app import create_app
 from zhisou.serve.settings import ServeSettings
 
 TOKEN = "s3cret-token"
+BASE_URL = "http://127.0.0.1:8000"  # a loopback Host: the server refuses other names
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def make_client(index_dir: Path) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
     def build(**options: Any) -> TestClient:
-        client = TestClient(create_app(ServeSettings(index_dir, **options)))
+        client = TestClient(create_app(ServeSettings(index_dir, **options)), base_url=BASE_URL)
         client.__enter__()
         clients.append(client)
         return client

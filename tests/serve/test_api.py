@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serve.conftest import TOKEN
+from tests.serve.conftest import BASE_URL, TOKEN
 from zhisou import Index
 from zhisou.errors import ZhisouError
 from zhisou.serve.searchlog import SearchLog
@@ -280,7 +280,7 @@ def test_unexpected_failures_are_one_json_line(client: TestClient, monkeypatch: 
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(service, "stats", broken)
-    failing = TestClient(client.app, raise_server_exceptions=False)
+    failing = TestClient(client.app, raise_server_exceptions=False, base_url=BASE_URL)
     response = failing.get("/api/stats")
     assert response.status_code == 500 and "No space left on device" in error_of(response)
 

@@ -61,7 +61,11 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser, base_url: str):  # type: ignore[no-untyped-def]
-    context = browser.new_context(base_url=base_url, locale="en-US", viewport={"width": 1280, "height": 900})
+    # bypass_csp: Playwright's wait_for_function evaluates strings, which the pages' policy
+    # forbids; test_pages_run_under_their_content_security_policy covers the policy itself.
+    context = browser.new_context(
+        base_url=base_url, locale="en-US", viewport={"width": 1280, "height": 900}, bypass_csp=True
+    )
     opened = context.new_page()
     yield opened
     context.close()
@@ -134,7 +138,9 @@ def test_open_a_result_then_follow_a_related_document(page, notes_dir: Path) -> 
 
 
 def test_keyboard_language_and_dark_mode(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
-    context = browser.new_context(base_url=base_url, locale="zh-CN", extra_http_headers={"Accept-Language": "zh-CN"})
+    context = browser.new_context(
+        base_url=base_url, locale="zh-CN", extra_http_headers={"Accept-Language": "zh-CN"}, bypass_csp=True
+    )
     page = context.new_page()
     page.goto("/")
     assert page.locator("h1").inner_text() == "最近更新"
@@ -160,8 +166,47 @@ def test_keyboard_language_and_dark_mode(browser, base_url: str) -> None:  # typ
 
 
 def test_phone_layout_has_no_horizontal_scroll(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
-    context = browser.new_context(base_url=base_url, viewport={"width": 375, "height": 740}, is_mobile=True)
+    context = browser.new_context(
+        base_url=base_url, viewport={"width": 375, "height": 740}, is_mobile=True, bypass_csp=True
+    )
     page = context.new_page()
     page.goto("/search?q=检索")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     context.close()
+
+
+def test_pages_run_under_their_content_security_policy(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    """No inline script anywhere: with the policy enforced, search as you type, the theme
+    toggle, document pages and the API docs work and the browser reports no violation."""
+    context = browser.new_context(base_url=base_url, locale="en-US")
+    page = context.new_page()
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text) if "Content Security" in message.text else None)
+    page.goto("/")
+    page.locator("#theme-toggle").click()
+    page.goto("/search")
+    page.locator("#q").fill("倒排索引")
+    page.locator(".card h2 a").first.wait_for()
+    assert card_titles(page)
+    page.locator(".card h2 a").first.click()
+    page.wait_for_url("**/doc/**")
+    page.goto("/api/docs")
+    page.locator(".swagger-ui .info").wait_for()
+    context.close()
+    assert violations == []
+
+
+def test_a_document_id_with_dot_segments_links_to_its_own_page(notes_dir: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    index = Index.open(notes_dir)
+    odd = {"id": "notes/../secret/./x", "title": "Dot segments", "body": "zebracorn dot segment id"}
+    index.add(odd)
+    index.commit()
+    index.close()
+    with serving(ServeSettings(notes_dir, port=0, search_log=False)) as url:
+        context = browser.new_context(base_url=url, locale="en-US")
+        page = context.new_page()
+        page.goto("/search?q=zebracorn")
+        page.locator(".card h2 a").first.click()
+        page.wait_for_url("**/doc?id=*")
+        assert page.locator("article.document h1").inner_text() == "Dot segments"
+        context.close()

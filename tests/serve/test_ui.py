@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from tests.serve.conftest import BASE_URL
 from zhisou import Index, Schema
 from zhisou.schema import FieldSpec
 from zhisou.serve.app import create_app
@@ -116,7 +117,7 @@ def test_document_page_shows_the_fields_of_a_custom_schema(make_index: Callable[
     )
     index = make_index([{"id": "p1", "title": "产品手册", "body": "安装步骤", "category": "手册", "views": 42}], schema)
     index.close()
-    with TestClient(create_app(ServeSettings(index.directory))) as client:
+    with TestClient(create_app(ServeSettings(index.directory)), base_url=BASE_URL) as client:
         page = client.get("/doc/p1").text
         assert "<dt>category</dt><dd>手册</dd>" in page and "<dt>views</dt><dd>42</dd>" in page
         home = client.get("/").text  # no date or tags field: the feed still lists documents

@@ -4,7 +4,6 @@ when the server has a token, and are refused altogether on a read-only server.""
 from __future__ import annotations
 
 import json
-import secrets
 from functools import partial
 from typing import Annotated, Any
 
@@ -14,12 +13,18 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from zhisou.search.parser import MAX_QUERY_CHARS
+from zhisou.serve.guard import RateLimiter, bearer_matches, same_origin
 from zhisou.serve.service import MAX_RELATED, Service
 from zhisou.serve.settings import ServeSettings
 
-MAX_BODY_BYTES = 64 * 1024 * 1024
 Page = Annotated[int, Query(ge=1, le=10_000, description="1-based page number")]
 Size = Annotated[int, Query(ge=1, le=100, description="hits per page")]
+Text = Annotated[str, Query(max_length=MAX_QUERY_CHARS)]
+Values = Annotated[list[str], Query(max_length=64)]
+# What a body of documents may be sent as; anything else (a form, text/plain) is refused, so a
+# page on another site cannot post documents with a plain form or a no-cors fetch.
+DOCUMENT_TYPES = ("application/json", "application/x-ndjson", "application/ndjson", "application/jsonl")
 
 
 class Click(BaseModel):
@@ -59,32 +64,43 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
     router = APIRouter(prefix="/api")
 
     def require_writer(request: Request) -> None:
+        """Writes: refused on a read-only server; only from this server's own origin (or from
+        programs, which send no Origin); with the bearer token when the server has one."""
         if not settings.writes:
             raise HTTPException(403, "this server is read-only (started with --read-only)")
+        foreign = same_origin(request.headers, request.url.scheme)
+        if foreign is not None:
+            raise HTTPException(403, f"cross-site write refused: {foreign}")
         token = settings.write_token
         if token is None:
             return  # loopback-only server without a token (checked at start-up)
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip(), token):
+        raw = next((value for key, value in request.scope["headers"] if key == b"authorization"), None)
+        if not bearer_matches(raw, token):
             raise HTTPException(
                 401,
                 "missing or wrong bearer token (header 'Authorization: Bearer <token>')",
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
+    clicks = RateLimiter(rate=10, burst=60)
+
     writer = [Depends(require_writer)]
 
     @router.get("/search", summary="Search with highlights and facet counts")
     def search(
-        q: str = "",
+        q: Text = "",
         mode: str = "keyword",
         page: Page = 1,
         size: Size = 10,
-        tag: Annotated[list[str], Query(description="only documents with any of these tags")] = [],  # noqa: B006
+        tag: Annotated[list[str], Query(max_length=64, description="only documents with any of these tags")] = [],  # noqa: B006
         year: str | None = None,
         filters: Annotated[
             list[str],
-            Query(alias="filter", description="filter expressions, as `zhisou search --filter`: date:>=2024-06"),
+            Query(
+                alias="filter",
+                max_length=64,
+                description="filter expressions, as `zhisou search --filter`: date:>=2024-06",
+            ),
         ] = [],  # noqa: B006
         facets: Annotated[
             str | None, Query(description="comma list of keyword fields and year (default tags,year); none for none")
@@ -107,16 +123,28 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
     def document(doc_id: str) -> JSONResponse:
         return JSONResponse(service.document(doc_id))
 
+    # The same by query parameter, for ids a URL path cannot carry ("a/../b", "./x").
+    @router.get("/doc", summary="One document's stored fields (id as a query parameter)")
+    def document_by_query(id: str) -> JSONResponse:
+        return JSONResponse(service.document(id))
+
+    @router.get("/doc/related", summary="More like this (id as a query parameter)")
+    def related_by_query(id: str, size: Annotated[int, Query(ge=1, le=MAX_RELATED)] = 5) -> JSONResponse:
+        return JSONResponse({"id": id, "hits": service.related(id, size)})
+
     # Writes run in a thread of their own, so indexing never takes the readers' threads.
     write_thread = anyio.CapacityLimiter(1)
 
     @router.post("/docs", dependencies=writer, summary="Add or replace documents (JSON array or NDJSON)")
     async def upsert(request: Request, commit: bool = True) -> dict[str, Any]:
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise HTTPException(413, f"request body over {MAX_BODY_BYTES // 2**20} MB; send smaller batches")
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in DOCUMENT_TYPES:
+            raise HTTPException(
+                415, "send documents as Content-Type: application/json (an array or one object) or application/x-ndjson"
+            )
+        body = await request.body()  # the guard caps it while it streams in
         try:
-            docs = parse_documents(body, request.headers.get("content-type", ""))
+            docs = parse_documents(body, content_type)
         except UnicodeDecodeError:
             raise HTTPException(400, "the request body is not UTF-8") from None
         return await anyio.to_thread.run_sync(partial(service.upsert, docs, commit=commit), limiter=write_thread)
@@ -125,12 +153,20 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
     async def delete(doc_id: str, commit: bool = True) -> dict[str, Any]:
         return await anyio.to_thread.run_sync(partial(service.delete, doc_id, commit=commit), limiter=write_thread)
 
+    @router.delete("/doc", dependencies=writer, summary="Delete a document (id as a query parameter)")
+    async def delete_by_query(id: str, commit: bool = True) -> dict[str, Any]:
+        return await anyio.to_thread.run_sync(partial(service.delete, id, commit=commit), limiter=write_thread)
+
     @router.post("/commit", dependencies=writer, summary="Publish pending writes")
     async def commit() -> dict[str, Any]:
         return await anyio.to_thread.run_sync(service.commit, limiter=write_thread)
 
     @router.post("/events/click", status_code=204, summary="Record a click on a search result")
-    def click(event: Click) -> None:
+    def click(event: Click, request: Request) -> None:
+        if same_origin(request.headers, request.url.scheme) is not None:
+            raise HTTPException(403, "clicks are recorded from this server's own pages only")
+        if not clicks.allow(request.client.host if request.client else "?"):
+            raise HTTPException(429, "too many events from this client; slow down")
         service.log.click(event.query_id, event.id, event.rank)
 
     @router.get("/health", summary="Liveness and the served commit")

@@ -10,7 +10,6 @@ from pathlib import Path
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -20,10 +19,11 @@ from swagger_ui_bundle import swagger_ui_path
 from zhisou._version import __version__
 from zhisou.errors import IndexLockedError, ZhisouError
 from zhisou.serve.api import api_router
+from zhisou.serve.guard import Guard, allowed_hosts
 from zhisou.serve.i18n import translator
 from zhisou.serve.service import NotFound, Service
 from zhisou.serve.settings import ServeSettings
-from zhisou.serve.ui import request_language, ui_router
+from zhisou.serve.ui import doc_url, request_language, ui_router
 
 HERE = Path(__file__).parent
 logger = logging.getLogger("zhisou.serve")
@@ -44,6 +44,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     settings.check()
     service = Service(settings)
     templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["doc_url"] = doc_url
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -64,6 +65,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
     )
+    # The bundled Swagger UI (4.x) renders OpenAPI 3.0 documents only: with FastAPI's 3.1
+    # label it showed "Unable to render this definition" instead of the API.
+    app.openapi_version = "3.0.3"
     app.state.service = service
     app.include_router(api_router(service, settings))
     app.include_router(ui_router(service, templates))
@@ -71,14 +75,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.mount("/api/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
 
     @app.get("/api/docs", include_in_schema=False)
-    def api_docs() -> Response:
-        return get_swagger_ui_html(
-            openapi_url="/api/openapi.json",
-            title="zhisou API",
-            swagger_js_url="/api/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/api/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/api/docs-assets/favicon-32x32.png",
-        )
+    def api_docs(request: Request) -> Response:
+        return templates.TemplateResponse(request, "api_docs.html", {})
 
     def error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
         if request.url.path.startswith("/api"):
@@ -121,4 +119,5 @@ def create_app(settings: ServeSettings) -> FastAPI:
     def favicon() -> Response:
         return Response(status_code=204)
 
+    app.add_middleware(Guard, hosts=allowed_hosts(settings.host, settings.allowed_hosts))
     return app

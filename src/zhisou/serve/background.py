@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from zhisou.serve.app import create_app
+from zhisou.serve.server import uvicorn_config
 from zhisou.serve.settings import ServeSettings
 
 
@@ -26,8 +27,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def serving(settings: ServeSettings, startup_timeout: float = 30.0) -> Iterator[str]:
     if not settings.port:
         settings = dataclasses.replace(settings, port=free_port(settings.host))
-    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(create_app(settings), settings.host, settings.port))
     thread = threading.Thread(target=server.run, name="zhisou-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout

@@ -1,12 +1,19 @@
 """Search log: what was asked, what was shown, what was clicked — one JSON object per line,
-append-only, one file per UTC day under ``<index>/logs/``. Learning to rank trains from it.
+append-only, files per UTC day under ``<index>/logs/``. Learning to rank trains from it.
 
 Each search gets a ``query_id``; a click names it, so shown lists and clicks join up.
+
+The log never stands in the way of searching: when it cannot be written (a read-only index
+folder, a full disk, the folder deleted) the search is answered and the log says why once in
+the server's log. It stays bounded: a day's file rolls over at ``max_bytes / 16`` and the
+oldest files go once all of them pass ``max_bytes``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 import threading
 import time
 import uuid
@@ -14,12 +21,53 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+logger = logging.getLogger("zhisou.serve")
+_FILE = re.compile(r"^search-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.jsonl$")
+
 
 class SearchLog:
-    def __init__(self, directory: Path, enabled: bool = True) -> None:
+    def __init__(self, directory: Path, enabled: bool = True, *, max_bytes: int = 1 << 30) -> None:
         self.directory = directory
         self.enabled = enabled
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
+        self._failing = False
+        self._path: Path | None = None
+
+    def _files(self) -> list[Path]:
+        """The log's files, oldest first."""
+        try:
+            found = [
+                (m.group(1), int(m.group(2) or 0), p) for p in self.directory.iterdir() if (m := _FILE.match(p.name))
+            ]
+        except FileNotFoundError:
+            return []
+        return [p for *_, p in sorted(found)]
+
+    def _target(self, now: float) -> Path:
+        """Today's file, or its next part once the current part is full."""
+        day = time.strftime("%Y-%m-%d", time.gmtime(now))
+        path = self._path
+        if path is None or not path.name.startswith(f"search-{day}"):
+            parts = [p for p in self._files() if p.name.startswith(f"search-{day}")]
+            path = parts[-1] if parts else self.directory / f"search-{day}.jsonl"
+        if path.exists() and path.stat().st_size >= self.max_bytes // 16:
+            match = _FILE.match(path.name)
+            part = int(match.group(2) or 0) + 1 if match else 1
+            path = self.directory / f"search-{day}.{part}.jsonl"
+            self._trim()
+        self._path = path
+        return path
+
+    def _trim(self) -> None:
+        files = self._files()
+        sizes = [p.stat().st_size for p in files]
+        total = sum(sizes)
+        for path, size in zip(files[:-1], sizes):
+            if total <= self.max_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
 
     def _append(self, event: dict[str, Any]) -> None:
         if not self.enabled:
@@ -27,11 +75,20 @@ class SearchLog:
         now = time.time()
         record = {"ts": round(now, 3), **event}
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        path = self.directory / time.strftime("search-%Y-%m-%d.jsonl", time.gmtime(now))
         with self._lock:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as handle:
-                handle.write(line)
+            try:
+                # Inside the index folder only: never re-create an index folder that was removed.
+                self.directory.mkdir(exist_ok=True)
+                with open(self._target(now), "a", encoding="utf-8") as handle:
+                    handle.write(line)
+            except (OSError, UnicodeEncodeError) as error:
+                if not self._failing:
+                    logger.warning("search log disabled until it can be written: %s", error)
+                self._failing = True
+                return
+            if self._failing:
+                logger.warning("search log writable again")
+                self._failing = False
 
     def search(self, query: str, mode: str, page: int, shown: list[str], filters: dict[str, Any]) -> str:
         """Record a search; returns its ``query_id``."""
@@ -54,7 +111,7 @@ class SearchLog:
 
     def events(self) -> Iterator[dict[str, Any]]:
         """Every recorded event, oldest file first."""
-        for path in sorted(self.directory.glob("search-*.jsonl")):
+        for path in self._files():
             with open(path, encoding="utf-8") as handle:
                 for line in handle:
                     if line.strip():

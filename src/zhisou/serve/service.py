@@ -7,9 +7,12 @@ hit carries ``title``, ``date``, ``tags``, ``url`` and a short plain-text ``exce
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from zhisou.api import Index
@@ -21,6 +24,7 @@ from zhisou.search.searcher import Searcher
 from zhisou.serve.searchlog import SearchLog
 from zhisou.serve.settings import ServeSettings
 
+logger = logging.getLogger("zhisou.serve")
 MODES = ("keyword", "semantic", "hybrid")
 EXCERPT_CHARS = 150
 FACET_SIZE = 12
@@ -31,11 +35,22 @@ class NotFound(ZhisouError):
     """A document id the index does not hold."""
 
 
+def _json_id(value: Any) -> Any:
+    """An id as the error report can echo it (JSON cannot carry every value a client sent)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError):
+        return None
+    return value
+
+
 class Service:
     def __init__(self, settings: ServeSettings) -> None:
         self.settings = settings
         self.index = Index.open(settings.index)
-        self.log = SearchLog(settings.log_directory, settings.search_log)
+        self.log = SearchLog(settings.log_directory, settings.search_log, max_bytes=settings.log_max_bytes)
         self._write_lock = threading.Lock()
         schema = self.index.schema
         fields = {f.name: f for f in schema.fields}
@@ -208,11 +223,12 @@ class Service:
 
     # -- writing -----------------------------------------------------------------------------
     def upsert(self, docs: list[Any], *, commit: bool = True) -> dict[str, Any]:
-        """Add or replace documents; a bad one is reported by its position and skipped."""
+        """Add or replace documents; a bad one is reported by its position and skipped (each is
+        validated in full when added, so none can make the commit fail)."""
         fields = set(self.index.schema.field_names)
         errors: list[dict[str, Any]] = []
         indexed = 0
-        with self._write_lock:
+        with self._write_lock, self._writing():
             for position, doc in enumerate(docs):
                 if not isinstance(doc, Mapping):
                     errors.append({"position": position, "error": "a document must be a JSON object"})
@@ -221,29 +237,52 @@ class Service:
                     self.index.add(apply_aliases(dict(doc), fields, {}))
                     indexed += 1
                 except DocumentError as error:
-                    errors.append({"position": position, "id": doc.get("id"), "error": str(error)})
-            generation = self._publish() if commit and indexed else None
+                    errors.append({"position": position, "id": _json_id(doc.get("id")), "error": str(error)})
+            generation = self.index.commit() if commit and indexed else None
         return {"indexed": indexed, "errors": errors, "committed": generation is not None, "generation": generation}
 
     def delete(self, doc_id: str, *, commit: bool = True) -> dict[str, Any]:
-        with self._write_lock:
+        with self._write_lock, self._writing():
             deleted = self.index.delete(doc_id)
             if not deleted:
                 raise NotFound(f"no document with id {doc_id!r}")
-            generation = self._publish() if commit else None
+            generation = self.index.commit() if commit else None
         return {"deleted": deleted, "committed": generation is not None, "generation": generation}
 
     def commit(self) -> dict[str, Any]:
-        with self._write_lock:
-            return {"generation": self._publish()}
+        with self._write_lock, self._writing():
+            return {"generation": self.index.commit()}
 
-    def _publish(self) -> int:
-        """Commit, then let go of the write lock, so that `zhisou index` can add documents while
-        the server runs (writes left uncommitted with ``commit=false`` keep the lock until then)."""
-        generation = self.index.commit()
-        self.index.close()
-        return generation
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Around every write: afterwards the write lock is let go unless writes are pending
+        (``commit=false``), so `zhisou index` can add documents while the server runs. A write
+        that fails unexpectedly (a full disk) drops what is not committed and lets go too:
+        the next write starts clean, and every commit made so far is intact."""
+        try:
+            yield
+        except ZhisouError:
+            self._release_if_idle()
+            raise
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.index.rollback()
+            self.index.close()
+            raise
+        self._release_if_idle()
+
+    def _release_if_idle(self) -> None:
+        writer = self.index.open_writer
+        if writer is not None and not writer.has_changes:
+            self.index.close()
 
     def close(self) -> None:
+        """On shutdown, writes left uncommitted (``commit=false``) are committed, not dropped."""
         with self._write_lock:
+            writer = self.index.open_writer
+            if writer is not None and writer.has_changes:
+                try:
+                    self.index.commit()
+                except Exception:  # the server is going away: say so, keep the last commit
+                    logger.exception("could not commit pending writes on shutdown")
             self.index.close()

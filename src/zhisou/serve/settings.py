@@ -10,6 +10,7 @@ from pathlib import Path
 from zhisou.errors import ZhisouError
 
 TOKEN_ENV = "ZHISOU_TOKEN"
+MIN_TOKEN_CHARS = 8
 LOOPBACK_NAMES = {"localhost"}
 
 
@@ -32,6 +33,8 @@ class ServeSettings:
     search_log: bool = True  # queries, shown ids and clicks, for learning to rank
     page_size: int = 10
     threads: int = 1  # worker threads for reads (see app.py); writes get one more
+    allowed_hosts: tuple[str, ...] = ()  # Host names to answer to (default: see guard.allowed_hosts)
+    log_max_bytes: int = 1 << 30  # the search log's files together; the oldest go first
 
     @property
     def write_token(self) -> str | None:
@@ -43,6 +46,12 @@ class ServeSettings:
             raise ZhisouError(
                 f"refusing to serve writes on {self.host} without a token: set {TOKEN_ENV} or --token, "
                 "pass --read-only, or bind to 127.0.0.1"
+            )
+        token = self.write_token
+        if token is not None and (len(token) < MIN_TOKEN_CHARS or not all("!" <= c <= "~" for c in token)):
+            raise ZhisouError(
+                f"the token must be at least {MIN_TOKEN_CHARS} printable ASCII characters without spaces "
+                "(HTTP headers carry ASCII); make one with: python -c 'import secrets; print(secrets.token_urlsafe())'"
             )
         if not 1 <= self.threads <= 64:
             raise ZhisouError(f"threads must be between 1 and 64, got {self.threads}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -33,6 +33,15 @@ def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
 
 
 LANGUAGE_COOKIE = "zhisou_lang"
+
+
+def doc_url(doc_id: str) -> str:
+    """The page of a document. Ids whose path segments a browser would resolve (``a/../b``,
+    ``./x``, ``a//b``; also written as ``%2e%2e``) go in the query string instead."""
+    segments = str(doc_id).split("/")
+    if any(segment.lower() in ("", ".", "..", "%2e", "%2e%2e", ".%2e", "%2e.") for segment in segments):
+        return "/doc?" + urlencode({"id": doc_id})
+    return "/doc/" + quote(str(doc_id), safe="/")
 
 
 def request_language(request: Request) -> str:
@@ -92,6 +101,10 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
         results = service.search(q, mode=mode, page=page, size=service.settings.page_size, tags=tag, year=year or None)
         template = "_results.html" if partial else "search.html"
         return render(request, template, results=results, q=q, mode=mode, tags=tag, year=year)
+
+    @router.get("/doc", response_class=HTMLResponse, include_in_schema=False)
+    def document_by_query(request: Request, id: str) -> HTMLResponse:
+        return document(request, id)
 
     @router.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def document(request: Request, doc_id: str) -> HTMLResponse:
