@@ -35,8 +35,11 @@ import hashlib, json, os, random, sys
 from zhisou import Index
 from zhisou.index.merge import TieredMergePolicy
 
-directory, journal_path, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+directory, journal_path, seed, phase_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 rng = random.Random(seed)
+phase_fd = os.open(phase_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+def phase(name):  # what the writer is doing, for the report (no fsync: the kernel keeps it)
+    os.pwrite(phase_fd, name.ljust(12).encode(), 0)
 index = Index.open(directory, ram_budget_mb=0.02)
 writer = index.writer
 writer.merge_policy = TieredMergePolicy(factor=3, floor_docs=8, max_deleted_ratio=0.3)
@@ -58,6 +61,7 @@ print("ready", flush=True)
 while True:
     roll = rng.random()
     if roll < 0.55:
+        phase("add")
         for _ in range(rng.randint(1, 40)):
             doc_id = f"d{rng.randint(0, 400)}"
             version = rng.randint(0, 10**9)
@@ -66,19 +70,23 @@ while True:
             model[doc_id] = version
     elif roll < 0.75:
         ids = [f"d{rng.randint(0, 400)}" for _ in range(rng.randint(1, 15))]
+        phase("delete")
         index.delete(ids)
         for doc_id in ids:
             model.pop(doc_id, None)
     elif roll < 0.82:
+        phase("flush")
         writer.flush()
-    elif roll < 0.97:
+    elif roll < 0.97:  # a commit also runs the merges the policy picks
         note({"intent": generation + 1, "digest": digest(model), "count": len(model)})
+        phase("commit")
         generation = index.commit()
         note({"done": generation})
     else:
         # optimize commits first, then publishes the merged segment: up to two generations
         note({"intent": generation + 1, "digest": digest(model), "count": len(model), "optimize": True})
         note({"intent": generation + 2, "digest": digest(model), "count": len(model), "optimize": True})
+        phase("optimize")
         generation = index.optimize()
         note({"done": generation})
 """
@@ -127,12 +135,14 @@ def campaign(kills: int, seed: int, work: Path, max_delay: float = 1.5) -> dict[
     root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
     outcomes: Counter[str] = Counter()
+    phases: Counter[str] = Counter()
+    phase_file = work / "phase"
     failures = []
     generations = []
     started = time.perf_counter()
     for number in range(kills):
         child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(directory), str(journal), str(seed * 100_003 + number)],
+            [sys.executable, "-c", CHILD, str(directory), str(journal), str(seed * 100_003 + number), str(phase_file)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -148,6 +158,7 @@ def campaign(kills: int, seed: int, work: Path, max_delay: float = 1.5) -> dict[
         time.sleep(rng.uniform(0, max_delay))
         os.kill(child.pid, signal.SIGKILL)
         child.communicate()
+        phases[phase_file.read_text().strip() or "opening"] += 1
         allowed = acceptable(journal)
         try:
             generation, docs = committed_state(directory)
@@ -175,6 +186,7 @@ def campaign(kills: int, seed: int, work: Path, max_delay: float = 1.5) -> dict[
         "kills": kills,
         "seed": seed,
         "outcomes": dict(outcomes),
+        "killed_during": dict(phases),
         "commits_reached": max(generations, default=0),
         "writer_proceeds": proceeds,
         "seconds": round(time.perf_counter() - started, 1),

@@ -8,11 +8,15 @@ whenever it changed the length of the text.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
 import opencc
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @cache
@@ -49,6 +53,8 @@ def fold(text: str, *, traditional_to_simplified: bool = True) -> FoldedText:
     """Fold ``text`` for matching; cheap when the text is ASCII or folding keeps its length."""
     if text.isascii():
         return FoldedText(text.lower())
+    if _SURROGATE.search(text):  # not text (only the Python API can pass it): U+FFFD, same length
+        text = _SURROGATE.sub("\ufffd", text)
     folded = unicodedata.normalize("NFKC", text).lower()
     origin: tuple[int, ...] | None = None
     if len(folded) != len(text):

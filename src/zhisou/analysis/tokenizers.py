@@ -125,9 +125,13 @@ def parse_user_dictionary(text: str, source: str = "user dictionary") -> list[tu
             continue
         freq: int | None = None
         tag: str | None = None
+        if not all(part.encode("utf-8", "ignore").decode() == part for part in parts):
+            raise SchemaError(f"{source}:{line_number}: not valid text (a lone surrogate)")
         if len(parts) >= 2:
-            if not parts[1].isdigit():
-                raise SchemaError(f"{source}:{line_number}: frequency must be a whole number, got {parts[1]!r}")
+            if not (parts[1].isascii() and parts[1].isdigit() and len(parts[1]) <= 9):
+                raise SchemaError(
+                    f"{source}:{line_number}: frequency must be a whole number below 10^9, got {parts[1]!r}"
+                )
             freq = int(parts[1])
         if len(parts) >= 3:
             tag = parts[2]
