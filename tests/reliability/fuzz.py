@@ -14,6 +14,7 @@ With a hang limit of 1 s per input (``-timeout=1``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -131,10 +132,8 @@ def _run_target(name: str, libfuzzer_args: list[str]) -> None:
         path.write_bytes(data.ConsumeBytes(data.remaining_bytes()))
         for item in load(path):
             if isinstance(item, Record):
-                try:
+                with contextlib.suppress(DocumentError):
                     preparer.prepare(item.doc)
-                except DocumentError:
-                    pass
 
     segmenter = registry._segmenter_instance()  # shared: loading a dictionary takes 15 ms
 

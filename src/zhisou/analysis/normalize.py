@@ -15,7 +15,6 @@ from functools import cache
 
 import opencc
 
-
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
