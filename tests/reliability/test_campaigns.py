@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.reliability import corruption, crash
+from tests.reliability import concurrency, corruption, crash
 
 
 def test_crash_campaign_loses_no_commit(tmp_path: Path) -> None:
@@ -29,3 +29,11 @@ def test_without_checksums_on_open_damage_never_crashes(tmp_path: Path) -> None:
     report = corruption.campaign(count=80, seed=5, quick=True, work=tmp_path)
     assert "crash" not in report["outcomes"]
     assert report["check_named_file"] == report["cases"]
+
+
+def test_readers_always_see_a_whole_commit_while_a_writer_runs(tmp_path: Path) -> None:
+    report = concurrency.campaign(seconds=8, threads=2, processes=1, seed=3, work=tmp_path)
+    assert report["errors"] == []
+    assert report["writer_commits"] > 20
+    assert report["generations_seen"] > 5
+    assert report["verified_searches"] > 50
