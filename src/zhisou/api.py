@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from zhisou.errors import IndexExistsError, ZhisouError
+from zhisou.errors import DocumentError, IndexExistsError, ZhisouError
 from zhisou.index.directory import atomic_write_bytes, fsync_directory
 from zhisou.index.manifest import Manifest, load_latest, manifest_generations
 from zhisou.index.reader import IndexReader
@@ -126,12 +126,16 @@ class Index:
         """Add or replace documents (visible after ``commit``). Returns how many were added."""
         if isinstance(docs, Mapping):
             docs = [docs]
+        elif isinstance(docs, str | bytes) or not isinstance(docs, Iterable):
+            raise DocumentError(f"add() takes a document (a dict) or several, got {type(docs).__name__}")
         return self.writer.add_many(docs)
 
     def delete(self, doc_ids: str | Iterable[str]) -> int:
         """Delete documents by id (visible after ``commit``). Returns how many existed."""
         if isinstance(doc_ids, str):
             doc_ids = [doc_ids]
+        elif not isinstance(doc_ids, Iterable):
+            raise DocumentError(f"delete() takes an id or several, got {type(doc_ids).__name__}")
         return self.writer.delete(doc_ids)
 
     def commit(self) -> int:
@@ -204,8 +208,9 @@ class Index:
         }
 
     def verify(self) -> None:
-        """Check every segment file against its recorded checksum."""
-        self.searcher().reader.verify()
+        """Read every file of the current commit against its checksum (``zhisou check``
+        lists every problem; this raises ``CorruptIndexError`` at the first)."""
+        self.searcher().reader.verify(remember=False)
 
     def close(self) -> None:
         if self._writer is not None:

@@ -358,12 +358,27 @@ def optimize(index: IndexOption = Path(DEFAULT_INDEX), as_json: JsonOption = Fal
 
 
 @app.command()
-def check(index: IndexOption = Path(DEFAULT_INDEX)) -> None:
-    """Verify every index file against its checksum."""
+def check(index: IndexOption = Path(DEFAULT_INDEX), as_json: JsonOption = False) -> None:
+    """Read every file of the current commit: sizes, headers, checksums, structure. Lists every problem."""
+    from zhisou.index.check import check_index
 
     def action() -> None:
-        Index.open(index).verify()
-        out.print(f"{escape(str(index))}: all files match their checksums")
+        if not index.is_dir():
+            raise IndexNotFoundError(f"no zhisou index at {index}")
+        report = check_index(index)
+        if as_json:
+            print_json({**vars(report), "ok": report.ok})
+        elif report.ok:
+            out.print(
+                f"{escape(str(index))}: all {report.files} files match their checksums "
+                f"(generation {report.generation}, {report.segments} segments, {report.documents:,} documents)"
+            )
+        else:
+            for problem in report.problems:
+                err.print(f"[bold red]damaged:[/] {escape(problem)}")
+            err.print(f"{len(report.problems)} problem(s); restore the index from a backup or rebuild it")
+        if not report.ok:
+            raise typer.Exit(EXIT_INDEX)
 
     run(action)
 

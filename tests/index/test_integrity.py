@@ -232,3 +232,27 @@ def test_readers_open_while_a_writer_commits(tmp_path: Path) -> None:
     assert writer.returncode == 0
     assert opened > 5
     assert manifest_module.load_latest(tmp_path / "ix").generation >= 150
+
+
+def test_check_lists_every_damaged_file(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from zhisou.cli import app
+    from zhisou.index.check import check_index
+
+    build(tmp_path / "ix").close()
+    assert check_index(tmp_path / "ix").ok
+    damaged = [
+        tmp_path / "ix" / Component.FREQS.file_name("seg_000000"),
+        tmp_path / "ix" / Component.STORE.file_name("seg_000001"),
+    ]
+    for path in damaged:
+        flip(path, 50)
+    (tmp_path / "ix" / Component.IDS.file_name("seg_000001")).unlink()
+    report = check_index(tmp_path / "ix")
+    assert len(report.problems) == 3
+    for path in [*damaged, tmp_path / "ix" / "seg_000001.ids"]:
+        assert any(path.name in problem for problem in report.problems), path
+    result = CliRunner().invoke(app, ["check", "-i", str(tmp_path / "ix")])
+    assert result.exit_code == 3
+    assert "3 problem(s)" in result.output and "seg_000000.frq" in result.output

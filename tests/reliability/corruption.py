@@ -2,14 +2,14 @@
 
 For each file × damage (truncate, flip a byte, zero-fill a range, swap in another segment's
 file of the same kind), a copy of a small index is damaged and probed in a child process:
-open, the reference queries, and ``verify`` (what ``zhisou check`` runs). Each case ends as
+open, the reference queries, and ``check_index`` (what ``zhisou check`` runs). Each case ends as
 
 * ``detected`` — ``CorruptIndexError`` naming the damaged file, from open or a search;
 * ``harmless`` — every answer equals the intact index's (only ``verify`` can tell);
 * ``wrong`` — a different answer and no error (a failure);
 * ``crash`` — the child died or raised anything else (a failure).
 
-``verify`` must name the file in every case. Run long: ``python -m tests.reliability.corruption
+``zhisou check`` must name the file in every case. Run long: ``python -m tests.reliability.corruption
 --cases 2000`` (``--quick`` sets ZHISOU_VERIFY_ON_OPEN_MB=0: no checksum on open, only the
 structural and bound checks, where ``wrong`` answers are possible and counted).
 """
@@ -43,8 +43,10 @@ QUERIES = (
 
 PROBE = r"""
 import json, sys
+from pathlib import Path
 from zhisou import Index
 from zhisou.errors import CorruptIndexError
+from zhisou.index.check import check_index
 QUERIES = json.loads(sys.argv[1])
 
 def answers(index):
@@ -68,11 +70,8 @@ for line in sys.stdin:
         outcome["answers"] = answers(index)
     except CorruptIndexError as error:
         outcome["detected"] = str(error)
-    try:
-        Index.open(case["dir"]).verify()
-        outcome["check"] = None
-    except CorruptIndexError as error:
-        outcome["check"] = str(error)
+    problems = check_index(Path(case["dir"])).problems  # what `zhisou check` reports
+    outcome["check"] = "\n".join(problems) or None
     print(json.dumps(outcome, ensure_ascii=False), flush=True)
 """
 

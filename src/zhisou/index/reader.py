@@ -118,6 +118,6 @@ class IndexReader:
         doc = self.find(doc_id)
         return None if doc is None else self.stored(doc)
 
-    def verify(self) -> None:
+    def verify(self, *, remember: bool = True) -> None:
         for segment in self.segments:
-            segment.verify()
+            segment.verify(remember=remember)
