@@ -85,7 +85,7 @@ class Guard:
         if self.hosts is not None:
             host = (_header(scope, b"host") or b"").decode("latin-1")
             if host_name(host) not in self.hosts:
-                await _refuse(send, 421, f"this server does not answer to host {host!r}; use http://127.0.0.1")
+                await _refuse(send, 400, f"invalid Host header {host!r}: this server does not answer to that name")
                 return
         limit = DOCUMENT_BODY_BYTES if scope["method"] == "POST" and scope["path"] == "/api/docs" else SMALL_BODY_BYTES
         declared = _header(scope, b"content-length")
