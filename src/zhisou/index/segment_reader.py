@@ -73,7 +73,7 @@ def _check(condition: bool, path: Path, what: str) -> None:
 
 def _monotone_offsets(offsets: np.ndarray, count: int, end: int, path: Path) -> None:
     """``count + 1`` offsets from 0 to ``end``, never decreasing: slices by them stay in bounds."""
-    _check(offsets.shape[0] == count + 1, path, f"{offsets.shape[0]} offsets for {count} entries")
+    _check(offsets.shape[0] == count + 1 >= 1, path, f"{offsets.shape[0]} offsets for {count} entries")
     _check(int(offsets[0]) == 0 and int(offsets[-1]) == end, path, "offsets do not span the data")
     _check(bool(np.all(offsets[1:] >= offsets[:-1])), path, "offsets go backwards")
 

@@ -68,7 +68,7 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
         programs, which send no Origin); with the bearer token when the server has one."""
         if not settings.writes:
             raise HTTPException(403, "this server is read-only (started with --read-only)")
-        foreign = same_origin(request.headers, request.url.scheme)
+        foreign = same_origin(request.headers)
         if foreign is not None:
             raise HTTPException(403, f"cross-site write refused: {foreign}")
         token = settings.write_token
@@ -163,7 +163,7 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
 
     @router.post("/events/click", status_code=204, summary="Record a click on a search result")
     def click(event: Click, request: Request) -> None:
-        if same_origin(request.headers, request.url.scheme) is not None:
+        if same_origin(request.headers) is not None:
             raise HTTPException(403, "clicks are recorded from this server's own pages only")
         if not clicks.allow(request.client.host if request.client else "?"):
             raise HTTPException(429, "too many events from this client; slow down")

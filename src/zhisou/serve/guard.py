@@ -137,7 +137,7 @@ def bearer_matches(raw_authorization: bytes | None, token: str) -> bool:
     return scheme.lower() == b"bearer" and secrets.compare_digest(given.strip(), token.encode("utf-8"))
 
 
-def same_origin(headers: Any, scheme: str) -> str | None:
+def same_origin(headers: Any) -> str | None:
     """Why a write request comes from another site, or None when it does not: browsers send
     ``Origin`` (and ``Sec-Fetch-Site``) with cross-site requests; programs such as curl send
     neither. The request's own ``Host`` already passed the allow-list."""
@@ -147,8 +147,8 @@ def same_origin(headers: Any, scheme: str) -> str | None:
     origin = headers.get("origin")
     if origin is None:
         return None
-    expected = f"{scheme}://{headers.get('host', '')}".lower()
-    if origin.lower() != expected:
+    # Host and port only: behind a TLS proxy the page is https while the server sees http.
+    if origin.lower().partition("://")[2] != headers.get("host", "").lower():
         return f"origin {origin!r} is not this server's"
     return None
 
