@@ -6,6 +6,7 @@ A reader never changes: the writer only adds files and publishes new manifests, 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from zhisou.index.termdict import term_key
 from zhisou.schema import Schema
 
 DECODED_IDS_UP_TO = 200_000  # documents; ~14 MB of id strings at most
+OPEN_RETRY_SECONDS = 30.0
 
 
 class IndexReader:
@@ -39,21 +41,33 @@ class IndexReader:
 
     @classmethod
     def open(cls, directory: Path, analyzers: AnalyzerRegistry | None = None) -> IndexReader:
-        """Open the newest commit. Retries if a concurrent commit removes files while we open."""
+        """Open the newest commit.
+
+        A commit removes the files of the commit before last; a reader that loses that race
+        (it read an old manifest, then its files went) tries the newer commit, keeping the
+        segments it already opened. It gives up only when the same commit fails twice (damage)
+        or after ``OPEN_RETRY_SECONDS`` of commits outrunning it."""
         directory = Path(directory)
-        last_error: Exception | None = None
-        for _attempt in range(5):
+        opened: dict[tuple[str, str, int], SegmentReader] = {}
+        deadline = time.monotonic() + OPEN_RETRY_SECONDS
+        while True:
             manifest = load_latest(directory)
             try:
-                segments = [SegmentReader(directory, meta) for meta in manifest.segments]
+                segments = []
+                for meta in manifest.segments:
+                    key = (meta.name, meta.uid, meta.del_gen)
+                    segment = opened.get(key)
+                    if segment is None or segment.meta != meta:
+                        segment = opened[key] = SegmentReader(directory, meta)
+                    segments.append(segment)
             except (CorruptIndexError, FileNotFoundError) as exc:
-                last_error = exc
-                if load_latest(directory).generation != manifest.generation:
+                if load_latest(directory).generation != manifest.generation and time.monotonic() < deadline:
                     continue  # a newer commit replaced these files while we opened them
-                raise
+                if isinstance(exc, CorruptIndexError):
+                    raise
+                raise CorruptIndexError(f"{directory}: {exc}; the index is damaged") from exc
             registry = analyzers or AnalyzerRegistry(AnalysisResources.load(directory))
             return cls(directory, manifest, segments, registry)
-        raise CorruptIndexError(f"{directory}: could not open a stable commit ({last_error})")
 
     @property
     def generation(self) -> int:

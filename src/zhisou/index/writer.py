@@ -93,6 +93,7 @@ class IndexWriter:
         self.directory = Path(directory)
         self._lock = WriteLock(self.directory)
         self._lock.acquire()
+        self._previous: Manifest | None = None  # the commit before ``_manifest``, this writer's
         try:
             self._manifest = load_latest(self.directory)
             self.schema = Schema.from_dict(self._manifest.schema, str(self.directory))
@@ -291,6 +292,7 @@ class IndexWriter:
             user_data=dict(user_data) if user_data is not None else self._manifest.user_data,
         )
         manifest.write(self.directory)
+        self._previous = self._manifest
         self._manifest = manifest
         self._load_segments()
         self._remove_unreferenced_files()
@@ -303,7 +305,13 @@ class IndexWriter:
         self._remove_unreferenced_files()
 
     def _remove_unreferenced_files(self) -> None:
-        remove_unreferenced_files(self.directory, self._manifest.referenced_files())
+        """Remove what no commit needs. The previous commit's files stay until the next one, so a
+        reader that has just read the previous manifest can still map its segments (with many
+        commits a second, the files of the commit it read were deleted while it opened them)."""
+        keep = self._manifest.referenced_files()
+        if self._previous is not None:
+            keep |= self._previous.referenced_files()
+        remove_unreferenced_files(self.directory, keep)
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
