@@ -98,3 +98,23 @@ def test_serve_refuses_bad_setups_in_one_line(tmp_path: Path, monkeypatch) -> No
         port = str(busy.getsockname()[1])
         code, _, err = invoke("serve", "-i", index, "--port", port)
     assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err
+
+
+def test_demo_and_init_never_destroy_what_they_did_not_create(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    code, _, _ = invoke("init", str(mine))
+    assert code == 0
+    (mine / "notes.md").write_text("my notes")
+    code, _, err = invoke("demo", "-i", str(mine))
+    assert code == 3 and "already exists" in err and "--overwrite" in err
+    assert (mine / "notes.md").read_text() == "my notes"
+    demo = tmp_path / "demo"
+    assert invoke("demo", "-i", str(demo), "--json")[0] == 0
+    assert invoke("demo", "-i", str(demo), "--json")[0] == 0  # its own index: rebuilt without asking
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "seg_000000.doc").write_text("a user's file")
+    code, _, err = invoke("init", str(folder))
+    assert code == 3 and "not empty" in err
+    assert invoke("init", str(folder), "--overwrite")[0] == 0
+    assert (folder / "seg_000000.doc").read_text() == "a user's file"

@@ -68,10 +68,12 @@ class Index:
         existing = manifest_generations(directory)
         if not overwrite:
             if existing:
-                raise IndexExistsError(f"an index already exists at {directory}; open it, or pass overwrite=True")
+                raise IndexExistsError(
+                    f"an index already exists at {directory}; open it, or replace it with --overwrite (overwrite=True)"
+                )
             if directory.exists() and any(directory.iterdir()):
                 raise IndexExistsError(
-                    f"{directory} is not empty; choose an empty or new folder, or pass overwrite=True "
+                    f"{directory} is not empty; choose an empty or new folder, or pass --overwrite (overwrite=True) "
                     "to create the index beside its files (they are left alone)"
                 )
         try:

@@ -249,3 +249,19 @@ def test_a_bounded_load_runs_without_errors(index_dir: Path) -> None:
             thread.join()
     assert errors == []
     assert len(latencies) == 320 and statistics.median(latencies) < 10
+
+
+def test_ids_a_path_cannot_carry_work_by_query_parameter(client: TestClient) -> None:
+    from zhisou.serve.ui import doc_url
+
+    odd = "notes/../secret/./x"
+    client.post("/api/docs", json=[{"id": odd, "title": "Dot segments", "body": "zebracorn"}])
+    link = doc_url(odd)
+    assert link.startswith("/doc?id=")
+    assert "Dot segments" in client.get(link).text
+    assert client.get("/api/doc", params={"id": odd}).json()["title"] == "Dot segments"
+    assert client.get("/api/doc/related", params={"id": odd}).json()["id"] == odd
+    page = client.get("/search", params={"q": "zebracorn"}).text
+    assert 'href="/doc?id=notes%2F..%2Fsecret%2F.%2Fx"' in page
+    assert doc_url("notes/2024/rank") == "/doc/notes/2024/rank"
+    assert client.delete("/api/doc", params={"id": odd}).json()["deleted"] == 1
