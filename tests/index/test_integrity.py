@@ -256,3 +256,34 @@ def test_check_lists_every_damaged_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["check", "-i", str(tmp_path / "ix")])
     assert result.exit_code == 3
     assert "3 problem(s)" in result.output and "seg_000000.frq" in result.output
+
+
+def test_an_older_format_index_is_refused_then_replaced_cleanly(tmp_path: Path) -> None:
+    """Format 1 files carry no frame: the old manifest says which are the index's."""
+    import json
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    names = [f"seg_000000.{c.suffix}" for c in Component] + ["seg_000000_2.del"]
+    for name in names:
+        (folder / name).write_bytes(b"old bytes")
+    (folder / "seg_000009.doc").write_text("not named by the manifest: left alone")
+    segment = {
+        "name": "seg_000000",
+        "doc_count": 1,
+        "del_gen": 2,
+        "files": {c.suffix: {"size": 9, "crc32": 0} for c in Component},
+    }
+    manifest = {
+        "format": "zhisou-index",
+        "format_version": 1,
+        "codec": "zhisou1",
+        "generation": 2,
+        "segments": [segment],
+    }
+    (folder / "manifest_2.json").write_text(json.dumps(manifest, indent=1))
+    with pytest.raises(CorruptIndexError, match="rebuild"):
+        Index.open(folder)
+    Index.create(folder, overwrite=True).close()
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith("seg_")) == ["seg_000009.doc"]
+    assert len(Index.open(folder)) == 0

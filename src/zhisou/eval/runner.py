@@ -13,10 +13,10 @@ from typing import Any
 
 from zhisou._version import __version__
 from zhisou.api import Index
-from zhisou.errors import ZhisouError
+from zhisou.errors import CorruptIndexError, ZhisouError
 from zhisou.eval.beir import BeirDataset
 from zhisou.eval.metrics import Run, evaluate
-from zhisou.index.manifest import manifest_generations
+from zhisou.index.manifest import CODEC, manifest_generations
 from zhisou.schema import FieldSpec, Schema
 from zhisou.search.similarity import BM25
 
@@ -55,11 +55,16 @@ def cached_index(
     on_progress: Callable[[int], None] | None = None,
 ) -> tuple[Index, float | None]:
     """The dataset's index, built once per (corpus, schema, zhisou version); returns (index, build seconds)."""
-    key_source = json.dumps([dataset.fingerprint(), EVAL_SCHEMA.to_dict(), __version__], sort_keys=True)
+    key_source = json.dumps([dataset.fingerprint(), EVAL_SCHEMA.to_dict(), __version__, CODEC], sort_keys=True)
     key = hashlib.sha1(key_source.encode()).hexdigest()[:12]
     directory = cache_dir / f"{dataset.name}-{key}"
     if manifest_generations(directory) and (directory / "COMPLETE").exists():
-        return Index.open(directory, similarity=similarity), None
+        try:
+            return Index.open(directory, similarity=similarity), None
+        except CorruptIndexError:
+            (directory / "COMPLETE").unlink()  # a cache: rebuild it
+    if (directory / "COMPLETE").exists():
+        (directory / "COMPLETE").unlink()
     started = time.perf_counter()
     index = Index.create(directory, EVAL_SCHEMA, overwrite=True, similarity=similarity)
     added = 0

@@ -9,6 +9,7 @@ leaves the previous commit intact; files it wrote are removed the next time a wr
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -23,7 +24,7 @@ from zhisou.index.codec import has_header
 from zhisou.index.deletes import write_live
 from zhisou.index.directory import TEMP_SUFFIX, WriteLock, fsync_directory
 from zhisou.index.documents import CONTENT_HASH_COLUMN, DocumentPreparer, document_id
-from zhisou.index.manifest import FORMAT, Manifest, load_latest, manifest_generations
+from zhisou.index.manifest import FORMAT, Manifest, load_latest, manifest_file_name, manifest_generations
 from zhisou.index.merge import TieredMergePolicy, merge_segments
 from zhisou.index.segment import Component, SegmentMeta, deletes_file_name
 from zhisou.index.segment_reader import SegmentReader
@@ -73,12 +74,36 @@ def replace_index(directory: Path, manifest: Manifest) -> Manifest:
     try:
         generations = manifest_generations(directory)
         generation = (generations[0] + 1) if generations else 0
+        old_files = set().union(*(_files_named_by(directory / manifest_file_name(g)) for g in generations))
         replacement = Manifest(generation, manifest.schema, (), 0, manifest.settings, manifest.user_data)
         replacement.write(directory)
-        remove_unreferenced_files(directory, replacement.referenced_files())
+        keep = replacement.referenced_files()
+        for name in old_files - keep:  # an older format's files carry no frame: known by the manifest
+            with contextlib.suppress(FileNotFoundError):
+                (directory / name).unlink()
+        remove_unreferenced_files(directory, keep)
         return replacement
     finally:
         lock.release()
+
+
+def _files_named_by(path: Path) -> set[str]:
+    """The segment files a zhisou manifest of any format version names (empty if unreadable)."""
+    try:
+        data = json.loads(path.read_bytes())
+        if data.get("format") != FORMAT:
+            return set()
+        names = set()
+        for segment in data["segments"]:
+            name = str(segment["name"])
+            if not re.fullmatch(r"seg_\d+", name):
+                continue
+            names.update(f"{name}.{suffix}" for suffix in segment["files"] if re.fullmatch(r"[a-z]{3}", str(suffix)))
+            if int(segment.get("del_gen", 0)):
+                names.add(deletes_file_name(name, int(segment["del_gen"])))
+        return names
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return set()
 
 
 class IndexWriter:
