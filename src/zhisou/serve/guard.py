@@ -15,6 +15,8 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
+from zhisou.serve.settings import is_loopback
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -51,8 +53,6 @@ def allowed_hosts(bind_host: str, extra: tuple[str, ...]) -> frozenset[str] | No
 
     A server on a loopback address answers only to loopback names, so a web page whose domain
     was re-pointed at 127.0.0.1 (DNS rebinding) is refused."""
-    from zhisou.serve.settings import is_loopback
-
     if extra:
         return frozenset(h.lower() for h in extra) | (
             {bind_host.lower()} if bind_host not in ("0.0.0.0", "::") else set()
