@@ -99,3 +99,19 @@ def test_ctrl_c_keeps_what_was_read_and_the_rerun_resumes(tmp_path: Path) -> Non
     assert resumed["unchanged"] == report["added"]
     assert resumed["added"] == 120_000 - report["added"]
     assert len(Index.open(tmp_path / "ix")) == 120_000
+
+
+def test_a_keyboard_interrupt_between_documents_keeps_them(tmp_path: Path) -> None:
+    import pytest
+
+    source = tmp_path / "docs.jsonl"
+    source.write_text("".join(json.dumps({"id": str(i), "body": f"note {i}"}) + "\n" for i in range(1000)))
+    index = Index.create(tmp_path / "ix")
+
+    def interrupt_at_600(size: int, added: int) -> None:
+        if added == 600:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(index, [source], on_record=interrupt_at_600)
+    assert len(Index.open(tmp_path / "ix")) == 600

@@ -23,7 +23,7 @@ from zhisou.index.buffer import SegmentBuffer, segment_fields
 from zhisou.index.codec import has_header
 from zhisou.index.deletes import write_live
 from zhisou.index.directory import TEMP_SUFFIX, WriteLock, fsync_directory
-from zhisou.index.documents import CONTENT_HASH_COLUMN, DocumentPreparer, document_id
+from zhisou.index.documents import CONTENT_HASH_COLUMN, DocumentPreparer, PreparedDocument, document_id
 from zhisou.index.manifest import FORMAT, Manifest, load_latest, manifest_file_name, manifest_generations
 from zhisou.index.merge import TieredMergePolicy, merge_segments
 from zhisou.index.segment import Component, SegmentMeta, deletes_file_name
@@ -148,8 +148,16 @@ class IndexWriter:
         """Add or replace one document; returns its id. Raises ``DocumentError`` for a bad one
         (checked here, in full: a document accepted now never makes a flush fail).
         ``content_hash`` (see ``documents.content_hash``) lets a later ingest skip it unchanged."""
+        return self.add_prepared(self.prepare(doc, content_hash))
+
+    def prepare(self, doc: Mapping[str, Any], content_hash: float | None = None) -> PreparedDocument:
+        """Validate and analyze ``doc`` (the slow part of ``add``), changing nothing."""
         self._check_open()
-        prepared = self._preparer.prepare(doc, content_hash)
+        return self._preparer.prepare(doc, content_hash)
+
+    def add_prepared(self, prepared: PreparedDocument) -> str:
+        """Buffer a prepared document (the short part of ``add`` that changes the writer)."""
+        self._check_open()
         self._buffer.delete(prepared.doc_id)
         self._pending_ids.append(prepared.doc_id)
         self._buffer.add(prepared)

@@ -91,7 +91,8 @@ def ingest(
 
     Commits every ``commit_every`` documents or ``commit_seconds`` seconds, and at the end.
     When ``stop()`` turns true (the CLI sets it on Ctrl-C), what was read so far is committed
-    and the report says ``interrupted``. A KeyboardInterrupt instead drops what is not yet
+    and the report says ``interrupted``. A KeyboardInterrupt between documents commits what was
+    added and propagates; one inside the writer's changing steps drops what is not yet
     committed. ``strict``: the first bad record rolls everything back and raises; one commit.
     """
     if commit_every < 1 or not commit_seconds > 0:
@@ -102,6 +103,7 @@ def ingest(
     seen: dict[str, str] = {}
     pending = 0  # added since the last commit
     last_commit = time.monotonic()
+    in_writer = [False]  # inside a step that changes the writer (an interrupt there is unsafe)
 
     def fail(error: IngestError) -> None:
         if strict:
@@ -113,7 +115,9 @@ def ingest(
 
     def commit() -> None:
         nonlocal pending, last_commit
+        in_writer[0] = True
         report.generation = index.commit()
+        in_writer[0] = False
         report.commits += 1
         pending, last_commit = 0, time.monotonic()
 
@@ -139,7 +143,10 @@ def ingest(
                 if unchanged:
                     report.unchanged += 1
                 else:
-                    index.writer.add(doc, digest)
+                    prepared = index.writer.prepare(doc, digest)  # analysis: changes nothing
+                    in_writer[0] = True
+                    index.writer.add_prepared(prepared)
+                    in_writer[0] = False
                     report.added += 1
                     pending += 1
             except DocumentError as exc:
@@ -166,9 +173,14 @@ def ingest(
                 break
         add_batch(batch)
     except KeyboardInterrupt:
-        # An interrupt may land inside the writer: drop what is not committed (the periodic
-        # commits are kept). Callers that want a clean stop pass ``stop`` (the CLI does).
-        index.rollback()
+        # Between documents (reading, analysing, a callback) the writer is consistent: keep what
+        # was added, then stop. Inside the writer's few changing steps it may not be: drop what
+        # is not committed (the periodic commits stay). The CLI stops cleanly through ``stop``.
+        report.interrupted = True
+        if in_writer[0] or strict:
+            index.rollback()
+        else:
+            commit()
         raise
     if report.interrupted and strict:
         index.rollback()  # all or nothing
