@@ -8,7 +8,6 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from tests.conftest import SMALL_CORPUS
 from zhisou import Index
 from zhisou.errors import ZhisouError
 
@@ -54,7 +53,3 @@ def test_did_you_mean_corrects_unknown_words_only(make_index: Callable[..., Inde
     assert searcher.did_you_mean("rnak fusoin") == "rank fusion"  # a transposition is one edit
     assert searcher.did_you_mean("xyzzy") is None  # nothing close enough
     assert searcher.did_you_mean("") is None
-
-
-def test_the_small_corpus_is_what_these_tests_assume() -> None:
-    assert {doc["id"] for doc in SMALL_CORPUS} == set("abcdefgh")

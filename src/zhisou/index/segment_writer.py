@@ -1,8 +1,7 @@
 """Serializes one segment. Every file is fsynced; the segment is invisible until a manifest
 that names it is committed.
 
-Call order: the terms, in ascending key order, in batches (``add_sorted_terms``) or one by
-one (``add_term``), then ``finish``.
+Call order: the terms, in ascending key order, in batches (``add_sorted_terms``), then ``finish``.
 """
 
 from __future__ import annotations
@@ -56,11 +55,6 @@ class SegmentWriter:
         self._postings = 0
         self._positions = 0
         self._last_key: bytes | None = None
-
-    def add_term(self, key: bytes, docs: np.ndarray, freqs: np.ndarray, positions: np.ndarray) -> None:
-        """One term's postings (docs ascending) and their positions, posting after posting."""
-        if len(docs):
-            self.add_sorted_terms([key], np.array([len(docs)]), docs, freqs, positions)
 
     def add_sorted_terms(
         self, keys: list[bytes], counts: np.ndarray, docs: np.ndarray, freqs: np.ndarray, positions: np.ndarray
