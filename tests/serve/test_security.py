@@ -265,3 +265,22 @@ def test_ids_a_path_cannot_carry_work_by_query_parameter(client: TestClient) -> 
     assert 'href="/doc?id=notes%2F..%2Fsecret%2F.%2Fx"' in page
     assert doc_url("notes/2024/rank") == "/doc/notes/2024/rank"
     assert client.delete("/api/doc", params={"id": odd}).json()["deleted"] == 1
+
+
+def test_a_failed_commit_never_drops_writes_accepted_before_it(
+    client: TestClient, index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accepted = client.post("/api/docs", params={"commit": "false"}, json=[{"id": "kept", "body": "accepted earlier"}])
+    assert accepted.json() == {**accepted.json(), "indexed": 1, "committed": False}
+    real_commit = Index.commit
+
+    def disk_full(self: Index) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Index, "commit", disk_full)
+    failing = TestClient(client.app, raise_server_exceptions=False, base_url=str(client.base_url))
+    assert failing.post("/api/docs", json=[{"id": "retried", "body": "sent during the fault"}]).status_code == 500
+    monkeypatch.setattr(Index, "commit", real_commit)
+    assert client.post("/api/commit").status_code == 200  # the fault is gone: everything accepted lands
+    assert client.get("/api/docs/kept").status_code == 200
+    assert lock_is_free(index_dir)

@@ -256,18 +256,25 @@ class Service:
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
         """Around every write: afterwards the write lock is let go unless writes are pending
-        (``commit=false``), so `zhisou index` can add documents while the server runs. A write
-        that fails unexpectedly (a full disk) drops what is not committed and lets go too:
-        the next write starts clean, and every commit made so far is intact."""
+        (``commit=false``), so `zhisou index` can add documents while the server runs.
+
+        A write that fails unexpectedly (a full disk) is answered with an error. If no earlier
+        write was waiting for a commit, what it changed is dropped and the lock let go: the next
+        write starts clean. If earlier writes were accepted with ``commit=false``, nothing is
+        dropped — they were accepted — and the next commit (or the shutdown) retries them all,
+        the failed request's documents included (sent again, they replace themselves)."""
+        writer = self.index.open_writer
+        accepted_before = writer is not None and writer.has_changes
         try:
             yield
         except ZhisouError:
             self._release_if_idle()
             raise
         except BaseException:
-            with contextlib.suppress(Exception):
-                self.index.rollback()
-            self.index.close()
+            if not accepted_before:
+                with contextlib.suppress(Exception):
+                    self.index.rollback()
+                self.index.close()
             raise
         self._release_if_idle()
 
