@@ -21,7 +21,6 @@ from zhisou.serve.settings import ServeSettings
 Page = Annotated[int, Query(ge=1, le=10_000, description="1-based page number")]
 Size = Annotated[int, Query(ge=1, le=100, description="hits per page")]
 Text = Annotated[str, Query(max_length=MAX_QUERY_CHARS)]
-Values = Annotated[list[str], Query(max_length=64)]
 # What a body of documents may be sent as; anything else (a form, text/plain) is refused, so a
 # page on another site cannot post documents with a plain form or a no-cors fetch.
 DOCUMENT_TYPES = ("application/json", "application/x-ndjson", "application/ndjson", "application/jsonl")
