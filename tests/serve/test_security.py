@@ -284,3 +284,18 @@ def test_a_failed_commit_never_drops_writes_accepted_before_it(
     assert client.post("/api/commit").status_code == 200  # the fault is gone: everything accepted lands
     assert client.get("/api/docs/kept").status_code == 200
     assert lock_is_free(index_dir)
+
+
+def test_damage_found_while_serving_is_a_503_naming_the_file(
+    client: TestClient, index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zhisou.errors import CorruptIndexError
+
+    service = client.app.state.service  # type: ignore[attr-defined]
+
+    def damaged(*args: object, **kwargs: object) -> None:
+        raise CorruptIndexError(f"{index_dir}/seg_000000.doc: postings out of range; the index is damaged")
+
+    monkeypatch.setattr(service, "search", damaged)
+    response = client.get("/api/search", params={"q": "rank"})
+    assert response.status_code == 503 and "seg_000000.doc" in error_of(response)

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
 from zhisou._version import __version__
-from zhisou.errors import IndexLockedError, ZhisouError
+from zhisou.errors import CorruptIndexError, IndexLockedError, ZhisouError
 from zhisou.serve.api import api_router
 from zhisou.serve.guard import Guard, allowed_hosts
 from zhisou.serve.i18n import translator
@@ -28,7 +28,12 @@ from zhisou.serve.ui import doc_url, request_language, ui_router
 HERE = Path(__file__).parent
 logger = logging.getLogger("zhisou.serve")
 # Library errors as HTTP statuses; any other ZhisouError is the client's input: 400.
-ERROR_STATUS: tuple[tuple[type[ZhisouError], int], ...] = ((NotFound, 404), (IndexLockedError, 409))
+# A damaged index is the server's problem, not the request's: 503, naming the file.
+ERROR_STATUS: tuple[tuple[type[ZhisouError], int], ...] = (
+    (NotFound, 404),
+    (IndexLockedError, 409),
+    (CorruptIndexError, 503),
+)
 
 
 def _validation_message(error: RequestValidationError) -> str:
