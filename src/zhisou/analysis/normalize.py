@@ -15,7 +15,7 @@ from functools import cache
 
 import opencc
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @cache

@@ -2,7 +2,7 @@
 field lengths, column values and the stored fields. Bad values raise ``DocumentError``.
 
 Everything that could make a later flush fail is checked here, when the document is added:
-ids, value types, text that UTF-8 cannot encode (lone surrogates such as ``"\ud800"``, legal in
+ids, value types, text that UTF-8 cannot encode (lone surrogates such as ``"\\ud800"``, legal in
 JSON), nesting depth and sizes. A document that passes ``prepare`` can always be written.
 """
 
