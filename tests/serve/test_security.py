@@ -299,3 +299,17 @@ def test_damage_found_while_serving_is_a_503_naming_the_file(
     monkeypatch.setattr(service, "search", damaged)
     response = client.get("/api/search", params={"q": "rank"})
     assert response.status_code == 503 and "seg_000000.doc" in error_of(response)
+
+
+def test_the_search_log_rolls_over_and_stays_bounded(tmp_path: Path) -> None:
+    from zhisou.serve.searchlog import SearchLog
+
+    log = SearchLog(tmp_path / "logs", max_bytes=16 * 1024)  # parts of 1 KB, 16 KB in all
+    for number in range(600):
+        log.search(f"query {number} 倒排索引", "keyword", 1, [f"doc{number}"], {})
+    files = sorted((tmp_path / "logs").iterdir())
+    assert len(files) > 10
+    assert sum(f.stat().st_size for f in files) <= 16 * 1024 + 1024 + 200
+    events = list(log.events())
+    assert events[-1]["q"] == "query 599 倒排索引"  # the newest are kept, in order
+    assert [e["q"] for e in events] == sorted((e["q"] for e in events), key=lambda q: int(q.split()[1]))
