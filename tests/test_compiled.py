@@ -21,7 +21,7 @@ seen["after build"] = "numba" in sys.modules
 result = index.search("ranking 索引", size=3)
 seen["after search"] = "numba" in sys.modules
 seen["hits"] = result.total
-seen["module name bound to dispatcher"] = type(kernels.accumulate_bm25).__name__
+seen["module name bound to dispatcher"] = type(kernels.accumulate).__name__
 print(json.dumps(seen))
 """
 

@@ -35,7 +35,7 @@ from zhisou.errors import (
     ZhisouError,
 )
 from zhisou.schema import Schema
-from zhisou.search.similarity import BM25
+from zhisou.search.similarity import BM25, SIMILARITIES
 
 EXIT_SKIPPED, EXIT_INPUT, EXIT_INDEX = 1, 2, 3
 DEFAULT_INDEX = "zhisou-index"
@@ -448,6 +448,9 @@ def eval_command(
     run_file: Annotated[Path | None, typer.Option("--run", help="Write a TREC run file here.")] = None,
     k1: Annotated[float, typer.Option(help="BM25 k1 (no reindex needed to change it).")] = BM25.k1,
     b: Annotated[float, typer.Option(help="BM25 b.")] = BM25.b,
+    similarity_name: Annotated[
+        str, typer.Option("--similarity", help=f"Scoring function: {' | '.join(SIMILARITIES)}.")
+    ] = "bm25",
     cache: Annotated[
         Path | None, typer.Option(help="Index cache directory (default $ZHISOU_CACHE or ~/.cache/zhisou).")
     ] = None,
@@ -461,8 +464,10 @@ def eval_command(
             if not as_json and err.is_terminal:
                 err.print(f"indexing: {count:,} documents", end="\r")
 
+        if similarity_name not in SIMILARITIES:
+            raise ZhisouError(f"unknown similarity {similarity_name!r}; choose one of: {', '.join(SIMILARITIES)}")
         try:
-            similarity = BM25(k1, b)
+            similarity = SIMILARITIES[similarity_name](k1, b)
         except ValueError as exc:
             raise ZhisouError(str(exc)) from exc
         report = run_evaluation(

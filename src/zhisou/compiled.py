@@ -5,7 +5,7 @@ builds of small corpora need none of it, so ``import zhisou`` must not pull it i
 stands for ``numba.njit(cache=True, nogil=True)`` applied at the first call of any kernel.
 At that moment every kernel defined so far gets its dispatcher, and the names kernels call
 each other by are rebound to the dispatchers, so compiled code only ever calls compiled code.
-Hot callers look kernels up as module attributes (``kernels.accumulate_bm25``) to reach the
+Hot callers look kernels up as module attributes (``kernels.accumulate``) to reach the
 dispatcher directly after that first call.
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import os
 import threading
@@ -212,6 +213,12 @@ class SegmentReader:
                             index.setdefault(ch, []).append(ordinal)
             self._char_index[field] = index
         return index.get(char, [])
+
+    def field_ordinals(self, field: str) -> range:
+        """Ordinals of the field's terms (keys ``field \x1f …`` sort together): two binary searches."""
+        start = bisect.bisect_left(self.terms.key_view, (field + FIELD_SEPARATOR).encode())
+        end = bisect.bisect_left(self.terms.key_view, (field + chr(ord(FIELD_SEPARATOR) + 1)).encode())
+        return range(start, end)
 
     def field_terms(self, field: str) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Every term of ``field``, decoded, with its postings (starts, counts) in ``docs``:

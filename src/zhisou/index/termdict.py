@@ -112,6 +112,11 @@ class TermDictionary:
         return find_keys(self._blob, self._offsets, *encode_keys(keys))
 
     @property
+    def key_view(self) -> _KeyView:
+        """The keys as a read-only sequence of bytes (for ``bisect``)."""
+        return self._keys
+
+    @property
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(key bytes, key offsets): for compiled code that searches the dictionary itself."""
         return self._blob, self._offsets

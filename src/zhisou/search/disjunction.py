@@ -23,7 +23,7 @@ from zhisou.index.termdict import encode_keys, term_key
 from zhisou.search import kernels
 from zhisou.search.executor import QueryTerms, ReaderStats
 from zhisou.search.query import BooleanQuery, Query, TermQuery
-from zhisou.search.similarity import BM25
+from zhisou.search.similarity import Similarity
 
 # Like Elasticsearch: count matches exactly up to here, then report "at least".
 TRACK_TOTAL_HITS = 10_000
@@ -76,7 +76,7 @@ class _Buffers(threading.local):
     def ensure(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         if self.scores.shape[0] < size:
             self.scores = np.zeros(size)
-            self.touched = np.zeros(size + 1, dtype=np.int64)  # accumulate_bm25 writes one ahead
+            self.touched = np.zeros(size + 1, dtype=np.int64)  # accumulate writes one ahead
         return self.scores, self.touched
 
 
@@ -160,27 +160,55 @@ class _FieldConstants:
 
     boosts: np.ndarray
     doc_counts: np.ndarray  # N of each field: live documents that have it
-    norm_base: float  # k1 · (1 − b)
-    norm_slopes: np.ndarray  # k1 · b / avgdl of each field
+    norm_bases: np.ndarray  # the similarity's length-norm constants of each field
+    norm_slopes: np.ndarray
     rows: list[np.ndarray]  # per segment, each field's row in its length matrix
 
 
+def _memo(stats: ReaderStats, key: tuple[object, ...], similarity: Similarity) -> object | None:
+    """A per-reader constant computed for ``similarity`` (kept with it: ids are reused)."""
+    found = stats.memo.get(key)
+    if found is not None and cast("tuple[object, object]", found)[0] is similarity:
+        return cast("tuple[object, object]", found)[1]
+    return None
+
+
 def _field_constants(
-    reader: IndexReader, stats: ReaderStats, similarity: BM25, fields: tuple[str, ...]
+    reader: IndexReader, stats: ReaderStats, similarity: Similarity, fields: tuple[str, ...]
 ) -> _FieldConstants:
-    key = ("bm25-fields", similarity.k1, similarity.b, fields)
-    found = cast("_FieldConstants | None", stats.memo.get(key))
+    key = ("field-constants", id(similarity), fields)
+    found = cast("_FieldConstants | None", _memo(stats, key, similarity))
     if found is None:
         field_stats = [stats.field(field) for field in fields]
         specs = [reader.schema.get(field) for field in fields]
-        found = stats.memo[key] = _FieldConstants(
+        norms = np.array([similarity.length_norm(fs) for fs in field_stats], dtype=np.float64).reshape(-1, 2)
+        found = _FieldConstants(
             np.array([spec.boost if spec is not None else 1.0 for spec in specs]),
             np.array([fs.doc_count for fs in field_stats], dtype=np.float64),
-            similarity.k1 * (1 - similarity.b),
-            np.array([similarity.k1 * similarity.b / fs.avg_length for fs in field_stats]),
+            np.ascontiguousarray(norms[:, 0]),
+            np.ascontiguousarray(norms[:, 1]),
             [np.array([segment.text_field_row(f) for f in fields], dtype=np.int64) for segment in reader.segments],
         )
+        stats.memo[key] = (similarity, found)
     return found
+
+
+def _idf_table(reader: IndexReader, stats: ReaderStats, similarity: Similarity) -> np.ndarray:
+    """The similarity's idf of every term of a one-segment reader without deletes, by term
+    ordinal (document frequencies and N never change for a reader): the one-call kernel reads
+    a term's idf here instead of computing a formula. Keyword and id terms get 0 (never asked)."""
+    key = ("idf-table", id(similarity))
+    table = cast("np.ndarray | None", _memo(stats, key, similarity))
+    if table is None:
+        segment = reader.segments[0]
+        table = np.zeros(len(segment.terms))
+        for spec in reader.schema.text_fields:
+            ordinals = segment.field_ordinals(spec.name)
+            doc_freqs = segment.term_info[ordinals.start : ordinals.stop, 1]
+            counts = np.full(len(doc_freqs), stats.field(spec.name).doc_count, dtype=np.float64)
+            table[ordinals.start : ordinals.stop] = similarity.idf_array(doc_freqs, counts)
+        stats.memo[key] = (similarity, table)
+    return table
 
 
 def doc_freqs(reader: IndexReader, field: str, terms: list[str]) -> list[int]:
@@ -191,7 +219,7 @@ def doc_freqs(reader: IndexReader, field: str, terms: list[str]) -> list[int]:
 def score_disjunction(
     reader: IndexReader,
     stats: ReaderStats,
-    similarity: BM25,
+    similarity: Similarity,
     terms_by_field: dict[str, dict[str, int]],
     allowed: np.ndarray,
     limit: int,
@@ -223,17 +251,17 @@ def score_disjunction(
         docs, top_scores, n_touched = kernels.score_one_segment(
             *segment.terms.arrays,
             segment.term_info,
+            _idf_table(reader, stats, similarity),
             *encode_keys(query.keys),
             query.multiplicity,
             query.field_of,
             constants.boosts,
-            constants.doc_counts,
             segment.docs,
             segment.freqs,
             constants.rows[0],
             constants.norm_slopes,
             segment.length_matrix,
-            constants.norm_base,
+            constants.norm_bases,
             allowed,
             filtered,
             scores,
@@ -244,20 +272,20 @@ def score_disjunction(
             raise _damaged(segment)
         return docs, top_scores, n_touched, True
     ranges, live_doc_freqs = _locate(reader, query.keys)
-    weights = kernels.bm25_weights(
-        live_doc_freqs, query.multiplicity, query.field_of, constants.boosts, constants.doc_counts
+    weights = similarity.weights(
+        live_doc_freqs, constants.doc_counts[query.field_of], query.multiplicity, constants.boosts[query.field_of]
     )
-    norm_base, norm_slopes, rows = constants.norm_base, constants.norm_slopes, constants.rows
+    norm_bases, norm_slopes, rows = constants.norm_bases, constants.norm_slopes, constants.rows
     if method in ("maxscore", "blockmax"):
         flats = [
-            _FlatCursors.of(segment_ranges, weights, query.field_of, segment_rows, norm_base, norm_slopes)
+            _FlatCursors.of(segment_ranges, weights, query.field_of, segment_rows, norm_bases, norm_slopes)
             for segment_ranges, segment_rows in zip(ranges, rows)
         ]
         return _run_pruned(reader, flats, allowed, limit, track_total_hits, method == "blockmax")
     scores, touched = _BUFFERS.ensure(reader.max_doc)
     n_touched = 0
     for segment, base, segment_ranges, segment_rows in zip(reader.segments, reader.bases, ranges, rows):
-        n_touched = kernels.accumulate_bm25(
+        n_touched = kernels.accumulate(
             segment.docs,
             segment.freqs,
             segment_ranges,
@@ -266,7 +294,7 @@ def score_disjunction(
             segment_rows,
             norm_slopes,
             segment.length_matrix,
-            norm_base,
+            norm_bases,
             allowed,
             filtered,
             int(base),
@@ -303,7 +331,7 @@ class _FlatCursors:
         weights: np.ndarray,
         field_of: np.ndarray,
         rows: np.ndarray,
-        norm_base: float,
+        norm_bases: np.ndarray,
         norm_slopes: np.ndarray,
     ) -> _FlatCursors:
         held = np.flatnonzero(ranges[:, 1] > 0)
@@ -312,7 +340,7 @@ class _FlatCursors:
             ranges[held, 1].copy(),
             weights[held],
             rows[field_of[held]],
-            np.full(len(held), norm_base),
+            norm_bases[field_of[held]],
             norm_slopes[field_of[held]],
         )
 

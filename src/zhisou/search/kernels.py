@@ -1,8 +1,12 @@
-"""Compiled inner loops (numba): BM25 accumulation over postings and top-k selection.
+"""Compiled inner loops (numba): score accumulation over postings and top-k selection.
 
-Term-at-a-time: each query term's postings add ``weight · tf / (tf + k1 · (1 − b + b · dl / avgdl))``
-into a dense score array; documents are remembered the first time they score, so selecting the
-top k and clearing the array afterwards touch only the matching documents.
+They know no formula: a ``Similarity`` (``similarity.py``) turns statistics into the arrays these
+loops take — per-term weights (multiplicity · boost · idf) and per-field length-norm constants —
+and every loop computes the one shape ``weight · tf / (tf + base + slope · dl)``.
+
+Term-at-a-time: each query term's postings add their contribution into a dense score array;
+documents are remembered the first time they score, so selecting the top k and clearing the
+array afterwards touch only the matching documents.
 """
 
 from __future__ import annotations
@@ -10,26 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from zhisou.compiled import kernel
-from zhisou.index.termdict import find_postings
+from zhisou.index.termdict import find_keys
 
 
 @kernel
-def bm25_weights(
-    doc_freqs: np.ndarray, multiplicity: np.ndarray, field_of: np.ndarray, boosts: np.ndarray, doc_counts: np.ndarray
-) -> np.ndarray:
-    """Per query term: multiplicity · field boost · idf, with idf = ln(1 + (N − df + ½) / (df + ½))
-    and N the documents holding the term's field; 0 for a term no live document holds."""
-    weights = np.zeros(doc_freqs.shape[0])
-    for t in range(doc_freqs.shape[0]):
-        df = doc_freqs[t]
-        if df > 0:
-            n = doc_counts[field_of[t]]
-            weights[t] = multiplicity[t] * boosts[field_of[t]] * np.log1p((n - df + 0.5) / (df + 0.5))
-    return weights
-
-
-@kernel
-def accumulate_bm25(
+def accumulate(
     docs: np.ndarray,
     freqs: np.ndarray,
     ranges: np.ndarray,
@@ -38,7 +27,7 @@ def accumulate_bm25(
     rows: np.ndarray,
     norm_slopes: np.ndarray,
     lengths: np.ndarray,
-    norm_base: float,
+    norm_bases: np.ndarray,
     allowed: np.ndarray,
     filtered: bool,
     base: int,
@@ -46,11 +35,11 @@ def accumulate_bm25(
     touched: np.ndarray,
     n_touched: int,
 ) -> int:
-    """Add the BM25 contributions of every query term one segment holds.
+    """Add the contributions of every query term one segment holds.
 
     ``ranges[t]`` is (postings start, count) of term t, ``field_of[t]`` its field; per field,
     ``rows`` is its row in the segment's length matrix ``lengths`` and the length norm is
-    ``norm_base + norm_slopes[field] · dl`` = k1 · (1 − b + b · dl / avgdl).
+    ``norm_bases[field] + norm_slopes[field] · dl``.
     When ``filtered``, ``allowed[base + doc]`` says which documents may score (live and passing
     filters; not looking it up when every document may saves 12 % of this loop at 1M); returns the new
     number of entries in ``touched``, which needs one slot more than documents can be touched;
@@ -63,6 +52,7 @@ def accumulate_bm25(
             continue
         field_lengths = lengths[rows[field_of[t]]]
         slope = norm_slopes[field_of[t]]
+        norm_base = norm_bases[field_of[t]]
         start = ranges[t, 0]
         for i in range(start, start + ranges[t, 1]):
             local = docs[i]
@@ -85,18 +75,18 @@ def score_one_segment(
     term_keys: np.ndarray,
     term_offsets: np.ndarray,
     term_info: np.ndarray,
+    idf_table: np.ndarray,
     wanted: np.ndarray,
     wanted_offsets: np.ndarray,
     multiplicity: np.ndarray,
     field_of: np.ndarray,
     boosts: np.ndarray,
-    doc_counts: np.ndarray,
     docs: np.ndarray,
     freqs: np.ndarray,
     rows: np.ndarray,
     norm_slopes: np.ndarray,
     lengths: np.ndarray,
-    norm_base: float,
+    norm_bases: np.ndarray,
     allowed: np.ndarray,
     filtered: bool,
     scores: np.ndarray,
@@ -104,13 +94,21 @@ def score_one_segment(
     k: int,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """The whole term-at-a-time search of a reader with one segment and no deletes, in one call:
-    dictionary lookup, weights (document frequencies are live ones when nothing is deleted),
-    accumulation and top k. On small corpora a query costs ~40 µs, and the three calls and the
-    Python between them that this saves are ~3 µs of it. Returns n_touched -1 for a damaged
-    postings file (``accumulate_bm25``)."""
-    ranges = find_postings(term_keys, term_offsets, term_info, wanted, wanted_offsets)
-    weights = bm25_weights(ranges[:, 1].copy(), multiplicity, field_of, boosts, doc_counts)
-    n_touched = accumulate_bm25(
+    dictionary lookup, weights (multiplicity · boost · the similarity's idf of each term, which
+    ``idf_table`` holds per term ordinal for this reader), accumulation and top k. On small
+    corpora a query costs ~40 µs, and the three calls and the Python between them that this
+    saves are ~3 µs of it. Returns n_touched -1 for a damaged postings file (``accumulate``)."""
+    ordinals = find_keys(term_keys, term_offsets, wanted, wanted_offsets)
+    n_terms = ordinals.shape[0]
+    ranges = np.zeros((n_terms, 2), dtype=np.int64)
+    weights = np.zeros(n_terms)
+    for t in range(n_terms):
+        ordinal = ordinals[t]
+        if ordinal >= 0:
+            ranges[t, 0] = term_info[ordinal, 0]
+            ranges[t, 1] = term_info[ordinal, 1]
+            weights[t] = multiplicity[t] * boosts[field_of[t]] * idf_table[ordinal]
+    n_touched = accumulate(
         docs,
         freqs,
         ranges,
@@ -119,7 +117,7 @@ def score_one_segment(
         rows,
         norm_slopes,
         lengths,
-        norm_base,
+        norm_bases,
         allowed,
         filtered,
         0,

@@ -13,13 +13,13 @@ from typing import Any
 from zhisou.index.reader import IndexReader
 from zhisou.search.disjunction import doc_freqs
 from zhisou.search.executor import ReaderStats
-from zhisou.search.similarity import BM25
+from zhisou.search.similarity import Similarity
 
 MIN_DOC_FREQ = 2  # the document itself is one
 
 
 def distinctive_terms(
-    reader: IndexReader, stats: ReaderStats, similarity: BM25, stored: dict[str, Any], max_terms: int
+    reader: IndexReader, stats: ReaderStats, similarity: Similarity, stored: dict[str, Any], max_terms: int
 ) -> dict[str, dict[str, int]]:
     """field → term → 1 for the ``max_terms`` best terms of a stored document."""
     scored: list[tuple[float, str, str]] = []

@@ -165,7 +165,8 @@ class Searcher:
         filter_clauses = tuple(self.filter_query(filters)) if filters else ()
         default_fields = self._default_fields(fields) or self._text_fields
         executor = Executor(self.reader, self._stats, self.similarity, default_fields)
-        compiled = sort is None and STRATEGY_METHODS[strategy] is not None
+        # The compiled strategies compute the saturation family; a similarity outside it runs exhaustively.
+        compiled = sort is None and STRATEGY_METHODS[strategy] is not None and self.similarity.saturating
         plan = None
         tree: Query | None = None
         if (
