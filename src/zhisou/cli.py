@@ -443,7 +443,9 @@ def demo(
 def eval_command(
     dataset: Annotated[Path, typer.Option("--dataset", "-d", help="BEIR-format dataset directory.")],
     split: Annotated[str, typer.Option(help="qrels/<split>.tsv to evaluate.")] = "test",
-    mode: Annotated[str, typer.Option(help="Retrieval mode: bm25 (dense, hybrid, ltr: planned).")] = "bm25",
+    mode: Annotated[
+        str, typer.Option(help="Retrieval mode: bm25 = keyword (semantic/dense, hybrid, ltr: planned).")
+    ] = "bm25",
     k: Annotated[int, typer.Option("--k", help="Hits retrieved per query.")] = 1000,
     run_file: Annotated[Path | None, typer.Option("--run", help="Write a TREC run file here.")] = None,
     k1: Annotated[float, typer.Option(help="BM25 k1 (no reindex needed to change it).")] = BM25.k1,

@@ -52,6 +52,12 @@ class FieldSpec:
         if not (self.boost > 0):
             raise SchemaError(f"field {self.name!r}: boost must be > 0, got {self.boost}")
 
+    @property
+    def analyzer_name(self) -> str:
+        """The analyzer that turns this field's values into terms (``zh`` for text, ``keyword``
+        for keywords unless the schema names another)."""
+        return self.analyzer or _DEFAULT_ANALYZER.get(self.type, "keyword")
+
 
 @dataclass(frozen=True)
 class Schema:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 import Stemmer
 
@@ -31,9 +31,17 @@ class StemFilter:
     """Snowball stemming (PyStemmer) of non-Chinese words, through a memo of seen words."""
 
     def __init__(self, language: str = "english", cache_size: int = 200_000) -> None:
+        self._language = language
         self._stemmer = Stemmer.Stemmer(language)
         self._memo: dict[str, str] = {}
         self._cache_size = cache_size
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled as its settings (the C stemmer is rebuilt; the memo starts empty)."""
+        return {"language": self._language, "cache_size": self._cache_size}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["language"], state["cache_size"])  # type: ignore[misc]
 
     def _stem(self, word: str) -> str:
         stem = self._stemmer.stemWord(word)

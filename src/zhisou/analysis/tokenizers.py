@@ -110,6 +110,14 @@ class ChineseSegmenter:
                     self._jieba = jieba
         return self._jieba
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the loaded dictionary and the lock: another process (a Spark
+        executor, a worker) rebuilds them on its first Chinese text, with the same user words."""
+        return {"user_words": self._user_words}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["user_words"])  # type: ignore[misc]
+
     def segment(self, text: str, *, search: bool = True) -> list[tuple[str, int, int]]:
         return [(w, s, e) for w, s, e in self._loaded().tokenize(text, "search" if search else "default")]
 

@@ -167,13 +167,13 @@ class DocumentPreparer:
                 length = 0
                 if value is not None:
                     text = _text_value(spec, value)
-                    stream = self.analyzers.get(spec.analyzer or "zh").stream(text)
+                    stream = self.analyzers.get(spec.analyzer_name).stream(text)
                     length = len(stream.terms)
                     tokens.append((spec.name, stream.terms, stream.positions))
                 lengths.append(length)
             elif spec.type == "keyword":
                 if value is not None:
-                    analyzer = self.analyzers.get(spec.analyzer or "keyword")
+                    analyzer = self.analyzers.get(spec.analyzer_name)
                     values = [
                         (term, ordinal)
                         for ordinal, item in enumerate(_keyword_values(spec, value))

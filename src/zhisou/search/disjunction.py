@@ -99,7 +99,7 @@ def weighted_terms(
         if spec is None:
             continue
         text = " ".join(words)
-        name = spec.analyzer or "zh"
+        name = spec.analyzer_name
         terms = analyzed.get((name, text))
         if terms is None:
             terms = analyzed[(name, text)] = reader.analyzers.get(name).stream(text, for_query=True).terms

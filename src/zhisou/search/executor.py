@@ -161,7 +161,7 @@ class Executor:
         elif spec is None:
             return self.empty()
         else:
-            analyzer = self.reader.analyzers.get(spec.analyzer or "keyword")
+            analyzer = self.reader.analyzers.get(spec.analyzer_name)
             boost, scored = spec.boost, spec.type == "text"
         if query.prefix:
             return self._prefix(field_name, query.text, boost, scored)
@@ -227,7 +227,7 @@ class Executor:
         spec = self.schema.get(field_name)
         if spec is None or spec.type != "text":
             return self.empty()
-        tokens = _phrase_tokens(self.reader.analyzers.get(spec.analyzer or "zh").analyze(text))
+        tokens = _phrase_tokens(self.reader.analyzers.get(spec.analyzer_name).analyze(text))
         if not tokens:
             return self.empty()
         for token in tokens:

@@ -27,7 +27,7 @@ def distinctive_terms(
         value = stored.get(spec.name)
         if not isinstance(value, str) or not value.strip():
             continue
-        counts = Counter(reader.analyzers.get(spec.analyzer or "zh").stream(value).terms)
+        counts = Counter(reader.analyzers.get(spec.analyzer_name).stream(value).terms)
         terms = list(counts)
         field_stats = stats.field(spec.name)
         for term, doc_freq in zip(terms, doc_freqs(reader, spec.name, terms)):

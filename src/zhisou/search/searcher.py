@@ -354,7 +354,7 @@ class Searcher:
             field_terms = terms.get(spec.name)
             if not isinstance(value, str) or not field_terms:
                 continue
-            snippet = highlight(value, self.reader.analyzers.get(spec.analyzer or "zh"), field_terms)
+            snippet = highlight(value, self.reader.analyzers.get(spec.analyzer_name), field_terms)
             if snippet is not None:
                 out[spec.name] = snippet
         return out

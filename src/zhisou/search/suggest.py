@@ -41,7 +41,7 @@ class Suggester:
                 for spec in fields:
                     value = stored.get(spec.name)
                     if isinstance(value, str):
-                        counts.update(self._words_of(value, spec.analyzer or "zh"))
+                        counts.update(self._words_of(value, spec.analyzer_name))
             self._counts = counts
             self._words = list(counts)
         return self._counts

@@ -18,6 +18,7 @@ from typing import Any
 from zhisou.api import Index
 from zhisou.errors import DocumentError, QuerySyntaxError, ZhisouError
 from zhisou.ingest.pipeline import apply_aliases
+from zhisou.modes import SEARCH_MODES, available, resolve
 from zhisou.search.highlight import excerpt
 from zhisou.search.results import Hit, SearchResult
 from zhisou.search.searcher import Searcher
@@ -25,7 +26,6 @@ from zhisou.serve.searchlog import SearchLog
 from zhisou.serve.settings import ServeSettings
 
 logger = logging.getLogger("zhisou.serve")
-MODES = ("keyword", "semantic", "hybrid")
 EXCERPT_CHARS = 150
 FACET_SIZE = 12
 MAX_RELATED = 20
@@ -70,7 +70,7 @@ class Service:
     # -- reading -----------------------------------------------------------------------------
     def modes(self) -> list[str]:
         """Search modes this index supports (semantic ones once it holds vectors)."""
-        return ["keyword"]
+        return available(has_vectors=False)
 
     def _filters(self, searcher: Searcher, tags: list[str], year: str | None, extra: Iterable[str] = ()) -> list[str]:
         """The page's filters in query syntax: any of ``tags``, the calendar ``year``, and
@@ -121,8 +121,9 @@ class Service:
         """A page of results with highlights, facet counts and, when nothing matches, a
         did-you-mean. A query with broken syntax is searched as plain words (``query_error``
         says why), as Elasticsearch's ``simple_query_string`` does."""
-        if mode not in MODES:
-            raise ZhisouError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+        if mode not in SEARCH_MODES:
+            resolve(mode)  # a one-line error naming the choices
+            raise ZhisouError(f"mode {mode!r} is not a search mode; choose one of: {', '.join(SEARCH_MODES)}")
         if mode not in self.modes():
             raise ZhisouError(f"mode {mode!r} needs an index with vectors; this one has none, use mode=keyword")
         tags, filters = list(tags), list(filters)

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 
+from zhisou.modes import SEARCH_MODES
 from zhisou.serve.i18n import choose_language, translator
 from zhisou.serve.service import Service
 
@@ -74,7 +75,7 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
             "other_lang": "en" if language == "zh" else "zh",
             "url": url,
             "modes": service.modes(),
-            "all_modes": ("keyword", "semantic", "hybrid"),
+            "all_modes": SEARCH_MODES,
             "page_numbers": page_numbers,
             **values,
         }

@@ -1,0 +1,47 @@
+"""Retrieval modes: one registry for the CLI, the API, the web UI and ``zhisou eval``.
+
+A mode names a way of retrieving: ``keyword`` (BM25 over the inverted index; ``bm25`` in
+``zhisou eval``), ``semantic`` (embeddings and ANN; ``dense`` in eval) and ``hybrid`` (both,
+fused). A mode is offered where it can run: the semantic ones once an index holds vectors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zhisou.errors import ZhisouError
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    needs_vectors: bool
+    implemented: bool  # a mode planned but not built yet is listed, and refused with a reason
+    aliases: tuple[str, ...] = ()
+
+
+MODES: dict[str, Mode] = {
+    mode.name: mode
+    for mode in (
+        Mode("keyword", needs_vectors=False, implemented=True, aliases=("bm25",)),
+        Mode("semantic", needs_vectors=True, implemented=False, aliases=("dense",)),
+        Mode("hybrid", needs_vectors=True, implemented=False),
+        Mode("ltr", needs_vectors=False, implemented=False),
+    )
+}
+# What the search box offers (learning to rank reranks a mode; it is not one of its own there).
+SEARCH_MODES: tuple[str, ...] = ("keyword", "semantic", "hybrid")
+
+
+def resolve(name: str) -> Mode:
+    """The mode called ``name`` (or one of its aliases); a one-line error naming the choices."""
+    for mode in MODES.values():
+        if name == mode.name or name in mode.aliases:
+            return mode
+    choices = ", ".join(f"{m.name} ({'/'.join(m.aliases)})" if m.aliases else m.name for m in MODES.values())
+    raise ZhisouError(f"unknown mode {name!r}; choose one of: {choices}")
+
+
+def available(has_vectors: bool) -> list[str]:
+    """The search modes that can run on an index (with or without vectors)."""
+    return [name for name in SEARCH_MODES if MODES[name].implemented and (has_vectors or not MODES[name].needs_vectors)]
