@@ -24,6 +24,11 @@ def build(directory: Path, segments: int = 2) -> Index:
     return index
 
 
+def segment_names(directory: Path) -> list[str]:
+    """The segments of the current commit, in order (names are random: read them)."""
+    return [meta.name for meta in load_latest(directory).segments]
+
+
 def flip(path: Path, at: int) -> None:
     data = bytearray(path.read_bytes())
     data[at % len(data)] ^= 0x01
@@ -102,13 +107,14 @@ def test_a_flipped_manifest_is_detected(tmp_path: Path) -> None:
 def test_merging_a_damaged_segment_fails_instead_of_laundering_it(tmp_path: Path, monkeypatch) -> None:
     index = build(tmp_path / "ix")
     index.close()
-    postings = tmp_path / "ix" / Component.FREQS.file_name("seg_000000")
+    first = segment_names(tmp_path / "ix")[0]
+    postings = tmp_path / "ix" / Component.FREQS.file_name(first)
     flip(postings, 40)
     # Open without the checksum (as for a large segment), then optimize must refuse.
     monkeypatch.setattr("zhisou.index.segment_reader.VERIFY_ON_OPEN_BYTES", 0)
     index = Index.open(tmp_path / "ix")
     generation = load_latest(tmp_path / "ix").generation
-    with pytest.raises(CorruptIndexError, match=r"seg_000000\.frq"):
+    with pytest.raises(CorruptIndexError, match=rf"{first}\.frq"):
         index.optimize()
     index.close()
     assert load_latest(tmp_path / "ix").generation == generation + 1  # the commit, not the merge
@@ -117,7 +123,7 @@ def test_merging_a_damaged_segment_fails_instead_of_laundering_it(tmp_path: Path
 
 def test_a_file_swapped_from_another_segment_is_detected_on_open(tmp_path: Path, monkeypatch) -> None:
     build(tmp_path / "ix").close()
-    a, b = (tmp_path / "ix" / Component.LENGTHS.file_name(f"seg_00000{n}") for n in (0, 1))
+    a, b = (tmp_path / "ix" / Component.LENGTHS.file_name(name) for name in segment_names(tmp_path / "ix"))
     assert a.stat().st_size == b.stat().st_size
     a.write_bytes(b.read_bytes())
     monkeypatch.setattr("zhisou.index.segment_reader.VERIFY_ON_OPEN_BYTES", 0)
@@ -129,7 +135,8 @@ def test_damaged_postings_raise_instead_of_crashing(tmp_path: Path, monkeypatch)
     """A doc id far outside the segment, in a file not checksummed on open: every strategy
     raises CorruptIndexError; the per-thread score buffer stays clean for the next query."""
     build(tmp_path / "ix", segments=1).close()
-    docs = tmp_path / "ix" / Component.DOCS.file_name("seg_000000")
+    (only,) = segment_names(tmp_path / "ix")
+    docs = tmp_path / "ix" / Component.DOCS.file_name(only)
     data = bytearray(docs.read_bytes())
     values = np.frombuffer(bytes(data[32:-16]), dtype=np.int32).copy()
     values[:] = 1 << 30
@@ -138,7 +145,7 @@ def test_damaged_postings_raise_instead_of_crashing(tmp_path: Path, monkeypatch)
     monkeypatch.setattr("zhisou.index.segment_reader.VERIFY_ON_OPEN_BYTES", 0)
     index = Index.open(tmp_path / "ix")
     for strategy in ("auto", "taat", "maxscore", "blockmax", "exhaustive"):
-        with pytest.raises(CorruptIndexError, match=r"seg_000000\.doc"):
+        with pytest.raises(CorruptIndexError, match=rf"{only}\.doc"):
             index.search("bm25 ranking", strategy=strategy)
     with pytest.raises(CorruptIndexError):
         index.verify()
@@ -242,20 +249,21 @@ def test_check_lists_every_damaged_file(tmp_path: Path) -> None:
 
     build(tmp_path / "ix").close()
     assert check_index(tmp_path / "ix").ok
+    first, second = segment_names(tmp_path / "ix")
     damaged = [
-        tmp_path / "ix" / Component.FREQS.file_name("seg_000000"),
-        tmp_path / "ix" / Component.STORE.file_name("seg_000001"),
+        tmp_path / "ix" / Component.FREQS.file_name(first),
+        tmp_path / "ix" / Component.STORE.file_name(second),
     ]
     for path in damaged:
         flip(path, 50)
-    (tmp_path / "ix" / Component.IDS.file_name("seg_000001")).unlink()
+    (tmp_path / "ix" / Component.IDS.file_name(second)).unlink()
     report = check_index(tmp_path / "ix")
     assert len(report.problems) == 3
-    for path in [*damaged, tmp_path / "ix" / "seg_000001.ids"]:
+    for path in [*damaged, tmp_path / "ix" / Component.IDS.file_name(second)]:
         assert any(path.name in problem for problem in report.problems), path
     result = CliRunner().invoke(app, ["check", "-i", str(tmp_path / "ix")])
     assert result.exit_code == 3
-    assert "3 problem(s)" in result.output and "seg_000000.frq" in result.output
+    assert "3 problem(s)" in result.output and f"{first}.frq" in result.output
 
 
 def test_an_older_format_index_is_refused_then_replaced_cleanly(tmp_path: Path) -> None:

@@ -6,12 +6,16 @@ one stable sort by term, derives postings and frequencies from the runs, and wri
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from zhisou.index.documents import CONTENT_HASH_COLUMN, PreparedDocument
-from zhisou.index.segment import SegmentMeta
+from zhisou.analysis import AnalyzerRegistry
+from zhisou.errors import DocumentError
+from zhisou.index.documents import CONTENT_HASH_COLUMN, DocumentPreparer, PreparedDocument
+from zhisou.index.segment import SegmentMeta, new_segment_name
 from zhisou.index.segment_writer import SegmentWriter
 from zhisou.index.termdict import FIELD_SEPARATOR
 from zhisou.schema import Schema
@@ -132,3 +136,24 @@ def segment_fields(schema: Schema) -> dict[str, list[str]]:
     """The field layout a segment records, so it can be read without the schema."""
     columns = [f.name for f in schema.column_fields] + [CONTENT_HASH_COLUMN]
     return {"text": [f.name for f in schema.text_fields], "columns": columns}
+
+
+def write_segment(
+    directory: Path, schema: Schema, analyzers: AnalyzerRegistry, docs: Iterable[Mapping[str, Any]]
+) -> SegmentMeta:
+    """Write ``docs`` as one segment in ``directory``, outside any index — in another process or
+    on another machine — for ``IndexWriter.add_segments`` to adopt. A later document replaces an
+    earlier one with the same id. Raises ``DocumentError`` for a bad document (nothing written)."""
+    preparer = DocumentPreparer(schema, analyzers)
+    latest: dict[str, PreparedDocument] = {}
+    for doc in docs:
+        prepared = preparer.prepare(doc)
+        latest.pop(prepared.doc_id, None)
+        latest[prepared.doc_id] = prepared
+    if not latest:
+        raise DocumentError("no documents to write as a segment")
+    buffer = SegmentBuffer(schema)
+    for prepared in latest.values():
+        buffer.add(prepared)
+    meta, _ = buffer.write(directory, new_segment_name())
+    return meta

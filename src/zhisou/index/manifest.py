@@ -32,7 +32,6 @@ class Manifest:
     generation: int
     schema: dict[str, Any]
     segments: tuple[SegmentMeta, ...] = ()
-    next_segment: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
     user_data: dict[str, Any] = field(default_factory=dict)
 
@@ -57,7 +56,6 @@ class Manifest:
             "codec": CODEC,
             "zhisou_version": __version__,
             "generation": self.generation,
-            "next_segment": self.next_segment,
             "schema": self.schema,
             "settings": self.settings,
             "segments": [segment.to_dict() for segment in self.segments],
@@ -87,7 +85,6 @@ class Manifest:
                 generation=int(data["generation"]),
                 schema=data["schema"],
                 segments=tuple(SegmentMeta.from_dict(s) for s in data["segments"]),
-                next_segment=int(data["next_segment"]),
                 settings=dict(data.get("settings", {})),
                 user_data=dict(data.get("user_data", {})),
             )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +37,15 @@ class Component(enum.Enum):
 
     def file_name(self, segment: str) -> str:
         return f"{segment}.{self.suffix}"
+
+
+SEGMENT_NAME = re.compile(r"seg_[0-9a-f]+")
+
+
+def new_segment_name() -> str:
+    """A name no other writer will pick: 64 random bits, no shared counter, so segments written
+    in other processes or on other machines (Spark executors) can join an index."""
+    return f"seg_{uuid.uuid4().hex[:16]}"
 
 
 def deletes_file_name(segment: str, generation: int) -> str:

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
-from collections.abc import Iterable, Mapping
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from zhisou.analysis import AnalysisResources, AnalyzerRegistry
-from zhisou.errors import ZhisouError
+from zhisou.errors import SchemaError, ZhisouError
 from zhisou.index.buffer import SegmentBuffer, segment_fields
 from zhisou.index.codec import has_header
 from zhisou.index.deletes import write_live
@@ -26,7 +28,7 @@ from zhisou.index.directory import TEMP_SUFFIX, WriteLock, fsync_directory
 from zhisou.index.documents import CONTENT_HASH_COLUMN, DocumentPreparer, PreparedDocument, document_id
 from zhisou.index.manifest import FORMAT, Manifest, load_latest, manifest_file_name, manifest_generations
 from zhisou.index.merge import TieredMergePolicy, merge_segments
-from zhisou.index.segment import Component, SegmentMeta, deletes_file_name
+from zhisou.index.segment import SEGMENT_NAME, Component, SegmentMeta, deletes_file_name, new_segment_name
 from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.termdict import encode_keys, term_key
 from zhisou.schema import Schema
@@ -35,9 +37,9 @@ from zhisou.schema import Schema
 # matches *and* its content says zhisou wrote it (a codec header, a zhisou manifest), so files
 # of the user's that merely look alike are never touched.
 _SUFFIXES = "|".join(c.suffix for c in Component)
-_SEGMENT_FILE = re.compile(rf"^seg_\d+\.(?:{_SUFFIXES})$|^seg_\d+_\d+\.del$")
+_SEGMENT_FILE = re.compile(rf"^seg_[0-9a-f]+\.(?:{_SUFFIXES})$|^seg_[0-9a-f]+_\d+\.del$")
 _MANIFEST_FILE = re.compile(r"^manifest_\d+\.json$")
-_TEMP_FILE = re.compile(rf"^\.(?:manifest_\d+\.json|seg_\d+_\d+\.del){re.escape(TEMP_SUFFIX)}$")
+_TEMP_FILE = re.compile(rf"^\.(?:manifest_\d+\.json|seg_[0-9a-f]+_\d+\.del){re.escape(TEMP_SUFFIX)}$")
 DEFAULT_RAM_BUDGET_MB = 256
 
 
@@ -75,7 +77,7 @@ def replace_index(directory: Path, manifest: Manifest) -> Manifest:
         generations = manifest_generations(directory)
         generation = (generations[0] + 1) if generations else 0
         old_files = set().union(*(_files_named_by(directory / manifest_file_name(g)) for g in generations))
-        replacement = Manifest(generation, manifest.schema, (), 0, manifest.settings, manifest.user_data)
+        replacement = Manifest(generation, manifest.schema, (), manifest.settings, manifest.user_data)
         replacement.write(directory)
         keep = replacement.referenced_files()
         for name in old_files - keep:  # an older format's files carry no frame: known by the manifest
@@ -96,7 +98,7 @@ def _files_named_by(path: Path) -> set[str]:
         names = set()
         for segment in data["segments"]:
             name = str(segment["name"])
-            if not re.fullmatch(r"seg_\d+", name):
+            if not SEGMENT_NAME.fullmatch(name):
                 continue
             names.update(f"{name}.{suffix}" for suffix in segment["files"] if re.fullmatch(r"[a-z]{3}", str(suffix)))
             if int(segment.get("del_gen", 0)):
@@ -135,7 +137,6 @@ class IndexWriter:
     def _load_segments(self) -> None:
         self._segments: list[SegmentReader] = [SegmentReader(self.directory, m) for m in self._manifest.segments]
         self._live: dict[str, np.ndarray] = {}  # live masks changed since the last commit
-        self._next_segment = self._manifest.next_segment
         self._buffer = SegmentBuffer(self.schema)
         self._flushed = False  # a segment was written since the last commit
         # Ids added since the last flush whose older copies in ``_segments`` are not marked
@@ -226,8 +227,12 @@ class IndexWriter:
         """Mark deleted the committed or flushed copies of the ids added since the last flush."""
         if not self._pending_ids:
             return
-        keys = encode_keys([term_key(self.schema.id_field, doc_id) for doc_id in self._pending_ids])
-        self._pending_ids = []
+        ids, self._pending_ids = self._pending_ids, []
+        self._mark_older_copies(ids)
+
+    def _mark_older_copies(self, ids: list[str]) -> None:
+        """Mark deleted every copy of these ids in the segments held now (newer ones replace them)."""
+        keys = encode_keys([term_key(self.schema.id_field, doc_id) for doc_id in ids])
         for segment in self._segments:
             ranges = segment.postings_of(keys)
             held = np.flatnonzero(ranges[:, 1])
@@ -240,12 +245,52 @@ class IndexWriter:
             live[docs] = False
             self._live[segment.meta.name] = live
 
+    def add_segments(self, segments: Sequence[SegmentMeta], source: Path | None = None) -> int:
+        """Adopt segments written elsewhere — by ``write_segment`` in other processes or on other
+        machines (Spark executors) — as Lucene's ``addIndexes`` does; returns their documents.
+
+        Their files are copied from ``source`` (unless they already lie in this index's folder),
+        then checked whole against their checksums; their field layout must be this schema's.
+        Their documents replace older copies of the same ids, as adds do, and they are visible
+        after the next ``commit``, with the statistics of the whole index (computed on open)."""
+        self._check_open()
+        layout = segment_fields(self.schema)
+        held = {segment.meta.name for segment in self._segments}
+        for meta in segments:
+            if meta.fields != layout:
+                raise SchemaError(
+                    f"segment {meta.name}: fields {meta.fields} differ from this index's {layout}; "
+                    "write it with this index's schema"
+                )
+            if meta.del_gen or meta.name in held or not SEGMENT_NAME.fullmatch(meta.name):
+                raise ZhisouError(f"segment {meta.name}: already in the index, or carries deletes; cannot adopt it")
+            held.add(meta.name)
+        if source is not None and Path(source).resolve() != self.directory.resolve():
+            for meta in segments:
+                for component in Component:
+                    target = self.directory / component.file_name(meta.name)
+                    shutil.copyfile(Path(source) / component.file_name(meta.name), target)
+                    with open(target, "rb+") as handle:
+                        os.fsync(handle.fileno())
+        readers = []
+        for meta in segments:
+            reader = SegmentReader(self.directory, meta)
+            reader.verify(remember=False)
+            readers.append(reader)
+        self._apply_pending_ids()
+        ids = [doc_id for reader in readers for doc_id in reader.all_doc_ids()]
+        for doc_id in ids:
+            self._buffer.delete(doc_id)
+        self._mark_older_copies(ids)
+        self._segments.extend(readers)
+        self._flushed = True
+        return sum(meta.doc_count for meta in segments)
+
     def _new_segment_name(self) -> str:
-        """The next segment name whose files do not exist yet (a user's file that happens to
-        carry such a name is skipped over, never overwritten)."""
+        """A fresh segment name whose files do not exist (a file that happens to carry such a
+        name is never overwritten)."""
         while True:
-            name = f"seg_{self._next_segment:06d}"
-            self._next_segment += 1
+            name = new_segment_name()
             if not any((self.directory / c.file_name(name)).exists() for c in Component):
                 return name
 
@@ -320,7 +365,6 @@ class IndexWriter:
             generation=generation,
             schema=self._manifest.schema,
             segments=tuple(metas),
-            next_segment=self._next_segment,
             settings=self._manifest.settings,
             user_data=dict(user_data) if user_data is not None else self._manifest.user_data,
         )
