@@ -53,3 +53,18 @@ def test_did_you_mean_corrects_unknown_words_only(make_index: Callable[..., Inde
     assert searcher.did_you_mean("rnak fusoin") == "rank fusion"  # a transposition is one edit
     assert searcher.did_you_mean("xyzzy") is None  # nothing close enough
     assert searcher.did_you_mean("") is None
+
+
+@pytest.mark.parametrize("query", ["rank", "rank 索引", '"learning to rank"', "rank -tags:fusion", "", "索", "zebra"])
+@pytest.mark.parametrize("strategy", ["auto", "exhaustive", "blockmax"])
+def test_facets_collected_with_the_hits_equal_a_second_pass(
+    make_index: Callable[..., Index], query: str, strategy: str
+) -> None:
+    index = make_index(commit_every=3)
+    index.delete("b")
+    index.commit()
+    searcher = index.searcher()
+    result = searcher.search(query, facets=["tags", "date"], strategy=strategy, filters={"date": ">=2023"})
+    reference = searcher.facets(searcher.match_mask(query, filters={"date": ">=2023"}), ["tags", "date"])
+    assert result.facets == reference
+    assert sum(f.count for f in result.facets["date"]) == result.total

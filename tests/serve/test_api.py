@@ -297,3 +297,22 @@ def test_filter_expressions_and_chosen_facets(client: TestClient) -> None:
     assert client.get("/api/search", params={"q": "rank", "facets": "none"}).json()["facets"] == {}
     not_facetable = client.get("/api/search", params={"q": "rank", "facets": "body"})
     assert not_facetable.status_code == 400 and "keyword or date" in error_of(not_facetable)
+
+
+def test_a_search_with_facets_parses_the_query_once_and_scores_it_once(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zhisou.search import kernels, parser
+
+    parses, scorings = [], []
+    real_parse, real_score = parser.parse_query, kernels.score_one_segment
+    monkeypatch.setattr(parser, "parse_query", lambda *a, **k: parses.append(a[0]) or real_parse(*a, **k))
+    monkeypatch.setattr("zhisou.search.searcher.parse_query", parser.parse_query)
+    monkeypatch.setattr(kernels, "score_one_segment", lambda *a: scorings.append(1) or real_score(*a))
+    body = client.get("/api/search", params={"q": "rank bm25"}).json()
+    assert parses == ["rank bm25"] and len(scorings) == 1
+    assert body["query"] == "rank bm25" and body["facets"]["tags"] and body["facets"]["year"]
+    searcher = client.app.state.service.index.searcher()  # type: ignore[attr-defined]
+    reference = searcher.facets(searcher.match_mask("rank bm25"), ["tags", "date"], 12)
+    assert body["facets"]["tags"] == [{"value": f.value, "count": f.count} for f in reference["tags"]]
+    assert body["facets"]["year"] == [{"value": f.value, "count": f.count} for f in reference["date"]]

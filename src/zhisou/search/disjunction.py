@@ -226,10 +226,12 @@ def score_disjunction(
     query_terms: QueryTerms,
     method: str = "taat",
     track_total_hits: int = TRACK_TOTAL_HITS,
+    matches: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int, bool]:
     """(top docs, their scores, matches counted, whether that count is exact) of the documents
     ``allowed`` that hold any of the analyzed terms (field → term → weight multiplier, see
-    ``weighted_terms``).
+    ``weighted_terms``). With ``matches`` (term-at-a-time only), every matching document is
+    appended to it too, from the same pass: what facet counts need, without scoring again.
 
     ``method``: ``taat`` scores every posting (exact total); ``maxscore`` and ``blockmax``
     count the first ``track_total_hits`` matches exactly and then skip what cannot reach the
@@ -270,6 +272,8 @@ def score_disjunction(
         )
         if n_touched < 0:
             raise _damaged(segment)
+        if matches is not None:
+            matches.append(touched[:n_touched].copy())
         return docs, top_scores, n_touched, True
     ranges, live_doc_freqs = _locate(reader, query.keys)
     weights = similarity.weights(
@@ -277,6 +281,8 @@ def score_disjunction(
     )
     norm_bases, norm_slopes, rows = constants.norm_bases, constants.norm_slopes, constants.rows
     if method in ("maxscore", "blockmax"):
+        if matches is not None:
+            raise ValueError("matches are collected by term-at-a-time only")
         flats = [
             _FlatCursors.of(segment_ranges, weights, query.field_of, segment_rows, norm_bases, norm_slopes)
             for segment_ranges, segment_rows in zip(ranges, rows)
@@ -306,6 +312,8 @@ def score_disjunction(
             scores[:] = 0.0  # the per-thread buffer must be clean for the next query
             raise _damaged(segment)
     docs, top_scores = kernels.top_k_and_clear(scores, touched, n_touched, limit)
+    if matches is not None:
+        matches.append(touched[:n_touched].copy())
     return docs, top_scores, n_touched, True
 
 

@@ -34,6 +34,8 @@ class SearchResult:
     scores: list[float]
     _hits: list[Hit] | None = field(default=None, repr=False)
     total_exact: bool = True  # False: ``total`` is a lower bound (pruned search past 10,000 matches)
+    # Value counts of the fields asked for with ``search(facets=...)``, over every match.
+    facets: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def hits(self) -> list[Hit]:
@@ -56,4 +58,5 @@ class SearchResult:
             "pages": self.pages,
             "took_ms": round(self.took_ms, 3),
             "hits": [hit.to_dict() for hit in self.hits],
+            **({"facets": {k: [asdict(c) for c in v] for k, v in self.facets.items()}} if self.facets else {}),
         }

@@ -90,16 +90,17 @@ class Searcher:
     def parse(self, query: str, *, default_operator: Literal["or", "and"] = "or") -> Query:
         return parse_query(query, self._fields, default_operator=default_operator)
 
-    def filter_query(self, filters: Mapping[str, FilterValue] | Sequence[str]) -> list[Query]:
-        """Filters as queries: ``{"tags": ["a", "b"]}`` (any of), ``{"date": ">=2024"}``, or ``["tags:a"]``."""
+    def filter_query(self, filters: Mapping[str, FilterValue] | Sequence[str | Query]) -> list[Query]:
+        """Filters as queries: ``{"tags": ["a", "b"]}`` (any of), ``{"date": ">=2024"}``,
+        ``["tags:a"]``, or ``Query`` objects already parsed (kept as they are)."""
         if isinstance(filters, Mapping):
             return [self.parse(self.filter_text(name, value)) for name, value in filters.items()]
         if isinstance(filters, str) or not isinstance(filters, Sequence):
             raise ZhisouError(f"filters must be a dict or a list of filter expressions, got {type(filters).__name__}")
-        for text in filters:
-            if not isinstance(text, str):
-                raise ZhisouError(f"a filter expression must be text, got {type(text).__name__}")
-        return [self.parse(text) for text in filters]
+        for item in filters:
+            if not isinstance(item, str | Query):
+                raise ZhisouError(f"a filter expression must be text, got {type(item).__name__}")
+        return [item if isinstance(item, Query) else self.parse(item) for item in filters]
 
     def filter_text(self, name: str, value: FilterValue) -> str:
         """One filter in query syntax: ``field:"value"``, or an OR of them for several values;
@@ -130,7 +131,7 @@ class Searcher:
         *,
         page: int = 1,
         size: int = 10,
-        filters: Mapping[str, FilterValue] | Sequence[str] | None = None,
+        filters: Mapping[str, FilterValue] | Sequence[str | Query] | None = None,
         sort: str | None = None,
         default_operator: Literal["or", "and"] = "or",
         minimum_should_match: int = 0,
@@ -140,6 +141,8 @@ class Searcher:
         strategy: str = "auto",
         plain: bool = False,
         track_total_hits: int = TRACK_TOTAL_HITS,
+        facets: Sequence[str] | None = None,
+        facet_size: int = 10,
     ) -> SearchResult:
         """Run ``query`` and return page ``page`` (1-based) of ``size`` hits.
 
@@ -152,6 +155,9 @@ class Searcher:
         everything else through the general executor; ``exhaustive`` forces the general executor (the
         reference the others are tested against). With pruning, ``total`` is exact up to
         ``track_total_hits`` matches and a lower bound past that (``total_exact`` says which).
+        ``facets``: keyword or date fields whose value counts over every match come back in
+        ``result.facets``, collected in the same pass as the top hits (a pruning strategy then
+        runs term-at-a-time: facet counts need every match).
         """
         started = time.perf_counter()
         check_arguments(page, size, sort, default_operator, minimum_should_match, track_total_hits)
@@ -184,12 +190,15 @@ class Searcher:
             tree = self._tree(query, filter_clauses, plain, default_operator, minimum_should_match)
             if compiled:
                 plan = plan_disjunction(tree, set(self._text_fields))
+        match_mask: np.ndarray | None = None
         if plan is not None:
             allowed = self.reader.live
             for clause in plan.filters:
                 allowed = allowed & executor.evaluate(clause).mask
             for clause in plan.exclusions:
                 allowed = allowed & ~executor.evaluate(clause).mask
+            method = STRATEGY_METHODS[strategy]
+            collected: list[np.ndarray] | None = [] if facets else None
             order, order_scores, total, exact = score_disjunction(
                 self.reader,
                 self._stats,
@@ -198,26 +207,36 @@ class Searcher:
                 allowed,
                 page * size,
                 executor.terms,
-                method=STRATEGY_METHODS[strategy],
+                method="taat" if facets else method,
                 track_total_hits=track_total_hits,
+                matches=collected,
             )
+            if collected is not None:
+                match_mask = np.zeros(self.reader.max_doc, dtype=np.bool_)
+                for docs in collected:
+                    match_mask[docs] = True
         else:
             assert tree is not None
             matches = executor.evaluate(tree)
+            match_mask = matches.mask
             candidates = np.flatnonzero(matches.mask)
             total, exact = len(candidates), True
             order = self._rank(candidates, matches.scores, sort, isinstance(tree, MatchAllQuery), page * size)
             order_scores = matches.scores[order]
+        facet_counts = self.facets(match_mask, facets, facet_size) if facets and match_mask is not None else {}
         first = (page - 1) * size
         page_docs = order[first:].tolist()
         if not with_docs:
             took = (time.perf_counter() - started) * 1000
             ids = self.reader.doc_ids(page_docs)
-            return SearchResult(text, total, page, size, took, ids, order_scores[first:].tolist(), total_exact=exact)
+            scores = order_scores[first:].tolist()
+            return SearchResult(text, total, page, size, took, ids, scores, total_exact=exact, facets=facet_counts)
         hits = self._hits(page_docs, order_scores[first:].tolist(), first + 1, executor.terms, highlight_fields)
         took = (time.perf_counter() - started) * 1000
         scores = [h.score for h in hits]
-        return SearchResult(text, total, page, size, took, [h.id for h in hits], scores, hits, total_exact=exact)
+        return SearchResult(
+            text, total, page, size, took, [h.id for h in hits], scores, hits, total_exact=exact, facets=facet_counts
+        )
 
     def _tree(
         self,

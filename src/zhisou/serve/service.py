@@ -20,6 +20,7 @@ from zhisou.errors import DocumentError, QuerySyntaxError, ZhisouError
 from zhisou.ingest.pipeline import apply_aliases
 from zhisou.modes import SEARCH_MODES, available, resolve
 from zhisou.search.highlight import excerpt
+from zhisou.search.query import Query
 from zhisou.search.results import Hit, SearchResult
 from zhisou.search.searcher import Searcher
 from zhisou.serve.searchlog import SearchLog
@@ -72,27 +73,26 @@ class Service:
         """Search modes this index supports (semantic ones once it holds vectors)."""
         return available(has_vectors=False)
 
-    def _filters(self, searcher: Searcher, tags: list[str], year: str | None, extra: Iterable[str] = ()) -> list[str]:
-        """The page's filters in query syntax: any of ``tags``, the calendar ``year``, and
-        filter expressions as the CLI's ``--filter`` takes them (``date:>=2024-06``)."""
-        filters: list[str] = []
+    def _filters(self, searcher: Searcher, tags: list[str], year: str | None, extra: Iterable[str] = ()) -> list[Query]:
+        """The page's filters, parsed once: any of ``tags``, the calendar ``year``, and filter
+        expressions as the CLI's ``--filter`` takes them (``date:>=2024-06``)."""
+        filters: list[Query] = []
         if tags:
             if self.tag_field is None:
                 raise ZhisouError("this index has no tags field to filter on")
-            filters.append(searcher.filter_text(self.tag_field, tags))
+            filters.append(searcher.parse(searcher.filter_text(self.tag_field, tags)))
         if year:
             if self.date_field is None:
                 raise ZhisouError("this index has no date field to filter on")
             if not re.fullmatch(r"\d{4}", year):
                 raise ZhisouError(f"year must be four digits, got {year!r}")
-            filters.append(searcher.filter_text(self.date_field, year))
+            filters.append(searcher.parse(searcher.filter_text(self.date_field, year)))
         for text in extra:
             if text.strip():
                 try:
-                    searcher.parse(text)
+                    filters.append(searcher.parse(text))
                 except QuerySyntaxError as error:
                     raise ZhisouError(f"filter {text!r}: {error}") from None
-                filters.append(text)
         return filters
 
     def _facet_fields(self, wanted: str | None) -> list[str]:
@@ -132,21 +132,31 @@ class Service:
         facet_fields = self._facet_fields(facets)
         query = query.strip()
         plain, query_error = False, None
+        parsed: str | Query = query
         if query:
             try:
-                searcher.parse(query)
+                parsed = searcher.parse(query)  # once: the search takes the tree
             except QuerySyntaxError as error:
                 plain, query_error = True, str(error)
         sort = None if query else (f"-{self.date_field}" if self.date_field else None)
-        result = searcher.search(query, page=page, size=size, filters=clauses, sort=sort, plain=plain)
+        # One pass: the page and the facet counts over every match come from the same scoring.
+        result = searcher.search(
+            parsed,
+            page=page,
+            size=size,
+            filters=clauses,
+            sort=sort,
+            plain=plain,
+            facets=facet_fields or None,
+            facet_size=FACET_SIZE,
+        )
         out = self._page(result)
+        out["query"] = query
         out.update(mode=mode, query_error=query_error, filters={"tags": tags, "year": year, "filter": filters})
-        out["facets"] = {}
-        if facet_fields:
-            mask = searcher.match_mask(query, filters=clauses, plain=plain)
-            for name, values in searcher.facets(mask, facet_fields, FACET_SIZE).items():
-                key = "year" if name == self.date_field else name
-                out["facets"][key] = [{"value": f.value, "count": f.count} for f in values]
+        out["facets"] = {
+            ("year" if name == self.date_field else name): [{"value": f.value, "count": f.count} for f in values]
+            for name, values in result.facets.items()
+        }
         out["suggestion"] = searcher.did_you_mean(query) if query and not result.total else None
         out["query_id"] = self.log.search(query, mode, page, result.ids, out["filters"]) if log else None
         return out
