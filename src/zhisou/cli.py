@@ -96,17 +96,6 @@ def _marked(snippet: str) -> Text:
     return text
 
 
-def _snippet(highlights: dict[str, str], doc: dict[str, Any]) -> Text | None:
-    """The body's highlighted snippet, else any other field's, else the body's opening."""
-    from zhisou.search.highlight import excerpt
-
-    for name in ("body", *highlights):
-        if name in highlights and name != "title":
-            return _marked(highlights[name])
-    body = doc.get("body")
-    return _marked(excerpt(body, 120)) if isinstance(body, str) and body else None
-
-
 class RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         docs = task.fields.get("docs", 0)
@@ -252,7 +241,8 @@ def search(
     def action() -> None:
         if operator not in ("or", "and"):
             raise ZhisouError(f"--operator must be 'or' or 'and', got {operator!r}")
-        result = Index.open(index).search(
+        searched = Index.open(index)
+        result = searched.search(
             query,
             page=page,
             size=size,
@@ -266,12 +256,15 @@ def search(
         if not result.hits:
             out.print(f"no results for [bold]{escape(query)}[/] ({result.total} matches, page {page})")
             return
+        from zhisou.search.hits import CardFields, snippet
+
+        fields = CardFields.of(searched.schema)
         for hit in result.hits:
-            title = str(hit.doc.get("title") or hit.id)
+            title = fields.title_of(hit)
             out.print(f"[bold]{hit.rank:>2}. {escape(title)}[/]  [dim]{escape(hit.id)} · {hit.score:.3f}[/]")
-            snippet = _snippet(hit.highlights, hit.doc)
-            if snippet is not None:
-                out.print(Text("    ").append_text(snippet))
+            shown = snippet(hit, fields)
+            if shown is not None:
+                out.print(Text("    ").append_text(_marked(shown)))
         out.print(
             f"[dim]{result.total:,} matches · page {result.page}/{max(result.pages, 1)} · {result.took_ms:.1f} ms[/]"
         )
@@ -410,6 +403,8 @@ def demo(
             fail(f"sample corpus not found at {corpus}; reinstall zhisou", EXIT_INDEX)
         # A demo index is rebuilt freely; anything else at that path needs --overwrite.
         rebuild = overwrite or Index.origin_of(index) == DEMO_ORIGIN
+        from zhisou.search.hits import CardFields
+
         target = Index.create(index, overwrite=rebuild, origin=DEMO_ORIGIN)
         started = time.perf_counter()
         report = ingest(target, [corpus])
@@ -429,7 +424,7 @@ def demo(
             out.print(f"[bold cyan]zhisou search {escape(query)!r}[/]  [dim]({result.total} matches)[/]")
             for hit in result.hits:
                 out.print(
-                    f"  {hit.rank}. [bold]{escape(str(hit.doc.get('title', hit.id)))}[/] "
+                    f"  {hit.rank}. [bold]{escape(CardFields.of(target.schema).title_of(hit))}[/] "
                     f"[dim]{escape(hit.id)} · {hit.score:.2f}[/]"
                 )
             out.print()

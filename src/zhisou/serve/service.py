@@ -19,7 +19,7 @@ from zhisou.api import Index
 from zhisou.errors import DocumentError, QuerySyntaxError, ZhisouError
 from zhisou.ingest.pipeline import apply_aliases
 from zhisou.modes import SEARCH_MODES, available, resolve
-from zhisou.search.highlight import excerpt
+from zhisou.search.hits import CardFields, card
 from zhisou.search.query import Query
 from zhisou.search.results import Hit, SearchResult
 from zhisou.search.searcher import Searcher
@@ -27,7 +27,6 @@ from zhisou.serve.searchlog import SearchLog
 from zhisou.serve.settings import ServeSettings
 
 logger = logging.getLogger("zhisou.serve")
-EXCERPT_CHARS = 150
 FACET_SIZE = 12
 MAX_RELATED = 20
 
@@ -53,13 +52,11 @@ class Service:
         self.index = Index.open(settings.index)
         self.log = SearchLog(settings.log_directory, settings.search_log, max_bytes=settings.log_max_bytes)
         self._write_lock = threading.Lock()
-        schema = self.index.schema
-        fields = {f.name: f for f in schema.fields}
-        self.title_field = "title" if "title" in fields else None
-        self.body_field = "body" if "body" in fields else schema.text_fields[-1].name
-        self.date_field = next((f.name for f in schema.fields if f.type == "date"), None)
-        tags = fields.get("tags")
-        self.tag_field = "tags" if tags is not None and tags.type == "keyword" else None
+        self.fields = CardFields.of(self.index.schema)
+        self.title_field = self.fields.title
+        self.body_field = self.fields.body
+        self.date_field = self.fields.date
+        self.tag_field = self.fields.tags
         self.facet_fields = [f for f in (self.tag_field, self.date_field) if f]
 
     def warm_up(self) -> None:
@@ -199,20 +196,7 @@ class Service:
         return [self.card(hit) for hit in searcher.more_like_this(doc_id, size=size).hits]
 
     def card(self, hit: Hit) -> dict[str, Any]:
-        doc = hit.doc
-        body = doc.get(self.body_field)
-        highlights = hit.highlights
-        return {
-            "id": hit.id,
-            "rank": hit.rank,
-            "score": round(hit.score, 4),
-            "title": doc.get(self.title_field) if self.title_field else None,
-            "date": doc.get(self.date_field) if self.date_field else None,
-            "tags": doc.get(self.tag_field) or [] if self.tag_field else [],
-            "url": doc.get("url"),
-            "excerpt": excerpt(body, EXCERPT_CHARS) if isinstance(body, str) else "",  # HTML-escaped
-            "highlights": highlights,
-        }
+        return card(hit, self.fields)
 
     def _page(self, result: SearchResult) -> dict[str, Any]:
         return {

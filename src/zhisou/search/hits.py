@@ -1,0 +1,71 @@
+"""How a hit is shown, in one place for the CLI, the HTTP API and the web UI: which fields play
+the title, body, date and tags of a card (read from the schema once), the card itself, and the
+snippet that stands under a title."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from zhisou.schema import Schema
+from zhisou.search.highlight import excerpt
+from zhisou.search.results import Hit
+
+EXCERPT_CHARS = 150
+
+
+@dataclass(frozen=True)
+class CardFields:
+    """The schema's fields in the roles a card shows: the text field ``title`` (else, when there
+    are several text fields, the first), ``body`` (else the last text field), the first date
+    field, and ``tags`` when it is a keyword field."""
+
+    title: str | None
+    body: str | None
+    date: str | None
+    tags: str | None
+
+    @classmethod
+    def of(cls, schema: Schema) -> CardFields:
+        fields = {f.name: f for f in schema.fields}
+        text = [f.name for f in schema.text_fields]
+        tags = fields.get("tags")
+        title = "title" if "title" in text else (text[0] if len(text) > 1 else None)
+        return cls(
+            title=title,
+            body="body" if "body" in text else (text[-1] if text and text[-1] != title else None),
+            date=next((f.name for f in schema.fields if f.type == "date"), None),
+            tags="tags" if tags is not None and tags.type == "keyword" else None,
+        )
+
+    def title_of(self, hit: Hit) -> str:
+        value = hit.doc.get(self.title) if self.title else None
+        return str(value) if value not in (None, "") else hit.id
+
+
+def card(hit: Hit, fields: CardFields, excerpt_chars: int = EXCERPT_CHARS) -> dict[str, Any]:
+    """A hit as the API and the pages show it; ``excerpt`` is HTML-escaped plain text."""
+    doc = hit.doc
+    body = doc.get(fields.body) if fields.body else None
+    return {
+        "id": hit.id,
+        "rank": hit.rank,
+        "score": round(hit.score, 4),
+        "title": doc.get(fields.title) if fields.title else None,
+        "date": doc.get(fields.date) if fields.date else None,
+        "tags": (doc.get(fields.tags) or []) if fields.tags else [],
+        "url": doc.get("url"),
+        "excerpt": excerpt(body, excerpt_chars) if isinstance(body, str) else "",
+        "highlights": hit.highlights,
+    }
+
+
+def snippet(hit: Hit, fields: CardFields, excerpt_chars: int = 120) -> str | None:
+    """HTML under a title: the body's highlighted snippet, else another field's (not the
+    title's), else the body's opening; None when there is nothing to show."""
+    highlights = hit.highlights
+    for name in (fields.body, *highlights):
+        if name is not None and name in highlights and name != fields.title:
+            return highlights[name]
+    body = hit.doc.get(fields.body) if fields.body else None
+    return excerpt(body, excerpt_chars) if isinstance(body, str) and body else None
