@@ -55,6 +55,15 @@ def test_analyzers_take_any_text(text: str, name: str, for_query: bool) -> None:
     analyzer.stream(text, for_query=for_query)
 
 
+@pytest.mark.parametrize("name", ["zh", "en", "keyword", "exact"])
+def test_analyzers_take_lone_surrogates(name: str) -> None:
+    """hypothesis's text() never draws them; the Python API can pass them."""
+    text = "檢索\ud800搜索 ab\udfffc"
+    for token in REGISTRY.get(name).analyze(text, for_query=True):
+        assert 0 <= token.start <= token.end <= len(text)
+    REGISTRY.get(name).stream(text)
+
+
 def test_every_atheris_target_runs_clean(tmp_path: Path) -> None:
     pytest.importorskip("atheris")
     report = fuzz.campaign(runs=3000, timeout=1, work=tmp_path)

@@ -52,8 +52,6 @@ def fold(text: str, *, traditional_to_simplified: bool = True) -> FoldedText:
     """Fold ``text`` for matching; cheap when the text is ASCII or folding keeps its length."""
     if text.isascii():
         return FoldedText(text.lower())
-    if _SURROGATE.search(text):  # not text (only the Python API can pass it): U+FFFD, same length
-        text = _SURROGATE.sub("\ufffd", text)
     folded = unicodedata.normalize("NFKC", text).lower()
     origin: tuple[int, ...] | None = None
     if len(folded) != len(text):
@@ -66,7 +64,13 @@ def fold(text: str, *, traditional_to_simplified: bool = True) -> FoldedText:
         folded = "".join(pieces)
         origin = tuple(offsets)
     if traditional_to_simplified:
-        converted = _t2s().convert(folded)
+        try:
+            converted = _t2s().convert(folded)
+        except UnicodeEncodeError:
+            # Lone surrogates are not text (only the Python API can pass them; documents and
+            # queries are refused earlier): U+FFFD keeps every offset. No cost on the common path.
+            folded = _SURROGATE.sub("\ufffd", folded)
+            converted = _t2s().convert(folded)
         # A phrase conversion that changed the length would break offsets: go character by character.
         same_length = len(converted) == len(folded)
         folded = converted if same_length else "".join(_convert_char(char) for char in folded)

@@ -7,14 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from zhisou.errors import CorruptIndexError, ZhisouError
-from zhisou.index.codec import check_frame
 from zhisou.index.deletes import read_live
 from zhisou.index.manifest import load_latest
 from zhisou.index.segment import Component, deletes_file_name
-from zhisou.index.segment_reader import SegmentReader, verify_file
+from zhisou.index.segment_reader import SegmentReader, map_component, verify_file
 
 
 @dataclass
@@ -51,14 +48,7 @@ def check_index(directory: Path) -> CheckReport:
             try:
                 if info is None:
                     raise CorruptIndexError(f"segment {meta.name}: the manifest lists no {component.suffix} file")
-                size = path.stat().st_size if path.exists() else None
-                if size is None:
-                    raise CorruptIndexError(f"{path} is missing")
-                if size != info.size:
-                    raise CorruptIndexError(f"{path}: size {size} bytes, manifest says {info.size}")
-                raw = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, dtype=np.uint8)
-                check_frame(path, raw, component.suffix, meta.uid_bytes, info.crc32)  # touches two pages
-                del raw
+                map_component(path, component, meta)  # size, header, footer (touches two pages)
                 verify_file(path, info.crc32, remember=False)
             except CorruptIndexError as error:
                 report.problems.append(str(error))

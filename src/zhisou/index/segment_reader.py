@@ -32,7 +32,7 @@ _verified: set[tuple[int, int, int, int, int]] = set()  # (device, inode, size, 
 _verified_lock = threading.Lock()
 
 
-def _map(path: Path, component: Component, meta: SegmentMeta) -> np.ndarray:
+def map_component(path: Path, component: Component, meta: SegmentMeta) -> np.ndarray:
     """The component's payload, memory-mapped, after the cheap checks: size, header, footer."""
     expected_size = meta.files[component.suffix].size
     try:
@@ -89,7 +89,7 @@ class SegmentReader:
         for component in Component:
             if component.suffix not in meta.files:
                 raise CorruptIndexError(f"segment {meta.name}: manifest lists no {component.suffix} file")
-            arrays[component] = _map(self.path(component), component, meta)
+            arrays[component] = map_component(self.path(component), component, meta)
         self._arrays = arrays
         if sum(info.size for info in meta.files.values()) <= VERIFY_ON_OPEN_BYTES:
             self.verify()
