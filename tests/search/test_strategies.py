@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from zhisou import Index, Schema
 from zhisou.schema import FieldSpec
-from zhisou.search.disjunction import plan_disjunction
 from zhisou.search.parser import parse_query
+from zhisou.search.plan import plan_disjunction
 
 VOCABULARY = ["rank", "ranking", "bm25", "索引", "倒排", "zebra", "混合", "精度", "spark", "data"]
 SCHEMA = Schema((FieldSpec("title", "text", boost=2.0), FieldSpec("body", "text"), FieldSpec("tags", "keyword")))

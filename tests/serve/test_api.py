@@ -308,6 +308,7 @@ def test_a_search_with_facets_parses_the_query_once_and_scores_it_once(
     real_parse, real_score = parser.parse_query, kernels.score_one_segment
     monkeypatch.setattr(parser, "parse_query", lambda *a, **k: parses.append(a[0]) or real_parse(*a, **k))
     monkeypatch.setattr("zhisou.search.searcher.parse_query", parser.parse_query)
+    monkeypatch.setattr("zhisou.search.plan.parse_query", parser.parse_query)
     monkeypatch.setattr(kernels, "score_one_segment", lambda *a: scorings.append(1) or real_score(*a))
     body = client.get("/api/search", params={"q": "rank bm25"}).json()
     assert parses == ["rank bm25"] and len(scorings) == 1

@@ -1,4 +1,5 @@
-"""Evaluates a ``Query`` over an ``IndexReader``.
+"""Evaluates any ``Query`` over an ``IndexReader`` (what the exhaustive strategy runs, and the
+reference every other strategy is tested against).
 
 Every clause becomes dense arrays over the reader's documents: a match mask and a score per
 document. Term postings are gathered from all segments first, so statistics (N, avgdl, df)
@@ -9,7 +10,7 @@ index is split into segments or on deleted documents awaiting a merge.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,8 +18,10 @@ from zhisou.analysis import Token
 from zhisou.analysis.tokenizers import is_single_chinese_character
 from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import FIELD_SEPARATOR, term_key
+from zhisou.search.plan import QueryTerms
 from zhisou.search.query import BooleanQuery, MatchAllQuery, PhraseQuery, Query, RangeQuery, TermQuery
-from zhisou.search.similarity import BM25, FieldStats, Similarity
+from zhisou.search.similarity import BM25, Similarity
+from zhisou.search.stats import ReaderStats
 from zhisou.values import date_span, parse_number
 
 MAX_PREFIX_EXPANSIONS = 1024
@@ -38,45 +41,6 @@ class Matches:
     scores: np.ndarray
 
 
-@dataclass
-class ReaderStats:
-    """Per-reader caches: field statistics and global length/column arrays (a reader never changes)."""
-
-    reader: IndexReader
-    _fields: dict[str, FieldStats] = field(default_factory=dict)
-    _lengths: dict[str, np.ndarray] = field(default_factory=dict)
-    _columns: dict[str, np.ndarray] = field(default_factory=dict)
-    memo: dict[tuple[object, ...], object] = field(default_factory=dict)  # other per-reader constants
-
-    def lengths(self, name: str) -> np.ndarray:
-        if name not in self._lengths:
-            parts = [s.lengths[name] for s in self.reader.segments]
-            self._lengths[name] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
-        return self._lengths[name]
-
-    def column(self, name: str) -> np.ndarray:
-        if name not in self._columns:
-            parts = [s.columns[name] for s in self.reader.segments]
-            self._columns[name] = np.concatenate(parts) if parts else np.zeros(0)
-        return self._columns[name]
-
-    def field(self, name: str) -> FieldStats:
-        if name not in self._fields:
-            lengths = self.lengths(name)[self.reader.live]
-            self._fields[name] = FieldStats(int(np.count_nonzero(lengths)), int(lengths.sum(dtype=np.int64)))
-        return self._fields[name]
-
-
-@dataclass
-class QueryTerms:
-    """Analyzed terms a query looks for, per field: what the highlighter marks."""
-
-    by_field: dict[str, set[str]] = field(default_factory=dict)
-
-    def add(self, field_name: str, term: str) -> None:
-        self.by_field.setdefault(field_name, set()).add(term)
-
-
 class Executor:
     def __init__(
         self,
@@ -84,13 +48,14 @@ class Executor:
         stats: ReaderStats,
         similarity: Similarity | None = None,
         default_fields: tuple[str, ...] | None = None,
+        terms: QueryTerms | None = None,
     ) -> None:
         self.reader = reader
         self.stats = stats
         self.similarity = similarity or BM25()
         self.schema = reader.schema
         self.default_fields = default_fields or tuple(f.name for f in self.schema.text_fields)
-        self.terms = QueryTerms()
+        self.terms = terms if terms is not None else QueryTerms()
         self._postings: dict[bytes, Postings] = {}
         self._size = reader.max_doc
 
@@ -193,7 +158,8 @@ class Executor:
 
     def _idf(self, field_name: str, keys: list[bytes]) -> float:
         stats = self.stats.field(field_name)
-        return sum(self.similarity.idf(len(self.postings(k).docs), stats) for k in keys)
+        live = np.array([len(self.postings(k).docs) for k in keys], dtype=np.int64)
+        return sum(self.similarity.idf(int(df), stats) for df in self.stats.doc_freqs(keys, live))
 
     def _bm25(self, field_name: str, docs: np.ndarray, freqs: np.ndarray, idf: float, boost: float) -> Matches:
         if not len(docs):

@@ -1,17 +1,62 @@
-"""How a hit is shown, in one place for the CLI, the HTTP API and the web UI: which fields play
-the title, body, date and tags of a card (read from the schema once), the card itself, and the
-snippet that stands under a title."""
+"""Hits, in one place for the CLI, the HTTP API and the web UI: hydration (a ranked document's
+stored fields and highlighted snippets), which fields play the title, body, date and tags of a
+card (read from the schema once), the card itself, and the snippet that stands under a title."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from zhisou.index.reader import IndexReader
 from zhisou.schema import Schema
-from zhisou.search.highlight import excerpt
+from zhisou.search.highlight import excerpt, highlight
 from zhisou.search.results import Hit
 
 EXCERPT_CHARS = 150
+
+
+def hydrate(
+    reader: IndexReader,
+    docs: Sequence[int],
+    scores: Sequence[float],
+    first_rank: int,
+    terms: dict[str, set[str]],
+    highlight_fields: Sequence[str] | None = None,
+) -> list[Hit]:
+    """Ranked documents as hits: stored fields, and a snippet per text field with the query's
+    ``terms`` (field → analyzed terms) marked; ``highlight_fields`` limits which fields."""
+    hits = []
+    for rank, (doc, score) in enumerate(zip(docs, scores), start=first_rank):
+        stored = reader.stored(doc)
+        hits.append(
+            Hit(
+                str(stored.get(reader.schema.id_field)),
+                score,
+                rank,
+                stored,
+                highlights(reader, stored, terms, highlight_fields),
+            )
+        )
+    return hits
+
+
+def highlights(
+    reader: IndexReader, stored: dict[str, Any], terms: dict[str, set[str]], wanted: Sequence[str] | None = None
+) -> dict[str, str]:
+    """field → HTML snippet with the terms marked, for text fields holding any of them."""
+    out: dict[str, str] = {}
+    for spec in reader.schema.text_fields:
+        if wanted is not None and spec.name not in wanted:
+            continue
+        value = stored.get(spec.name)
+        field_terms = terms.get(spec.name)
+        if not isinstance(value, str) or not field_terms:
+            continue
+        marked = highlight(value, reader.analyzers.get(spec.analyzer_name), field_terms)
+        if marked is not None:
+            out[spec.name] = marked
+    return out
 
 
 @dataclass(frozen=True)

@@ -331,6 +331,23 @@ def parse_query(
     return _Parser(text, fields or {}, default_operator).parse()
 
 
+def parse_field_value(field: str, value: str, fields: Mapping[str, FieldInfo]) -> Query:
+    """``value`` as the value of ``field:`` — for a date or number field one exact value or a
+    range (``>=2024``, ``[1 TO 5]``); a syntax error points into ``value``."""
+    check_length(value)
+    parser = _Parser(value, fields, "or")
+    info = fields[field]
+    if value[:1] in "<>[{" and info.type in ("date", "number"):
+        query: Query = parser.parse_field_value(field, 0)
+        parser.skip_ws()
+        if not parser.at_end():
+            raise parser.error(f"unexpected text after the {field} range", parser.pos)
+        return query
+    if info.type in ("date", "number"):
+        return parser.exact_range(field, value, 0)
+    return TermQuery(value, field) if info.type == "keyword" else PhraseQuery(value, field)
+
+
 def check_operator(default_operator: str) -> None:
     if default_operator not in ("or", "and"):
         raise QuerySyntaxError(f"default operator must be 'or' or 'and', got {default_operator!r}", "", 0)

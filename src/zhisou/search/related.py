@@ -11,9 +11,9 @@ from collections import Counter
 from typing import Any
 
 from zhisou.index.reader import IndexReader
-from zhisou.search.disjunction import doc_freqs
-from zhisou.search.executor import ReaderStats
+from zhisou.index.termdict import term_key
 from zhisou.search.similarity import Similarity
+from zhisou.search.stats import ReaderStats, locate
 
 MIN_DOC_FREQ = 2  # the document itself is one
 
@@ -30,9 +30,11 @@ def distinctive_terms(
         counts = Counter(reader.analyzers.get(spec.analyzer_name).stream(value).terms)
         terms = list(counts)
         field_stats = stats.field(spec.name)
-        for term, doc_freq in zip(terms, doc_freqs(reader, spec.name, terms)):
+        keys = [term_key(spec.name, term) for term in terms]
+        doc_freqs = stats.doc_freqs(keys, locate(reader, keys)[1]) if keys else []
+        for term, doc_freq in zip(terms, doc_freqs):
             if doc_freq >= MIN_DOC_FREQ:
-                weight = counts[term] * spec.boost * similarity.idf(doc_freq, field_stats)
+                weight = counts[term] * spec.boost * similarity.idf(int(doc_freq), field_stats)
                 scored.append((weight, spec.name, term))
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))
     chosen: dict[str, dict[str, int]] = {}

@@ -77,13 +77,13 @@ class Service:
         if tags:
             if self.tag_field is None:
                 raise ZhisouError("this index has no tags field to filter on")
-            filters.append(searcher.parse(searcher.filter_text(self.tag_field, tags)))
+            filters.append(searcher.filter_clause(self.tag_field, tags))
         if year:
             if self.date_field is None:
                 raise ZhisouError("this index has no date field to filter on")
             if not re.fullmatch(r"\d{4}", year):
                 raise ZhisouError(f"year must be four digits, got {year!r}")
-            filters.append(searcher.parse(searcher.filter_text(self.date_field, year)))
+            filters.append(searcher.filter_clause(self.date_field, year))
         for text in extra:
             if text.strip():
                 try:

@@ -1,0 +1,196 @@
+"""Planning: a request's query and filters → what the strategies execute, once per request.
+
+A plan holds the query tree (with its filters) that the exhaustive strategy evaluates and —
+when the query is free text (words, optionally with filter and exclusion clauses) and the
+ranking is by a saturating similarity — its analyzed terms as ``field → term → multiplicity``,
+the form the compiled strategies consume. The words are analyzed here, once, whichever
+strategy then runs; ``terms`` collects what the highlighter marks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from zhisou.analysis.tokenizers import has_single_chinese_word, is_single_chinese_character
+from zhisou.index.reader import IndexReader
+from zhisou.search.parser import FieldInfo, parse_query, plain_query
+from zhisou.search.query import BooleanQuery, MatchAllQuery, Query, TermQuery
+
+if TYPE_CHECKING:
+    from zhisou.search.request import SearchRequest
+
+
+@dataclass
+class QueryTerms:
+    """Analyzed terms a query looks for, per field: what the highlighter marks."""
+
+    by_field: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, field_name: str, term: str) -> None:
+        self.by_field.setdefault(field_name, set()).add(term)
+
+
+@dataclass(frozen=True)
+class DisjunctionPlan:
+    """A free-text query: words (OR), documents restricted by ``filters``, minus ``exclusions``."""
+
+    words: tuple[TermQuery, ...]
+    filters: tuple[Query, ...] = ()
+    exclusions: tuple[Query, ...] = ()
+
+
+WordWeights = dict[str, dict[str, int]]  # field → analyzed term → how often the query produced it
+
+
+@dataclass
+class Plan:
+    """What one request executes (see the module docstring)."""
+
+    build_tree: Callable[[], Query]  # the query with its filters, built when first asked for
+    default_fields: tuple[str, ...]
+    words: WordWeights | None = None  # set when the compiled strategies can run the query
+    filters: tuple[Query, ...] = ()  # restrict ``words`` (the tree holds them too)
+    exclusions: tuple[Query, ...] = ()
+    sort: str | None = None
+    track_total_hits: int = 10_000
+    terms: QueryTerms = field(default_factory=QueryTerms)
+    allowed: np.ndarray | None = None  # documents ``words`` may match; computed on first use
+    _tree: Query | None = None
+
+    @property
+    def tree(self) -> Query:
+        """The query tree the exhaustive strategy evaluates (plain words skip building it)."""
+        if self._tree is None:
+            self._tree = self.build_tree()
+        return self._tree
+
+    @property
+    def match_all(self) -> bool:
+        return isinstance(self.tree, MatchAllQuery)
+
+
+def _is_word(query: Query, text_fields: set[str]) -> bool:
+    """A plain word (one Chinese character expands to the words holding it: general path)."""
+    return (
+        isinstance(query, TermQuery)
+        and not query.prefix
+        and (query.field is None or query.field in text_fields)
+        and not is_single_chinese_character(query.text.strip())
+    )
+
+
+def plan_disjunction(tree: Query, text_fields: set[str]) -> DisjunctionPlan | None:
+    """The free-text shape of ``tree``, or None when it has another shape."""
+    filters: tuple[Query, ...] = ()
+    exclusions: tuple[Query, ...] = ()
+    if isinstance(tree, BooleanQuery) and len(tree.must) == 1 and not tree.should:
+        # The shape a request with filters builds: must=(query,), filter=(...).
+        filters, exclusions = tree.filter, tree.must_not
+        tree = tree.must[0]
+    if _is_word(tree, text_fields):
+        return DisjunctionPlan((tree,), filters, exclusions)  # type: ignore[arg-type]
+    if not isinstance(tree, BooleanQuery) or tree.must or not tree.should:
+        return None
+    if not all(_is_word(q, text_fields) for q in tree.should):
+        return None
+    # With filters and no required match, Lucene semantics would also return filter-only
+    # documents with score 0; the compiled path only returns documents that match a word.
+    if tree.minimum_should_match > 1 or (tree.filter and tree.minimum_should_match < 1):
+        return None
+    return DisjunctionPlan(tree.should, filters + tree.filter, exclusions + tree.must_not)  # type: ignore[arg-type]
+
+
+def weighted_terms(reader: IndexReader, plan: DisjunctionPlan, default_fields: tuple[str, ...]) -> WordWeights:
+    """field → term → how many times the analyzed query produced it (Lucene counts repeats)."""
+    schema = reader.schema
+    texts: dict[str, list[str]] = {}
+    for word in plan.words:
+        for name in (word.field,) if word.field is not None else default_fields:
+            texts.setdefault(name, []).append(word.text)
+    by_field: WordWeights = {}
+    analyzed: dict[tuple[str, str], dict[str, int]] = {}  # fields sharing an analyzer analyze once
+    for name, words in texts.items():
+        spec = schema.get(name)
+        if spec is None:
+            continue
+        text = " ".join(words)
+        analyzer = spec.analyzer_name
+        counts = analyzed.get((analyzer, text))
+        if counts is None:
+            terms = reader.analyzers.get(analyzer).stream(text, for_query=True).terms
+            counts = analyzed[(analyzer, text)] = dict(Counter(terms))  # first-seen order kept
+        by_field[name] = counts  # shared between fields: read only from here on
+    return by_field
+
+
+def query_tree(
+    query: str | Query,
+    fields: Mapping[str, FieldInfo],
+    filters: tuple[Query, ...] = (),
+    *,
+    plain: bool = False,
+    default_operator: Literal["or", "and"] = "or",
+    minimum_should_match: int = 0,
+) -> Query:
+    """The query as a tree (parsed once, or taken as given) with the filters as filter clauses."""
+    if not isinstance(query, str):
+        tree = query
+    elif plain:
+        tree = plain_query(query, default_operator=default_operator)
+    else:
+        tree = parse_query(query, fields, default_operator=default_operator)
+    if minimum_should_match and isinstance(tree, BooleanQuery):
+        tree = BooleanQuery(tree.must, tree.should, tree.must_not, tree.filter, minimum_should_match)
+    if filters:
+        tree = BooleanQuery(must=(tree,), filter=filters)
+    return tree
+
+
+def plan_request(
+    request: SearchRequest,
+    reader: IndexReader,
+    fields: Mapping[str, FieldInfo],
+    filters: tuple[Query, ...],
+    default_fields: tuple[str, ...],
+    saturating: bool,
+) -> Plan:
+    """Plan ``request`` (its ``filters`` already turned into queries)."""
+    query = request.query
+
+    def build_tree() -> Query:
+        return query_tree(
+            query,
+            fields,
+            filters,
+            plain=request.plain,
+            default_operator=request.default_operator,
+            minimum_should_match=request.minimum_should_match,
+        )
+
+    plan = Plan(build_tree, default_fields, sort=request.sort, track_total_hits=request.track_total_hits)
+    if request.sort is not None or not saturating:
+        plan.tree  # noqa: B018 -- parse now: a syntax error belongs to planning
+        return plan  # the compiled strategies rank by a saturating similarity only
+    text_fields = {spec.name for spec in reader.schema.text_fields}
+    shape: DisjunctionPlan | None
+    if (
+        request.plain
+        and isinstance(query, str)
+        and query.strip()
+        and not request.minimum_should_match
+        and (request.default_operator == "or" or len(query.split()) == 1)
+        and not has_single_chinese_word(query)
+    ):
+        # Plain words are one disjunction: analyze the text once instead of word by word.
+        shape = DisjunctionPlan((TermQuery(query),), filters)
+    else:
+        shape = plan_disjunction(plan.tree, text_fields)
+    if shape is not None:
+        plan.words = weighted_terms(reader, shape, default_fields)
+        plan.filters, plan.exclusions = shape.filters, shape.exclusions
+    return plan

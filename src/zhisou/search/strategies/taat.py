@@ -1,0 +1,99 @@
+"""Term-at-a-time: every posting of every query term is scored into one accumulator array.
+
+For a reader of one segment without deletes, scored with its own statistics, a single compiled
+call looks the terms up, reads their idf from a per-reader table and accumulates (no Python per
+term); otherwise one call per segment accumulates with weights computed from live statistics.
+Exact totals; every match can be handed to a collector.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zhisou.index.termdict import encode_keys
+from zhisou.search import kernels
+from zhisou.search.collectors import Collector
+from zhisou.search.plan import Plan
+from zhisou.search.stats import locate
+from zhisou.search.strategies.base import Context
+from zhisou.search.strategies.terms import (
+    BUFFERS,
+    damaged,
+    field_constants,
+    idf_table,
+    query_keys,
+    weights,
+    words_of,
+)
+from zhisou.search.topk import TopDocs
+
+
+class TermAtATime:
+    name = "taat"
+    prunes = False
+
+    def supports(self, plan: Plan, collector: Collector | None) -> bool:
+        return plan.words is not None
+
+    def run(self, context: Context, plan: Plan, limit: int, collector: Collector | None) -> TopDocs:
+        query = query_keys(words_of(plan))
+        if not query.keys:
+            return TopDocs.empty()
+        reader = context.reader
+        allowed = context.allowed(plan)
+        constants = field_constants(context, tuple(query.fields))
+        filtered = allowed is not reader.live or reader.doc_count < reader.max_doc
+        scores, touched = BUFFERS.ensure(reader.max_doc)
+        if len(reader.segments) == 1 and reader.segments[0].live is None and context.stats.local:
+            segment = reader.segments[0]
+            docs, top_scores, n_touched = kernels.score_one_segment(
+                *segment.terms.arrays,
+                segment.term_info,
+                idf_table(context),
+                *encode_keys(query.keys),
+                query.multiplicity,
+                query.field_of,
+                constants.boosts,
+                segment.docs,
+                segment.freqs,
+                constants.rows[0],
+                constants.norm_slopes,
+                segment.length_matrix,
+                constants.norm_bases,
+                allowed,
+                filtered,
+                scores,
+                touched,
+                limit,
+            )
+            if n_touched < 0:
+                raise damaged(segment)
+        else:
+            ranges, live_doc_freqs = locate(reader, query.keys)
+            term_weights = weights(context, query, constants, live_doc_freqs)
+            n_touched = 0
+            for segment, base, segment_ranges, rows in zip(reader.segments, reader.bases, ranges, constants.rows):
+                n_touched = kernels.accumulate(
+                    segment.docs,
+                    segment.freqs,
+                    segment_ranges,
+                    term_weights,
+                    query.field_of,
+                    rows,
+                    constants.norm_slopes,
+                    segment.length_matrix,
+                    constants.norm_bases,
+                    allowed,
+                    filtered,
+                    int(base),
+                    scores,
+                    touched,
+                    n_touched,
+                )
+                if n_touched < 0:
+                    scores[:] = 0.0  # the per-thread buffer must be clean for the next query
+                    raise damaged(segment)
+            docs, top_scores = kernels.top_k_and_clear(scores, touched, n_touched, limit)
+        if collector is not None:
+            collector.collect(touched[:n_touched].copy())
+        return TopDocs(np.asarray(docs, dtype=np.int64), top_scores, n_touched)

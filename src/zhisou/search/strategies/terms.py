@@ -1,0 +1,142 @@
+"""A plan's words in the layout the compiled kernels read, shared by the compiled strategies.
+
+A query's analyzed terms over all its fields become parallel arrays (key, multiplicity, field);
+the similarity turns their document frequencies into per-term weights and each field's
+statistics into length-norm constants, so the kernels compute ``weight · tf / (tf + base +
+slope · dl)`` and know no formula. Constants that depend only on the reader and the similarity
+are kept per reader.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import cast
+
+import numpy as np
+
+from zhisou.errors import CorruptIndexError
+from zhisou.index.segment import Component
+from zhisou.index.segment_reader import SegmentReader
+from zhisou.index.termdict import FIELD_SEPARATOR
+from zhisou.search.plan import Plan, WordWeights
+from zhisou.search.similarity import Similarity
+from zhisou.search.stats import ReaderStats
+from zhisou.search.strategies.base import Context
+
+
+@dataclass
+class QueryKeys:
+    """A query's analyzed terms over all its fields, as parallel arrays."""
+
+    keys: list[bytes]  # ``field\x1fterm`` of each term
+    multiplicity: np.ndarray  # how often the analyzed query produced each term
+    field_of: np.ndarray  # index of each term's field in ``fields``
+    fields: list[str]
+
+
+def query_keys(words: WordWeights) -> QueryKeys:
+    keys: list[bytes] = []
+    multiplicity: list[int] = []
+    field_of: list[int] = []
+    for number, (name, counts) in enumerate(words.items()):
+        prefix = name + FIELD_SEPARATOR  # term_key, inlined: this runs for every query term
+        keys += [(prefix + term).encode() for term in counts]
+        multiplicity += counts.values()
+        field_of += [number] * len(counts)
+    return QueryKeys(keys, np.array(multiplicity, dtype=np.float64), np.array(field_of, dtype=np.int64), list(words))
+
+
+def words_of(plan: Plan) -> WordWeights:
+    """The plan's words, noted for the highlighter."""
+    assert plan.words is not None, "a compiled strategy was given a plan without words"
+    for name, counts in plan.words.items():
+        plan.terms.by_field.setdefault(name, set()).update(counts)
+    return plan.words
+
+
+@dataclass(frozen=True)
+class FieldConstants:
+    """What scoring needs of a query's fields, the same for every query on them."""
+
+    boosts: np.ndarray
+    doc_counts: np.ndarray  # N of each field: documents that have it
+    norm_bases: np.ndarray  # the similarity's length-norm constants of each field
+    norm_slopes: np.ndarray
+    rows: list[np.ndarray]  # per segment, each field's row in its length matrix
+
+
+def _memo(stats: ReaderStats, key: tuple[object, ...], similarity: Similarity) -> object | None:
+    """A per-reader constant computed for ``similarity`` (kept with it: ids are reused)."""
+    found = stats.memo.get(key)
+    if found is not None and cast("tuple[object, object]", found)[0] is similarity:
+        return cast("tuple[object, object]", found)[1]
+    return None
+
+
+def field_constants(context: Context, fields: tuple[str, ...]) -> FieldConstants:
+    reader, stats, similarity = context.reader, context.stats, context.similarity
+    key = ("field-constants", id(similarity), fields)
+    found = cast("FieldConstants | None", _memo(stats, key, similarity))
+    if found is None:
+        field_stats = [stats.field(name) for name in fields]
+        specs = [reader.schema.get(name) for name in fields]
+        norms = np.array([similarity.length_norm(fs) for fs in field_stats], dtype=np.float64).reshape(-1, 2)
+        found = FieldConstants(
+            np.array([spec.boost if spec is not None else 1.0 for spec in specs]),
+            np.array([fs.doc_count for fs in field_stats], dtype=np.float64),
+            np.ascontiguousarray(norms[:, 0]),
+            np.ascontiguousarray(norms[:, 1]),
+            [np.array([segment.text_field_row(f) for f in fields], dtype=np.int64) for segment in reader.segments],
+        )
+        stats.memo[key] = (similarity, found)
+    return found
+
+
+def idf_table(context: Context) -> np.ndarray:
+    """The similarity's idf of every term of a one-segment reader without deletes scored with
+    its own statistics, by term ordinal (document frequencies and N never change for a reader):
+    the one-call kernel reads a term's idf here instead of computing a formula. Keyword and id
+    terms get 0 (never asked)."""
+    reader, stats, similarity = context.reader, context.stats, context.similarity
+    key = ("idf-table", id(similarity))
+    table = cast("np.ndarray | None", _memo(stats, key, similarity))
+    if table is None:
+        segment = reader.segments[0]
+        table = np.zeros(len(segment.terms))
+        for spec in reader.schema.text_fields:
+            ordinals = segment.field_ordinals(spec.name)
+            doc_freqs = segment.term_info[ordinals.start : ordinals.stop, 1]
+            counts = np.full(len(doc_freqs), stats.field(spec.name).doc_count, dtype=np.float64)
+            table[ordinals.start : ordinals.stop] = similarity.idf_array(doc_freqs, counts)
+        stats.memo[key] = (similarity, table)
+    return table
+
+
+def weights(context: Context, query: QueryKeys, constants: FieldConstants, live_doc_freqs: np.ndarray) -> np.ndarray:
+    """Each term's weight: the similarity's idf (from the statistics scores use) × multiplicity × boost."""
+    doc_freqs = context.stats.doc_freqs(query.keys, live_doc_freqs)
+    return context.similarity.weights(
+        doc_freqs, constants.doc_counts[query.field_of], query.multiplicity, constants.boosts[query.field_of]
+    )
+
+
+class _Buffers(threading.local):
+    """Per-thread score array and touched list, reused across queries (cleared as they are read)."""
+
+    def __init__(self) -> None:
+        self.scores = np.zeros(0)
+        self.touched = np.zeros(0, dtype=np.int64)
+
+    def ensure(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.scores.shape[0] < size:
+            self.scores = np.zeros(size)
+            self.touched = np.zeros(size + 1, dtype=np.int64)  # accumulate writes one ahead
+        return self.scores, self.touched
+
+
+BUFFERS = _Buffers()
+
+
+def damaged(segment: SegmentReader) -> CorruptIndexError:
+    return CorruptIndexError(f"{segment.path(Component.DOCS)}: postings out of range; the index is damaged")
