@@ -6,7 +6,8 @@ one stable sort by term, derives postings and frequencies from the runs, and wri
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 from zhisou.analysis import AnalyzerRegistry
 from zhisou.errors import DocumentError
 from zhisou.index.documents import CONTENT_HASH_COLUMN, DocumentPreparer, PreparedDocument
-from zhisou.index.segment import SegmentMeta, new_segment_name
+from zhisou.index.segment import ComponentProducer, SegmentMeta, new_segment_name
 from zhisou.index.segment_writer import SegmentWriter
 from zhisou.index.termdict import FIELD_SEPARATOR
 from zhisou.schema import Schema
@@ -95,8 +96,11 @@ class SegmentBuffer:
         rank[by_key] = np.arange(len(keys))
         return [keys[i] for i in by_key], rank
 
-    def write(self, directory: Path, name: str) -> tuple[SegmentMeta, np.ndarray | None]:
-        """Serialize as segment ``name``; returns its meta and, if any buffered doc was deleted, its live mask."""
+    def write(
+        self, directory: Path, name: str, producers: Sequence[ComponentProducer] = ()
+    ) -> tuple[SegmentMeta, np.ndarray | None]:
+        """Serialize as segment ``name`` (with the optional components ``producers`` compute);
+        returns its meta and, if any buffered doc was deleted, its live mask."""
         count = len(self._stored)
         writer = SegmentWriter(directory, name, count)
         try:
@@ -121,7 +125,11 @@ class SegmentBuffer:
             n_cols = len(self.schema.column_fields) + 1  # and the content hash
             lengths = np.asarray(self._lengths, dtype=np.uint32).reshape(count, n_text).T
             columns = np.asarray(self._columns, dtype=np.float64).reshape(count, n_cols).T
-            meta = writer.finish(lengths, columns, self._stored, self._doc_ids, segment_fields(self.schema))
+            optional = {}
+            if producers:
+                docs = [json.loads(stored) for stored in self._stored]
+                optional = {producer.component: producer.produce(docs) for producer in producers}
+            meta = writer.finish(lengths, columns, self._stored, self._doc_ids, segment_fields(self.schema), optional)
         except BaseException:
             writer.abort()
             raise
@@ -139,7 +147,11 @@ def segment_fields(schema: Schema) -> dict[str, list[str]]:
 
 
 def write_segment(
-    directory: Path, schema: Schema, analyzers: AnalyzerRegistry, docs: Iterable[Mapping[str, Any]]
+    directory: Path,
+    schema: Schema,
+    analyzers: AnalyzerRegistry,
+    docs: Iterable[Mapping[str, Any]],
+    producers: Sequence[ComponentProducer] = (),
 ) -> SegmentMeta:
     """Write ``docs`` as one segment in ``directory``, outside any index — in another process or
     on another machine — for ``IndexWriter.add_segments`` to adopt. A later document replaces an
@@ -155,5 +167,5 @@ def write_segment(
     buffer = SegmentBuffer(schema)
     for prepared in latest.values():
         buffer.add(prepared)
-    meta, _ = buffer.write(directory, new_segment_name())
+    meta, _ = buffer.write(directory, new_segment_name(), producers)
     return meta

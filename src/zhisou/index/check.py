@@ -10,7 +10,7 @@ from pathlib import Path
 from zhisou.errors import CorruptIndexError, ZhisouError
 from zhisou.index.deletes import read_live
 from zhisou.index.manifest import load_latest
-from zhisou.index.segment import Component, deletes_file_name
+from zhisou.index.segment import components_of, deletes_file_name
 from zhisou.index.segment_reader import SegmentReader, map_component, verify_file
 
 
@@ -41,7 +41,12 @@ def check_index(directory: Path) -> CheckReport:
     report.files = 1  # the manifest, checked by loading it
     for meta in manifest.segments:
         damaged = False
-        for component in Component:
+        try:
+            components = components_of(meta)
+        except ValueError as error:
+            report.problems.append(str(error))
+            continue
+        for component in components:
             path = directory / component.file_name(meta.name)
             report.files += 1
             info = meta.files.get(component.suffix)

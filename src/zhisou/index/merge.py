@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from zhisou.index.docstore import encode_doc
-from zhisou.index.segment import SegmentMeta
+from zhisou.index.segment import OptionalComponent, SegmentMeta
 from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.segment_writer import SegmentWriter
 
@@ -47,6 +47,29 @@ class TieredMergePolicy:
 
 # Terms merged per batch: bounds the arrays a merge holds at once.
 MERGE_BATCH_TERMS = 20_000
+
+
+def _merged_optional(
+    readers: Sequence[SegmentReader], lives: Sequence[np.ndarray]
+) -> dict[OptionalComponent, np.ndarray]:
+    """Per-doc optional components every source holds, as the live rows in merged order (rows
+    must agree in width); derived components and ones only some sources hold are dropped (their
+    owner rebuilds them)."""
+    merged: dict[OptionalComponent, np.ndarray] = {}
+    if not readers:
+        return merged
+    for component in readers[0].components:
+        if component.required or not isinstance(component, OptionalComponent) or not component.per_doc:
+            continue
+        if not all(component.suffix in r.optional for r in readers):
+            continue
+        parts = [r.optional[component.suffix][live] for r, live in zip(readers, lives)]
+        widths = {part.shape[1] for part in parts if part.ndim == 2 and part.shape[0]}
+        if len(widths) > 1:
+            continue
+        width = widths.pop() if widths else 0
+        merged[component] = np.concatenate([part.reshape(-1, width) for part in parts]) if width else np.zeros((0, 0))
+    return merged
 
 
 def merge_segments(
@@ -94,7 +117,7 @@ def merge_segments(
         )
         stored = (encode_doc(r.stored(int(doc))) for r, live in zip(readers, lives) for doc in np.flatnonzero(live))
         ids = (r.doc_id(int(doc)) for r, live in zip(readers, lives) for doc in np.flatnonzero(live))
-        return writer.finish(lengths, columns, stored, ids, fields)
+        return writer.finish(lengths, columns, stored, ids, fields, _merged_optional(readers, lives))
     except BaseException:
         writer.abort()
         raise

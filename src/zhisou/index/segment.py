@@ -1,4 +1,11 @@
-"""A segment: an immutable, self-contained slice of the index, and the closed list of its files."""
+"""A segment: an immutable, self-contained slice of the index, and the files it may hold.
+
+Every segment holds the required components (``Component``: terms, postings, positions,
+lengths, columns, stored fields, ids). A segment may also hold optional components of other
+kinds (``OptionalComponent``: embeddings, an ANN graph), registered by the module that owns
+them; the manifest's ``files`` say which a segment holds, and a reader refuses a segment with
+a component it does not know (the index was written by a newer zhisou) rather than ignore it.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,13 @@ import enum
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 
 class Component(enum.Enum):
-    """Every file a segment owns; file names are ``<segment>.<suffix>``."""
+    """The files every segment holds; file names are ``<segment>.<suffix>``."""
 
     TERM_KEYS = ("tdk", np.uint8)  # sorted term keys ``field \x1f term`` (UTF-8), concatenated
     TERM_OFFSETS = ("tdo", np.int64)  # start of each key in TERM_KEYS, plus the end
@@ -37,6 +44,75 @@ class Component(enum.Enum):
 
     def file_name(self, segment: str) -> str:
         return f"{segment}.{self.suffix}"
+
+    @property
+    def required(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class OptionalComponent:
+    """A file a segment may hold besides the required ones.
+
+    ``per_doc``: the payload is one row of values per document (``doc_count`` rows of equal
+    width, e.g. an embedding per document); a merge keeps it when every source segment holds
+    it, gathering the rows of live documents. Otherwise the component is derived data (an
+    index over a per-doc component, say) that merges drop and its owner rebuilds."""
+
+    suffix: str
+    dtype: np.dtype[Any]
+    per_doc: bool
+    description: str
+
+    def file_name(self, segment: str) -> str:
+        return f"{segment}.{self.suffix}"
+
+    @property
+    def required(self) -> bool:
+        return False
+
+
+class ComponentProducer(Protocol):
+    """Computes an optional component for each new segment a writer flushes (an embedder
+    producing a row per document, say), from the documents' stored fields in doc order."""
+
+    component: OptionalComponent
+
+    def produce(self, docs: list[dict[str, Any]]) -> np.ndarray: ...
+
+
+SegmentComponent = Component | OptionalComponent
+OPTIONAL_COMPONENTS: dict[str, OptionalComponent] = {}
+_SUFFIX = re.compile(r"[a-z0-9]{2,8}")
+
+
+def register_component(component: OptionalComponent) -> OptionalComponent:
+    """Make an optional component known to readers, writers, merges and ``zhisou check``."""
+    if not _SUFFIX.fullmatch(component.suffix) or component.suffix == "del":
+        raise ValueError(f"component suffix {component.suffix!r} must be 2-8 lower-case letters or digits, not 'del'")
+    if component.suffix in {c.suffix for c in Component}:
+        raise ValueError(f"component suffix {component.suffix!r} is a required component's")
+    known = OPTIONAL_COMPONENTS.get(component.suffix)
+    if known is not None and known != component:
+        raise ValueError(f"component suffix {component.suffix!r} is already registered as {known.description!r}")
+    OPTIONAL_COMPONENTS[component.suffix] = component
+    return component
+
+
+def components_of(meta: SegmentMeta) -> list[SegmentComponent]:
+    """The components a segment holds: every required one, then its optional ones by suffix.
+    Raises ``ValueError`` for a file of a kind this version does not know."""
+    out: list[SegmentComponent] = list(Component)
+    core = {c.suffix for c in Component}
+    for suffix in sorted(set(meta.files) - core):
+        component = OPTIONAL_COMPONENTS.get(suffix)
+        if component is None:
+            raise ValueError(
+                f"segment {meta.name} holds a .{suffix} file this version of zhisou does not know; "
+                "open the index with the zhisou that wrote it, or a newer one"
+            )
+        out.append(component)
+    return out
 
 
 SEGMENT_NAME = re.compile(r"seg_[0-9a-f]+")
@@ -80,7 +156,8 @@ class SegmentMeta:
         return self.doc_count - self.del_count
 
     def file_names(self) -> list[str]:
-        names = [component.file_name(self.name) for component in Component]
+        """Every file of the segment: its components (required and optional), its deletes."""
+        names = [f"{self.name}.{suffix}" for suffix in self.files]
         if self.del_gen:
             names.append(deletes_file_name(self.name, self.del_gen))
         return names
@@ -112,6 +189,8 @@ class SegmentMeta:
             uid=str(data["uid"]),
             del_crc32=int(data.get("del_crc32", 0)),
         )
+        if not all(_SUFFIX.fullmatch(suffix) for suffix in meta.files):
+            raise ValueError(f"segment {meta.name}: a file suffix is not 2-8 lower-case letters or digits")
         if len(meta.uid) != 32 or not 0 <= meta.del_count <= meta.doc_count or meta.doc_count < 0:
             raise ValueError(f"segment {meta.name}: implausible uid or counts")
         bytes.fromhex(meta.uid)

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 
 from zhisou.analysis.tokenizers import is_single_chinese_character
-from zhisou.errors import CorruptIndexError
+from zhisou.errors import CorruptIndexError, ZhisouError
 from zhisou.index import termdict
 from zhisou.index.blocks import block_maxima
 from zhisou.index.codec import check_frame, file_crc
 from zhisou.index.deletes import read_live
 from zhisou.index.docstore import BLOCK_DOCS, DocStoreReader
-from zhisou.index.segment import Component, SegmentMeta, deletes_file_name
+from zhisou.index.segment import Component, SegmentComponent, SegmentMeta, components_of, deletes_file_name
 from zhisou.index.termdict import FIELD_SEPARATOR, TermDictionary
 
 _EMPTY_I32 = np.empty(0, dtype=np.int32)
@@ -32,7 +32,7 @@ _verified: set[tuple[int, int, int, int, int]] = set()  # (device, inode, size, 
 _verified_lock = threading.Lock()
 
 
-def map_component(path: Path, component: Component, meta: SegmentMeta) -> np.ndarray:
+def map_component(path: Path, component: SegmentComponent, meta: SegmentMeta) -> np.ndarray:
     """The component's payload, memory-mapped, after the cheap checks: size, header, footer."""
     expected_size = meta.files[component.suffix].size
     try:
@@ -85,8 +85,12 @@ class SegmentReader:
     def __init__(self, directory: Path, meta: SegmentMeta) -> None:
         self.meta = meta
         self.directory = directory
-        arrays = {}
-        for component in Component:
+        try:
+            self.components = components_of(meta)
+        except ValueError as error:
+            raise ZhisouError(str(error)) from None
+        arrays: dict[SegmentComponent, np.ndarray] = {}
+        for component in self.components:
             if component.suffix not in meta.files:
                 raise CorruptIndexError(f"segment {meta.name}: manifest lists no {component.suffix} file")
             arrays[component] = map_component(self.path(component), component, meta)
@@ -94,6 +98,12 @@ class SegmentReader:
         if sum(info.size for info in meta.files.values()) <= VERIFY_ON_OPEN_BYTES:
             self.verify()
         self._check_structure()
+        # Optional components by suffix; a per-doc one as (doc_count, width) rows.
+        self.optional: dict[str, np.ndarray] = {
+            c.suffix: arrays[c].reshape(meta.doc_count, -1) if c.per_doc and meta.doc_count else arrays[c]
+            for c in self.components
+            if not c.required
+        }
         self.terms = TermDictionary(arrays[Component.TERM_KEYS], arrays[Component.TERM_OFFSETS])
         self.term_info = arrays[Component.TERM_INFO].reshape(-1, 3)  # postings start, doc freq, positions start
         self.docs = arrays[Component.DOCS]
@@ -121,7 +131,7 @@ class SegmentReader:
         else:
             self.live = None
 
-    def path(self, component: Component) -> Path:
+    def path(self, component: SegmentComponent) -> Path:
         return self.directory / component.file_name(self.meta.name)
 
     def _check_structure(self) -> None:
@@ -174,6 +184,14 @@ class SegmentReader:
             arrays[Component.STORE].shape[0],
             self.path(Component.STORE_INDEX),
         )
+        for component in self.components:
+            if not component.required and component.per_doc:
+                rows = arrays[component].shape[0]
+                _check(
+                    rows % n == 0 if n else rows == 0,
+                    self.path(component),
+                    f"{rows} values do not make one row per document ({n})",
+                )
 
     @property
     def doc_count(self) -> int:
@@ -345,5 +363,5 @@ class SegmentReader:
     def verify(self, *, remember: bool = True) -> None:
         """Check every file against the CRC32 the manifest recorded (reads whole files; with
         ``remember``, files this process already checked unchanged are skipped)."""
-        for component in Component:
+        for component in self.components:
             verify_file(self.path(component), self.meta.files[component.suffix].crc32, remember=remember)

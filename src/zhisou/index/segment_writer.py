@@ -16,13 +16,13 @@ import numpy as np
 
 from zhisou.index.codec import FramedWriter
 from zhisou.index.docstore import BLOCK_DOCS, encode_block
-from zhisou.index.segment import Component, FileInfo, SegmentMeta
+from zhisou.index.segment import Component, FileInfo, OptionalComponent, SegmentComponent, SegmentMeta
 
 
 class _ComponentFile:
     """One component's framed file (see ``codec``), written as arrays or bytes."""
 
-    def __init__(self, path: Path, component: Component, uid: bytes) -> None:
+    def __init__(self, path: Path, component: SegmentComponent, uid: bytes) -> None:
         self.component = component
         self._file = FramedWriter(path, component.suffix, uid)
 
@@ -44,6 +44,7 @@ class SegmentWriter:
         self.doc_count = doc_count
         self.uid = os.urandom(16)
         self._files: dict[Component, _ComponentFile] = {}
+        self._optional_files: list[_ComponentFile] = []
         try:
             for component in Component:
                 self._files[component] = _ComponentFile(directory / component.file_name(name), component, self.uid)
@@ -88,8 +89,10 @@ class SegmentWriter:
         stored_json: Iterable[str],
         ids: Iterable[str],
         fields: dict[str, Any],
+        optional: dict[OptionalComponent, np.ndarray] | None = None,
     ) -> SegmentMeta:
-        """Field lengths (field × doc), columns (field × doc), and per document its stored JSON and id."""
+        """Field lengths (field × doc), columns (field × doc), and per document its stored JSON and
+        id; ``optional`` components' payloads (a per-doc one: ``doc_count`` rows)."""
         files = self._files
         key_lengths = np.concatenate(self._key_lengths) if self._key_lengths else np.zeros(0, dtype=np.int64)
         files[Component.TERM_OFFSETS].write(np.concatenate(([0], np.cumsum(key_lengths))))
@@ -117,7 +120,17 @@ class SegmentWriter:
         files[Component.IDS].write(b"".join(encoded))
         files[Component.ID_OFFSETS].write(np.concatenate(([0], np.cumsum([len(e) for e in encoded]))))
         infos = {component.suffix: handle.close() for component, handle in files.items()}
+        for component, payload in (optional or {}).items():
+            infos[component.suffix] = self._write_optional(component, payload)
         return SegmentMeta(self.name, self.doc_count, infos, fields=fields, uid=self.uid.hex())
+
+    def _write_optional(self, component: OptionalComponent, payload: np.ndarray) -> FileInfo:
+        if component.per_doc and (payload.ndim != 2 or payload.shape[0] != self.doc_count):
+            raise ValueError(f"segment {self.name}: .{component.suffix} needs one row per document ({self.doc_count})")
+        handle = _ComponentFile(self.directory / component.file_name(self.name), component, self.uid)
+        self._optional_files.append(handle)
+        handle.write(np.ascontiguousarray(payload))
+        return handle.close()
 
     def _write_block(self, block: list[str]) -> int:
         data = encode_block(block)
@@ -125,5 +138,5 @@ class SegmentWriter:
         return len(data)
 
     def abort(self) -> None:
-        for handle in self._files.values():
+        for handle in [*self._files.values(), *self._optional_files]:
             handle.discard()

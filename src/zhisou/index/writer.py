@@ -28,7 +28,13 @@ from zhisou.index.directory import TEMP_SUFFIX, WriteLock, fsync_directory
 from zhisou.index.documents import CONTENT_HASH_COLUMN, DocumentPreparer, PreparedDocument, document_id
 from zhisou.index.manifest import FORMAT, Manifest, load_latest, manifest_file_name, manifest_generations
 from zhisou.index.merge import TieredMergePolicy, merge_segments
-from zhisou.index.segment import SEGMENT_NAME, Component, SegmentMeta, deletes_file_name, new_segment_name
+from zhisou.index.segment import (
+    SEGMENT_NAME,
+    ComponentProducer,
+    SegmentMeta,
+    deletes_file_name,
+    new_segment_name,
+)
 from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.termdict import encode_keys, term_key
 from zhisou.schema import Schema
@@ -36,8 +42,9 @@ from zhisou.schema import Schema
 # Names of the files a writer creates. Clean-up removes an unreferenced file only when its name
 # matches *and* its content says zhisou wrote it (a codec header, a zhisou manifest), so files
 # of the user's that merely look alike are never touched.
-_SUFFIXES = "|".join(c.suffix for c in Component)
-_SEGMENT_FILE = re.compile(rf"^seg_[0-9a-f]+\.(?:{_SUFFIXES})$|^seg_[0-9a-f]+_\d+\.del$")
+# Optional components (``segment.OptionalComponent``) have 2-8 letter or digit suffixes too; a
+# file so named is still only removed when its header says zhisou wrote it.
+_SEGMENT_FILE = re.compile(r"^seg_[0-9a-f]+\.[a-z0-9]{2,8}$|^seg_[0-9a-f]+_\d+\.del$")
 _MANIFEST_FILE = re.compile(r"^manifest_\d+\.json$")
 _TEMP_FILE = re.compile(rf"^\.(?:manifest_\d+\.json|seg_[0-9a-f]+_\d+\.del){re.escape(TEMP_SUFFIX)}$")
 DEFAULT_RAM_BUDGET_MB = 256
@@ -116,8 +123,11 @@ class IndexWriter:
         ram_budget_mb: float = DEFAULT_RAM_BUDGET_MB,
         merge_policy: TieredMergePolicy | None = None,
         analyzers: AnalyzerRegistry | None = None,
+        producers: Sequence[ComponentProducer] = (),
     ) -> None:
+        """``producers`` compute optional components (embeddings, say) for every flushed segment."""
         self.directory = Path(directory)
+        self.producers = tuple(producers)
         self._lock = WriteLock(self.directory)
         self._lock.acquire()
         self._previous: Manifest | None = None  # the commit before ``_manifest``, this writer's
@@ -197,9 +207,11 @@ class IndexWriter:
                     result[wanted[row]] = True
         return result
 
-    def delete(self, doc_ids: Iterable[str]) -> int:
-        """Delete documents by id; returns how many live documents matched."""
+    def delete(self, doc_ids: str | Iterable[str]) -> int:
+        """Delete documents by id (one id, or several); returns how many live documents matched."""
         self._check_open()
+        if isinstance(doc_ids, str):
+            doc_ids = [doc_ids]  # not its characters, one by one
         self._apply_pending_ids()
         deleted = 0
         for doc_id in doc_ids:
@@ -267,9 +279,10 @@ class IndexWriter:
             held.add(meta.name)
         if source is not None and Path(source).resolve() != self.directory.resolve():
             for meta in segments:
-                for component in Component:
-                    target = self.directory / component.file_name(meta.name)
-                    shutil.copyfile(Path(source) / component.file_name(meta.name), target)
+                for suffix in meta.files:
+                    file_name = f"{meta.name}.{suffix}"
+                    target = self.directory / file_name
+                    shutil.copyfile(Path(source) / file_name, target)
                     with open(target, "rb+") as handle:
                         os.fsync(handle.fileno())
         readers = []
@@ -291,7 +304,7 @@ class IndexWriter:
         name is never overwritten)."""
         while True:
             name = new_segment_name()
-            if not any((self.directory / c.file_name(name)).exists() for c in Component):
+            if next(self.directory.glob(f"{name}.*"), None) is None:
                 return name
 
     @property
@@ -305,7 +318,7 @@ class IndexWriter:
         if not len(self._buffer):
             return
         name = self._new_segment_name()
-        meta, live = self._buffer.write(self.directory, name)
+        meta, live = self._buffer.write(self.directory, name, self.producers)
         self._flushed = True
         self._segments.append(SegmentReader(self.directory, meta))
         if live is not None:

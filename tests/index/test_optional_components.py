@@ -1,0 +1,137 @@
+"""A segment may carry optional components of other kinds (embeddings, an ANN graph): written by
+a producer at flush, listed in the manifest, checked like the required files, kept by merges
+(per-document rows follow their documents) or dropped (derived data), adopted with segments
+written elsewhere; and a component a version does not know is refused, not ignored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import SMALL_CORPUS
+from zhisou import Index, Schema
+from zhisou.analysis import AnalyzerRegistry
+from zhisou.errors import ZhisouError
+from zhisou.index.buffer import write_segment
+from zhisou.index.check import check_index
+from zhisou.index.merge import TieredMergePolicy
+from zhisou.index.reader import IndexReader
+from zhisou.index.segment import OptionalComponent, register_component
+from zhisou.index.writer import IndexWriter
+
+ROWS = register_component(OptionalComponent("tvec", np.dtype(np.float32), True, "test: a row per document"))
+DERIVED = register_component(OptionalComponent("tgrf", np.dtype(np.uint8), False, "test: derived bytes"))
+
+
+def row(doc: dict[str, Any]) -> list[float]:
+    """What the producer computes for a document: recomputable from its stored fields."""
+    body = str(doc.get("body", ""))
+    return [float(len(body)), float(sum(map(ord, str(doc["id"]))) % 97), 1.0]
+
+
+class Rows:
+    component = ROWS
+
+    def produce(self, docs: list[dict[str, Any]]) -> np.ndarray:
+        return np.array([row(d) for d in docs], dtype=np.float32)
+
+
+class Derived:
+    component = DERIVED
+
+    def produce(self, docs: list[dict[str, Any]]) -> np.ndarray:
+        return np.frombuffer(json.dumps(len(docs)).encode(), dtype=np.uint8)
+
+
+def docs(count: int) -> list[dict[str, Any]]:
+    return [{"id": f"n{i}", "title": f"note {i}", "body": "word " * (i % 7 + 1)} for i in range(count)]
+
+
+def rows_by_id(directory: Path) -> dict[str, list[float]]:
+    reader = IndexReader.open(directory)
+    out = {}
+    for segment in reader.segments:
+        live = segment.live_mask()
+        for doc, doc_id in enumerate(segment.all_doc_ids()):
+            if live[doc]:
+                out[doc_id] = segment.optional["tvec"][doc].tolist()
+    return out
+
+
+def test_rows_follow_their_documents_through_flushes_deletes_and_merges(tmp_path: Path) -> None:
+    Index.create(tmp_path / "ix", Schema.default()).close()
+    writer = IndexWriter(
+        tmp_path / "ix", producers=[Rows(), Derived()], merge_policy=TieredMergePolicy(factor=2, floor_docs=4)
+    )
+    corpus = docs(40)
+    for start in range(0, 40, 5):
+        for doc in corpus[start : start + 5]:
+            writer.add(doc)
+        writer.delete(f"n{start}")
+        writer.commit()
+    writer.close()
+    expected = {d["id"]: row(d) for d in corpus if int(d["id"][1:]) % 5}
+    assert rows_by_id(tmp_path / "ix") == expected
+    reader = IndexReader.open(tmp_path / "ix")
+    merged = [s for s in reader.segments if s.meta.doc_count > 5]
+    assert merged, "the policy merged some segments"
+    assert all("tgrf" not in s.meta.files for s in merged)  # derived data is dropped by merges
+    assert check_index(tmp_path / "ix").ok
+
+
+def test_check_finds_a_damaged_optional_file_and_gc_keeps_referenced_ones(tmp_path: Path) -> None:
+    Index.create(tmp_path / "ix", Schema.default()).close()
+    writer = IndexWriter(tmp_path / "ix", producers=[Rows()])
+    for doc in docs(6):
+        writer.add(doc)
+    writer.commit(merge=False)
+    writer.close()
+    IndexWriter(tmp_path / "ix").close()  # a writer's clean-up leaves referenced files alone
+    (path,) = (tmp_path / "ix").glob("*.tvec")
+    data = bytearray(path.read_bytes())
+    data[40] ^= 0xFF
+    path.write_bytes(bytes(data))
+    report = check_index(tmp_path / "ix")
+    assert not report.ok and any(path.name in problem for problem in report.problems)
+
+
+def test_segments_written_elsewhere_bring_their_optional_components(tmp_path: Path) -> None:
+    schema = Schema.default()
+    outside = tmp_path / "executor"
+    outside.mkdir()
+    meta = write_segment(outside, schema, AnalyzerRegistry(), SMALL_CORPUS, producers=[Rows()])
+    index = Index.create(tmp_path / "ix", schema)
+    index.writer.add_segments([meta], source=outside)
+    index.commit()
+    index.close()
+    assert rows_by_id(tmp_path / "ix") == {d["id"]: row(d) for d in SMALL_CORPUS}
+
+
+def test_a_component_this_version_does_not_know_is_refused_in_one_line(tmp_path: Path) -> None:
+    Index.create(tmp_path / "ix", Schema.default()).close()
+    writer = IndexWriter(tmp_path / "ix", producers=[Rows()])
+    writer.add(docs(1)[0])
+    writer.commit()
+    writer.close()
+    from zhisou.index import segment
+
+    del segment.OPTIONAL_COMPONENTS["tvec"]
+    try:
+        with pytest.raises(ZhisouError, match=r"\.tvec file this version of zhisou does not know"):
+            IndexReader.open(tmp_path / "ix")
+        assert any("does not know" in p for p in check_index(tmp_path / "ix").problems)
+    finally:
+        register_component(ROWS)
+
+
+def test_registration_refuses_clashes() -> None:
+    with pytest.raises(ValueError, match="required component"):
+        register_component(OptionalComponent("doc", np.dtype(np.int32), True, "clash"))
+    with pytest.raises(ValueError, match="already registered"):
+        register_component(OptionalComponent("tvec", np.dtype(np.int8), True, "another"))
+    with pytest.raises(ValueError, match="lower-case"):
+        register_component(OptionalComponent("../x", np.dtype(np.int8), True, "bad"))
