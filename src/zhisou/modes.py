@@ -45,3 +45,17 @@ def resolve(name: str) -> Mode:
 def available(has_vectors: bool) -> list[str]:
     """The search modes that can run on an index (with or without vectors)."""
     return [name for name in SEARCH_MODES if MODES[name].implemented and (has_vectors or not MODES[name].needs_vectors)]
+
+
+def search_mode(name: str, has_vectors: bool) -> Mode:
+    """The search mode ``name`` if it can run on an index (with or without vectors); else one
+    line saying why not and what to use."""
+    if name not in SEARCH_MODES:
+        resolve(name)  # an unknown name: the error names every mode
+        raise ZhisouError(f"mode {name!r} is not a search mode; choose one of: {', '.join(SEARCH_MODES)}")
+    mode = MODES[name]
+    if mode.needs_vectors and not has_vectors:
+        raise ZhisouError(f"mode {name!r} needs an index with vectors; this one has none, use mode keyword")
+    if not mode.implemented:
+        raise ZhisouError(f"mode {name!r} is not built yet; use mode keyword")
+    return mode

@@ -18,7 +18,7 @@ from typing import Any
 from zhisou.api import Index
 from zhisou.errors import DocumentError, QuerySyntaxError, ZhisouError
 from zhisou.ingest.pipeline import apply_aliases
-from zhisou.modes import SEARCH_MODES, available, resolve
+from zhisou.modes import available, search_mode
 from zhisou.search.hits import CardFields, card
 from zhisou.search.query import Query
 from zhisou.search.results import Hit, SearchResult
@@ -118,11 +118,7 @@ class Service:
         """A page of results with highlights, facet counts and, when nothing matches, a
         did-you-mean. A query with broken syntax is searched as plain words (``query_error``
         says why), as Elasticsearch's ``simple_query_string`` does."""
-        if mode not in SEARCH_MODES:
-            resolve(mode)  # a one-line error naming the choices
-            raise ZhisouError(f"mode {mode!r} is not a search mode; choose one of: {', '.join(SEARCH_MODES)}")
-        if mode not in self.modes():
-            raise ZhisouError(f"mode {mode!r} needs an index with vectors; this one has none, use mode=keyword")
+        search_mode(mode, has_vectors=False)
         tags, filters = list(tags), list(filters)
         searcher = self.index.searcher()
         clauses = self._filters(searcher, tags, year, filters) or None

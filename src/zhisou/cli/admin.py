@@ -1,0 +1,84 @@
+"""Commands that look after an index: stats, optimize, check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from zhisou.api import Index
+from zhisou.cli.base import (
+    DEFAULT_INDEX,
+    EXIT_INDEX,
+    IndexOption,
+    JsonOption,
+    app,
+    err,
+    out,
+    print_json,
+    run,
+)
+from zhisou.errors import IndexNotFoundError
+
+
+@app.command()
+def stats(index: IndexOption = Path(DEFAULT_INDEX), as_json: JsonOption = False) -> None:
+    """Documents, segments, terms and size of the index."""
+
+    def action() -> None:
+        info = Index.open(index).stats()
+        if as_json:
+            print_json(info)
+            return
+        table = Table(box=None, show_header=False)
+        for key in ("path", "generation", "documents", "deleted", "segments", "terms"):
+            table.add_row(key, f"{info[key]:,}" if isinstance(info[key], int) else escape(str(info[key])))
+        table.add_row("size", f"{info['size_bytes'] / 1e6:.2f} MB")
+        table.add_row("fields", escape(", ".join(f"{f['name']}:{f['type']}" for f in info["fields"])))
+        out.print(table)
+
+    run(action)
+
+
+@app.command()
+def optimize(index: IndexOption = Path(DEFAULT_INDEX), as_json: JsonOption = False) -> None:
+    """Merge all segments into one and purge deleted documents."""
+
+    def action() -> None:
+        with Index.open(index) as target:
+            generation = target.optimize()
+            info = target.stats()
+        if as_json:
+            print_json(info)
+        else:
+            out.print(f"optimized: {info['segments']} segment(s), generation {generation}")
+
+    run(action)
+
+
+@app.command()
+def check(index: IndexOption = Path(DEFAULT_INDEX), as_json: JsonOption = False) -> None:
+    """Read every file of the current commit: sizes, headers, checksums, structure. Lists every problem."""
+    from zhisou.index.check import check_index
+
+    def action() -> None:
+        if not index.is_dir():
+            raise IndexNotFoundError(f"no zhisou index at {index}")
+        report = check_index(index)
+        if as_json:
+            print_json({**vars(report), "ok": report.ok})
+        elif report.ok:
+            out.print(
+                f"{escape(str(index))}: all {report.files} files match their checksums "
+                f"(generation {report.generation}, {report.segments} segments, {report.documents:,} documents)"
+            )
+        else:
+            for problem in report.problems:
+                err.print(f"[bold red]damaged:[/] {escape(problem)}")
+            err.print(f"{len(report.problems)} problem(s); restore the index from a backup or rebuild it")
+        if not report.ok:
+            raise typer.Exit(EXIT_INDEX)
+
+    run(action)

@@ -1,0 +1,75 @@
+"""``zhisou demo``: index the bundled sample notes and show a few searches."""
+
+from __future__ import annotations
+
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from zhisou.api import Index
+from zhisou.cli.base import (
+    EXIT_INDEX,
+    JsonOption,
+    app,
+    fail,
+    out,
+    print_json,
+    run,
+)
+from zhisou.cli.render import print_hits
+
+
+def sample_corpus() -> Path:
+    """The bundled notes: ``examples/notes`` in a source checkout, else the copy in the package."""
+    checkout = Path(__file__).resolve().parents[3] / "examples" / "notes"
+    if checkout.is_dir():
+        return checkout
+    return Path(str(resources.files("zhisou") / "_sample" / "notes"))
+
+
+DEMO_ORIGIN = "zhisou demo"
+DEMO_QUERIES = ("倒排索引", "learning to rank", '"混合精度"', "tags:spark", "檢索 BM25", "attention -tags:llm")
+
+
+@app.command()
+def demo(
+    index: Annotated[Path, typer.Option("--index", "-i", help="Where to build the demo index.")] = Path("zhisou-demo"),
+    overwrite: Annotated[bool, typer.Option(help="Replace an index that `zhisou demo` did not create.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Index the bundled sample notes and run a few example searches."""
+    from zhisou.ingest.pipeline import ingest
+
+    def action() -> None:
+        corpus = sample_corpus()
+        if not corpus.is_dir():
+            fail(f"sample corpus not found at {corpus}; reinstall zhisou", EXIT_INDEX)
+        # A demo index is rebuilt freely; anything else at that path needs --overwrite.
+        rebuild = overwrite or Index.origin_of(index) == DEMO_ORIGIN
+        target = Index.create(index, overwrite=rebuild, origin=DEMO_ORIGIN)
+        started = time.perf_counter()
+        report = ingest(target, [corpus])
+        elapsed = time.perf_counter() - started
+        results = {q: target.search(q, size=3) for q in DEMO_QUERIES}
+        target.close()
+        if as_json:
+            print_json(
+                {"index": str(index), **report.to_dict(), "queries": {q: r.to_dict() for q, r in results.items()}}
+            )
+            return
+        out.print(
+            f"indexed {report.added} notes from {escape(str(corpus))} into "
+            f"[bold]{escape(str(index))}[/] in {elapsed:.2f}s\n"
+        )
+        for query, result in results.items():
+            out.print(f"[bold cyan]zhisou search {escape(query)!r}[/]  [dim]({result.total} matches)[/]")
+            print_hits(out, result, target.schema, snippets=False, indent="  ")
+            out.print()
+        out.print(f'try: [bold]zhisou search -i {escape(str(index))} "你的查询"[/]')
+        out.print(f"or browse them: [bold]zhisou serve -i {escape(str(index))}[/] (needs the serve extra)")
+
+    run(action)

@@ -1,0 +1,84 @@
+"""``zhisou eval``: retrieval quality on a BEIR dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from zhisou.cli.base import (
+    JsonOption,
+    app,
+    err,
+    out,
+    print_json,
+    run,
+)
+from zhisou.errors import ZhisouError
+from zhisou.search.similarity import BM25, SIMILARITIES
+
+
+@app.command("eval")
+def eval_command(
+    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="BEIR-format dataset directory.")],
+    split: Annotated[str, typer.Option(help="qrels/<split>.tsv to evaluate.")] = "test",
+    mode: Annotated[
+        str, typer.Option(help="Retrieval mode: bm25 = keyword (semantic/dense, hybrid, ltr: planned).")
+    ] = "bm25",
+    k: Annotated[int, typer.Option("--k", help="Hits retrieved per query.")] = 1000,
+    run_file: Annotated[Path | None, typer.Option("--run", help="Write a TREC run file here.")] = None,
+    k1: Annotated[float, typer.Option(help="BM25 k1 (no reindex needed to change it).")] = BM25.k1,
+    b: Annotated[float, typer.Option(help="BM25 b.")] = BM25.b,
+    similarity_name: Annotated[
+        str, typer.Option("--similarity", help=f"Scoring function: {' | '.join(SIMILARITIES)}.")
+    ] = "bm25",
+    cache: Annotated[
+        Path | None, typer.Option(help="Index cache directory (default $ZHISOU_CACHE or ~/.cache/zhisou).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate retrieval on a BEIR dataset: nDCG@10, Recall@100/1000, MRR@10, MAP, queries/s."""
+    from zhisou.eval.runner import run_evaluation
+
+    def action() -> None:
+        def on_progress(count: int) -> None:
+            if not as_json and err.is_terminal:
+                err.print(f"indexing: {count:,} documents", end="\r")
+
+        if similarity_name not in SIMILARITIES:
+            raise ZhisouError(f"unknown similarity {similarity_name!r}; choose one of: {', '.join(SIMILARITIES)}")
+        try:
+            similarity = SIMILARITIES[similarity_name](k1, b)
+        except ValueError as exc:
+            raise ZhisouError(str(exc)) from exc
+        report = run_evaluation(
+            dataset,
+            split=split,
+            mode=mode,
+            k=k,
+            cache_dir=cache,
+            run_file=run_file,
+            similarity=similarity,
+            on_progress=on_progress,
+        )
+        if as_json:
+            print_json(report.to_dict())
+            return
+        built = f"built in {report.index_seconds:.1f}s" if report.index_seconds is not None else "cached"
+        out.print(
+            f"[bold]{escape(report.dataset)}[/] ({report.split}): {report.queries:,} queries, "
+            f"{report.documents:,} documents, mode {report.mode}, k={report.k}; index {built}"
+        )
+        table = Table(box=None)
+        for name in report.metrics:
+            table.add_column(name, justify="right")
+        table.add_column("queries/s", justify="right")
+        table.add_row(*(f"{v:.4f}" for v in report.metrics.values()), f"{report.queries_per_second:,.0f}")
+        out.print(table)
+        if run_file is not None:
+            out.print(f"run written to {escape(str(run_file))}")
+
+    run(action)

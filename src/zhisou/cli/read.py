@@ -1,0 +1,89 @@
+"""Commands that read an index: search, get."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from zhisou.api import Index
+from zhisou.cli.base import (
+    DEFAULT_INDEX,
+    EXIT_INPUT,
+    IndexOption,
+    JsonOption,
+    app,
+    fail,
+    out,
+    print_json,
+    run,
+)
+from zhisou.cli.render import print_hits
+from zhisou.errors import ZhisouError
+from zhisou.modes import SEARCH_MODES, search_mode
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Query: words, "phrases", AND/OR/NOT, +must -not, field:value, ranges.')],
+    index: IndexOption = Path(DEFAULT_INDEX),
+    page: Annotated[int, typer.Option(min=1, help="Page number (1-based).")] = 1,
+    size: Annotated[int, typer.Option(min=1, max=1000, help="Hits per page.")] = 10,
+    filters: Annotated[
+        list[str] | None, typer.Option("--filter", "-f", help="Filter, e.g. tags:llm or date:>=2024-01-01.")
+    ] = None,
+    sort: Annotated[str | None, typer.Option(help="Sort by a date/number field; -date = newest first.")] = None,
+    operator: Annotated[str, typer.Option(help="Default operator between words: or | and.")] = "or",
+    mode: Annotated[str, typer.Option(help=f"Retrieval mode: {' | '.join(SEARCH_MODES)}.")] = "keyword",
+    as_json: JsonOption = False,
+) -> None:
+    """Search the index."""
+
+    def action() -> None:
+        search_mode(mode, has_vectors=False)
+        if operator not in ("or", "and"):
+            raise ZhisouError(f"--operator must be 'or' or 'and', got {operator!r}")
+        searched = Index.open(index)
+        result = searched.search(
+            query,
+            page=page,
+            size=size,
+            filters=filters or None,
+            sort=sort,
+            default_operator=operator,  # type: ignore[arg-type]
+        )
+        if as_json:
+            print_json(result.to_dict())
+            return
+        if not result.hits:
+            out.print(f"no results for [bold]{escape(query)}[/] ({result.total} matches, page {page})")
+            return
+        print_hits(out, result, searched.schema)
+        out.print(
+            f"[dim]{result.total:,} matches · page {result.page}/{max(result.pages, 1)} · {result.took_ms:.1f} ms[/]"
+        )
+
+    run(action)
+
+
+@app.command()
+def get(
+    doc_id: Annotated[str, typer.Argument(help="Document id.")],
+    index: IndexOption = Path(DEFAULT_INDEX),
+    as_json: JsonOption = False,
+) -> None:
+    """Show one document's stored fields."""
+
+    def action() -> None:
+        doc = Index.open(index).get(doc_id)
+        if doc is None:
+            fail(f"no document with id {doc_id!r} in {index}", EXIT_INPUT)
+        if as_json:
+            print_json(doc)
+        else:
+            for key, value in doc.items():
+                out.print(f"[bold]{escape(key)}[/]: {escape(str(value))}")
+
+    run(action)

@@ -1,0 +1,50 @@
+"""Shared rendering for people: hit lists with highlighted snippets, and indexing progress."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import ProgressColumn, Task
+from rich.text import Text
+
+from zhisou.schema import Schema
+from zhisou.search.hits import CardFields, snippet
+from zhisou.search.results import SearchResult
+
+
+def marked(html_snippet: str) -> Text:
+    """HTML snippet with <mark> → rich text with the matches in bold yellow."""
+    text = Text()
+    for piece in re.split(r"(<mark>.*?</mark>)", html_snippet):
+        if piece.startswith("<mark>"):
+            text.append(html.unescape(piece[6:-7]), style="bold yellow")
+        else:
+            text.append(html.unescape(piece))
+    return text
+
+
+def print_hits(
+    console: Console, result: SearchResult, schema: Schema, *, snippets: bool = True, indent: str = ""
+) -> None:
+    """One line per hit — rank, title (from the schema's roles, ``search/hits.py``), id, score —
+    and, with ``snippets``, the highlighted snippet under it."""
+    fields = CardFields.of(schema)
+    for hit in result.hits:
+        title = fields.title_of(hit)
+        console.print(f"{indent}[bold]{hit.rank:>2}. {escape(title)}[/]  [dim]{escape(hit.id)} · {hit.score:.3f}[/]")
+        shown = snippet(hit, fields) if snippets else None
+        if shown is not None:
+            console.print(Text(indent + "    ").append_text(marked(shown)))
+
+
+class RateColumn(ProgressColumn):
+    """Documents indexed and documents per second, for ``rich.progress``."""
+
+    def render(self, task: Task) -> Text:
+        docs = task.fields.get("docs", 0)
+        elapsed = task.elapsed or 0
+        rate = docs / elapsed if elapsed > 0 else 0
+        return Text(f"{docs:,} docs  {rate:,.0f} docs/s", style="cyan")

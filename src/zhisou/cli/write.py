@@ -1,0 +1,167 @@
+"""Commands that change an index: init, index (ingest files), delete."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from zhisou.api import Index
+from zhisou.cli.base import (
+    DEFAULT_INDEX,
+    EXIT_SKIPPED,
+    IndexOption,
+    JsonOption,
+    app,
+    err,
+    out,
+    print_json,
+    run,
+)
+from zhisou.cli.render import RateColumn
+from zhisou.errors import ZhisouError
+from zhisou.schema import Schema
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to create the index.")],
+    schema: Annotated[Path | None, typer.Option(help="Schema JSON file (default: notes and blogs).")] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(help="Replace an existing index, or create one in a folder holding other files (left alone)."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an empty index."""
+
+    def action() -> None:
+        spec = Schema.load(schema) if schema else Schema.default()
+        index = Index.create(directory, spec, overwrite=overwrite)
+        if as_json:
+            print_json(index.stats())
+        else:
+            fields = ", ".join(f"{f.name}:{f.type}" for f in spec.fields)
+            out.print(f"created index at [bold]{escape(str(directory))}[/] with fields {escape(fields)}")
+
+    run(action)
+
+
+@app.command("index")
+def index_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders: .jsonl .json .csv .parquet .md .html .txt")],
+    index: IndexOption = Path(DEFAULT_INDEX),
+    strict: Annotated[bool, typer.Option(help="Stop at the first bad record and add nothing.")] = False,
+    field_map: Annotated[list[str] | None, typer.Option("--map", help="Rename a source field: --map text=body")] = None,
+    schema: Annotated[Path | None, typer.Option(help="Schema for a new index.")] = None,
+    commit_every: Annotated[int, typer.Option(min=1, help="Commit after this many documents.")] = 10_000,
+    commit_interval: Annotated[float, typer.Option(min=0.001, help="Commit at least this often (seconds).")] = 60.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Add documents from files (creating the index if needed). Re-adding an id replaces it.
+
+    Commits as it goes; Ctrl-C commits what was read and stops (a second Ctrl-C stops at once).
+    Running the same command again skips the documents already indexed unchanged."""
+    import signal
+
+    from zhisou.ingest.pipeline import ingest, total_bytes
+
+    def action() -> None:
+        mapping: dict[str, str] = {}
+        for item in field_map or []:
+            source, sep, target = item.partition("=")
+            if not sep or not source or not target:
+                raise ZhisouError(f"--map expects source=target, got {item!r}")
+            mapping[source] = target
+        target_index = Index.open_or_create(index, Schema.load(schema) if schema else None)
+        started = time.perf_counter()
+        show = not as_json
+        with Progress(
+            TextColumn("[bold]indexing"),
+            BarColumn(),
+            RateColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=not show,
+            transient=False,
+        ) as progress:
+            task = progress.add_task("index", total=total_bytes(paths) or None, docs=0)
+
+            def on_record(size: int, added: int) -> None:
+                progress.update(task, advance=size, docs=added)
+
+            def on_error(error: ZhisouError) -> None:
+                if show:
+                    progress.console.print(f"[yellow]skipped[/] {escape(str(error))}")
+
+            stopping: list[bool] = []
+
+            def on_interrupt(signum: int, frame: object) -> None:
+                stopping.append(True)
+                signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: at once
+                progress.console.print("[yellow]stopping[/]: committing what was read (Ctrl-C again to abort)")
+
+            previous = signal.signal(signal.SIGINT, on_interrupt)
+            try:
+                report = ingest(
+                    target_index,
+                    paths,
+                    strict=strict,
+                    field_map=mapping,
+                    on_record=on_record,
+                    on_error=on_error,
+                    commit_every=commit_every,
+                    commit_seconds=commit_interval,
+                    stop=lambda: bool(stopping),
+                )
+            finally:
+                signal.signal(signal.SIGINT, previous)
+            progress.update(task, completed=progress.tasks[0].total or 0)
+        elapsed = time.perf_counter() - started
+        target_index.close()
+        if as_json:
+            print_json({**report.to_dict(), "seconds": round(elapsed, 3)})
+        else:
+            rate = report.added / elapsed if elapsed > 0 else 0
+            out.print(
+                f"added {report.added:,} documents in {elapsed:.1f}s ({rate:,.0f} docs/s); "
+                f"unchanged {report.unchanged:,}; skipped {report.skipped}; commit generation {report.generation}"
+            )
+        if report.interrupted:
+            kept = (
+                "nothing was added (--strict)"
+                if strict
+                else f"what was read is committed (generation {report.generation})"
+            )
+            err.print(f"interrupted: {kept}; run the same command again to resume — unchanged documents are skipped")
+            raise typer.Exit(130)
+        if report.skipped:
+            raise typer.Exit(EXIT_SKIPPED)
+
+    run(action)
+
+
+@app.command()
+def delete(
+    doc_ids: Annotated[list[str], typer.Argument(help="Document ids.")],
+    index: IndexOption = Path(DEFAULT_INDEX),
+    as_json: JsonOption = False,
+) -> None:
+    """Delete documents by id (committed at once)."""
+
+    def action() -> None:
+        with Index.open(index) as target:
+            deleted = target.delete(doc_ids)
+            generation = target.commit()
+        if as_json:
+            print_json({"deleted": deleted, "generation": generation})
+        else:
+            out.print(f"deleted {deleted} of {len(doc_ids)} ids; commit generation {generation}")
+        if deleted < len(doc_ids):
+            raise typer.Exit(EXIT_SKIPPED)
+
+    run(action)
