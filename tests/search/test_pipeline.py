@@ -217,3 +217,53 @@ def test_unknown_search_options_are_one_line_errors(make_index: Callable[..., In
     searcher = make_index().searcher()
     with pytest.raises(ZhisouError, match=r"search: .*colour"):
         searcher.search("rank", colour="red")
+
+
+def test_auto_prunes_one_long_posting_list_for_a_shallow_top_k(
+    make_index: Callable[..., Index], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The measured rule, on thresholds scaled down to a small index: one term with postings
+    past the threshold and a top-k up to 100 runs block-max (exact total: the term's live
+    document frequency), anything else term-at-a-time — with the exhaustive scores every time."""
+    from zhisou.search import strategies
+
+    monkeypatch.setattr(strategies, "BLOCKMAX_MIN_POSTINGS", 20)
+    monkeypatch.setattr(strategies, "BLOCKMAX_POSTINGS_PER_HIT", 4)
+    body = Schema((FieldSpec("body", "text"), FieldSpec("tags", "keyword")))
+    index = make_index(_corpus(120, seed=5), body, commit_every=50)
+    index.delete(["d1", "d2"])
+    index.commit()
+    searcher = index.searcher()
+    ran: list[str] = []
+    for name in ("taat", "blockmax"):
+        real = strategies.STRATEGIES[name]
+        monkeypatch.setitem(strategies.STRATEGIES, name, _Spy(real, ran))
+    cases = [("rank", 3, "blockmax"), ("rank", 30, "taat"), ("rank data", 3, "taat"), ("zebra", 101, "taat")]
+    for query, size, expected in cases:
+        ran.clear()
+        auto = searcher.search(query, size=size, with_docs=False)
+        assert ran == [expected], (query, size, ran)
+        reference = searcher.search(query, size=size, with_docs=False, strategy="exhaustive")
+        assert auto.scores == pytest.approx(reference.scores, rel=1e-9)
+        assert auto.total == reference.total and auto.total_exact
+    ran.clear()
+    faceted = searcher.search("rank", size=3, facets=["tags"], with_docs=False)
+    assert ran == ["taat"] and faceted.facets["tags"]  # facet counts need every match
+    ran.clear()
+    filtered = searcher.search("rank", size=3, filters={"tags": "a"}, with_docs=False)
+    assert ran == ["blockmax"]
+    reference = searcher.search("rank", size=3, filters={"tags": "a"}, with_docs=False, strategy="exhaustive")
+    assert filtered.scores == pytest.approx(reference.scores, rel=1e-9) and filtered.total <= reference.total
+
+
+class _Spy:
+    def __init__(self, strategy: object, ran: list[str]) -> None:
+        self.strategy, self.ran = strategy, ran
+        self.name, self.prunes = strategy.name, strategy.prunes  # type: ignore[attr-defined]
+
+    def supports(self, *args: object) -> bool:
+        return self.strategy.supports(*args)  # type: ignore[attr-defined,no-any-return]
+
+    def run(self, *args: object) -> TopDocs:
+        self.ran.append(self.name)
+        return self.strategy.run(*args)  # type: ignore[attr-defined,no-any-return]

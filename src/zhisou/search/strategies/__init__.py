@@ -8,6 +8,7 @@ cannot run hands it to ``taat`` when that can, else to ``exhaustive``; all give 
 from __future__ import annotations
 
 from zhisou.errors import ZhisouError
+from zhisou.index.termdict import encode_keys, term_key
 from zhisou.search.collectors import Collector
 from zhisou.search.plan import Plan
 from zhisou.search.strategies.base import Context, Strategy
@@ -33,9 +34,39 @@ def choose(name: str, context: Context, plan: Plan, limit: int, collector: Colle
     return taat if taat.supports(plan, collector) else STRATEGIES["exhaustive"]
 
 
+# ``auto``, as measured (benchmarks/RESULTS.md, "Choosing a strategy"): block-max beats
+# term-at-a-time on a query of one term in one field once its postings are long — from about
+# 40,000 postings for the top 10 (2-8x faster from 80,000 to 1M postings, on 100k and 1M
+# document corpora) and about 100,000 for the top 100; never for the top 1,000, and on no
+# query of several terms on average (term-at-a-time then wins by 1.1-2.8x). So: block-max for
+# one long posting list and a shallow top-k, term-at-a-time otherwise.
+BLOCKMAX_MAX_LIMIT = 100
+BLOCKMAX_MIN_POSTINGS = 40_000
+BLOCKMAX_POSTINGS_PER_HIT = 1_000
+
+
 def _auto(context: Context, plan: Plan, limit: int, collector: Collector | None) -> Strategy:
-    taat = STRATEGIES["taat"]
-    return taat if taat.supports(plan, collector) else STRATEGIES["exhaustive"]
+    taat, blockmax = STRATEGIES["taat"], STRATEGIES["blockmax"]
+    if not taat.supports(plan, collector):
+        return STRATEGIES["exhaustive"]
+    if limit <= BLOCKMAX_MAX_LIMIT and blockmax.supports(plan, collector):
+        postings = single_term_postings(context, plan)
+        if postings >= max(BLOCKMAX_MIN_POSTINGS, BLOCKMAX_POSTINGS_PER_HIT * limit):
+            return blockmax
+    return taat
+
+
+def single_term_postings(context: Context, plan: Plan) -> int:
+    """Postings of the plan's one term (deleted documents included), or 0 when the plan's words
+    are several terms or fields."""
+    words = plan.words
+    if words is None or len(words) != 1:
+        return 0
+    ((name, counts),) = words.items()
+    if len(counts) != 1:
+        return 0
+    encoded = encode_keys([term_key(name, next(iter(counts)))])
+    return sum(int(segment.postings_of(encoded)[0, 1]) for segment in context.reader.segments)
 
 
 __all__ = ["NAMES", "STRATEGIES", "Context", "Strategy", "choose"]

@@ -29,7 +29,7 @@ class BlockMax:
             return TopDocs.empty()
         allowed = context.allowed(plan)
         heap = Heap(limit)
-        for segment, base, flat in zip(context.reader.segments, context.reader.bases, cursors):
+        for segment, base, flat in zip(context.reader.segments, context.reader.bases, cursors.segments):
             if not len(flat.starts):
                 continue
             blocks = [
@@ -59,4 +59,4 @@ class BlockMax:
             )
             if heap.size < 0:
                 raise damaged(segment)
-        return heap.top_docs(plan.track_total_hits)
+        return heap.top_docs(plan.track_total_hits, cursors.known_total)

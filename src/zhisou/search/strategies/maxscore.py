@@ -47,12 +47,25 @@ class Heap:
         self.size = 0
         self.matched = 0
 
-    def top_docs(self, track_total_hits: int) -> TopDocs:
+    def top_docs(self, track_total_hits: int, known_total: int | None = None) -> TopDocs:
+        """The heap in rank order; ``known_total``: the exact match count when known anyway."""
         docs, scores = kernels.sort_heap(self.scores, self.docs, self.size)
+        if known_total is not None:
+            return TopDocs(docs, scores, known_total, True)
         return TopDocs(docs, scores, self.matched, self.matched < track_total_hits)
 
 
-def segment_cursors(context: Context, plan: Plan) -> list[Cursors] | None:
+@dataclass
+class SegmentCursors:
+    """Every segment's cursors, and the exact match count when the query is one term searched
+    without filters: its live document frequency (as Lucene counts a term query), so pruning
+    costs such a query no exactness."""
+
+    segments: list[Cursors]
+    known_total: int | None
+
+
+def segment_cursors(context: Context, plan: Plan) -> SegmentCursors | None:
     """Per segment, the cursors of the plan's terms it holds; None when the query has no terms."""
     query = query_keys(words_of(plan))
     if not query.keys:
@@ -74,7 +87,8 @@ def segment_cursors(context: Context, plan: Plan) -> list[Cursors] | None:
                 constants.norm_slopes[fields],
             )
         )
-    return cursors
+    unfiltered = context.allowed(plan) is context.reader.live
+    return SegmentCursors(cursors, int(live_doc_freqs[0]) if len(query.keys) == 1 and unfiltered else None)
 
 
 class MaxScore:
@@ -90,7 +104,7 @@ class MaxScore:
             return TopDocs.empty()
         allowed = context.allowed(plan)
         heap = Heap(limit)
-        for segment, base, flat in zip(context.reader.segments, context.reader.bases, cursors):
+        for segment, base, flat in zip(context.reader.segments, context.reader.bases, cursors.segments):
             if not len(flat.starts):
                 continue
             flat = flat.sorted_by_weight()  # MaxScore wants cursors by bound, ascending
@@ -114,4 +128,4 @@ class MaxScore:
             )
             if heap.size < 0:
                 raise damaged(segment)
-        return heap.top_docs(plan.track_total_hits)
+        return heap.top_docs(plan.track_total_hits, cursors.known_total)
