@@ -23,14 +23,13 @@ _TOKEN_RE = re.compile(
     rf"|(?P<word>{_WORD_CHAR}+(?:['’_]{_WORD_CHAR}+)*)"
 )
 _HAS_CJK = re.compile(rf"[{_CJK}]")
-_ONE_CJK = re.compile(rf"[{_CJK}]")
 
 
 _LONE_CJK = re.compile(rf"(?<!\S)[{_CJK}](?!\S)")
 
 
 def is_single_chinese_character(text: str) -> bool:
-    return len(text) == 1 and _ONE_CJK.match(text) is not None
+    return len(text) == 1 and _HAS_CJK.match(text) is not None
 
 
 def has_single_chinese_word(text: str) -> bool:
