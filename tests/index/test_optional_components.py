@@ -25,6 +25,10 @@ from zhisou.index.writer import IndexWriter
 
 ROWS = register_component(OptionalComponent("tvec", np.dtype(np.float32), True, "test: a row per document"))
 DERIVED = register_component(OptionalComponent("tgrf", np.dtype(np.uint8), False, "test: derived bytes"))
+COUNTS = register_component(OptionalComponent("tpcn", np.dtype(np.int32), True, "test: rows per document"))
+PASSAGES = register_component(
+    OptionalComponent("tpvc", np.dtype(np.float32), True, "test: passage rows", counts="tpcn")
+)
 
 
 def row(doc: dict[str, Any]) -> list[float]:
@@ -33,39 +37,59 @@ def row(doc: dict[str, Any]) -> list[float]:
     return [float(len(body)), float(sum(map(ord, str(doc["id"]))) % 97), 1.0]
 
 
-class Rows:
-    component = ROWS
+def passage_rows(doc: dict[str, Any]) -> list[list[float]]:
+    """A varying number of rows per document (1-3), each recomputable from the document."""
+    number = int(str(doc["id"]).lstrip("n") or 0) if str(doc["id"]).startswith("n") else len(str(doc["id"]))
+    return [[float(number), float(k)] for k in range(number % 3 + 1)]
 
-    def produce(self, docs: list[dict[str, Any]]) -> np.ndarray:
-        return np.array([row(d) for d in docs], dtype=np.float32)
+
+class Rows:
+    def produce(self, docs: list[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
+        return {ROWS: np.array([row(d) for d in docs], dtype=np.float32)}
+
+
+class Passages:
+    def produce(self, docs: list[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
+        rows = [passage_rows(d) for d in docs]
+        return {
+            COUNTS: np.array([[len(r)] for r in rows], dtype=np.int32),
+            PASSAGES: np.array([x for r in rows for x in r], dtype=np.float32),
+        }
 
 
 class Derived:
-    component = DERIVED
-
-    def produce(self, docs: list[dict[str, Any]]) -> np.ndarray:
-        return np.frombuffer(json.dumps(len(docs)).encode(), dtype=np.uint8)
+    def produce(self, docs: list[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
+        return {DERIVED: np.frombuffer(json.dumps(len(docs)).encode(), dtype=np.uint8)}
 
 
 def docs(count: int) -> list[dict[str, Any]]:
     return [{"id": f"n{i}", "title": f"note {i}", "body": "word " * (i % 7 + 1)} for i in range(count)]
 
 
-def rows_by_id(directory: Path) -> dict[str, list[float]]:
+def rows_by_id(directory: Path, suffix: str = "tvec") -> dict[str, list[Any]]:
     reader = IndexReader.open(directory)
     out = {}
     for segment in reader.segments:
         live = segment.live_mask()
+        if suffix == "tpvc":
+            counts = segment.optional["tpcn"].reshape(-1)
+            starts = np.concatenate(([0], np.cumsum(counts)))
         for doc, doc_id in enumerate(segment.all_doc_ids()):
-            if live[doc]:
-                out[doc_id] = segment.optional["tvec"][doc].tolist()
+            if not live[doc]:
+                continue
+            if suffix == "tpvc":
+                out[doc_id] = segment.optional["tpvc"][starts[doc] : starts[doc + 1]].tolist()
+            else:
+                out[doc_id] = segment.optional[suffix][doc].tolist()
     return out
 
 
 def test_rows_follow_their_documents_through_flushes_deletes_and_merges(tmp_path: Path) -> None:
     Index.create(tmp_path / "ix", Schema.default()).close()
     writer = IndexWriter(
-        tmp_path / "ix", producers=[Rows(), Derived()], merge_policy=TieredMergePolicy(factor=2, floor_docs=4)
+        tmp_path / "ix",
+        producers=[Rows(), Passages(), Derived()],
+        merge_policy=TieredMergePolicy(factor=2, floor_docs=4),
     )
     corpus = docs(40)
     for start in range(0, 40, 5):
@@ -76,6 +100,8 @@ def test_rows_follow_their_documents_through_flushes_deletes_and_merges(tmp_path
     writer.close()
     expected = {d["id"]: row(d) for d in corpus if int(d["id"][1:]) % 5}
     assert rows_by_id(tmp_path / "ix") == expected
+    kept = {d["id"]: passage_rows(d) for d in corpus if int(d["id"][1:]) % 5}
+    assert rows_by_id(tmp_path / "ix", "tpvc") == kept
     reader = IndexReader.open(tmp_path / "ix")
     merged = [s for s in reader.segments if s.meta.doc_count > 5]
     assert merged, "the policy merged some segments"
@@ -85,7 +111,7 @@ def test_rows_follow_their_documents_through_flushes_deletes_and_merges(tmp_path
 
 def test_check_finds_a_damaged_optional_file_and_gc_keeps_referenced_ones(tmp_path: Path) -> None:
     Index.create(tmp_path / "ix", Schema.default()).close()
-    writer = IndexWriter(tmp_path / "ix", producers=[Rows()])
+    writer = IndexWriter(tmp_path / "ix", producers=[Rows(), Passages()])
     for doc in docs(6):
         writer.add(doc)
     writer.commit(merge=False)
@@ -97,6 +123,8 @@ def test_check_finds_a_damaged_optional_file_and_gc_keeps_referenced_ones(tmp_pa
     path.write_bytes(bytes(data))
     report = check_index(tmp_path / "ix")
     assert not report.ok and any(path.name in problem for problem in report.problems)
+    (counts,) = (tmp_path / "ix").glob("*.tpcn")
+    assert any(counts.name not in problem for problem in report.problems)
 
 
 def test_segments_written_elsewhere_bring_their_optional_components(tmp_path: Path) -> None:
@@ -135,3 +163,5 @@ def test_registration_refuses_clashes() -> None:
         register_component(OptionalComponent("tvec", np.dtype(np.int8), True, "another"))
     with pytest.raises(ValueError, match="lower-case"):
         register_component(OptionalComponent("../x", np.dtype(np.int8), True, "bad"))
+    with pytest.raises(ValueError, match="counts must name"):
+        register_component(OptionalComponent("tbad", np.dtype(np.int8), True, "bad", counts="tvec9"))

@@ -16,7 +16,7 @@ import numpy as np
 from zhisou.analysis import AnalyzerRegistry
 from zhisou.errors import DocumentError
 from zhisou.index.documents import CONTENT_HASH_COLUMN, DocumentPreparer, PreparedDocument
-from zhisou.index.segment import ComponentProducer, SegmentMeta, new_segment_name
+from zhisou.index.segment import ComponentProducer, OptionalComponent, SegmentMeta, new_segment_name
 from zhisou.index.segment_writer import SegmentWriter
 from zhisou.index.termdict import FIELD_SEPARATOR
 from zhisou.schema import Schema
@@ -125,10 +125,11 @@ class SegmentBuffer:
             n_cols = len(self.schema.column_fields) + 1  # and the content hash
             lengths = np.asarray(self._lengths, dtype=np.uint32).reshape(count, n_text).T
             columns = np.asarray(self._columns, dtype=np.float64).reshape(count, n_cols).T
-            optional = {}
+            optional: dict[OptionalComponent, np.ndarray] = {}
             if producers:
                 docs = [json.loads(stored) for stored in self._stored]
-                optional = {producer.component: producer.produce(docs) for producer in producers}
+                for producer in producers:
+                    optional.update(producer.produce(docs))
             meta = writer.finish(lengths, columns, self._stored, self._doc_ids, segment_fields(self.schema), optional)
         except BaseException:
             writer.abort()

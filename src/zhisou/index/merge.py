@@ -52,24 +52,33 @@ MERGE_BATCH_TERMS = 20_000
 def _merged_optional(
     readers: Sequence[SegmentReader], lives: Sequence[np.ndarray]
 ) -> dict[OptionalComponent, np.ndarray]:
-    """Per-doc optional components every source holds, as the live rows in merged order (rows
-    must agree in width); derived components and ones only some sources hold are dropped (their
-    owner rebuilds them)."""
+    """Per-doc optional components every source holds, as the rows of live documents in merged
+    order (rows must agree in width); derived components, and ones only some sources hold, are
+    dropped (their owner rebuilds them)."""
     merged: dict[OptionalComponent, np.ndarray] = {}
     if not readers:
         return merged
     for component in readers[0].components:
-        if component.required or not isinstance(component, OptionalComponent) or not component.per_doc:
+        if not isinstance(component, OptionalComponent) or not component.per_doc:
             continue
         if not all(component.suffix in r.optional for r in readers):
             continue
-        parts = [r.optional[component.suffix][live] for r, live in zip(readers, lives)]
+        parts = [_live_rows(r, component, live) for r, live in zip(readers, lives)]
         widths = {part.shape[1] for part in parts if part.ndim == 2 and part.shape[0]}
         if len(widths) > 1:
             continue
-        width = widths.pop() if widths else 0
-        merged[component] = np.concatenate([part.reshape(-1, width) for part in parts]) if width else np.zeros((0, 0))
+        width = widths.pop() if widths else 1
+        merged[component] = np.concatenate([part.reshape(-1, width) for part in parts])
     return merged
+
+
+def _live_rows(reader: SegmentReader, component: OptionalComponent, live: np.ndarray) -> np.ndarray:
+    rows = reader.optional[component.suffix]
+    if component.counts is None:
+        return rows[live] if len(rows) else rows
+    counts = reader.optional[component.counts].reshape(-1).astype(np.int64)
+    owner = np.repeat(np.arange(len(counts)), counts)  # the document of each row
+    return rows[live[owner]]
 
 
 def merge_segments(

@@ -54,15 +54,18 @@ class Component(enum.Enum):
 class OptionalComponent:
     """A file a segment may hold besides the required ones.
 
-    ``per_doc``: the payload is one row of values per document (``doc_count`` rows of equal
-    width, e.g. an embedding per document); a merge keeps it when every source segment holds
-    it, gathering the rows of live documents. Otherwise the component is derived data (an
-    index over a per-doc component, say) that merges drop and its owner rebuilds."""
+    ``per_doc``: the payload is rows of equal width that belong to documents — one row per
+    document, or, with ``counts`` (the suffix of a one-row-per-document integer component),
+    that many rows per document, grouped in document order (an embedding per passage). A merge
+    keeps it when every source segment holds it, gathering the rows of live documents.
+    Otherwise the component is derived data (an index over such rows, say) that merges drop
+    and its owner rebuilds."""
 
     suffix: str
     dtype: np.dtype[Any]
     per_doc: bool
     description: str
+    counts: str | None = None
 
     def file_name(self, segment: str) -> str:
         return f"{segment}.{self.suffix}"
@@ -73,12 +76,11 @@ class OptionalComponent:
 
 
 class ComponentProducer(Protocol):
-    """Computes an optional component for each new segment a writer flushes (an embedder
-    producing a row per document, say), from the documents' stored fields in doc order."""
+    """Computes optional components for each new segment a writer flushes (an embedder
+    producing passage vectors and each document's passage count, say), from the documents'
+    stored fields in doc order."""
 
-    component: OptionalComponent
-
-    def produce(self, docs: list[dict[str, Any]]) -> np.ndarray: ...
+    def produce(self, docs: list[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]: ...
 
 
 SegmentComponent = Component | OptionalComponent
@@ -92,6 +94,10 @@ def register_component(component: OptionalComponent) -> OptionalComponent:
         raise ValueError(f"component suffix {component.suffix!r} must be 2-8 lower-case letters or digits, not 'del'")
     if component.suffix in {c.suffix for c in Component}:
         raise ValueError(f"component suffix {component.suffix!r} is a required component's")
+    if component.counts is not None:
+        counts = OPTIONAL_COMPONENTS.get(component.counts)
+        if not component.per_doc or counts is None or not counts.per_doc or counts.counts is not None:
+            raise ValueError(f"component {component.suffix!r}: counts must name a registered one-row-per-doc component")
     known = OPTIONAL_COMPONENTS.get(component.suffix)
     if known is not None and known != component:
         raise ValueError(f"component suffix {component.suffix!r} is already registered as {known.description!r}")

@@ -98,12 +98,12 @@ class SegmentReader:
         if sum(info.size for info in meta.files.values()) <= VERIFY_ON_OPEN_BYTES:
             self.verify()
         self._check_structure()
-        # Optional components by suffix; a per-doc one as (doc_count, width) rows.
-        self.optional: dict[str, np.ndarray] = {
-            c.suffix: arrays[c].reshape(meta.doc_count, -1) if c.per_doc and meta.doc_count else arrays[c]
-            for c in self.components
-            if not c.required
-        }
+        # Optional components by suffix; rows that belong to documents as a (rows, width) matrix.
+        self.optional: dict[str, np.ndarray] = {}
+        for c in self.components:
+            if not c.required:
+                rows = self._optional_rows(c)
+                self.optional[c.suffix] = arrays[c].reshape(rows, -1) if c.per_doc and rows else arrays[c]
         self.terms = TermDictionary(arrays[Component.TERM_KEYS], arrays[Component.TERM_OFFSETS])
         self.term_info = arrays[Component.TERM_INFO].reshape(-1, 3)  # postings start, doc freq, positions start
         self.docs = arrays[Component.DOCS]
@@ -186,12 +186,24 @@ class SegmentReader:
         )
         for component in self.components:
             if not component.required and component.per_doc:
-                rows = arrays[component].shape[0]
+                values, rows = arrays[component].shape[0], self._optional_rows(component)
                 _check(
-                    rows % n == 0 if n else rows == 0,
+                    values % rows == 0 if rows else values == 0,
                     self.path(component),
-                    f"{rows} values do not make one row per document ({n})",
+                    f"{values} values do not make {rows} rows of equal width",
                 )
+
+    def _optional_rows(self, component: SegmentComponent) -> int:
+        """How many rows a per-doc optional component holds: one per document, or the sum of
+        its counts component (which must be present and hold no negative count)."""
+        counts_suffix = getattr(component, "counts", None)
+        if counts_suffix is None:
+            return self.meta.doc_count
+        counts = next((c for c in self.components if c.suffix == counts_suffix), None)
+        _check(counts is not None, self.path(component), f"its row counts (.{counts_suffix}) are missing")
+        values = self._arrays[counts]  # type: ignore[index]
+        _check(values.shape[0] == self.meta.doc_count and (values >= 0).all(), self.path(counts), "bad row counts")  # type: ignore[arg-type]
+        return int(values.sum())
 
     @property
     def doc_count(self) -> int:

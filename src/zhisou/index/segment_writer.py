@@ -120,13 +120,25 @@ class SegmentWriter:
         files[Component.IDS].write(b"".join(encoded))
         files[Component.ID_OFFSETS].write(np.concatenate(([0], np.cumsum([len(e) for e in encoded]))))
         infos = {component.suffix: handle.close() for component, handle in files.items()}
-        for component, payload in (optional or {}).items():
-            infos[component.suffix] = self._write_optional(component, payload)
+        optional = optional or {}
+        for component, payload in optional.items():
+            infos[component.suffix] = self._write_optional(component, payload, self._rows_of(component, optional))
         return SegmentMeta(self.name, self.doc_count, infos, fields=fields, uid=self.uid.hex())
 
-    def _write_optional(self, component: OptionalComponent, payload: np.ndarray) -> FileInfo:
-        if component.per_doc and (payload.ndim != 2 or payload.shape[0] != self.doc_count):
-            raise ValueError(f"segment {self.name}: .{component.suffix} needs one row per document ({self.doc_count})")
+    def _rows_of(self, component: OptionalComponent, optional: dict[OptionalComponent, np.ndarray]) -> int:
+        """Rows a per-doc component must hold: one per document, or the sum of its counts."""
+        if component.counts is None:
+            return self.doc_count
+        counts = next((payload for c, payload in optional.items() if c.suffix == component.counts), None)
+        if counts is None:
+            raise ValueError(
+                f"segment {self.name}: .{component.suffix} comes without its row counts .{component.counts}"
+            )
+        return int(np.asarray(counts).sum())
+
+    def _write_optional(self, component: OptionalComponent, payload: np.ndarray, rows: int) -> FileInfo:
+        if component.per_doc and (payload.ndim != 2 or payload.shape[0] != rows):
+            raise ValueError(f"segment {self.name}: .{component.suffix} needs {rows} rows, got {payload.shape}")
         handle = _ComponentFile(self.directory / component.file_name(self.name), component, self.uid)
         self._optional_files.append(handle)
         handle.write(np.ascontiguousarray(payload))
