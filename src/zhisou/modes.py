@@ -24,8 +24,8 @@ MODES: dict[str, Mode] = {
     mode.name: mode
     for mode in (
         Mode("keyword", needs_vectors=False, implemented=True, aliases=("bm25",)),
-        Mode("semantic", needs_vectors=True, implemented=False, aliases=("dense",)),
-        Mode("hybrid", needs_vectors=True, implemented=False),
+        Mode("semantic", needs_vectors=True, implemented=True, aliases=("dense",)),
+        Mode("hybrid", needs_vectors=True, implemented=True),
         Mode("ltr", needs_vectors=False, implemented=False),
     )
 }

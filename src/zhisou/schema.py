@@ -59,12 +59,46 @@ class FieldSpec:
         return self.analyzer or _DEFAULT_ANALYZER.get(self.type, "keyword")
 
 
+DEFAULT_EMBEDDING_MODEL = "multilingual-e5-small"
+
+
+@dataclass(frozen=True)
+class SemanticSpec:
+    """Semantic recall: which model embeds the documents, and what it reads. Every document
+    is split into passages of at most ``passage_tokens`` tokens of its ``fields`` (text fields,
+    joined in order), each led by the ``title`` field; the index records the model, and a query
+    is encoded by the same one."""
+
+    model: str = DEFAULT_EMBEDDING_MODEL  # a registered name, a model directory, or a Hugging Face name
+    fields: tuple[str, ...] = ()  # default: every text field but the title
+    title: str | None = None  # default: a text field called "title", if any
+    passage_tokens: int = 512
+    overlap_tokens: int = 32
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise SchemaError("semantic: model must name an embedding model")
+        if not 16 <= self.passage_tokens <= 8192 or not 0 <= self.overlap_tokens < self.passage_tokens // 2:
+            raise SchemaError("semantic: passage_tokens must be 16-8192 and overlap_tokens under half of it")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "fields": list(self.fields),
+            "title": self.title,
+            "passage_tokens": self.passage_tokens,
+            "overlap_tokens": self.overlap_tokens,
+        }
+
+
 @dataclass(frozen=True)
 class Schema:
-    """The fields of an index, in a fixed order; ``id_field`` names the unique document id."""
+    """The fields of an index, in a fixed order; ``id_field`` names the unique document id;
+    ``semantic`` turns on semantic recall (embeddings of every document's passages)."""
 
     fields: tuple[FieldSpec, ...]
     id_field: str = "id"
+    semantic: SemanticSpec | None = None
     _by_name: dict[str, FieldSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -78,6 +112,21 @@ class Schema:
         if not self.text_fields:
             raise SchemaError("a schema needs at least one text field")
         object.__setattr__(self, "_by_name", by_name)
+        if self.semantic is not None:
+            object.__setattr__(self, "semantic", self._resolve_semantic(self.semantic))
+
+    def _resolve_semantic(self, spec: SemanticSpec) -> SemanticSpec:
+        """The spec with its defaults filled from the fields, checked against them."""
+        text = [f.name for f in self.text_fields]
+        title = spec.title if spec.title is not None else ("title" if "title" in text and len(text) > 1 else None)
+        fields = spec.fields or tuple(name for name in text if name != title)
+        for name in (*fields, *([title] if title else [])):
+            if name not in text:
+                raise SchemaError(f"semantic: {name!r} is not a text field; text fields: {', '.join(text)}")
+        return SemanticSpec(spec.model, tuple(fields), title, spec.passage_tokens, spec.overlap_tokens)
+
+    def with_semantic(self, spec: SemanticSpec | None) -> Schema:
+        return Schema(self.fields, self.id_field, spec)
 
     # -- lookups -------------------------------------------------------------------------------
     def get(self, name: str) -> FieldSpec | None:
@@ -101,7 +150,10 @@ class Schema:
 
     # -- (de)serialization ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"id_field": self.id_field, "fields": [asdict(f) for f in self.fields]}
+        out: dict[str, Any] = {"id_field": self.id_field, "fields": [asdict(f) for f in self.fields]}
+        if self.semantic is not None:
+            out["semantic"] = self.semantic.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "schema") -> Schema:
@@ -118,7 +170,19 @@ class Schema:
                 specs.append(FieldSpec(**entry))
             except TypeError as exc:
                 raise SchemaError(f"{source}: field {entry['name']!r}: {exc}") from exc
-        return cls(tuple(specs), id_field=str(data.get("id_field", "id")))
+        semantic = data.get("semantic")
+        if semantic is not None:
+            if not isinstance(semantic, dict):
+                example = f'{{"model": "{DEFAULT_EMBEDDING_MODEL}"}}'
+                raise SchemaError(f"{source}: 'semantic' must be an object, e.g. {example}")
+            unknown = set(semantic) - {"model", "fields", "title", "passage_tokens", "overlap_tokens"}
+            if unknown:
+                raise SchemaError(f"{source}: semantic has unknown keys {sorted(unknown)}")
+            try:
+                semantic = SemanticSpec(**{**semantic, "fields": tuple(semantic.get("fields") or ())})
+            except TypeError as exc:
+                raise SchemaError(f"{source}: semantic: {exc}") from exc
+        return cls(tuple(specs), id_field=str(data.get("id_field", "id")), semantic=semantic)
 
     @classmethod
     def load(cls, path: Path) -> Schema:

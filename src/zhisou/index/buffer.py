@@ -141,10 +141,14 @@ class SegmentBuffer:
         return meta, live
 
 
-def segment_fields(schema: Schema) -> dict[str, list[str]]:
-    """The field layout a segment records, so it can be read without the schema."""
+def segment_fields(schema: Schema) -> dict[str, Any]:
+    """The field layout a segment records, so it can be read without the schema (and, with
+    semantic recall, the embedding model its passage vectors come from)."""
     columns = [f.name for f in schema.column_fields] + [CONTENT_HASH_COLUMN]
-    return {"text": [f.name for f in schema.text_fields], "columns": columns}
+    layout: dict[str, Any] = {"text": [f.name for f in schema.text_fields], "columns": columns}
+    if schema.semantic is not None:
+        layout["semantic"] = schema.semantic.model
+    return layout
 
 
 def write_segment(

@@ -121,6 +121,19 @@ def components_of(meta: SegmentMeta) -> list[SegmentComponent]:
     return out
 
 
+# The optional components zhisou itself writes: passage embeddings for semantic recall
+# (computed by ``embed/store.py``), known to every reader whether or not it can embed.
+PASSAGE_COUNTS = register_component(
+    OptionalComponent("pcn", np.dtype(np.int32), True, "passages per document (semantic recall)")
+)
+PASSAGE_VECTORS = register_component(
+    OptionalComponent("pvc", np.dtype(np.float32), True, "passage embeddings, by document", counts="pcn")
+)
+PASSAGE_SPANS = register_component(
+    OptionalComponent("psp", np.dtype(np.int32), True, "passage character spans, by document", counts="pcn")
+)
+
+
 SEGMENT_NAME = re.compile(r"seg_[0-9a-f]+")
 
 

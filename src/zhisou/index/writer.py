@@ -136,6 +136,10 @@ class IndexWriter:
             self.schema = Schema.from_dict(self._manifest.schema, str(self.directory))
             self.analyzers = analyzers or AnalyzerRegistry(AnalysisResources.load(self.directory))
             self._preparer = DocumentPreparer(self.schema, self.analyzers)
+            if self.schema.semantic is not None and not self.producers:
+                from zhisou.embed.store import SchemaEmbeddings
+
+                self.producers = (SchemaEmbeddings(self.schema.semantic),)
             self.ram_budget_bytes = int(ram_budget_mb * 1024 * 1024)
             self.merge_policy = merge_policy or TieredMergePolicy()
             self._remove_unreferenced_files()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from zhisou.errors import QuerySyntaxError, ZhisouError
+from zhisou.modes import resolve
 from zhisou.search.parser import FieldInfo, check_length, check_operator, parse_field_value
 from zhisou.search.query import BooleanQuery, PhraseQuery, Query, TermQuery
 
@@ -43,6 +44,10 @@ class SearchRequest:
     track_total_hits: int = TRACK_TOTAL_HITS
     facets: Sequence[str] | None = None
     facet_size: int = 10
+    mode: str = "keyword"  # keyword (bm25) | semantic (dense) | hybrid: modes.py
+    fusion: str = "rrf"  # hybrid: rrf | convex
+    fusion_weight: float = 0.5  # convex: the semantic list's weight
+    normalization: str = "minmax"  # convex: minmax | zscore
 
     @property
     def window(self) -> int:
@@ -78,6 +83,9 @@ class SearchRequest:
             check_length(self.query)
         if not _is_int(self.facet_size) or self.facet_size < 1:
             raise ZhisouError(f"facet_size must be a whole number >= 1, got {self.facet_size!r}")
+        if not isinstance(self.mode, str):
+            raise ZhisouError(f"mode must be text, got {type(self.mode).__name__}")
+        resolve(self.mode)  # an unknown mode: one line naming the choices
 
 
 def _is_int(value: object) -> bool:

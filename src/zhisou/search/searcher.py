@@ -18,6 +18,7 @@ import numpy as np
 
 from zhisou.errors import ZhisouError
 from zhisou.index.reader import IndexReader
+from zhisou.modes import resolve
 from zhisou.search.collectors import FacetCollector, facet_counts
 from zhisou.search.facets import FacetCount
 from zhisou.search.hits import hydrate
@@ -43,6 +44,9 @@ from zhisou.search.strategies import NAMES as STRATEGIES
 from zhisou.search.strategies import Context, choose
 from zhisou.search.suggest import Suggester
 from zhisou.search.topk import TopDocs
+
+# How deep each channel's list goes in hybrid mode (Elasticsearch's rank_window_size default).
+HYBRID_CANDIDATES = 100
 
 __all__ = ["MAX_PAGE_SIZE", "MAX_RESULT_WINDOW", "STRATEGIES", "TRACK_TOTAL_HITS", "SearchRequest", "Searcher"]
 
@@ -73,6 +77,7 @@ class Searcher:
         self._fields = fields
         self._text_fields = tuple(f.name for f in self.schema.text_fields)
         self._suggester: Suggester | None = None
+        self._query_vectors: dict[str, np.ndarray] = {}
 
     @property
     def doc_count(self) -> int:
@@ -123,17 +128,22 @@ class Searcher:
         request.check()
         if request.strategy not in STRATEGIES:
             raise ZhisouError(f"unknown strategy {request.strategy!r}; choose one of: {', '.join(STRATEGIES)}")
-        plan = self.plan(request)
         collector = (
             FacetCollector(self.reader, self.stats, request.facets, request.facet_size) if request.facets else None
         )
-        depth = self.stages.depth(request.window)
+        stages = self.stages if not self.stages.empty else self.mode_stages(request)
+        depth = stages.depth(request.window)
         lexical = None
-        if self.stages.lexical:
+        terms: dict[str, set[str]] = {}
+        if stages.lexical:  # a semantic search reads the query as text: no syntax to parse
+            plan = self.plan(request)
+            terms = plan.terms.by_field
             strategy = choose(request.strategy, self.context, plan, depth, collector)
             lexical = strategy.run(self.context, plan, depth, collector)
-        top = lexical if self.stages.empty else self.stages.run(request, self, lexical, depth)
+        top = lexical if stages.empty else stages.run(request, self, lexical, depth)
         assert top is not None
+        if collector is not None and lexical is None:
+            collector.collect(top.docs)  # no lexical pass: count what the other channels found
         first = (request.page - 1) * request.size
         page = top.page(first, request.size)
         facets = collector.counts() if collector is not None else {}
@@ -152,7 +162,7 @@ class Searcher:
                 total_exact=top.exact,
                 facets=facets,
             )
-        hits = hydrate(self.reader, docs, scores, first + 1, plan.terms.by_field, request.highlight_fields)
+        hits = hydrate(self.reader, docs, scores, first + 1, terms, request.highlight_fields)
         took = (time.perf_counter() - started) * 1000
         return SearchResult(
             request.text,
@@ -166,6 +176,53 @@ class Searcher:
             total_exact=top.exact,
             facets=facets,
         )
+
+    def mode_stages(self, request: SearchRequest) -> Stages:
+        """The stages a retrieval mode runs: none (keyword), the semantic retriever alone, or
+        both channels fused (hybrid, each list HYBRID_CANDIDATES deep)."""
+        mode = resolve(request.mode).name
+        if mode == "keyword":
+            return Stages()
+        if not self.has_vectors:
+            raise ZhisouError(
+                f"mode {mode!r} needs an index with vectors; this one has none "
+                '(create it with a schema holding "semantic"), use mode keyword'
+            )
+        from zhisou.search.dense import DenseRetriever
+        from zhisou.search.fusion import make_fuser
+
+        if mode == "semantic":
+            return Stages(retrievers=(DenseRetriever(),), lexical=False)
+        if mode == "hybrid":
+            fuser = make_fuser(request.fusion, request.fusion_weight, request.normalization)
+            return Stages(retrievers=(DenseRetriever(),), fuser=fuser, candidates=HYBRID_CANDIDATES)
+        raise ZhisouError(f"mode {mode!r} is not a search mode; use keyword, semantic or hybrid")
+
+    @property
+    def has_vectors(self) -> bool:
+        """Whether some segment holds passage vectors (semantic and hybrid modes can run)."""
+        return self.schema.semantic is not None and any("pvc" in s.optional for s in self.reader.segments)
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """``text`` encoded by the index's model (kept for the last queries of this searcher)."""
+        spec = self.schema.semantic
+        if spec is None:
+            raise ZhisouError('this index has no semantic model; create it with a schema holding "semantic"')
+        found = self._query_vectors.get(text)
+        if found is None:
+            from zhisou.embed.registry import load_embedder
+
+            found = load_embedder(spec.model).encode_queries([text])[0]
+            if len(self._query_vectors) >= 256:
+                self._query_vectors.pop(next(iter(self._query_vectors)))
+            self._query_vectors[text] = found
+        return found
+
+    def filter_mask(self, request: SearchRequest) -> np.ndarray:
+        """The live documents that pass the request's filters."""
+        filters = tuple(self.filter_query(request.filters)) if request.filters else ()
+        plan = Plan(lambda: query_tree("", self._fields), self._text_fields, filters=filters)
+        return self.context.allowed(plan)
 
     def plan(self, request: SearchRequest) -> Plan:
         """What ``request`` executes: parsed once, filters as queries, words analyzed once."""

@@ -52,6 +52,7 @@ class Stages:
     fuser: Fuser | None = None
     rerankers: tuple[Reranker, ...] = field(default=())
     lexical: bool = True  # False: the other retrievers alone (a pure semantic search)
+    candidates: int = 0  # how deep every list goes at least (what a fuser sees of each)
 
     def __post_init__(self) -> None:
         channels = len(self.retrievers) + (1 if self.lexical else 0)
@@ -66,7 +67,7 @@ class Stages:
 
     def depth(self, window: int) -> int:
         """How deep the first lists must go for a page ending at ``window``."""
-        return max([window, *(r.depth for r in self.rerankers)])
+        return max([window, self.candidates, *(r.depth for r in self.rerankers)])
 
     def run(self, request: SearchRequest, searcher: Searcher, lexical: TopDocs | None, depth: int) -> TopDocs:
         lists = [] if lexical is None else [lexical]

@@ -1,0 +1,110 @@
+"""Fusers: several ranked lists of the same reader → one (the ``Fuser`` stage).
+
+- ``ReciprocalRankFusion`` (Cormack et al., 2009): a document scores Σ 1 / (k + rank) over the
+  lists that hold it (ranks from 1; k = 60 as in the paper). Scores are ignored, so channels
+  with incomparable scores need no calibration.
+- ``ConvexFusion``: each list's scores normalized (min-max to [0, 1], or z-scores), then
+  ``(1 − weight) · first + weight · second`` (the first list is the lexical one, the second the
+  semantic one); a document missing from a list gets that list's lowest normalized score.
+Ties go to the document that ranks higher in the first list, then in the second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from zhisou.errors import ZhisouError
+from zhisou.search.topk import TopDocs
+
+RRF_K = 60
+
+
+def _union(lists: Sequence[TopDocs]) -> tuple[np.ndarray, np.ndarray]:
+    """The documents of all lists (first seen first) and, per list, each one's 0-based rank
+    there (-1: absent), as a (lists × documents) matrix."""
+    order: dict[int, int] = {}
+    for top in lists:
+        for doc in top.docs.tolist():
+            order.setdefault(int(doc), len(order))
+    ranks = np.full((len(lists), len(order)), -1, dtype=np.int64)
+    for number, top in enumerate(lists):
+        for rank, doc in enumerate(top.docs.tolist()):
+            ranks[number, order[int(doc)]] = rank
+    return np.fromiter(order, dtype=np.int64, count=len(order)), ranks
+
+
+def _ranked(docs: np.ndarray, scores: np.ndarray, ranks: np.ndarray, lists: Sequence[TopDocs], depth: int) -> TopDocs:
+    # Sort by score, then by rank in each list (absent last), then by first appearance.
+    keys = [np.where(r < 0, np.iinfo(np.int64).max, r) for r in ranks[::-1]]
+    order = np.lexsort((np.arange(len(docs)), *keys, -scores))[:depth]
+    total = max((top.total for top in lists), default=0)
+    return TopDocs(docs[order], scores[order], max(total, len(docs)), all(top.exact for top in lists))
+
+
+@dataclass(frozen=True)
+class ReciprocalRankFusion:
+    k: int = RRF_K
+
+    def fuse(self, lists: Sequence[TopDocs], depth: int) -> TopDocs:
+        if not lists:
+            return TopDocs.empty()
+        docs, ranks = _union(lists)
+        contributions = np.where(ranks >= 0, 1.0 / (self.k + ranks + 1), 0.0)
+        return _ranked(docs, contributions.sum(axis=0), ranks, lists, depth)
+
+
+NORMALIZATIONS = ("minmax", "zscore")
+
+
+@dataclass(frozen=True)
+class ConvexFusion:
+    weight: float = 0.5  # of the second (semantic) list
+    normalization: str = "minmax"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.weight <= 1.0:
+            raise ZhisouError(f"fusion weight must be between 0 and 1, got {self.weight}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ZhisouError(
+                f"unknown normalization {self.normalization!r}; choose one of: {', '.join(NORMALIZATIONS)}"
+            )
+
+    def fuse(self, lists: Sequence[TopDocs], depth: int) -> TopDocs:
+        if len(lists) != 2:
+            raise ZhisouError(f"convex fusion combines two lists (lexical, semantic), got {len(lists)}")
+        docs, ranks = _union(lists)
+        total = np.zeros(len(docs))
+        for number, (top, weight) in enumerate(zip(lists, (1.0 - self.weight, self.weight))):
+            normalized = self.normalize(top.scores)
+            floor = normalized.min() if len(normalized) else 0.0
+            present = ranks[number] >= 0
+            column = np.full(len(docs), floor)
+            column[present] = normalized[ranks[number][present]]
+            total += weight * column
+        return _ranked(docs, total, ranks, lists, depth)
+
+    def normalize(self, scores: np.ndarray) -> np.ndarray:
+        scores = np.asarray(scores, dtype=np.float64)
+        if not len(scores):
+            return scores
+        if self.normalization == "minmax":
+            low, high = scores.min(), scores.max()
+            return (scores - low) / (high - low) if high > low else np.ones_like(scores)
+        spread = scores.std()
+        return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
+
+
+FUSIONS = ("rrf", "convex")
+
+
+def make_fuser(
+    name: str = "rrf", weight: float = 0.5, normalization: str = "minmax"
+) -> ReciprocalRankFusion | ConvexFusion:
+    if name == "rrf":
+        return ReciprocalRankFusion()
+    if name == "convex":
+        return ConvexFusion(weight, normalization)
+    raise ZhisouError(f"unknown fusion {name!r}; choose one of: {', '.join(FUSIONS)}")

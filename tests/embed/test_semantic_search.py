@@ -1,0 +1,137 @@
+"""Semantic and hybrid search end to end on the tiny model: vectors written at flush, kept
+through deletes, merges and reopening; rankings equal a reference computed straight from the
+embedder; filters return k hits that pass; errors in one line."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.embed.conftest import WORDS
+from zhisou import Index, Schema
+from zhisou.errors import ZhisouError
+from zhisou.schema import FieldSpec, SemanticSpec
+
+pytest.importorskip("onnxruntime")
+
+
+def corpus(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    return [
+        {
+            "id": f"d{n}",
+            "title": " ".join(rng.choices(WORDS, k=2)),
+            "body": "。".join(" ".join(rng.choices(WORDS, k=rng.randint(2, 6))) for _ in range(rng.randint(1, 5))),
+            "tags": ["a"] if n % 3 == 0 else ["b"],
+        }
+        for n in range(count)
+    ]
+
+
+def semantic_index(tiny_model: Path, directory: Path, docs: list[dict[str, Any]], per_commit: int = 7) -> Index:
+    schema = Schema(
+        (FieldSpec("title", "text"), FieldSpec("body", "text"), FieldSpec("tags", "keyword")),
+        semantic=SemanticSpec(model=str(tiny_model), passage_tokens=16, overlap_tokens=2),
+    )
+    index = Index.create(directory, schema)
+    for start in range(0, len(docs), per_commit):
+        index.add(docs[start : start + per_commit])
+        index.commit()
+    return index
+
+
+def reference_scores(tiny_model: Path, docs: list[dict[str, Any]], query: str) -> dict[str, float]:
+    """Each document's best passage against the query, computed without the index."""
+    from zhisou.embed.passages import split_passages
+    from zhisou.embed.registry import load_embedder
+
+    embedder = load_embedder(str(tiny_model))
+    passages = split_passages([d["body"] for d in docs], [d["title"] for d in docs], embedder.count_tokens, 16, 2)
+    vectors = embedder.encode_passages([p.text for p in passages])
+    q = embedder.encode_queries([query])[0]
+    best: dict[str, float] = {}
+    for passage, vector in zip(passages, vectors):
+        doc_id = docs[passage.doc]["id"]
+        best[doc_id] = max(best.get(doc_id, -np.inf), float(vector @ q))
+    return best
+
+
+def test_semantic_ranking_survives_deletes_merges_and_reopening(tiny_model: Path, tmp_path: Path) -> None:
+    docs = corpus(30)
+    index = semantic_index(tiny_model, tmp_path / "ix", docs)
+    index.delete(["d3", "d11"])
+    index.commit()
+    live = [d for d in docs if d["id"] not in ("d3", "d11")]
+    query = "倒排 索引 vector"
+    expected = reference_scores(tiny_model, live, query)
+    ranked = sorted(expected, key=lambda i: -expected[i])
+    for stage in ("segments", "optimized", "reopened"):
+        if stage == "optimized":
+            index.optimize()
+        if stage == "reopened":
+            index.close()
+            index = Index.open(tmp_path / "ix")
+        result = index.search(query, mode="semantic", size=10, with_docs=False)
+        assert result.scores == pytest.approx([expected[i] for i in ranked[:10]], abs=1e-5), stage
+        assert set(result.ids) <= set(expected) and "d3" not in result.ids
+        assert result.total == len(live)
+
+
+def test_filters_hold_in_semantic_mode_with_k_hits(tiny_model: Path, tmp_path: Path) -> None:
+    index = semantic_index(tiny_model, tmp_path / "ix", corpus(30))
+    result = index.search("rank fusion", mode="semantic", size=5, filters={"tags": "a"})
+    assert len(result.hits) == 5 and all(h.doc["tags"] == ["a"] for h in result.hits)
+    page2 = index.search("rank fusion", mode="semantic", size=5, page=2, filters={"tags": "a"})
+    assert not set(page2.ids) & set(result.ids) and all(h.doc["tags"] == ["a"] for h in page2.hits)
+
+
+def test_hybrid_fuses_the_keyword_and_semantic_lists(tiny_model: Path, tmp_path: Path) -> None:
+    from zhisou.search.fusion import ReciprocalRankFusion
+    from zhisou.search.request import SearchRequest
+    from zhisou.search.searcher import HYBRID_CANDIDATES
+
+    index = semantic_index(tiny_model, tmp_path / "ix", corpus(30))
+    searcher = index.searcher()
+    query = "spark 模型"
+    lexical = searcher.top_docs(SearchRequest(query), HYBRID_CANDIDATES)
+    from zhisou.search.dense import DenseRetriever
+
+    dense = DenseRetriever().retrieve(SearchRequest(query), searcher, HYBRID_CANDIDATES)
+    expected = ReciprocalRankFusion().fuse([lexical, dense], 10)
+    hybrid = index.search(query, mode="hybrid", size=10, with_docs=False)
+    assert hybrid.scores == pytest.approx(expected.scores.tolist())
+    assert hybrid.ids == searcher.reader.doc_ids(expected.docs.tolist())
+    convex = index.search(query, mode="hybrid", fusion="convex", fusion_weight=1.0, size=5, with_docs=False)
+    semantic = index.search(query, mode="semantic", size=5, with_docs=False)
+    assert convex.ids == semantic.ids  # all weight on the semantic list
+
+
+def test_modes_refuse_what_cannot_run(tiny_model: Path, tmp_path: Path) -> None:
+    from zhisou.embed.registry import _LOADED, register_embedder
+
+    plain = Index.create(tmp_path / "plain", Schema.default())
+    plain.add({"id": "x", "title": "rank", "body": "rank"})
+    plain.commit()
+    with pytest.raises(ZhisouError, match="needs an index with vectors"):
+        plain.search("rank", mode="semantic")
+    with pytest.raises(ZhisouError, match="unknown mode"):
+        plain.search("rank", mode="telepathy")
+    semantic_index(tiny_model, tmp_path / "ix", corpus(5))
+
+    class Wider:
+        name, dimension, max_tokens = "wider", 48, 16
+
+        def encode_queries(self, texts: list[str]) -> np.ndarray:
+            return np.ones((len(texts), 48), dtype=np.float32) / np.sqrt(48)
+
+    real = _LOADED[str(tiny_model)]
+    register_embedder(str(tiny_model), Wider())  # type: ignore[arg-type]
+    try:
+        with pytest.raises(ZhisouError, match="another model"):
+            Index.open(tmp_path / "ix").search("rank", mode="semantic")
+    finally:
+        register_embedder(str(tiny_model), real)
