@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.embed.conftest import tiny_model  # noqa: F401 -- a fixture for every test directory
 from zhisou import Index, Schema
 from zhisou.schema import FieldSpec
 

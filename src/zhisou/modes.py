@@ -48,12 +48,11 @@ def available(has_vectors: bool) -> list[str]:
 
 
 def search_mode(name: str, has_vectors: bool) -> Mode:
-    """The search mode ``name`` if it can run on an index (with or without vectors); else one
-    line saying why not and what to use."""
-    if name not in SEARCH_MODES:
-        resolve(name)  # an unknown name: the error names every mode
+    """The search mode ``name`` (or an alias) if it can run on an index (with or without
+    vectors); else one line saying why not and what to use."""
+    mode = resolve(name)  # an unknown name: the error names every mode
+    if mode.name not in SEARCH_MODES:
         raise ZhisouError(f"mode {name!r} is not a search mode; choose one of: {', '.join(SEARCH_MODES)}")
-    mode = MODES[name]
     if mode.needs_vectors and not has_vectors:
         raise ZhisouError(f"mode {name!r} needs an index with vectors; this one has none, use mode keyword")
     if not mode.implemented:

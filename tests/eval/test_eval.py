@@ -77,7 +77,9 @@ def test_gzipped_corpus_and_bad_inputs(tmp_path: Path) -> None:
     with pytest.raises(ZhisouError, match=r"no corpus\.jsonl"):
         BeirDataset.load(tmp_path)
     with pytest.raises(ZhisouError, match="not available yet"):
-        run_evaluation(dataset, mode="dense", cache_dir=tmp_path / "cache")
+        run_evaluation(dataset, mode="ltr", cache_dir=tmp_path / "cache")
+    with pytest.raises(ZhisouError, match="unknown mode"):
+        run_evaluation(dataset, mode="telepathy", cache_dir=tmp_path / "cache")
 
 
 def test_evaluate_counts_empty_results_as_zero() -> None:
@@ -94,3 +96,24 @@ def test_cli_json(tmp_path: Path) -> None:
     assert data["queries"] == 3 and set(data["metrics"]) == {"nDCG@10", "Recall@100", "Recall@1000", "MRR@10", "MAP"}
     missing = CliRunner().invoke(app, ["eval", "--dataset", str(tmp_path / "none")])
     assert missing.exit_code == 2 and "no corpus.jsonl" in missing.stderr
+
+
+def test_semantic_and_hybrid_evaluations_run_on_an_embedded_index(tmp_path: Path, tiny_model: Path) -> None:
+    """The tiny model stands in for the real one: the run is scored, its index cached per model."""
+    from zhisou.eval.metrics import evaluate as score
+
+    dataset = write_dataset(tmp_path / "tiny")
+    semantic = run_evaluation(dataset, mode="dense", model=str(tiny_model), cache_dir=tmp_path / "cache")
+    assert semantic.mode == "dense" and semantic.settings["model"] == str(tiny_model)
+    assert semantic.index_seconds is not None and 0 <= semantic.metrics["nDCG@10"] <= 1
+    keyword = run_evaluation(dataset, cache_dir=tmp_path / "cache")
+    assert keyword.index_path != semantic.index_path  # one cached index per schema
+    hybrid = run_evaluation(
+        dataset, mode="hybrid", model=str(tiny_model), cache_dir=tmp_path / "cache", run_file=tmp_path / "h.trec"
+    )
+    assert hybrid.index_seconds is None  # the semantic index, reused
+    run: dict[str, dict[str, float]] = {}
+    for line in (tmp_path / "h.trec").read_text().splitlines():
+        query, _, doc, _, value, _ = line.split()
+        run.setdefault(query, {})[doc] = float(value)
+    assert score(BeirDataset.load(dataset).qrels, run) == pytest.approx(hybrid.metrics)

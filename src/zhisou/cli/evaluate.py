@@ -18,6 +18,7 @@ from zhisou.cli.base import (
     run,
 )
 from zhisou.errors import ZhisouError
+from zhisou.schema import DEFAULT_EMBEDDING_MODEL
 from zhisou.search.similarity import BM25, SIMILARITIES
 
 
@@ -25,9 +26,11 @@ from zhisou.search.similarity import BM25, SIMILARITIES
 def eval_command(
     dataset: Annotated[Path, typer.Option("--dataset", "-d", help="BEIR-format dataset directory.")],
     split: Annotated[str, typer.Option(help="qrels/<split>.tsv to evaluate.")] = "test",
-    mode: Annotated[
-        str, typer.Option(help="Retrieval mode: bm25 = keyword (semantic/dense, hybrid, ltr: planned).")
-    ] = "bm25",
+    mode: Annotated[str, typer.Option(help="Retrieval mode: bm25 (keyword) | semantic (dense) | hybrid.")] = "bm25",
+    model: Annotated[str, typer.Option(help="Embedding model for semantic and hybrid.")] = DEFAULT_EMBEDDING_MODEL,
+    fusion: Annotated[str, typer.Option(help="Hybrid fusion: rrf | convex.")] = "rrf",
+    fusion_weight: Annotated[float, typer.Option(help="Convex fusion: the semantic list's weight.")] = 0.5,
+    normalization: Annotated[str, typer.Option(help="Convex fusion: minmax | zscore.")] = "minmax",
     k: Annotated[int, typer.Option("--k", help="Hits retrieved per query.")] = 1000,
     run_file: Annotated[Path | None, typer.Option("--run", help="Write a TREC run file here.")] = None,
     k1: Annotated[float, typer.Option(help="BM25 k1 (no reindex needed to change it).")] = BM25.k1,
@@ -63,6 +66,10 @@ def eval_command(
             run_file=run_file,
             similarity=similarity,
             on_progress=on_progress,
+            model=model,
+            fusion=fusion,
+            fusion_weight=fusion_weight,
+            normalization=normalization,
         )
         if as_json:
             print_json(report.to_dict())

@@ -42,10 +42,10 @@ def search(
     """Search the index."""
 
     def action() -> None:
-        search_mode(mode, has_vectors=False)
+        searched = Index.open(index)
+        chosen = search_mode(mode, has_vectors=searched.searcher().has_vectors).name
         if operator not in ("or", "and"):
             raise ZhisouError(f"--operator must be 'or' or 'and', got {operator!r}")
-        searched = Index.open(index)
         result = searched.search(
             query,
             page=page,
@@ -53,6 +53,7 @@ def search(
             filters=filters or None,
             sort=sort,
             default_operator=operator,  # type: ignore[arg-type]
+            mode=chosen,
         )
         if as_json:
             print_json(result.to_dict())

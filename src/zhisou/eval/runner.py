@@ -18,10 +18,18 @@ from zhisou.eval.beir import BeirDataset
 from zhisou.eval.metrics import Run, evaluate
 from zhisou.index.manifest import CODEC, manifest_generations
 from zhisou.modes import resolve
-from zhisou.schema import FieldSpec, Schema
+from zhisou.schema import DEFAULT_EMBEDDING_MODEL, FieldSpec, Schema, SemanticSpec
 from zhisou.search.similarity import BM25
 
 EVAL_SCHEMA = Schema((FieldSpec("body", "text"),))
+
+
+def eval_schema(mode: str, model: str) -> Schema:
+    """One text field (title + text, as every engine in the benchmarks gets it); with the
+    embedding model named for the modes that need vectors."""
+    if not resolve(mode).needs_vectors:
+        return EVAL_SCHEMA
+    return EVAL_SCHEMA.with_semantic(SemanticSpec(model=model, fields=("body",)))
 
 
 @dataclass
@@ -52,9 +60,10 @@ def cached_index(
     cache_dir: Path,
     similarity: BM25,
     on_progress: Callable[[int], None] | None = None,
+    schema: Schema = EVAL_SCHEMA,
 ) -> tuple[Index, float | None]:
     """The dataset's index, built once per (corpus, schema, zhisou version); returns (index, build seconds)."""
-    key_source = json.dumps([dataset.fingerprint(), EVAL_SCHEMA.to_dict(), __version__, CODEC], sort_keys=True)
+    key_source = json.dumps([dataset.fingerprint(), schema.to_dict(), __version__, CODEC], sort_keys=True)
     key = hashlib.sha1(key_source.encode()).hexdigest()[:12]
     directory = cache_dir / f"{dataset.name}-{key}"
     if manifest_generations(directory) and (directory / "COMPLETE").exists():
@@ -65,7 +74,7 @@ def cached_index(
     if (directory / "COMPLETE").exists():
         (directory / "COMPLETE").unlink()
     started = time.perf_counter()
-    index = Index.create(directory, EVAL_SCHEMA, overwrite=True, similarity=similarity)
+    index = Index.create(directory, schema, overwrite=True, similarity=similarity)
     added = 0
     for doc in dataset.documents():
         index.add(doc)
@@ -78,16 +87,17 @@ def cached_index(
     return index, time.perf_counter() - started
 
 
-def run_queries(index: Index, dataset: BeirDataset, k: int) -> tuple[Run, float]:
+def run_queries(index: Index, dataset: BeirDataset, k: int, **options: Any) -> tuple[Run, float]:
     """One query at a time, ids only; returns the run and queries per second. As in the
-    benchmark harness, 20 untimed queries go first: loading the compiled kernels is start-up."""
+    benchmark harness, 20 untimed queries go first: loading the compiled kernels is start-up.
+    ``options``: the search's mode and fusion settings."""
     searcher = index.searcher()
     for query_id in list(dataset.qrels)[:20]:
-        searcher.search(dataset.queries[query_id], size=k, with_docs=False, plain=True)
+        searcher.search(dataset.queries[query_id], size=k, with_docs=False, plain=True, **options)
     run: Run = {}
     started = time.perf_counter()
     for query_id in dataset.qrels:
-        result = searcher.search(dataset.queries[query_id], size=k, with_docs=False, plain=True)
+        result = searcher.search(dataset.queries[query_id], size=k, with_docs=False, plain=True, **options)
         run[query_id] = dict(zip(result.ids, result.scores))
     seconds = time.perf_counter() - started
     return run, len(run) / seconds if seconds > 0 else float("inf")
@@ -111,15 +121,24 @@ def run_evaluation(
     run_file: Path | None = None,
     similarity: BM25 | None = None,
     on_progress: Callable[[int], None] | None = None,
+    model: str = DEFAULT_EMBEDDING_MODEL,
+    fusion: str = "rrf",
+    fusion_weight: float = 0.5,
+    normalization: str = "minmax",
 ) -> EvalReport:
-    if not resolve(mode).implemented:
-        raise ZhisouError(f"--mode {mode} is not available yet (semantic recall and LTR are planned); use bm25")
+    chosen = resolve(mode)
+    if not chosen.implemented:
+        raise ZhisouError(f"--mode {mode} is not available yet; use bm25, semantic or hybrid")
     if not 1 <= k <= 10_000:
         raise ZhisouError(f"--k must be between 1 and 10000, got {k}")
     similarity = similarity or BM25()
     dataset = BeirDataset.load(dataset_dir, split)
-    index, index_seconds = cached_index(dataset, cache_dir or default_cache_dir(), similarity, on_progress)
-    run, qps = run_queries(index, dataset, k)
+    schema = eval_schema(mode, model)
+    index, index_seconds = cached_index(dataset, cache_dir or default_cache_dir(), similarity, on_progress, schema)
+    options: dict[str, Any] = {"mode": chosen.name}
+    if chosen.name == "hybrid":
+        options |= {"fusion": fusion, "fusion_weight": fusion_weight, "normalization": normalization}
+    run, qps = run_queries(index, dataset, k, **options)
     if run_file is not None:
         write_trec_run(run, run_file, f"zhisou-{mode}")
     return EvalReport(
@@ -133,5 +152,11 @@ def run_evaluation(
         queries_per_second=qps,
         index_seconds=index_seconds,
         index_path=str(index.directory),
-        settings={"k1": similarity.k1, "b": similarity.b, "fields": "title+text as one field"},
+        settings={
+            "k1": similarity.k1,
+            "b": similarity.b,
+            "fields": "title+text as one field",
+            **({"model": model} if chosen.needs_vectors else {}),
+            **({k: v for k, v in options.items() if k != "mode"}),
+        },
     )

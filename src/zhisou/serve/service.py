@@ -68,7 +68,7 @@ class Service:
     # -- reading -----------------------------------------------------------------------------
     def modes(self) -> list[str]:
         """Search modes this index supports (semantic ones once it holds vectors)."""
-        return available(has_vectors=False)
+        return available(has_vectors=self.index.searcher().has_vectors)
 
     def _filters(self, searcher: Searcher, tags: list[str], year: str | None, extra: Iterable[str] = ()) -> list[Query]:
         """The page's filters, parsed once: any of ``tags``, the calendar ``year``, and filter
@@ -118,9 +118,9 @@ class Service:
         """A page of results with highlights, facet counts and, when nothing matches, a
         did-you-mean. A query with broken syntax is searched as plain words (``query_error``
         says why), as Elasticsearch's ``simple_query_string`` does."""
-        search_mode(mode, has_vectors=False)
-        tags, filters = list(tags), list(filters)
         searcher = self.index.searcher()
+        mode = search_mode(mode, has_vectors=searcher.has_vectors).name
+        tags, filters = list(tags), list(filters)
         clauses = self._filters(searcher, tags, year, filters) or None
         facet_fields = self._facet_fields(facets)
         query = query.strip()
@@ -132,6 +132,8 @@ class Service:
             except QuerySyntaxError as error:
                 plain, query_error = True, str(error)
         sort = None if query else (f"-{self.date_field}" if self.date_field else None)
+        if mode != "keyword" and query:
+            parsed = query  # the semantic channel reads the text; hybrid's keyword side parses it
         # One pass: the page and the facet counts over every match come from the same scoring.
         result = searcher.search(
             parsed,
@@ -142,6 +144,7 @@ class Service:
             plain=plain,
             facets=facet_fields or None,
             facet_size=FACET_SIZE,
+            mode=mode if query else "keyword",  # no query: the newest documents, whatever the mode
         )
         out = self._page(result)
         out["query"] = query
