@@ -82,6 +82,18 @@ def test_demo_builds_and_searches(tmp_path: Path) -> None:
     data = json.loads(out)
     assert code == 0 and data["added"] >= 40 and data["skipped"] == 0
     assert data["queries"]["倒排索引"]["hits"][0]["id"] == "inverted-index"
+    from zhisou.cli.demo import semantic_installed
+
+    assert data["semantic"] is semantic_installed()
+    if data["semantic"]:
+        # No note says "解码更快" or "大模型"; the one on speculative sampling answers it.
+        assert data["hybrid_queries"]["怎么让大模型解码更快"]["hits"][0]["id"] == "speculative-decoding"
+        code, out, _ = invoke("search", "-i", str(tmp_path / "demo"), "--mode", "semantic", "大模型推理加速", "--json")
+        assert code == 0 and json.loads(out)["hits"][0]["id"] == "speculative-decoding"
+    code, out, _ = invoke("demo", "-i", str(tmp_path / "plain"), "--no-semantic", "--json")
+    assert json.loads(out)["semantic"] is False and not json.loads(out)["hybrid_queries"]
+    code, _, err = invoke("search", "-i", str(tmp_path / "plain"), "--mode", "hybrid", "rank")
+    assert code == 2 and "needs an index with vectors" in err
 
 
 def test_serve_refuses_bad_setups_in_one_line(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

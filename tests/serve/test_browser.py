@@ -210,3 +210,33 @@ def test_a_document_id_with_dot_segments_links_to_its_own_page(notes_dir: Path, 
         page.wait_for_url("**/doc?id=*")
         assert page.locator("article.document h1").inner_text() == "Dot segments"
         context.close()
+
+
+@pytest.fixture(scope="module")
+def semantic_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from zhisou.cli.demo import semantic_installed
+    from zhisou.schema import Schema, SemanticSpec
+
+    if not semantic_installed():
+        pytest.skip("the semantic extra is not installed")
+    index = Index.create(tmp_path_factory.mktemp("semantic") / "notes", Schema.default().with_semantic(SemanticSpec()))
+    ingest(index, [SAMPLE_NOTES])
+    index.close()
+    with serving(ServeSettings(index.directory, port=0)) as url:
+        yield url
+
+
+def test_switch_to_semantic_and_hybrid(browser, semantic_url: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(base_url=semantic_url, locale="en-US", bypass_csp=True)
+    page = context.new_page()
+    page.goto("/search?q=如何加快大模型的生成速度")
+    assert page.locator(".mode.disabled").count() == 0  # every mode runs on an index with vectors
+    page.locator("a.mode[data-mode=semantic]").click()
+    page.wait_for_url("**mode=semantic*")
+    assert page.locator(".mode.active").inner_text() == "Semantic"
+    assert card_titles(page)[0].startswith("投机采样")  # no note uses the query's words
+    page.locator("a.mode[data-mode=hybrid]").click()
+    page.wait_for_url("**mode=hybrid*")
+    assert page.locator(".mode.active").inner_text() == "Hybrid"
+    assert card_titles(page)[0].startswith("投机采样")
+    context.close()

