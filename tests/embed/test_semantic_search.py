@@ -135,3 +135,23 @@ def test_modes_refuse_what_cannot_run(tiny_model: Path, tmp_path: Path) -> None:
             Index.open(tmp_path / "ix").search("rank", mode="semantic")
     finally:
         register_embedder(str(tiny_model), real)
+
+
+def test_related_by_vector_leaves_out_the_document_and_its_copies(tiny_model: Path, tmp_path: Path) -> None:
+    docs = corpus(20)
+    docs.append({**docs[4], "id": "copy-of-d4"})  # the same text under another id
+    index = semantic_index(tiny_model, tmp_path / "ix", docs)
+    searcher = index.searcher()
+    related = searcher.related("d4", size=5)
+    assert len(related.ids) == 5
+    assert "d4" not in related.ids and "copy-of-d4" not in related.ids
+    assert related.scores == sorted(related.scores, reverse=True) and max(related.scores) < 0.985
+    from zhisou.search.dense import document_vector
+
+    doc = searcher.reader.find("d4")
+    vector = document_vector(searcher, doc)
+    assert vector is not None and abs(float(np.linalg.norm(vector)) - 1) < 1e-5
+    plain = Index.create(tmp_path / "plain", Schema.default())
+    plain.add([{"id": "a", "title": "rank bm25", "body": "rank"}, {"id": "b", "title": "rank", "body": "bm25"}])
+    plain.commit()
+    assert plain.searcher().related("a", size=3).ids == ["b"]  # no vectors: more-like-this

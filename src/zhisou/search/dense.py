@@ -94,3 +94,48 @@ def best_passage(searcher: Searcher, doc: int, query: np.ndarray) -> PassageHit 
     best = int(np.argmax(scores))
     span = spans[start + best]
     return PassageHit(doc, float(scores[best]), best, (int(span[0]), int(span[1])))
+
+
+# Two documents whose vectors agree this closely are copies of each other: not "related".
+NEAR_DUPLICATE = 0.985
+
+
+def document_vector(searcher: Searcher, doc: int) -> np.ndarray | None:
+    """The unit mean of a document's passage vectors (None without vectors)."""
+    segment_number = int(np.searchsorted(searcher.reader.bases, doc, side="right")) - 1
+    segment = searcher.reader.segments[segment_number]
+    local = doc - int(searcher.reader.bases[segment_number])
+    vectors, counts = segment.optional.get("pvc"), segment.optional.get("pcn")
+    if vectors is None or counts is None:
+        return None
+    counts = counts.reshape(-1).astype(np.int64)
+    start = int(counts[:local].sum())
+    rows = vectors[start : start + int(counts[local])]
+    if not len(rows):
+        return None
+    mean = rows.astype(np.float64).mean(axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+
+
+def related_documents(searcher: Searcher, doc: int, size: int) -> TopDocs | None:
+    """Documents nearest ``doc`` by meaning — their best passage against its mean vector —
+    without ``doc`` itself and its near-duplicates; None when ``doc`` has no vectors."""
+    vector = document_vector(searcher, doc)
+    if vector is None:
+        return None
+    docs_parts, score_parts = [], []
+    for segment, base in zip(searcher.reader.segments, searcher.reader.bases):
+        best = best_passages(segment, vector)
+        if best is None:
+            continue
+        live = segment.live_mask() & best[1]
+        local = np.flatnonzero(live)
+        docs_parts.append(local + int(base))
+        score_parts.append(best[0][local])
+    if not docs_parts:
+        return TopDocs.empty()
+    docs, scores = np.concatenate(docs_parts), np.concatenate(score_parts).astype(np.float64)
+    keep = (docs != doc) & (scores < NEAR_DUPLICATE)
+    docs, scores = docs[keep], scores[keep]
+    order = np.lexsort((docs, -scores))[:size]
+    return TopDocs(docs[order], scores[order], len(docs))

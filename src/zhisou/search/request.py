@@ -83,9 +83,10 @@ class SearchRequest:
             check_length(self.query)
         if not _is_int(self.facet_size) or self.facet_size < 1:
             raise ZhisouError(f"facet_size must be a whole number >= 1, got {self.facet_size!r}")
-        if not isinstance(self.mode, str):
-            raise ZhisouError(f"mode must be text, got {type(self.mode).__name__}")
-        resolve(self.mode)  # an unknown mode: one line naming the choices
+        if self.mode != "keyword":
+            if not isinstance(self.mode, str):
+                raise ZhisouError(f"mode must be text, got {type(self.mode).__name__}")
+            resolve(self.mode)  # an unknown mode: one line naming the choices
 
 
 def _is_int(value: object) -> bool:

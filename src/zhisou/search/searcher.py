@@ -45,6 +45,7 @@ from zhisou.search.strategies import Context, choose
 from zhisou.search.suggest import Suggester
 from zhisou.search.topk import TopDocs
 
+KEYWORD_STAGES = Stages()  # the lexical retrieval alone
 # How deep each channel's list goes in hybrid mode (Elasticsearch's rank_window_size default).
 HYBRID_CANDIDATES = 100
 
@@ -180,9 +181,11 @@ class Searcher:
     def mode_stages(self, request: SearchRequest) -> Stages:
         """The stages a retrieval mode runs: none (keyword), the semantic retriever alone, or
         both channels fused (hybrid, each list HYBRID_CANDIDATES deep)."""
+        if request.mode == "keyword":
+            return KEYWORD_STAGES
         mode = resolve(request.mode).name
         if mode == "keyword":
-            return Stages()
+            return KEYWORD_STAGES
         if not self.has_vectors:
             raise ZhisouError(
                 f"mode {mode!r} needs an index with vectors; this one has none "
@@ -266,6 +269,24 @@ class Searcher:
         if self._suggester is None:
             self._suggester = Suggester(self.reader)
         return self._suggester.suggest(query)
+
+    def related(self, doc_id: str, *, size: int = 5) -> SearchResult:
+        """Documents related to ``doc_id``: by meaning when the index holds its vectors (nearest
+        passages, the document and its near-duplicates left out), else ``more_like_this``."""
+        doc = self.reader.find(doc_id)
+        if doc is None:
+            raise ZhisouError(f"no document with id {doc_id!r}")
+        if self.has_vectors:
+            from zhisou.search.dense import related_documents
+
+            started = time.perf_counter()
+            top = related_documents(self, doc, size)
+            if top is not None:
+                hits = hydrate(self.reader, top.docs.tolist(), top.scores.tolist(), 1, {})
+                took = (time.perf_counter() - started) * 1000
+                ids, scores = [h.id for h in hits], [h.score for h in hits]
+                return SearchResult(f"related:{doc_id}", top.total, 1, size, took, ids, scores, hits)
+        return self.more_like_this(doc_id, size=size)
 
     def more_like_this(self, doc_id: str, *, size: int = 5, max_terms: int = 25) -> SearchResult:
         """Documents that share the most distinctive words of ``doc_id`` (Lucene's MoreLikeThis:

@@ -192,7 +192,7 @@ class Service:
         searcher = self.index.searcher()
         if searcher.reader.find(doc_id) is None:
             raise NotFound(f"no document with id {doc_id!r}")
-        return [self.card(hit) for hit in searcher.more_like_this(doc_id, size=size).hits]
+        return [self.card(hit) for hit in searcher.related(doc_id, size=size).hits]
 
     def card(self, hit: Hit) -> dict[str, Any]:
         return card(hit, self.fields)
