@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,19 @@ REFRESH_SECONDS = 1.0
 
 
 class Index:
-    def __init__(self, directory: Path, *, ram_budget_mb: float = 256, similarity: BM25 | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        ram_budget_mb: float = 256,
+        similarity: BM25 | None = None,
+        on_embedded: Callable[[int], None] | None = None,
+    ) -> None:
+        """``on_embedded``: called with how many passages were just embedded, while the writer
+        of an index with semantic recall flushes (for a progress display)."""
         self.directory = Path(directory)
         self.ram_budget_mb = ram_budget_mb
+        self.on_embedded = on_embedded
         self.similarity = similarity or BM25()
         self._writer: IndexWriter | None = None
         self._searcher: Searcher | None = None
@@ -120,7 +130,10 @@ class Index:
     def writer(self) -> IndexWriter:
         if self._writer is None or self._writer.closed:
             self._writer = IndexWriter(
-                self.directory, ram_budget_mb=self.ram_budget_mb, analyzers=self._reader.analyzers
+                self.directory,
+                ram_budget_mb=self.ram_budget_mb,
+                analyzers=self._reader.analyzers,
+                on_embedded=self.on_embedded,
             )
         return self._writer
 

@@ -100,6 +100,8 @@ class Schema:
     id_field: str = "id"
     semantic: SemanticSpec | None = None
     _by_name: dict[str, FieldSpec] = field(init=False, repr=False, compare=False)
+    _text: tuple[FieldSpec, ...] = field(init=False, repr=False, compare=False)
+    _columns: tuple[FieldSpec, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_name: dict[str, FieldSpec] = {}
@@ -109,9 +111,11 @@ class Schema:
             by_name[spec.name] = spec
         if self.id_field in by_name:
             raise SchemaError(f"field {self.id_field!r} is the document id; do not declare it as a field")
+        object.__setattr__(self, "_by_name", by_name)
+        object.__setattr__(self, "_text", tuple(f for f in self.fields if f.type == "text"))
+        object.__setattr__(self, "_columns", tuple(f for f in self.fields if f.type in ("date", "number")))
         if not self.text_fields:
             raise SchemaError("a schema needs at least one text field")
-        object.__setattr__(self, "_by_name", by_name)
         if self.semantic is not None:
             object.__setattr__(self, "semantic", self._resolve_semantic(self.semantic))
 
@@ -137,12 +141,12 @@ class Schema:
 
     @property
     def text_fields(self) -> tuple[FieldSpec, ...]:
-        return tuple(f for f in self.fields if f.type == "text")
+        return self._text
 
     @property
     def column_fields(self) -> tuple[FieldSpec, ...]:
         """Date and number fields: one value per document, kept in a column for ranges and sorting."""
-        return tuple(f for f in self.fields if f.type in ("date", "number"))
+        return self._columns
 
     @property
     def field_names(self) -> tuple[str, ...]:

@@ -41,10 +41,11 @@ def print_hits(
 
 
 class RateColumn(ProgressColumn):
-    """Documents indexed and documents per second, for ``rich.progress``."""
+    """Items done and items per second (documents, or passages with ``unit``), for ``rich.progress``."""
 
     def render(self, task: Task) -> Text:
         docs = task.fields.get("docs", 0)
+        unit = task.fields.get("unit", "docs")
         elapsed = task.elapsed or 0
         rate = docs / elapsed if elapsed > 0 else 0
-        return Text(f"{docs:,} docs  {rate:,.0f} docs/s", style="cyan")
+        return Text(f"{docs:,} {unit}  {rate:,.0f} {unit}/s", style="cyan")

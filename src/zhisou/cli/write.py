@@ -77,11 +77,19 @@ def index_command(
             if not sep or not source or not target:
                 raise ZhisouError(f"--map expects source=target, got {item!r}")
             mapping[source] = target
-        target_index = Index.open_or_create(index, Schema.load(schema) if schema else None)
+        embedded: list[int] = [0]
+        embed_task: list[object] = []
+
+        def on_embedded(count: int) -> None:
+            embedded[0] += count
+            if embed_task:
+                progress.update(embed_task[0], docs=embedded[0])  # type: ignore[arg-type]
+
+        target_index = Index.open_or_create(index, Schema.load(schema) if schema else None, on_embedded=on_embedded)
         started = time.perf_counter()
         show = not as_json
         with Progress(
-            TextColumn("[bold]indexing"),
+            TextColumn("[bold]{task.description}"),
             BarColumn(),
             RateColumn(),
             TimeRemainingColumn(),
@@ -89,7 +97,9 @@ def index_command(
             disable=not show,
             transient=False,
         ) as progress:
-            task = progress.add_task("index", total=total_bytes(paths) or None, docs=0)
+            task = progress.add_task("indexing", total=total_bytes(paths) or None, docs=0)
+            if target_index.schema.semantic is not None:  # passages embedded at each flush
+                embed_task.append(progress.add_task("embedding", total=None, docs=0, unit="passages"))
 
             def on_record(size: int, added: int) -> None:
                 progress.update(task, advance=size, docs=added)

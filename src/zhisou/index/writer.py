@@ -13,7 +13,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +124,11 @@ class IndexWriter:
         merge_policy: TieredMergePolicy | None = None,
         analyzers: AnalyzerRegistry | None = None,
         producers: Sequence[ComponentProducer] = (),
+        on_embedded: Callable[[int], None] | None = None,
     ) -> None:
-        """``producers`` compute optional components (embeddings, say) for every flushed segment."""
+        """``producers`` compute optional components (embeddings, say) for every flushed
+        segment; with none given, an index with semantic recall embeds its passages, calling
+        ``on_embedded`` with how many it just encoded."""
         self.directory = Path(directory)
         self.producers = tuple(producers)
         self._lock = WriteLock(self.directory)
@@ -139,7 +142,7 @@ class IndexWriter:
             if self.schema.semantic is not None and not self.producers:
                 from zhisou.embed.store import SchemaEmbeddings
 
-                self.producers = (SchemaEmbeddings(self.schema.semantic),)
+                self.producers = (SchemaEmbeddings(self.schema.semantic, on_embedded),)
             self.ram_budget_bytes = int(ram_budget_mb * 1024 * 1024)
             self.merge_policy = merge_policy or TieredMergePolicy()
             self._remove_unreferenced_files()

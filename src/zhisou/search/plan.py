@@ -9,7 +9,6 @@ strategy then runs; ``terms`` collects what the highlighter marks.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
     from zhisou.search.request import SearchRequest
 
 
-@dataclass
+@dataclass(slots=True)
 class QueryTerms:
     """Analyzed terms a query looks for, per field: what the highlighter marks."""
 
@@ -35,7 +34,7 @@ class QueryTerms:
         self.by_field.setdefault(field_name, set()).add(term)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class DisjunctionPlan:
     """A free-text query: words (OR), documents restricted by ``filters``, minus ``exclusions``."""
 
@@ -47,7 +46,7 @@ class DisjunctionPlan:
 WordWeights = dict[str, dict[str, int]]  # field → analyzed term → how often the query produced it
 
 
-@dataclass
+@dataclass(slots=True)
 class Plan:
     """What one request executes (see the module docstring)."""
 
@@ -58,9 +57,16 @@ class Plan:
     exclusions: tuple[Query, ...] = ()
     sort: str | None = None
     track_total_hits: int = 10_000
-    terms: QueryTerms = field(default_factory=QueryTerms)
     allowed: np.ndarray | None = None  # documents ``words`` may match; computed on first use
     _tree: Query | None = None
+    _terms: QueryTerms | None = None
+
+    @property
+    def terms(self) -> QueryTerms:
+        """What evaluating the tree looks for (filled by the executor), made on first use."""
+        if self._terms is None:
+            self._terms = QueryTerms()
+        return self._terms
 
     @property
     def tree(self) -> Query:
@@ -73,8 +79,15 @@ class Plan:
     def match_all(self) -> bool:
         return isinstance(self.tree, MatchAllQuery)
 
+    def highlight_terms(self) -> dict[str, set[str]]:
+        """field → analyzed terms to mark: the words', and what evaluating the tree found."""
+        if self.words:
+            for name, counts in self.words.items():
+                self.terms.by_field.setdefault(name, set()).update(counts)
+        return self.terms.by_field
 
-def _is_word(query: Query, text_fields: set[str]) -> bool:
+
+def _is_word(query: Query, text_fields: set[str] | frozenset[str]) -> bool:
     """A plain word (one Chinese character expands to the words holding it: general path)."""
     return (
         isinstance(query, TermQuery)
@@ -84,7 +97,7 @@ def _is_word(query: Query, text_fields: set[str]) -> bool:
     )
 
 
-def plan_disjunction(tree: Query, text_fields: set[str]) -> DisjunctionPlan | None:
+def plan_disjunction(tree: Query, text_fields: set[str] | frozenset[str]) -> DisjunctionPlan | None:
     """The free-text shape of ``tree``, or None when it has another shape."""
     filters: tuple[Query, ...] = ()
     exclusions: tuple[Query, ...] = ()
@@ -122,8 +135,9 @@ def weighted_terms(reader: IndexReader, plan: DisjunctionPlan, default_fields: t
         analyzer = spec.analyzer_name
         counts = analyzed.get((analyzer, text))
         if counts is None:
-            terms = reader.analyzers.get(analyzer).stream(text, for_query=True).terms
-            counts = analyzed[(analyzer, text)] = dict(Counter(terms))  # first-seen order kept
+            counts = analyzed[(analyzer, text)] = {}  # first-seen order kept
+            for term in reader.analyzers.get(analyzer).stream(text, for_query=True).terms:
+                counts[term] = counts.get(term, 0) + 1  # a few terms: faster than a Counter
         by_field[name] = counts  # shared between fields: read only from here on
     return by_field
 
@@ -158,8 +172,10 @@ def plan_request(
     filters: tuple[Query, ...],
     default_fields: tuple[str, ...],
     saturating: bool,
+    text_fields: frozenset[str],
 ) -> Plan:
-    """Plan ``request`` (its ``filters`` already turned into queries)."""
+    """Plan ``request`` (its ``filters`` already turned into queries; ``text_fields``: the
+    schema's text fields, which bare words may search)."""
     query = request.query
 
     def build_tree() -> Query:
@@ -176,7 +192,6 @@ def plan_request(
     if request.sort is not None or not saturating:
         plan.tree  # noqa: B018 -- parse now: a syntax error belongs to planning
         return plan  # the compiled strategies rank by a saturating similarity only
-    text_fields = {spec.name for spec in reader.schema.text_fields}
     shape: DisjunctionPlan | None
     if (
         request.plain

@@ -73,10 +73,12 @@ class Searcher:
         self.stats = ReaderStats(reader, statistics)
         self.context = Context(reader, self.stats, self.similarity)
         self.stages = stages or Stages()
+        self._keyword_only = self.stages.empty
         fields = {f.name: FieldInfo(f.type) for f in self.schema.fields}
         fields[self.schema.id_field] = FieldInfo("keyword")
         self._fields = fields
         self._text_fields = tuple(f.name for f in self.schema.text_fields)
+        self._text_field_set = frozenset(self._text_fields)
         self._suggester: Suggester | None = None
         self._query_vectors: dict[str, np.ndarray] = {}
 
@@ -89,6 +91,7 @@ class Searcher:
         other = object.__new__(Searcher)
         other.__dict__.update(self.__dict__)
         other.stages = stages
+        other._keyword_only = stages.empty
         return other
 
     # -- query language ----------------------------------------------------------------------
@@ -132,13 +135,15 @@ class Searcher:
         collector = (
             FacetCollector(self.reader, self.stats, request.facets, request.facet_size) if request.facets else None
         )
-        stages = self.stages if not self.stages.empty else self.mode_stages(request)
-        depth = stages.depth(request.window)
+        if self._keyword_only and request.mode == "keyword":
+            stages = KEYWORD_STAGES  # the common case, decided without a call
+        else:
+            stages = self.stages if not self.stages.empty else self.mode_stages(request)
+        depth = request.window if stages is KEYWORD_STAGES else stages.depth(request.window)
         lexical = None
         terms: dict[str, set[str]] = {}
         if stages.lexical:  # a semantic search reads the query as text: no syntax to parse
             plan = self.plan(request)
-            terms = plan.terms.by_field
             strategy = choose(request.strategy, self.context, plan, depth, collector)
             lexical = strategy.run(self.context, plan, depth, collector)
         top = lexical if stages.empty else stages.run(request, self, lexical, depth)
@@ -146,9 +151,9 @@ class Searcher:
         if collector is not None and lexical is None:
             collector.collect(top.docs)  # no lexical pass: count what the other channels found
         first = (request.page - 1) * request.size
-        page = top.page(first, request.size)
+        end = first + request.size
         facets = collector.counts() if collector is not None else {}
-        docs, scores = page.docs.tolist(), page.scores.tolist()
+        docs, scores = top.docs[first:end].tolist(), top.scores[first:end].tolist()
         if not request.with_docs:
             took = (time.perf_counter() - started) * 1000
             ids = self.reader.doc_ids(docs)
@@ -163,6 +168,8 @@ class Searcher:
                 total_exact=top.exact,
                 facets=facets,
             )
+        if stages.lexical:
+            terms = plan.highlight_terms()
         hits = hydrate(self.reader, docs, scores, first + 1, terms, request.highlight_fields)
         took = (time.perf_counter() - started) * 1000
         return SearchResult(
@@ -231,7 +238,10 @@ class Searcher:
         """What ``request`` executes: parsed once, filters as queries, words analyzed once."""
         filters = tuple(self.filter_query(request.filters)) if request.filters else ()
         default_fields = self._default_fields(request.fields) or self._text_fields
-        return plan_request(request, self.reader, self._fields, filters, default_fields, self.similarity.saturating)
+        saturating = self.similarity.saturating
+        return plan_request(
+            request, self.reader, self._fields, filters, default_fields, saturating, self._text_field_set
+        )
 
     def top_docs(self, request: SearchRequest, depth: int | None = None) -> TopDocs:
         """The lexical ranked list of ``request`` (``depth`` long, default the page's window),
@@ -301,7 +311,7 @@ class Searcher:
         allowed[doc] = False
         plan = Plan(lambda: query_tree("", self._fields), self._text_fields, words=words, allowed=allowed)
         top = choose("taat", self.context, plan, size, None).run(self.context, plan, size, None)
-        hits = hydrate(self.reader, top.docs.tolist(), top.scores.tolist(), 1, plan.terms.by_field)
+        hits = hydrate(self.reader, top.docs.tolist(), top.scores.tolist(), 1, plan.highlight_terms())
         took = (time.perf_counter() - started) * 1000
         return SearchResult(
             f"related:{doc_id}", top.total, 1, size, took, [h.id for h in hits], [h.score for h in hits], hits

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built once per search and stage: no frozen-dataclass setattr cost
 class TopDocs:
     docs: np.ndarray  # int64 doc numbers, best first
     scores: np.ndarray  # float64, same order (non-increasing when ranked by score)

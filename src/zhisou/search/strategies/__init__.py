@@ -46,13 +46,16 @@ BLOCKMAX_POSTINGS_PER_HIT = 1_000
 
 
 def _auto(context: Context, plan: Plan, limit: int, collector: Collector | None) -> Strategy:
-    taat, blockmax = STRATEGIES["taat"], STRATEGIES["blockmax"]
+    taat = STRATEGIES["taat"]
     if not taat.supports(plan, collector):
         return STRATEGIES["exhaustive"]
-    if limit <= BLOCKMAX_MAX_LIMIT and blockmax.supports(plan, collector):
-        postings = single_term_postings(context, plan)
-        if postings >= max(BLOCKMAX_MIN_POSTINGS, BLOCKMAX_POSTINGS_PER_HIT * limit):
-            return blockmax
+    words = plan.words
+    if limit <= BLOCKMAX_MAX_LIMIT and words is not None and len(words) == 1:  # cheap tests first
+        blockmax = STRATEGIES["blockmax"]
+        if blockmax.supports(plan, collector):
+            postings = single_term_postings(context, plan)
+            if postings >= max(BLOCKMAX_MIN_POSTINGS, BLOCKMAX_POSTINGS_PER_HIT * limit):
+                return blockmax
     return taat
 
 

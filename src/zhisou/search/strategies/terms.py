@@ -48,10 +48,8 @@ def query_keys(words: WordWeights) -> QueryKeys:
 
 
 def words_of(plan: Plan) -> WordWeights:
-    """The plan's words, noted for the highlighter."""
+    """The plan's words (what the compiled strategies score)."""
     assert plan.words is not None, "a compiled strategy was given a plan without words"
-    for name, counts in plan.words.items():
-        plan.terms.by_field.setdefault(name, set()).update(counts)
     return plan.words
 
 
