@@ -155,3 +155,15 @@ def test_related_by_vector_leaves_out_the_document_and_its_copies(tiny_model: Pa
     plain.add([{"id": "a", "title": "rank bm25", "body": "rank"}, {"id": "b", "title": "rank", "body": "bm25"}])
     plain.commit()
     assert plain.searcher().related("a", size=3).ids == ["b"]  # no vectors: more-like-this
+
+
+def test_semantic_hits_show_the_passage_that_matched(tiny_model: Path, tmp_path: Path) -> None:
+    import html
+
+    index = semantic_index(tiny_model, tmp_path / "ix", corpus(12))
+    result = index.search("spark 模型", mode="semantic", size=5)
+    for hit in result.hits:
+        shown = html.unescape(hit.highlights["body"]).rstrip("…")
+        assert shown and shown in " ".join(hit.doc["body"].split())  # a piece of the body, not the title
+    keyword = index.search("spark", size=3)
+    assert all("<mark>" in h.highlights.get("body", "<mark>") for h in keyword.hits)

@@ -77,23 +77,31 @@ def best_passages(segment, query: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
     return best, has
 
 
-def best_passage(searcher: Searcher, doc: int, query: np.ndarray) -> PassageHit | None:
-    """The passage of global document ``doc`` that best matches ``query`` (for its snippet)."""
-    segment_number = int(np.searchsorted(searcher.reader.bases, doc, side="right")) - 1
-    segment = searcher.reader.segments[segment_number]
-    local = doc - int(searcher.reader.bases[segment_number])
+def passages_of(searcher: Searcher, doc: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Global document ``doc``'s passage vectors and their character spans (None when its
+    segment holds no vectors or it has no passage)."""
+    reader = searcher.reader
+    segment_number = int(np.searchsorted(reader.bases, doc, side="right")) - 1
+    segment = reader.segments[segment_number]
+    local = doc - int(reader.bases[segment_number])
     vectors, counts, spans = (segment.optional.get(s) for s in ("pvc", "pcn", "psp"))
     if vectors is None or counts is None or spans is None:
         return None
     counts = counts.reshape(-1).astype(np.int64)
     start = int(counts[:local].sum())
-    rows = vectors[start : start + int(counts[local])]
-    if not len(rows):
+    stop = start + int(counts[local])
+    return (vectors[start:stop], spans[start:stop]) if stop > start else None
+
+
+def best_passage(searcher: Searcher, doc: int, query: np.ndarray) -> PassageHit | None:
+    """The passage of global document ``doc`` that best matches ``query`` (for its snippet)."""
+    found = passages_of(searcher, doc)
+    if found is None:
         return None
+    rows, spans = found
     scores = rows @ query.astype(np.float32)
     best = int(np.argmax(scores))
-    span = spans[start + best]
-    return PassageHit(doc, float(scores[best]), best, (int(span[0]), int(span[1])))
+    return PassageHit(doc, float(scores[best]), best, (int(spans[best][0]), int(spans[best][1])))
 
 
 # Two documents whose vectors agree this closely are copies of each other: not "related".
@@ -102,18 +110,10 @@ NEAR_DUPLICATE = 0.985
 
 def document_vector(searcher: Searcher, doc: int) -> np.ndarray | None:
     """The unit mean of a document's passage vectors (None without vectors)."""
-    segment_number = int(np.searchsorted(searcher.reader.bases, doc, side="right")) - 1
-    segment = searcher.reader.segments[segment_number]
-    local = doc - int(searcher.reader.bases[segment_number])
-    vectors, counts = segment.optional.get("pvc"), segment.optional.get("pcn")
-    if vectors is None or counts is None:
+    found = passages_of(searcher, doc)
+    if found is None:
         return None
-    counts = counts.reshape(-1).astype(np.int64)
-    start = int(counts[:local].sum())
-    rows = vectors[start : start + int(counts[local])]
-    if not len(rows):
-        return None
-    mean = rows.astype(np.float64).mean(axis=0)
+    mean = found[0].astype(np.float64).mean(axis=0)
     return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
 

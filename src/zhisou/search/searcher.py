@@ -36,7 +36,7 @@ from zhisou.search.request import (
     filter_clause,
     filter_queries,
 )
-from zhisou.search.results import SearchResult
+from zhisou.search.results import Hit, SearchResult
 from zhisou.search.similarity import BM25, Similarity
 from zhisou.search.stages import Stages
 from zhisou.search.stats import ReaderStats, SuppliedStatistics
@@ -46,6 +46,7 @@ from zhisou.search.suggest import Suggester
 from zhisou.search.topk import TopDocs
 
 KEYWORD_STAGES = Stages()  # the lexical retrieval alone
+PASSAGE_SNIPPET_CHARS = 240  # the matching passage shown under a semantic hit
 # How deep each channel's list goes in hybrid mode (Elasticsearch's rank_window_size default).
 HYBRID_CANDIDATES = 100
 
@@ -154,36 +155,39 @@ class Searcher:
         end = first + request.size
         facets = collector.counts() if collector is not None else {}
         docs, scores = top.docs[first:end].tolist(), top.scores[first:end].tolist()
-        if not request.with_docs:
-            took = (time.perf_counter() - started) * 1000
-            ids = self.reader.doc_ids(docs)
-            return SearchResult(
-                request.text,
-                top.total,
-                request.page,
-                request.size,
-                took,
-                ids,
-                scores,
-                total_exact=top.exact,
-                facets=facets,
-            )
-        if stages.lexical:
-            terms = plan.highlight_terms()
-        hits = hydrate(self.reader, docs, scores, first + 1, terms, request.highlight_fields)
+        if request.with_docs:
+            if stages.lexical:
+                terms = plan.highlight_terms()
+            hits = hydrate(self.reader, docs, scores, first + 1, terms, request.highlight_fields)
+            if not stages.lexical or stages.retrievers:
+                self._passage_snippets(request, hits, docs)
+            ids, scores = [h.id for h in hits], [h.score for h in hits]
+        else:
+            hits, ids = None, self.reader.doc_ids(docs)  # ids and scores only: no stored fields read
         took = (time.perf_counter() - started) * 1000
         return SearchResult(
-            request.text,
-            top.total,
-            request.page,
-            request.size,
-            took,
-            [h.id for h in hits],
-            [h.score for h in hits],
-            hits,
-            total_exact=top.exact,
-            facets=facets,
+            request.text, top.total, request.page, request.size, took, ids, scores, hits, top.exact, facets
         )
+
+    def _passage_snippets(self, request: SearchRequest, hits: list[Hit], docs: list[int]) -> None:
+        """Semantic and hybrid hits without a keyword snippet show the passage that matched
+        best (the text of the schema's passage fields within its span)."""
+        spec = self.schema.semantic
+        if spec is None or not isinstance(request.query, str) or not request.query.strip():
+            return
+        from zhisou.embed.store import passage_text
+        from zhisou.search.dense import best_passage
+        from zhisou.search.highlight import excerpt
+
+        query = self.query_vector(request.query)
+        for hit, doc in zip(hits, docs):
+            if any(name in hit.highlights for name in spec.fields):
+                continue
+            found = best_passage(self, doc, query)
+            if found is not None:
+                text = passage_text(hit.doc, spec)[1][found.span[0] : found.span[1]]
+                if text.strip():
+                    hit.highlights[spec.fields[0]] = excerpt(text, PASSAGE_SNIPPET_CHARS)
 
     def mode_stages(self, request: SearchRequest) -> Stages:
         """The stages a retrieval mode runs: none (keyword), the semantic retriever alone, or

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from zhisou.index.segment_reader import SegmentReader
 from zhisou.search import kernels
 from zhisou.search.collectors import Collector
 from zhisou.search.plan import Plan
 from zhisou.search.strategies.base import Context
-from zhisou.search.strategies.maxscore import Heap, segment_cursors
-from zhisou.search.strategies.terms import damaged
+from zhisou.search.strategies.maxscore import Cursors, Heap, run_pruned
 from zhisou.search.topk import TopDocs
 
 
@@ -24,39 +24,34 @@ class BlockMax:
         return plan.words is not None and (collector is None or not collector.needs_every_match)
 
     def run(self, context: Context, plan: Plan, limit: int, collector: Collector | None) -> TopDocs:
-        cursors = segment_cursors(context, plan)
-        if cursors is None:
-            return TopDocs.empty()
-        allowed = context.allowed(plan)
-        heap = Heap(limit)
-        for segment, base, flat in zip(context.reader.segments, context.reader.bases, cursors.segments):
-            if not len(flat.starts):
-                continue
-            blocks = [
-                segment.block_maxima(int(s), int(c), int(r), float(nb), float(ns))
-                for s, c, r, nb, ns in zip(flat.starts, flat.counts, flat.rows, flat.norm_base, flat.norm_slope)
-            ]
-            heap.size, heap.matched = kernels.block_max_maxscore(
-                segment.docs,
-                segment.freqs,
-                flat.starts,
-                flat.counts,
-                flat.weights,
-                flat.rows,
-                segment.length_matrix,
-                flat.norm_base,
-                flat.norm_slope,
-                np.concatenate(([0], np.cumsum([len(b[0]) for b in blocks]))),
-                np.concatenate([b[0] for b in blocks]),
-                np.concatenate([b[1] for b in blocks]),
-                allowed,
-                int(base),
-                heap.scores,
-                heap.docs,
-                heap.size,
-                heap.matched,
-                plan.track_total_hits,
-            )
-            if heap.size < 0:
-                raise damaged(segment)
-        return heap.top_docs(plan.track_total_hits, cursors.known_total)
+        return run_pruned(context, plan, limit, self.search_segment)
+
+    @staticmethod
+    def search_segment(
+        segment: SegmentReader, base: int, flat: Cursors, allowed: np.ndarray, heap: Heap, plan: Plan
+    ) -> None:
+        blocks = [
+            segment.block_maxima(int(s), int(c), int(r), float(nb), float(ns))
+            for s, c, r, nb, ns in zip(flat.starts, flat.counts, flat.rows, flat.norm_base, flat.norm_slope)
+        ]
+        heap.size, heap.matched = kernels.block_max_maxscore(
+            segment.docs,
+            segment.freqs,
+            flat.starts,
+            flat.counts,
+            flat.weights,
+            flat.rows,
+            segment.length_matrix,
+            flat.norm_base,
+            flat.norm_slope,
+            np.concatenate(([0], np.cumsum([len(b[0]) for b in blocks]))),
+            np.concatenate([b[0] for b in blocks]),
+            np.concatenate([b[1] for b in blocks]),
+            allowed,
+            base,
+            heap.scores,
+            heap.docs,
+            heap.size,
+            heap.matched,
+            plan.track_total_hits,
+        )

@@ -7,10 +7,12 @@ Counts the first ``track_total_hits`` matches exactly and reports a lower bound 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from zhisou.index.segment_reader import SegmentReader
 from zhisou.search import kernels
 from zhisou.search.collectors import Collector
 from zhisou.search.plan import Plan
@@ -99,33 +101,47 @@ class MaxScore:
         return plan.words is not None and (collector is None or not collector.needs_every_match)
 
     def run(self, context: Context, plan: Plan, limit: int, collector: Collector | None) -> TopDocs:
-        cursors = segment_cursors(context, plan)
-        if cursors is None:
-            return TopDocs.empty()
-        allowed = context.allowed(plan)
-        heap = Heap(limit)
-        for segment, base, flat in zip(context.reader.segments, context.reader.bases, cursors.segments):
-            if not len(flat.starts):
-                continue
-            flat = flat.sorted_by_weight()  # MaxScore wants cursors by bound, ascending
-            heap.size, heap.matched = kernels.maxscore(
-                segment.docs,
-                segment.freqs,
-                flat.starts,
-                flat.counts,
-                flat.weights,
-                flat.rows,
-                segment.length_matrix,
-                flat.norm_base,
-                flat.norm_slope,
-                allowed,
-                int(base),
-                heap.scores,
-                heap.docs,
-                heap.size,
-                heap.matched,
-                plan.track_total_hits,
-            )
-            if heap.size < 0:
-                raise damaged(segment)
-        return heap.top_docs(plan.track_total_hits, cursors.known_total)
+        return run_pruned(context, plan, limit, self.search_segment)
+
+    @staticmethod
+    def search_segment(
+        segment: SegmentReader, base: int, flat: Cursors, allowed: np.ndarray, heap: Heap, plan: Plan
+    ) -> None:
+        flat = flat.sorted_by_weight()  # MaxScore wants cursors by bound, ascending
+        heap.size, heap.matched = kernels.maxscore(
+            segment.docs,
+            segment.freqs,
+            flat.starts,
+            flat.counts,
+            flat.weights,
+            flat.rows,
+            segment.length_matrix,
+            flat.norm_base,
+            flat.norm_slope,
+            allowed,
+            base,
+            heap.scores,
+            heap.docs,
+            heap.size,
+            heap.matched,
+            plan.track_total_hits,
+        )
+
+
+SegmentSearch = Callable[[SegmentReader, int, Cursors, np.ndarray, Heap, Plan], None]
+
+
+def run_pruned(context: Context, plan: Plan, limit: int, search_segment: SegmentSearch) -> TopDocs:
+    """A pruning strategy's pass: every segment's cursors searched into one shared heap."""
+    cursors = segment_cursors(context, plan)
+    if cursors is None:
+        return TopDocs.empty()
+    allowed = context.allowed(plan)
+    heap = Heap(limit)
+    for segment, base, flat in zip(context.reader.segments, context.reader.bases, cursors.segments):
+        if not len(flat.starts):
+            continue
+        search_segment(segment, int(base), flat, allowed, heap, plan)
+        if heap.size < 0:
+            raise damaged(segment)
+    return heap.top_docs(plan.track_total_hits, cursors.known_total)
