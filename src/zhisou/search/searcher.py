@@ -113,7 +113,11 @@ class Searcher:
         """Run ``query`` and return page ``page`` (1-based) of ``size`` hits; the options are the
         fields of ``SearchRequest`` (page, size, filters, sort, default_operator,
         minimum_should_match, highlight_fields, fields, with_docs, strategy, plain,
-        track_total_hits, facets, facet_size).
+        track_total_hits, facets, facet_size, mode, fusion, fusion_weight, normalization).
+
+        ``mode``: ``keyword`` (BM25), ``semantic`` (passage embeddings; the index must hold
+        them) or ``hybrid`` (both lists, ``HYBRID_CANDIDATES`` deep, fused by ``fusion``:
+        ``rrf`` or ``convex`` with ``fusion_weight`` on the semantic list).
 
         ``strategy``: ``auto`` picks one by the rule in ``strategies``; ``exhaustive`` evaluates
         the whole query tree (the reference); ``taat`` scores every posting of a free-text query
