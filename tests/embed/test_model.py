@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zhisou.embed.weights import BLOCK, EncoderConfig, EncoderWeights, dequantize_q4_0, random_weights
+from tests.embed.conftest import random_weights
+from zhisou.embed.weights import BLOCK, EncoderConfig, EncoderWeights, dequantize_q4_0
 
 
 def test_q4_0_blocks_decode_low_nibbles_then_high_nibbles() -> None:

@@ -121,28 +121,3 @@ def read_packed(path: Path) -> EncoderWeights:
         (vector("emb.ln.w", hidden), vector("emb.ln.b", hidden)),
         stack,
     )
-
-
-def random_weights(config: EncoderConfig, seed: int = 0) -> EncoderWeights:
-    """A small random encoder (tests: a model built in a fixture, nothing downloaded)."""
-    rng = np.random.default_rng(seed)
-    h, f = config.hidden, config.intermediate
-
-    def normal(*shape: int) -> np.ndarray:
-        return (rng.standard_normal(shape) * 0.2).astype(np.float32)
-
-    layers = []
-    for _ in range(config.layers):
-        layer = {f"{p}.w": normal(h, h) for p in ("q", "k", "v", "ao")}
-        layer |= {"fi.w": normal(f, h), "fo.w": normal(h, f)}
-        layer |= {f"{p}.b": normal(h) for p in ("q", "k", "v", "ao", "fo")} | {"fi.b": normal(f)}
-        layer |= {f"{n}.w": 1 + normal(h) for n in ("aln", "oln")} | {f"{n}.b": normal(h) for n in ("aln", "oln")}
-        layers.append(layer)
-    return EncoderWeights(
-        config,
-        normal(config.vocab, h),
-        normal(config.max_positions, h),
-        normal(h),
-        (1 + normal(h), normal(h)),
-        layers,
-    )

@@ -10,6 +10,7 @@ Each step lives in its own module: ``request.py``, ``plan.py``, ``strategies/``,
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -19,7 +20,7 @@ import numpy as np
 from zhisou.errors import ZhisouError
 from zhisou.index.reader import IndexReader
 from zhisou.modes import resolve
-from zhisou.search.collectors import FacetCollector, facet_counts
+from zhisou.search.collectors import FacetCollector, check_facet_fields, facet_counts
 from zhisou.search.facets import FacetCount
 from zhisou.search.hits import hydrate
 from zhisou.search.parser import FieldInfo, parse_query
@@ -216,7 +217,7 @@ class Searcher:
             return Stages(retrievers=(DenseRetriever(),), fuser=fuser, candidates=HYBRID_CANDIDATES)
         raise ZhisouError(f"mode {mode!r} is not a search mode; use keyword, semantic or hybrid")
 
-    @property
+    @functools.cached_property
     def has_vectors(self) -> bool:
         """Whether some segment holds passage vectors (semantic and hybrid modes can run)."""
         return self.schema.semantic is not None and any("pvc" in s.optional for s in self.reader.segments)
@@ -279,7 +280,7 @@ class Searcher:
     def facets(self, mask: np.ndarray, fields: Sequence[str], size: int = 10) -> dict[str, list[FacetCount]]:
         """Counts of the values of keyword fields (and of the years of date fields) among the
         documents in ``mask``, most frequent first, at most ``size`` per field."""
-        FacetCollector(self.reader, self.stats, fields, size)  # checks the fields
+        check_facet_fields(self.reader, fields)
         return facet_counts(self.reader, self.stats, mask, fields, size)
 
     def did_you_mean(self, query: str) -> str | None:

@@ -126,7 +126,7 @@ class Service:
         query = query.strip()
         plain, query_error = False, None
         parsed: str | Query = query
-        if query:
+        if query and mode != "semantic":  # a semantic search reads the text: no syntax
             try:
                 parsed = searcher.parse(query)  # once: the search takes the tree
             except QuerySyntaxError as error:

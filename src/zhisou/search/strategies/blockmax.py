@@ -9,22 +9,12 @@ import numpy as np
 
 from zhisou.index.segment_reader import SegmentReader
 from zhisou.search import kernels
-from zhisou.search.collectors import Collector
 from zhisou.search.plan import Plan
-from zhisou.search.strategies.base import Context
-from zhisou.search.strategies.maxscore import Cursors, Heap, run_pruned
-from zhisou.search.topk import TopDocs
+from zhisou.search.strategies.maxscore import Cursors, Heap, PrunedStrategy
 
 
-class BlockMax:
+class BlockMax(PrunedStrategy):
     name = "blockmax"
-    prunes = True
-
-    def supports(self, plan: Plan, collector: Collector | None) -> bool:
-        return plan.words is not None and (collector is None or not collector.needs_every_match)
-
-    def run(self, context: Context, plan: Plan, limit: int, collector: Collector | None) -> TopDocs:
-        return run_pruned(context, plan, limit, self.search_segment)
 
     @staticmethod
     def search_segment(

@@ -93,8 +93,11 @@ def segment_cursors(context: Context, plan: Plan) -> SegmentCursors | None:
     return SegmentCursors(cursors, int(live_doc_freqs[0]) if len(query.keys) == 1 and unfiltered else None)
 
 
-class MaxScore:
-    name = "maxscore"
+class PrunedStrategy:
+    """What MaxScore and block-max share: free-text plans whose collector (if any) does not need
+    every match, one pass over the segments into one heap; a subclass searches one segment."""
+
+    name = ""
     prunes = True
 
     def supports(self, plan: Plan, collector: Collector | None) -> bool:
@@ -102,6 +105,16 @@ class MaxScore:
 
     def run(self, context: Context, plan: Plan, limit: int, collector: Collector | None) -> TopDocs:
         return run_pruned(context, plan, limit, self.search_segment)
+
+    @staticmethod
+    def search_segment(
+        segment: SegmentReader, base: int, flat: Cursors, allowed: np.ndarray, heap: Heap, plan: Plan
+    ) -> None:
+        raise NotImplementedError
+
+
+class MaxScore(PrunedStrategy):
+    name = "maxscore"
 
     @staticmethod
     def search_segment(
