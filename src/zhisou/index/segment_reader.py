@@ -106,7 +106,8 @@ class SegmentReader:
                 self.optional[c.suffix] = arrays[c].reshape(rows, -1) if c.per_doc and rows else arrays[c]
         self.terms = TermDictionary(arrays[Component.TERM_KEYS], arrays[Component.TERM_OFFSETS])
         self.term_info = arrays[Component.TERM_INFO].reshape(-1, 3)  # postings start, doc freq, positions start
-        self.docs = arrays[Component.DOCS]
+        self._docs = arrays[Component.DOCS]
+        self._docs_checked = False
         self.freqs = arrays[Component.FREQS]
         self._positions = arrays[Component.POSITIONS]
         text_fields: list[str] = meta.fields.get("text", [])
@@ -131,13 +132,26 @@ class SegmentReader:
         else:
             self.live = None
 
+    @property
+    def docs(self) -> np.ndarray:
+        """Every posting's doc id (deleted documents included), all of them checked to lie inside
+        the segment before any is first read: one vectorised pass (min and max, ~20 ms for 44M
+        postings), so the compiled loops index by them without a check per posting, which cost
+        12 % of term-at-a-time scoring."""
+        if not self._docs_checked:
+            docs = self._docs
+            if len(docs) and (int(docs.min()) < 0 or int(docs.max()) >= self.meta.doc_count):
+                raise CorruptIndexError(f"{self.path(Component.DOCS)}: postings out of range; the index is damaged")
+            self._docs_checked = True
+        return self._docs
+
     def path(self, component: SegmentComponent) -> Path:
         return self.directory / component.file_name(self.meta.name)
 
     def _check_structure(self) -> None:
         """What the compiled code and slicing rely on, checked in O(terms + documents): offsets
         that stay inside their data, postings ranges that tile the postings, array shapes that
-        match the document count. (Doc ids inside postings are bound-checked where read.)"""
+        match the document count. (Doc ids inside postings are checked on first use: ``docs``.)"""
         arrays, meta, n = self._arrays, self.meta, self.meta.doc_count
         n_terms = arrays[Component.TERM_OFFSETS].shape[0] - 1
         _monotone_offsets(
@@ -281,11 +295,11 @@ class SegmentReader:
         return self.postings_range(int(start), int(count))
 
     def postings_range(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """(doc ids, frequencies) of one term's postings, checked: ids inside the segment,
+        """(doc ids, frequencies) of one term's postings, checked: ids inside the segment (``docs``),
         frequencies positive (the numpy paths index arrays with them)."""
         docs, freqs = self.docs[start : start + count], self.freqs[start : start + count]
-        if count and (int(docs.min()) < 0 or int(docs.max()) >= self.meta.doc_count or int(freqs.min()) < 1):
-            raise CorruptIndexError(f"{self.path(Component.DOCS)}: postings out of range; the index is damaged")
+        if count and int(freqs.min()) < 1:
+            raise CorruptIndexError(f"{self.path(Component.FREQS)}: frequencies below 1; the index is damaged")
         return docs, freqs
 
     def positions_slice(self, start: int, end: int) -> np.ndarray:

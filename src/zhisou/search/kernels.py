@@ -42,10 +42,10 @@ def accumulate(
     ``norm_bases[field] + norm_slopes[field] · dl``.
     When ``filtered``, ``allowed[base + doc]`` says which documents may score (live and passing
     filters; not looking it up when every document may saves 12 % of this loop at 1M); returns the new
-    number of entries in ``touched``, which needs one slot more than documents can be touched;
-    -1 if a posting names a document outside the segment (damage: the caller clears ``scores``).
+    number of entries in ``touched``, which needs one slot more than documents can be touched.
+    Doc ids are used unchecked: a segment checks its postings once before they are first read
+    (``SegmentReader.docs``); a check per posting here cost 12 % of this loop.
     """
-    n_local = lengths.shape[1]
     for t in range(ranges.shape[0]):
         weight = weights[t]
         if weight == 0.0:
@@ -56,8 +56,6 @@ def accumulate(
         start = ranges[t, 0]
         for i in range(start, start + ranges[t, 1]):
             local = docs[i]
-            if local < 0 or local >= n_local:  # a damaged postings file: never read out of bounds
-                return -1
             doc = base + local
             if filtered and not allowed[doc]:
                 continue
@@ -97,7 +95,7 @@ def score_one_segment(
     dictionary lookup, weights (multiplicity · boost · the similarity's idf of each term, which
     ``idf_table`` holds per term ordinal for this reader), accumulation and top k. On small
     corpora a query costs ~40 µs, and the three calls and the Python between them that this
-    saves are ~3 µs of it. Returns n_touched -1 for a damaged postings file (``accumulate``)."""
+    saves are ~3 µs of it."""
     ordinals = find_keys(term_keys, term_offsets, wanted, wanted_offsets)
     n_terms = ordinals.shape[0]
     ranges = np.zeros((n_terms, 2), dtype=np.int64)
@@ -125,23 +123,16 @@ def score_one_segment(
         touched,
         0,
     )
-    if n_touched < 0:
-        scores[:] = 0.0
-        return np.zeros(0, dtype=np.int64), np.zeros(0), -1
     top_docs, top_scores = top_k_and_clear(scores, touched, n_touched, k)
     return top_docs, top_scores, n_touched
 
 
 @kernel
 def live_doc_freq(docs: np.ndarray, start: int, count: int, live: np.ndarray) -> int:
-    """Live postings of one term; -1 if a posting names a document outside the segment."""
+    """Live postings of one term."""
     total = 0
-    n = live.shape[0]
     for i in range(start, start + count):
-        doc = docs[i]
-        if doc < 0 or doc >= n:
-            return -1
-        if live[doc]:
+        if live[docs[i]]:
             total += 1
     return total
 
@@ -245,8 +236,7 @@ def maxscore(
     scored (so the total is exact); after that, the terms whose bounds together cannot lift
     a document past the current k-th score are only probed, never iterated. The heap
     (capacity ``heap_scores.shape[0]``) carries over from segment to segment; returns the
-    new heap size and match count, or (-1, -1) when a posting names a document outside the
-    segment (a damaged file).
+    new heap size and match count.
     """
     n = starts.shape[0]
     k = heap_scores.shape[0]
@@ -270,8 +260,6 @@ def maxscore(
                 candidate = docs[position[i]]
         if candidate == sentinel:
             break
-        if candidate < 0 or candidate >= lengths.shape[1]:  # damaged postings
-            return -1, -1
         score = 0.0
         for i in range(first_essential, n):
             p = position[i]
@@ -421,8 +409,6 @@ def block_max_maxscore(
                 p = position[i]
                 if p < end_of[i] and docs[p] < candidate:
                     candidate = docs[p]
-            if candidate < 0 or (candidate != sentinel and candidate >= lengths.shape[1]):  # damaged postings
-                return -1, -1
             if candidate == sentinel or candidate > window_end:
                 # Every document of the window is settled: scored, or (only in probed lists)
                 # unable to reach the top k. Move all cursors past it, so none is seen twice.

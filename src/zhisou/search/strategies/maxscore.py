@@ -18,7 +18,7 @@ from zhisou.search.collectors import Collector
 from zhisou.search.plan import Plan
 from zhisou.search.stats import locate
 from zhisou.search.strategies.base import Context
-from zhisou.search.strategies.terms import damaged, field_constants, query_keys, weights, words_of
+from zhisou.search.strategies.terms import field_constants, query_keys, weights, words_of
 from zhisou.search.topk import TopDocs
 
 _FLAT_FIELDS = ("starts", "counts", "weights", "rows", "norm_base", "norm_slope")
@@ -155,6 +155,4 @@ def run_pruned(context: Context, plan: Plan, limit: int, search_segment: Segment
         if not len(flat.starts):
             continue
         search_segment(segment, int(base), flat, allowed, heap, plan)
-        if heap.size < 0:
-            raise damaged(segment)
     return heap.top_docs(plan.track_total_hits, cursors.known_total)

@@ -18,9 +18,8 @@ from zhisou.search.stats import locate
 from zhisou.search.strategies.base import Context
 from zhisou.search.strategies.terms import (
     BUFFERS,
-    damaged,
     field_constants,
-    idf_table,
+    one_segment,
     query_keys,
     weights,
     words_of,
@@ -45,20 +44,18 @@ class TermAtATime:
         filtered = allowed is not reader.live or reader.doc_count < reader.max_doc
         scores, touched = BUFFERS.ensure(reader.max_doc)
         if len(reader.segments) == 1 and reader.segments[0].live is None and context.stats.local:
-            segment = reader.segments[0]
+            one = one_segment(context)
             docs, top_scores, n_touched = kernels.score_one_segment(
-                *segment.terms.arrays,
-                segment.term_info,
-                idf_table(context),
+                *one.dictionary,
                 *encode_keys(query.keys),
                 query.multiplicity,
                 query.field_of,
                 constants.boosts,
-                segment.docs,
-                segment.freqs,
+                one.docs,
+                one.freqs,
                 constants.rows[0],
                 constants.norm_slopes,
-                segment.length_matrix,
+                one.lengths,
                 constants.norm_bases,
                 allowed,
                 filtered,
@@ -66,8 +63,6 @@ class TermAtATime:
                 touched,
                 limit,
             )
-            if n_touched < 0:
-                raise damaged(segment)
         else:
             ranges, live_doc_freqs = locate(reader, query.keys)
             term_weights = weights(context, query, constants, live_doc_freqs)
@@ -90,9 +85,6 @@ class TermAtATime:
                     touched,
                     n_touched,
                 )
-                if n_touched < 0:
-                    scores[:] = 0.0  # the per-thread buffer must be clean for the next query
-                    raise damaged(segment)
             docs, top_scores = kernels.top_k_and_clear(scores, touched, n_touched, limit)
         if collector is not None:
             collector.collect(touched[:n_touched].copy())

@@ -15,9 +15,6 @@ from typing import cast
 
 import numpy as np
 
-from zhisou.errors import CorruptIndexError
-from zhisou.index.segment import Component
-from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.termdict import FIELD_SEPARATOR
 from zhisou.search.plan import Plan, WordWeights
 from zhisou.search.similarity import Similarity
@@ -91,15 +88,24 @@ def field_constants(context: Context, fields: tuple[str, ...]) -> FieldConstants
     return found
 
 
-def idf_table(context: Context) -> np.ndarray:
-    """The similarity's idf of every term of a one-segment reader without deletes scored with
-    its own statistics, by term ordinal (document frequencies and N never change for a reader):
-    the one-call kernel reads a term's idf here instead of computing a formula. Keyword and id
-    terms get 0 (never asked)."""
+@dataclass(frozen=True)
+class OneSegment:
+    """What the one-call kernel reads of a one-segment reader without deletes scored with its
+    own statistics, gathered once per reader: the dictionary, each term's idf by ordinal
+    (document frequencies and N never change for a reader, so the kernel reads an idf instead
+    of computing a formula; keyword and id terms get 0, never asked), and the postings."""
+
+    dictionary: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # keys, offsets, info, idf
+    docs: np.ndarray
+    freqs: np.ndarray
+    lengths: np.ndarray
+
+
+def one_segment(context: Context) -> OneSegment:
     reader, stats, similarity = context.reader, context.stats, context.similarity
-    key = ("idf-table", id(similarity))
-    table = cast("np.ndarray | None", _memo(stats, key, similarity))
-    if table is None:
+    key = ("one-segment", id(similarity))
+    found = cast("OneSegment | None", _memo(stats, key, similarity))
+    if found is None:
         segment = reader.segments[0]
         table = np.zeros(len(segment.terms))
         for spec in reader.schema.text_fields:
@@ -107,8 +113,11 @@ def idf_table(context: Context) -> np.ndarray:
             doc_freqs = segment.term_info[ordinals.start : ordinals.stop, 1]
             counts = np.full(len(doc_freqs), stats.field(spec.name).doc_count, dtype=np.float64)
             table[ordinals.start : ordinals.stop] = similarity.idf_array(doc_freqs, counts)
-        stats.memo[key] = (similarity, table)
-    return table
+        found = OneSegment(
+            (*segment.terms.arrays, segment.term_info, table), segment.docs, segment.freqs, segment.length_matrix
+        )
+        stats.memo[key] = (similarity, found)
+    return found
 
 
 def weights(context: Context, query: QueryKeys, constants: FieldConstants, live_doc_freqs: np.ndarray) -> np.ndarray:
@@ -134,7 +143,3 @@ class _Buffers(threading.local):
 
 
 BUFFERS = _Buffers()
-
-
-def damaged(segment: SegmentReader) -> CorruptIndexError:
-    return CorruptIndexError(f"{segment.path(Component.DOCS)}: postings out of range; the index is damaged")
