@@ -14,7 +14,7 @@ One field is the document id (``id_field``); it is stored and indexed exactly.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -74,21 +74,29 @@ class SemanticSpec:
     title: str | None = None  # default: a text field called "title", if any
     passage_tokens: int = 512
     overlap_tokens: int = 32
+    # A segment with at least this many passages also gets an HNSW graph (approximate search,
+    # ``embed/ann.py``); smaller ones are searched exactly, which is as fast there.
+    hnsw_min_passages: int = 20_000
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
             raise SchemaError("semantic: model must name an embedding model")
         if not 16 <= self.passage_tokens <= 8192 or not 0 <= self.overlap_tokens < self.passage_tokens // 2:
             raise SchemaError("semantic: passage_tokens must be 16-8192 and overlap_tokens under half of it")
+        if not isinstance(self.hnsw_min_passages, int) or self.hnsw_min_passages < 1:
+            raise SchemaError("semantic: hnsw_min_passages must be a whole number >= 1")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "model": self.model,
             "fields": list(self.fields),
             "title": self.title,
             "passage_tokens": self.passage_tokens,
             "overlap_tokens": self.overlap_tokens,
         }
+        if self.hnsw_min_passages != SemanticSpec.hnsw_min_passages:  # schemas written before it stay as they were
+            out["hnsw_min_passages"] = self.hnsw_min_passages
+        return out
 
 
 @dataclass(frozen=True)
@@ -127,7 +135,7 @@ class Schema:
         for name in (*fields, *([title] if title else [])):
             if name not in text:
                 raise SchemaError(f"semantic: {name!r} is not a text field; text fields: {', '.join(text)}")
-        return SemanticSpec(spec.model, tuple(fields), title, spec.passage_tokens, spec.overlap_tokens)
+        return replace(spec, fields=tuple(fields), title=title)
 
     def with_semantic(self, spec: SemanticSpec | None) -> Schema:
         return Schema(self.fields, self.id_field, spec)
@@ -179,7 +187,14 @@ class Schema:
             if not isinstance(semantic, dict):
                 example = f'{{"model": "{DEFAULT_EMBEDDING_MODEL}"}}'
                 raise SchemaError(f"{source}: 'semantic' must be an object, e.g. {example}")
-            unknown = set(semantic) - {"model", "fields", "title", "passage_tokens", "overlap_tokens"}
+            unknown = set(semantic) - {
+                "model",
+                "fields",
+                "title",
+                "passage_tokens",
+                "overlap_tokens",
+                "hnsw_min_passages",
+            }
             if unknown:
                 raise SchemaError(f"{source}: semantic has unknown keys {sorted(unknown)}")
             try:

@@ -1,11 +1,12 @@
 """A segment may carry optional components of other kinds (embeddings, an ANN graph): written by
 a producer at flush, listed in the manifest, checked like the required files, kept by merges
-(per-document rows follow their documents) or dropped (derived data), adopted with segments
+(per-document rows follow their documents) or derived again from the merged rows, adopted with segments
 written elsewhere; and a component a version does not know is refused, not ignored."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from zhisou.index.buffer import write_segment
 from zhisou.index.check import check_index
 from zhisou.index.merge import TieredMergePolicy
 from zhisou.index.reader import IndexReader
-from zhisou.index.segment import OptionalComponent, register_component
+from zhisou.index.segment import ComponentProducer, OptionalComponent, register_component
 from zhisou.index.writer import IndexWriter
 
 ROWS = register_component(OptionalComponent("tvec", np.dtype(np.float32), True, "test: a row per document"))
@@ -43,12 +44,12 @@ def passage_rows(doc: dict[str, Any]) -> list[list[float]]:
     return [[float(number), float(k)] for k in range(number % 3 + 1)]
 
 
-class Rows:
+class Rows(ComponentProducer):
     def produce(self, docs: list[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
         return {ROWS: np.array([row(d) for d in docs], dtype=np.float32)}
 
 
-class Passages:
+class Passages(ComponentProducer):
     def produce(self, docs: list[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
         rows = [passage_rows(d) for d in docs]
         return {
@@ -57,9 +58,16 @@ class Passages:
         }
 
 
-class Derived:
+class Derived(ComponentProducer):
+    """Derives bytes from the passage rows a segment holds (how many there are), as a search
+    structure over them would be."""
+
     def produce(self, docs: list[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
-        return {DERIVED: np.frombuffer(json.dumps(len(docs)).encode(), dtype=np.uint8)}
+        return {}
+
+    def derive(self, components: Mapping[OptionalComponent, np.ndarray]) -> dict[OptionalComponent, np.ndarray]:
+        rows = components.get(PASSAGES)
+        return {} if rows is None else {DERIVED: np.frombuffer(json.dumps(len(rows)).encode(), dtype=np.uint8)}
 
 
 def docs(count: int) -> list[dict[str, Any]]:
@@ -105,7 +113,8 @@ def test_rows_follow_their_documents_through_flushes_deletes_and_merges(tmp_path
     reader = IndexReader.open(tmp_path / "ix")
     merged = [s for s in reader.segments if s.meta.doc_count > 5]
     assert merged, "the policy merged some segments"
-    assert all("tgrf" not in s.meta.files for s in merged)  # derived data is dropped by merges
+    for segment in reader.segments:  # derived again from every segment's own rows, merged or flushed
+        assert json.loads(segment.optional["tgrf"].tobytes()) == len(segment.optional["tpvc"])
     assert check_index(tmp_path / "ix").ok
 
 

@@ -10,14 +10,21 @@ only until they are indexed again).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from zhisou.embed.base import Embedder
 from zhisou.embed.passages import split_passages
-from zhisou.index.segment import PASSAGE_COUNTS, PASSAGE_SPANS, PASSAGE_VECTORS, OptionalComponent
+from zhisou.index.segment import (
+    PASSAGE_COUNTS,
+    PASSAGE_GRAPH,
+    PASSAGE_SPANS,
+    PASSAGE_VECTORS,
+    ComponentProducer,
+    OptionalComponent,
+)
 from zhisou.schema import SemanticSpec
 
 
@@ -29,8 +36,21 @@ def passage_text(doc: dict[str, Any], spec: SemanticSpec) -> tuple[str, str]:
     return (title if isinstance(title, str) else ""), text
 
 
-class EmbeddingProducer:
-    """A writer's ``ComponentProducer``: passages of every flushed document, embedded."""
+def derive_graph(
+    spec: SemanticSpec, components: Mapping[OptionalComponent, np.ndarray]
+) -> dict[OptionalComponent, np.ndarray]:
+    """The HNSW graph of a segment with at least ``spec.hnsw_min_passages`` passage vectors."""
+    vectors = components.get(PASSAGE_VECTORS)
+    if vectors is None or vectors.ndim != 2 or len(vectors) < spec.hnsw_min_passages:
+        return {}
+    from zhisou.embed.ann import build_graph
+
+    return {PASSAGE_GRAPH: build_graph(vectors)}
+
+
+class EmbeddingProducer(ComponentProducer):
+    """A writer's ``ComponentProducer``: passages of every flushed document, embedded (and, for
+    a segment with many, the graph that searches them approximately)."""
 
     def __init__(self, spec: SemanticSpec, embedder: Embedder, progress: Callable[[int], None] | None = None) -> None:
         self.spec, self.embedder, self.progress = spec, embedder, progress
@@ -54,10 +74,14 @@ class EmbeddingProducer:
             PASSAGE_SPANS: spans,
         }
 
+    def derive(self, components: Mapping[OptionalComponent, np.ndarray]) -> dict[OptionalComponent, np.ndarray]:
+        return derive_graph(self.spec, components)
 
-class SchemaEmbeddings:
+
+class SchemaEmbeddings(ComponentProducer):
     """The producer a writer of an index with semantic recall uses: loads the schema's model on
-    the first flush (opening a writer stays fast), then embeds every flushed segment."""
+    the first flush (opening a writer stays fast), then embeds every flushed segment. A merge
+    derives the graph without loading the model."""
 
     def __init__(self, spec: SemanticSpec, progress: Callable[[int], None] | None = None) -> None:
         from zhisou.embed.registry import check_available
@@ -72,3 +96,6 @@ class SchemaEmbeddings:
 
             self._producer = EmbeddingProducer(self.spec, load_embedder(self.spec.model), self.progress)
         return self._producer.produce(docs)
+
+    def derive(self, components: Mapping[OptionalComponent, np.ndarray]) -> dict[OptionalComponent, np.ndarray]:
+        return derive_graph(self.spec, components)

@@ -130,6 +130,8 @@ class SegmentBuffer:
                 docs = [json.loads(stored) for stored in self._stored]
                 for producer in producers:
                     optional.update(producer.produce(docs))
+                for producer in producers:
+                    optional.update(producer.derive(optional))
             meta = writer.finish(lengths, columns, self._stored, self._doc_ids, segment_fields(self.schema), optional)
         except BaseException:
             writer.abort()

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from zhisou.index.docstore import encode_doc
-from zhisou.index.segment import OptionalComponent, SegmentMeta
+from zhisou.index.segment import ComponentProducer, OptionalComponent, SegmentMeta
 from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.segment_writer import SegmentWriter
 
@@ -87,8 +87,10 @@ def merge_segments(
     readers: Sequence[SegmentReader],
     lives: Sequence[np.ndarray],
     fields: dict[str, Any],
+    producers: Sequence[ComponentProducer] = (),
 ) -> SegmentMeta:
-    """Write segment ``name`` holding the live documents of ``readers``, in order.
+    """Write segment ``name`` holding the live documents of ``readers``, in order (with the
+    per-document optional components every reader holds, and what ``producers`` derive from them).
 
     Terms go in batches of ``MERGE_BATCH_TERMS`` (in global key order): each source segment
     holds a batch's postings contiguously, so a batch is a few slices per segment, remapped
@@ -126,7 +128,10 @@ def merge_segments(
         )
         stored = (encode_doc(r.stored(int(doc))) for r, live in zip(readers, lives) for doc in np.flatnonzero(live))
         ids = (r.doc_id(int(doc)) for r, live in zip(readers, lives) for doc in np.flatnonzero(live))
-        return writer.finish(lengths, columns, stored, ids, fields, _merged_optional(readers, lives))
+        optional = _merged_optional(readers, lives)
+        for producer in producers:
+            optional.update(producer.derive(optional))
+        return writer.finish(lengths, columns, stored, ids, fields, optional)
     except BaseException:
         writer.abort()
         raise

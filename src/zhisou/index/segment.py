@@ -12,8 +12,9 @@ from __future__ import annotations
 import enum
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -75,12 +76,19 @@ class OptionalComponent:
         return False
 
 
-class ComponentProducer(Protocol):
+class ComponentProducer:
     """Computes optional components for each new segment a writer flushes (an embedder
     producing passage vectors and each document's passage count, say), from the documents'
-    stored fields in doc order."""
+    stored fields in doc order; and, optionally, derived components from those."""
 
-    def produce(self, docs: list[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]: ...
+    def produce(self, docs: list[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
+        raise NotImplementedError
+
+    def derive(self, components: Mapping[OptionalComponent, np.ndarray]) -> dict[OptionalComponent, np.ndarray]:
+        """Derived components (a search structure over per-document rows, say) made from a
+        segment's per-document ones: at flush, after ``produce``, and after a merge, from the
+        merged rows (a merge keeps rows, never derived data). None by default."""
+        return {}
 
 
 SegmentComponent = Component | OptionalComponent
@@ -131,6 +139,10 @@ PASSAGE_VECTORS = register_component(
 )
 PASSAGE_SPANS = register_component(
     OptionalComponent("psp", np.dtype(np.int32), True, "passage character spans, by document", counts="pcn")
+)
+# Derived from the passage vectors of a segment with many of them (``embed/ann.py``).
+PASSAGE_GRAPH = register_component(
+    OptionalComponent("hnsw", np.dtype(np.uint8), False, "HNSW graph over the passage vectors (faiss)")
 )
 
 

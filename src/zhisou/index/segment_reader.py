@@ -124,6 +124,9 @@ class SegmentReader:
         self._char_index: dict[str, dict[str, list[int]]] = {}
         self._field_terms: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
         self._block_cache: dict[tuple[int, float, float], tuple[np.ndarray, np.ndarray]] = {}
+        # What other layers build from this segment's files and keep as long as the reader (a
+        # loaded ANN graph, say): the segment never changes, so neither do they.
+        self.derived: dict[str, object] = {}
         self._id_offsets = arrays[Component.ID_OFFSETS]
         if meta.del_gen:
             self.live: np.ndarray | None = read_live(

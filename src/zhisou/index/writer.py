@@ -372,7 +372,7 @@ class IndexWriter:
             reader.verify(remember=False)
         lives = [r.live_mask() for r in readers]
         name = self._new_segment_name()
-        merged = merge_segments(self.directory, name, readers, lives, segment_fields(self.schema))
+        merged = merge_segments(self.directory, name, readers, lives, segment_fields(self.schema), self.producers)
         names = {m.name for m in group}
         position = min(i for i, m in enumerate(metas) if m.name in names)
         kept = [m for m in metas if m.name not in names]

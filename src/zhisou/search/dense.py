@@ -2,8 +2,10 @@
 
 The query is encoded by the index's model (``schema.semantic.model``), each segment's passage
 vectors are scored by inner product (they are unit vectors: cosine), a document scores its best
-passage, and the documents the request's filters allow (live ones only) are ranked. Search is
-exact, a matrix product over the memory-mapped vectors of each segment.
+passage, and the documents the request's filters allow (live ones only) are ranked. A segment
+is searched exactly — a matrix product over its memory-mapped vectors — or, when it is large
+enough to carry one, through its HNSW graph (``embed/ann.py``), with filters and deletes
+applied during the walk so that ``k`` allowed documents still come back.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from zhisou.errors import ZhisouError
 from zhisou.search.topk import TopDocs
 
 if TYPE_CHECKING:
+    from zhisou.index.segment_reader import SegmentReader
     from zhisou.search.request import SearchRequest
     from zhisou.search.searcher import Searcher
 
@@ -36,27 +39,33 @@ class DenseRetriever:
         text = request.query if isinstance(request.query, str) else ""
         if not text.strip():
             return TopDocs.empty()
-        query = searcher.query_vector(text)
-        allowed = searcher.filter_mask(request)
-        docs_parts, score_parts = [], []
-        for segment, base in zip(searcher.reader.segments, searcher.reader.bases):
-            best = best_passages(segment, query)
-            if best is None:
-                continue
-            local = np.flatnonzero(allowed[int(base) : int(base) + segment.meta.doc_count] & best[1])
-            docs_parts.append(local + int(base))
-            score_parts.append(best[0][local])
-        if not docs_parts:
-            return TopDocs.empty()
-        docs, scores = np.concatenate(docs_parts), np.concatenate(score_parts).astype(np.float64)
-        part = np.argpartition(-scores, depth - 1)[:depth] if len(docs) > depth else np.arange(len(docs))
-        order = part[np.lexsort((docs[part], -scores[part]))]
-        return TopDocs(docs[order], scores[order], len(docs))
+        return nearest(searcher, searcher.query_vector(text), searcher.filter_mask(request), depth)
 
 
-def best_passages(segment, query: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:  # type: ignore[no-untyped-def]
-    """Per document of ``segment``: the score of its best passage, and whether it has any;
-    None when the segment holds no vectors."""
+def nearest(searcher: Searcher, query: np.ndarray, allowed: np.ndarray, depth: int) -> TopDocs:
+    """The ``depth`` documents ``allowed`` (a mask over the reader) whose best passage is
+    nearest ``query``; the total counts every allowed document that has passages."""
+    docs_parts, score_parts, total = [], [], 0
+    for segment, base in zip(searcher.reader.segments, searcher.reader.bases):
+        found = segment_nearest(segment, query, allowed[int(base) : int(base) + segment.meta.doc_count], depth)
+        if found is not None:
+            docs_parts.append(found[0] + int(base))
+            score_parts.append(found[1])
+            total += found[2]
+    if not docs_parts:
+        return TopDocs.empty()
+    docs, scores = np.concatenate(docs_parts), np.concatenate(score_parts).astype(np.float64)
+    order = np.lexsort((docs, -scores))[:depth]
+    return TopDocs(docs[order], scores[order], total)
+
+
+def segment_nearest(
+    segment: SegmentReader, query: np.ndarray, allowed: np.ndarray, depth: int
+) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Up to ``depth`` of the segment's documents ``allowed`` (a mask over it) by their best
+    passage's score, best first, and how many allowed documents have passages; through the
+    segment's HNSW graph when it has one (``embed/ann.py``), exactly otherwise. None when the
+    segment holds no vectors."""
     vectors = segment.optional.get("pvc")
     counts = segment.optional.get("pcn")
     if vectors is None or counts is None:
@@ -68,13 +77,29 @@ def best_passages(segment, query: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
             "the index was embedded with another model: reindex it, or search with its model"
         )
     counts = counts.reshape(-1).astype(np.int64)
+    candidates = allowed & (counts > 0)
+    total = int(candidates.sum())
+    query = query.astype(np.float32)
+    if not total:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), 0
+    if "hnsw" in segment.optional:
+        from zhisou.embed.ann import graph_of, nearest_documents
+
+        graph = graph_of(segment)
+        if graph is not None:
+            docs, scores = nearest_documents(graph, vectors, query, candidates, depth)
+            return docs, scores, total
+    best = np.full(len(counts), -np.inf, dtype=np.float32)
     has = counts > 0
-    best = np.full(len(counts), -np.inf)
-    if len(vectors):
-        scores = vectors @ query.astype(np.float32)
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        best[has] = np.maximum.reduceat(scores, starts[has])
-    return best, has
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    best[has] = np.maximum.reduceat(vectors @ query, starts[has])
+    local = np.flatnonzero(candidates)
+    scores = best[local]
+    if len(local) > depth:
+        part = np.argpartition(-scores, depth - 1)[:depth]
+        local, scores = local[part], scores[part]
+    order = np.lexsort((local, -scores))
+    return local[order], scores[order], total
 
 
 def passages_of(searcher: Searcher, doc: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -123,19 +148,11 @@ def related_documents(searcher: Searcher, doc: int, size: int) -> TopDocs | None
     vector = document_vector(searcher, doc)
     if vector is None:
         return None
-    docs_parts, score_parts = [], []
-    for segment, base in zip(searcher.reader.segments, searcher.reader.bases):
-        best = best_passages(segment, vector)
-        if best is None:
-            continue
-        live = segment.live_mask() & best[1]
-        local = np.flatnonzero(live)
-        docs_parts.append(local + int(base))
-        score_parts.append(best[0][local])
-    if not docs_parts:
-        return TopDocs.empty()
-    docs, scores = np.concatenate(docs_parts), np.concatenate(score_parts).astype(np.float64)
-    keep = (docs != doc) & (scores < NEAR_DUPLICATE)
-    docs, scores = docs[keep], scores[keep]
-    order = np.lexsort((docs, -scores))[:size]
-    return TopDocs(docs[order], scores[order], len(docs))
+    live = searcher.reader.live
+    depth = size * 2 + 8  # room for the document itself and its copies
+    while True:
+        top = nearest(searcher, vector, live, depth)
+        keep = (top.docs != doc) & (top.scores < NEAR_DUPLICATE)
+        if keep.sum() >= size or len(top.docs) < depth:
+            return TopDocs(top.docs[keep][:size], top.scores[keep][:size], top.total - int((~keep).sum()))
+        depth *= 4  # many near-duplicates: look further
