@@ -37,6 +37,9 @@ def search(
     sort: Annotated[str | None, typer.Option(help="Sort by a date/number field; -date = newest first.")] = None,
     operator: Annotated[str, typer.Option(help="Default operator between words: or | and.")] = "or",
     mode: Annotated[str, typer.Option(help=f"Retrieval mode: {' | '.join(SEARCH_MODES)}.")] = "keyword",
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show each hit's rank and score in every channel, and the fusion.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Search the index."""
@@ -54,6 +57,7 @@ def search(
             sort=sort,
             default_operator=operator,  # type: ignore[arg-type]
             mode=chosen,
+            explain=explain,
         )
         if as_json:
             print_json(result.to_dict())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -38,6 +39,18 @@ def print_hits(
         shown = snippet(hit, fields) if snippets else None
         if shown is not None:
             console.print(Text(indent + "    ").append_text(marked(shown)))
+        if hit.explain is not None:
+            console.print(f"{indent}    [cyan]{escape(explanation_line(hit.explain))}[/]")
+
+
+def explanation_line(explain: dict[str, Any]) -> str:
+    """``bm25 #3 12.410 · semantic #1 0.873 → rrf (k=60): … = 0.0325`` (``search/explain.py``)."""
+    parts = [
+        f"{name} —" if found is None else f"{name} #{found['rank']} {found['score']:.3f}"
+        for name, found in explain["channels"].items()
+    ]
+    fused = f" → {explain['fusion']} = {explain['score']:.4f}" if explain.get("fusion") else ""
+    return " · ".join(parts) + fused
 
 
 class RateColumn(ProgressColumn):

@@ -48,6 +48,9 @@ def _ranked(docs: np.ndarray, scores: np.ndarray, ranks: np.ndarray, lists: Sequ
 class ReciprocalRankFusion:
     k: int = RRF_K
 
+    def describe(self) -> str:
+        return f"rrf (k={self.k}): sum of 1 / (k + rank)"
+
     def fuse(self, lists: Sequence[TopDocs], depth: int) -> TopDocs:
         if not lists:
             return TopDocs.empty()
@@ -71,6 +74,9 @@ class ConvexFusion:
             raise ZhisouError(
                 f"unknown normalization {self.normalization!r}; choose one of: {', '.join(NORMALIZATIONS)}"
             )
+
+    def describe(self) -> str:
+        return f"convex: {self.normalization}-normalized, {1 - self.weight:g} × bm25 + {self.weight:g} × semantic"
 
     def fuse(self, lists: Sequence[TopDocs], depth: int) -> TopDocs:
         if len(lists) != 2:

@@ -92,7 +92,7 @@ def card(hit: Hit, fields: CardFields, excerpt_chars: int = EXCERPT_CHARS) -> di
     """A hit as the API and the pages show it; ``excerpt`` is HTML-escaped plain text."""
     doc = hit.doc
     body = doc.get(fields.body) if fields.body else None
-    return {
+    out = {
         "id": hit.id,
         "rank": hit.rank,
         "score": round(hit.score, 4),
@@ -103,6 +103,9 @@ def card(hit: Hit, fields: CardFields, excerpt_chars: int = EXCERPT_CHARS) -> di
         "excerpt": excerpt(body, excerpt_chars) if isinstance(body, str) else "",
         "highlights": hit.highlights,
     }
+    if hit.explain is not None:
+        out["explain"] = hit.explain
+    return out
 
 
 def snippet(hit: Hit, fields: CardFields, excerpt_chars: int = 120) -> str | None:

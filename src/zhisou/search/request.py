@@ -48,6 +48,7 @@ class SearchRequest:
     fusion: str = "rrf"  # hybrid: rrf | convex
     fusion_weight: float = 0.5  # convex: the semantic list's weight
     normalization: str = "minmax"  # convex: minmax | zscore
+    explain: bool = False  # each hit says where its score came from (``explain.py``)
 
     @property
     def window(self) -> int:

@@ -15,9 +15,13 @@ class Hit:
     rank: int
     doc: dict[str, Any]
     highlights: dict[str, str] = field(default_factory=dict)
+    explain: dict[str, Any] | None = None  # asked for with ``explain=True``: see ``search/explain.py``
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if self.explain is None:
+            del out["explain"]
+        return out
 
 
 @dataclass
@@ -36,12 +40,16 @@ class SearchResult:
     total_exact: bool = True  # False: ``total`` is a lower bound (pruned search past 10,000 matches)
     # Value counts of the fields asked for with ``search(facets=...)``, over every match.
     facets: dict[str, list[Any]] = field(default_factory=dict)
+    explanations: list[dict[str, Any]] | None = field(default=None, repr=False)  # per hit, with ``explain``
 
     @property
     def hits(self) -> list[Hit]:
         if self._hits is None:
             first = (self.page - 1) * self.size + 1
             self._hits = [Hit(i, s, r, {}) for r, (i, s) in enumerate(zip(self.ids, self.scores), start=first)]
+        if self.explanations is not None:
+            for hit, explanation in zip(self._hits, self.explanations):
+                hit.explain = explanation
         return self._hits
 
     @property

@@ -21,6 +21,7 @@ from zhisou.errors import ZhisouError
 from zhisou.index.reader import IndexReader
 from zhisou.modes import resolve
 from zhisou.search.collectors import FacetCollector, check_facet_fields, facet_counts
+from zhisou.search.explain import explain_page
 from zhisou.search.facets import FacetCount
 from zhisou.search.hits import hydrate
 from zhisou.search.parser import FieldInfo, parse_query
@@ -147,13 +148,16 @@ class Searcher:
             stages = self.stages if not self.stages.empty else self.mode_stages(request)
         depth = request.window if stages is KEYWORD_STAGES else stages.depth(request.window)
         lexical = None
+        channels: list[tuple[str, TopDocs]] | None = [] if request.explain else None
         terms: dict[str, set[str]] = {}
         if stages.lexical:  # a semantic search reads the query as text: no syntax to parse
             plan = self.plan(request)
             strategy = choose(request.strategy, self.context, plan, depth, collector)
             lexical = strategy.run(self.context, plan, depth, collector)
-        top = lexical if stages.empty else stages.run(request, self, lexical, depth)
+        top = lexical if stages.empty else stages.run(request, self, lexical, depth, channels)
         assert top is not None
+        if channels is not None and stages.empty:
+            channels.append(("bm25", top))
         if collector is not None and lexical is None:
             collector.collect(top.docs)  # no lexical pass: count what the other channels found
         first = (request.page - 1) * request.size
@@ -169,9 +173,22 @@ class Searcher:
             ids, scores = [h.id for h in hits], [h.score for h in hits]
         else:
             hits, ids = None, self.reader.doc_ids(docs)  # ids and scores only: no stored fields read
+        explanations = None
+        if channels is not None:
+            explanations = explain_page(docs, top.scores[first:end].tolist(), channels, stages.fuser)
         took = (time.perf_counter() - started) * 1000
         return SearchResult(
-            request.text, top.total, request.page, request.size, took, ids, scores, hits, top.exact, facets
+            request.text,
+            top.total,
+            request.page,
+            request.size,
+            took,
+            ids,
+            scores,
+            hits,
+            top.exact,
+            facets,
+            explanations,
         )
 
     def _passage_snippets(self, request: SearchRequest, hits: list[Hit], docs: list[int]) -> None:

@@ -69,9 +69,21 @@ class Stages:
         """How deep the first lists must go for a page ending at ``window``."""
         return max([window, self.candidates, *(r.depth for r in self.rerankers)])
 
-    def run(self, request: SearchRequest, searcher: Searcher, lexical: TopDocs | None, depth: int) -> TopDocs:
+    def run(
+        self,
+        request: SearchRequest,
+        searcher: Searcher,
+        lexical: TopDocs | None,
+        depth: int,
+        channels: list[tuple[str, TopDocs]] | None = None,
+    ) -> TopDocs:
+        """The final list; ``channels``, when given, receives each recall channel's own list
+        by name (``bm25`` for the lexical one), for explanations."""
         lists = [] if lexical is None else [lexical]
         lists += [retriever.retrieve(request, searcher, depth) for retriever in self.retrievers]
+        if channels is not None:
+            names = (["bm25"] if lexical is not None else []) + [retriever.name for retriever in self.retrievers]
+            channels.extend(zip(names, lists))
         top = lists[0] if len(lists) == 1 else self.fuser.fuse(lists, depth)  # type: ignore[union-attr]
         for reranker in self.rerankers:
             head = top.head(reranker.depth)

@@ -104,9 +104,14 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
         facets: Annotated[
             str | None, Query(description="comma list of keyword fields and year (default tags,year); none for none")
         ] = None,
+        explain: Annotated[
+            bool, Query(description="each hit's rank and score in every channel (bm25, semantic) and the fusion")
+        ] = False,
     ) -> JSONResponse:
         return JSONResponse(
-            service.search(q, mode=mode, page=page, size=size, tags=tag, year=year, filters=filters, facets=facets)
+            service.search(
+                q, mode=mode, page=page, size=size, tags=tag, year=year, filters=filters, facets=facets, explain=explain
+            )
         )
 
     @router.get("/latest", summary="Newest documents first (the home feed)")

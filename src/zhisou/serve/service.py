@@ -114,6 +114,7 @@ class Service:
         filters: Iterable[str] = (),
         facets: str | None = None,
         log: bool = True,
+        explain: bool = False,
     ) -> dict[str, Any]:
         """A page of results with highlights, facet counts and, when nothing matches, a
         did-you-mean. A query with broken syntax is searched as plain words (``query_error``
@@ -145,6 +146,7 @@ class Service:
             facets=facet_fields or None,
             facet_size=FACET_SIZE,
             mode=mode if query else "keyword",  # no query: the newest documents, whatever the mode
+            explain=explain,
         )
         out = self._page(result)
         out["query"] = query
