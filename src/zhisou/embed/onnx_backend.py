@@ -31,6 +31,7 @@ class ModelConfig:
     max_tokens: int = 512
     query_prefix: str = ""
     passage_prefix: str = ""
+    kind: str = "onnx"  # or "static": a token table (``static_backend.py``)
 
     @classmethod
     def load(cls, directory: Path) -> ModelConfig:
@@ -41,6 +42,7 @@ class ModelConfig:
             int(data.get("max_tokens", 512)),
             str(data.get("query_prefix", "")),
             str(data.get("passage_prefix", "")),
+            str(data.get("kind", "onnx")),
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -50,6 +52,7 @@ class ModelConfig:
             "max_tokens": self.max_tokens,
             "query_prefix": self.query_prefix,
             "passage_prefix": self.passage_prefix,
+            "kind": self.kind,
         }
 
 

@@ -107,6 +107,22 @@ def prepare_default(
     return target
 
 
+def prepare_static(root: Path | None = None, *, force: bool = False, log: Callable[[str], None] | None = None) -> Path:
+    """The static model distilled from the default one (``distill.py``), made once into the cache."""
+    target = model_directory("static", root)
+    if (target / CONFIG_FILE).is_file() and not force:
+        return target
+    from zhisou.embed.distill import distill
+    from zhisou.embed.onnx_backend import OnnxEmbedder
+
+    source = OnnxEmbedder(prepare_default("int8", root, log=log))
+    say = log or (lambda message: None)
+    say(f"distilling a static model from {source.name} ({source.tokenizer.get_vocab_size():,} tokens)")
+    distill(source, target, f"{DEFAULT_MODEL}-static")
+    say(f"model ready at {target}")
+    return target
+
+
 def save_model(model: object, path: Path) -> None:
     import onnx
 

@@ -2,7 +2,9 @@
 
 - ``multilingual-e5-small`` (the default) — int8 ONNX made from packaged weights on first use
   (``prepare``); ``multilingual-e5-small-fp32`` its full-precision variant;
-- a folder holding ``zhisou-model.json`` (a model ``prepare`` or the user made) — ONNX Runtime;
+  ``multilingual-e5-small-static`` a static token table distilled from it (``distill``);
+- a folder holding ``zhisou-model.json`` (a model ``prepare``, ``distill`` or the user made) —
+  ONNX Runtime, or the static backend when its config says ``"kind": "static"``;
 - anything else — a Hugging Face name or folder, through sentence-transformers if installed.
 """
 
@@ -42,8 +44,19 @@ def _load(name: str) -> Embedder:
         return OnnxEmbedder(prepare_default("int8"))
     if name == f"{DEFAULT_MODEL}-fp32":
         return OnnxEmbedder(prepare_default("fp32"))
+    if name == f"{DEFAULT_MODEL}-static":
+        from zhisou.embed.prepare import prepare_static
+        from zhisou.embed.static_backend import StaticEmbedder
+
+        return StaticEmbedder(prepare_static())
     path = Path(name).expanduser()
     if (path / CONFIG_FILE).is_file():
+        from zhisou.embed.onnx_backend import ModelConfig
+
+        if ModelConfig.load(path).kind == "static":
+            from zhisou.embed.static_backend import StaticEmbedder
+
+            return StaticEmbedder(path)
         return OnnxEmbedder(path)
     from zhisou.embed.st_backend import SentenceTransformerEmbedder
 
