@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zhisou.errors import ZhisouError
+from zhisou.errors import CorruptIndexError, ZhisouError
 
 if TYPE_CHECKING:
     from zhisou.index.segment_reader import SegmentReader
@@ -77,7 +77,7 @@ def graph_of(segment: SegmentReader) -> PassageGraph | None:
         counts = counts.reshape(-1).astype(np.int64)
         index = _faiss().deserialize_index(np.ascontiguousarray(data))
         if index.ntotal != int(counts.sum()):
-            raise ZhisouError(
+            raise CorruptIndexError(
                 f"segment {segment.meta.name}: HNSW graph holds {index.ntotal} passages, the segment "
                 f"{int(counts.sum())}; the index is damaged (rebuild it)"
             )
