@@ -135,6 +135,9 @@ class _Interleave:
         docs = np.array(seen[:depth], dtype=np.int64)
         return TopDocs(docs, np.linspace(1, 0, len(docs)), len(seen))
 
+    def describe(self) -> str:
+        return "interleaved"
+
 
 def test_stages_rerank_the_head_and_fuse_other_retrievers(make_index: Callable[..., Index]) -> None:
     searcher = make_index().searcher()

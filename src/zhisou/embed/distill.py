@@ -9,15 +9,14 @@ a weight like SIF's a / (a + p). A text's embedding is then the mean of its toke
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from zhisou.embed.onnx_backend import CONFIG_FILE, TOKENIZER_FILE, OnnxEmbedder
+from zhisou.embed.prepare import model_folder
 from zhisou.embed.static_backend import EMBEDDINGS_FILE
 
 DIMENSION = 256
@@ -69,9 +68,7 @@ def distill(
     """Write a static model distilled from ``source`` into ``target`` (atomically)."""
     vectors = token_vectors(source, progress)
     table = reduce(vectors, dimension) * zipf_weights(len(vectors))[:, None]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+    with model_folder(target) as work:
         np.save(work / EMBEDDINGS_FILE, table.astype(np.float16))
         shutil.copyfile(source.directory / TOKENIZER_FILE, work / TOKENIZER_FILE)
         config = {
@@ -82,11 +79,4 @@ def distill(
             "distilled_from": source.name,
         }
         (work / CONFIG_FILE).write_text(json.dumps(config, indent=1), encoding="utf-8")
-        os.chmod(work, 0o755)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(work, target)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return target

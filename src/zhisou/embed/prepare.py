@@ -18,7 +18,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from zhisou.embed.onnx_backend import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE, ModelConfig
@@ -77,9 +78,7 @@ def prepare_default(
     except ImportError:
         raise ZhisouError("converting the default model needs onnx: pip install 'zhisou[semantic]'") from None
     say = log or (lambda message: None)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+    with model_folder(target) as work:
         say(f"reading {weights_path.name} from {PACKED_WEIGHTS[0]}")
         from zhisou.embed.onnx_graph import build_encoder
         from zhisou.embed.weights import read_packed
@@ -96,13 +95,6 @@ def prepare_default(
         config = {**E5_CONFIG.to_dict(), "name": f"{DEFAULT_MODEL}-{variant}", "variant": variant}
         config["sources"] = {p[0]: {"file": p[1], "sha256": p[2]} for p in (PACKED_WEIGHTS, TOKENIZER)}
         (work / CONFIG_FILE).write_text(json.dumps(config, indent=1), encoding="utf-8")
-        os.chmod(work, 0o755)  # mkdtemp makes it private; a model is not a secret
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(work, target)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     say(f"model ready at {target}")
     return target
 
@@ -121,6 +113,23 @@ def prepare_static(root: Path | None = None, *, force: bool = False, log: Callab
     distill(source, target, f"{DEFAULT_MODEL}-static")
     say(f"model ready at {target}")
     return target
+
+
+@contextmanager
+def model_folder(target: Path) -> Iterator[Path]:
+    """A scratch folder beside ``target`` to write a model into; when the block ends it replaces
+    ``target`` in one rename (a reader never sees half a model), or is removed if the block failed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        yield work
+        os.chmod(work, 0o755)  # mkdtemp makes it private; a model is not a secret
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
 
 
 def save_model(model: object, path: Path) -> None:

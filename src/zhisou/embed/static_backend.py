@@ -55,23 +55,18 @@ class StaticEmbedder:
 
     def _encode(self, texts: Sequence[str], progress: Progress | None) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        vocabulary = len(self.table)
         for start in range(0, len(texts), BATCH):
             chunk = list(texts[start : start + BATCH])
             encodings = self.tokenizer.encode_batch(chunk, add_special_tokens=False)
             ids = [np.asarray(e.ids[: self.max_tokens], dtype=np.int64) for e in encodings]
+            ids = [row[row < vocabulary] for row in ids]  # a tokenizer larger than the table: unknown ids drop
             lengths = np.array([len(row) for row in ids])
-            flat = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
-            flat = flat[flat < len(self.table)]  # a tokenizer larger than the table: unknown ids drop
-            if len(flat) and lengths.sum() == len(flat):
-                rows = np.asarray(self.table[flat], dtype=np.float32)
+            if lengths.sum():
+                rows = np.asarray(self.table[np.concatenate(ids)], dtype=np.float32)
                 starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-                filled = lengths > 0
+                filled = lengths > 0  # a text without tokens stays a zero row
                 out[start : start + len(chunk)][filled] = np.add.reduceat(rows, starts[filled])
-            else:  # some ids dropped: text by text
-                for row, token_ids in enumerate(ids):
-                    token_ids = token_ids[token_ids < len(self.table)]
-                    if len(token_ids):
-                        out[start + row] = np.asarray(self.table[token_ids], dtype=np.float32).sum(0)
             if progress is not None:
                 progress(len(chunk))
         return normalize(out)  # the mean's direction: dividing by the count would not change it

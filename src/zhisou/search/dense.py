@@ -77,7 +77,8 @@ def segment_nearest(
             "the index was embedded with another model: reindex it, or search with its model"
         )
     counts = counts.reshape(-1).astype(np.int64)
-    candidates = allowed & (counts > 0)
+    has = counts > 0
+    candidates = allowed & has
     total = int(candidates.sum())
     query = query.astype(np.float32)
     if not total:
@@ -90,7 +91,6 @@ def segment_nearest(
             docs, scores = nearest_documents(graph, vectors, query, candidates, depth)
             return docs, scores, total
     best = np.full(len(counts), -np.inf, dtype=np.float32)
-    has = counts > 0
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     best[has] = np.maximum.reduceat(vectors @ query, starts[has])
     local = np.flatnonzero(candidates)

@@ -10,17 +10,20 @@ or scores.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zhisou.search.topk import TopDocs
 
+if TYPE_CHECKING:
+    from zhisou.search.stages import Fuser
+
 
 def explain_page(
-    docs: Sequence[int], scores: Sequence[float], channels: Sequence[tuple[str, TopDocs]], fuser: object | None
+    docs: Sequence[int], scores: Sequence[float], channels: Sequence[tuple[str, TopDocs]], fuser: Fuser | None
 ) -> list[dict[str, Any]]:
     """One explanation per page entry (``docs`` with their final ``scores``)."""
     ranks = [(name, {doc: rank for rank, doc in enumerate(top.docs.tolist())}, top.scores) for name, top in channels]
-    fusion = fuser.describe() if len(channels) > 1 and hasattr(fuser, "describe") else None
+    fusion = fuser.describe() if fuser is not None and len(channels) > 1 else None
     out = []
     for doc, score in zip(docs, scores):
         per_channel: dict[str, dict[str, float] | None] = {}

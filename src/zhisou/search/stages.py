@@ -36,6 +36,9 @@ class Fuser(Protocol):
     def fuse(self, lists: Sequence[TopDocs], depth: int) -> TopDocs:
         """One list of up to ``depth`` documents from the lexical list (first) and the others."""
 
+    def describe(self) -> str:
+        """How scores are combined, in a line (what ``explain`` shows)."""
+
 
 class Reranker(Protocol):
     depth: int  # how many of the head it reorders
