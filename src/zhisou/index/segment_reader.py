@@ -315,8 +315,8 @@ class SegmentReader:
         wanted, wanted_offsets = keys
         if len(wanted_offsets) < 2 or not len(self.terms):
             return np.zeros((max(len(wanted_offsets) - 1, 0), 2), dtype=np.int64)
-        blob, offsets = self.terms.arrays
-        return termdict.find_postings(blob, offsets, self.term_info, wanted, wanted_offsets)
+        blob, offsets, table = self.terms.arrays
+        return termdict.find_postings(blob, offsets, table, self.term_info, wanted, wanted_offsets)
 
     def positions_at(self, ordinal: int) -> np.ndarray:
         """All positions of the term, posting after posting (split them with the frequencies)."""

@@ -72,6 +72,7 @@ def accumulate(
 def score_one_segment(
     term_keys: np.ndarray,
     term_offsets: np.ndarray,
+    term_table: np.ndarray,
     term_info: np.ndarray,
     idf_table: np.ndarray,
     wanted: np.ndarray,
@@ -96,7 +97,7 @@ def score_one_segment(
     ``idf_table`` holds per term ordinal for this reader), accumulation and top k. On small
     corpora a query costs ~40 µs, and the three calls and the Python between them that this
     saves are ~3 µs of it."""
-    ordinals = find_keys(term_keys, term_offsets, wanted, wanted_offsets)
+    ordinals = find_keys(term_keys, term_offsets, term_table, wanted, wanted_offsets)
     n_terms = ordinals.shape[0]
     ranges = np.zeros((n_terms, 2), dtype=np.int64)
     weights = np.zeros(n_terms)

@@ -95,7 +95,7 @@ class OneSegment:
     (document frequencies and N never change for a reader, so the kernel reads an idf instead
     of computing a formula; keyword and id terms get 0, never asked), and the postings."""
 
-    dictionary: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # keys, offsets, info, idf
+    dictionary: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # keys, offsets, table, info, idf
     docs: np.ndarray
     freqs: np.ndarray
     lengths: np.ndarray
