@@ -76,8 +76,8 @@ def test_gzipped_corpus_and_bad_inputs(tmp_path: Path) -> None:
         BeirDataset.load(dataset, "dev")
     with pytest.raises(ZhisouError, match=r"no corpus\.jsonl"):
         BeirDataset.load(tmp_path)
-    with pytest.raises(ZhisouError, match="not available yet"):
-        run_evaluation(dataset, mode="ltr", cache_dir=tmp_path / "cache")
+    with pytest.raises(ZhisouError, match="no active ranking model for gz; train one with zhisou ltr train"):
+        run_evaluation(dataset, mode="ltr", base="bm25", cache_dir=tmp_path / "cache")
     with pytest.raises(ZhisouError, match="unknown mode"):
         run_evaluation(dataset, mode="telepathy", cache_dir=tmp_path / "cache")
 

@@ -103,11 +103,20 @@ def test_merge_orders_by_score_then_list_then_position() -> None:
 class _Reverse:
     """A reranker that turns the head upside down (what a learned model could do)."""
 
-    def __init__(self, depth: int) -> None:
+    def __init__(self, depth: int, offset: float = 100.0) -> None:
         self.depth = depth
+        self.offset = offset
 
-    def rerank(self, request: SearchRequest, searcher: Searcher, top: TopDocs) -> TopDocs:
-        return TopDocs(top.docs[::-1].copy(), np.arange(len(top), 0, -1, dtype=np.float64) + 100, top.total)
+    def rerank(
+        self, request: SearchRequest, searcher: Searcher, top: TopDocs, channels: Sequence[tuple[str, TopDocs]]
+    ) -> TopDocs:
+        assert [name for name, _ in channels] == ["bm25"]
+        return TopDocs(top.docs[::-1].copy(), np.arange(len(top), 0, -1, dtype=np.float64) + self.offset, top.total)
+
+    def explain(
+        self, request: SearchRequest, searcher: Searcher, docs: np.ndarray, channels: Sequence[tuple[str, TopDocs]]
+    ) -> list[dict[str, object]]:
+        return [{"reversed": True} for _ in docs]
 
 
 class _Fixed:
@@ -146,9 +155,17 @@ def test_stages_rerank_the_head_and_fuse_other_retrievers(make_index: Callable[.
     reranked = searcher.with_stages(Stages(rerankers=(_Reverse(3),))).search("rank", size=10, with_docs=False)
     assert reranked.ids == plain.ids[:3][::-1] + plain.ids[3:]
     assert reranked.total == plain.total
+    # A reranker's scores on another scale (here below the first stage's): the rest is shifted
+    # under the head, so the list stays in score order and keeps the rest's differences.
+    negative = searcher.with_stages(Stages(rerankers=(_Reverse(3, offset=-100),))).search("rank", with_docs=False)
+    assert negative.ids == reranked.ids
+    assert all(a >= b for a, b in zip(negative.scores, negative.scores[1:]))
+    np.testing.assert_allclose(np.diff(negative.scores[3:]), np.diff(plain.scores[3:]))
     # Paging sees the reranked order: the second page of one starts where the first left off.
     staged = searcher.with_stages(Stages(rerankers=(_Reverse(3),)))
     assert staged.search("rank", size=2, page=2, with_docs=False).ids == reranked.ids[2:4]
+    explained = staged.search("rank", size=2, explain=True).explanations
+    assert explained is not None and all(entry["rerank"] == {"reversed": True} for entry in explained)
     fused = searcher.with_stages(Stages(retrievers=(_Fixed(["g", "c"]),), fuser=_Interleave()))
     result = fused.search("rank", size=4)
     assert result.ids == [plain.ids[0], "g", plain.ids[1], "c"]
@@ -164,7 +181,9 @@ def test_stages_refuse_what_cannot_work(make_index: Callable[..., Index]) -> Non
         Stages(lexical=False)
 
     class _Drop(_Reverse):
-        def rerank(self, request: SearchRequest, searcher: Searcher, top: TopDocs) -> TopDocs:
+        def rerank(
+            self, request: SearchRequest, searcher: Searcher, top: TopDocs, channels: Sequence[tuple[str, TopDocs]]
+        ) -> TopDocs:
             return top.head(len(top) - 1)
 
     searcher = make_index().searcher().with_stages(Stages(rerankers=(_Drop(3),)))

@@ -317,3 +317,29 @@ def test_a_search_with_facets_parses_the_query_once_and_scores_it_once(
     reference = searcher.facets(searcher.match_mask("rank bm25"), ["tags", "date"], 12)
     assert body["facets"]["tags"] == [{"value": f.value, "count": f.count} for f in reference["tags"]]
     assert body["facets"]["year"] == [{"value": f.value, "count": f.count} for f in reference["date"]]
+
+
+def test_ltr_mode_once_a_model_is_active(index_dir: Path, make_client: Callable[..., TestClient]) -> None:
+    pytest.importorskip("lightgbm")
+    from zhisou.rank.data import collect
+    from zhisou.rank.model import ModelStore
+    from zhisou.rank.train import split_dev, train
+
+    client = make_client()
+    refused = client.get("/api/search", params={"q": "rank", "mode": "ltr"})
+    assert refused.status_code == 400 and "train one with zhisou ltr train" in error_of(refused)
+    assert 'data-mode="ltr"' not in client.get("/search", params={"q": "rank"}).text
+    index = Index.open(index_dir)
+    queries = [("q1", "rank"), ("q2", "索引"), ("q3", "fusion rank"), ("q4", "BM25")]
+    judged = {"q1": {"h": 1}, "q2": {"f": 1}, "q3": {"h": 2}, "q4": {"b": 1}}
+    data = collect(index.searcher(), queries, judged, depth=10, base="keyword")
+    model, _ = train(*split_dev(data), max_rounds=5)
+    store = ModelStore(index_dir)
+    store.activate(store.save(model))
+    index.close()
+    body = client.get("/api/search", params={"q": "rank", "mode": "ltr", "explain": "true"}).json()
+    assert {hit["id"] for hit in body["hits"]} == {"b", "d", "h"}
+    rerank = body["hits"][0]["explain"]["rerank"]
+    assert rerank["model"] == "model-1 (lightgbm lambdarank)" and "bm25:title" in rerank["features"]
+    page = client.get("/search", params={"q": "rank", "mode": "ltr"}).text
+    assert 'data-mode="ltr"' in page and "mode active" in page

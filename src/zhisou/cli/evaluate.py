@@ -26,7 +26,11 @@ from zhisou.search.similarity import BM25, SIMILARITIES
 def eval_command(
     dataset: Annotated[Path, typer.Option("--dataset", "-d", help="BEIR-format dataset directory.")],
     split: Annotated[str, typer.Option(help="qrels/<split>.tsv to evaluate.")] = "test",
-    mode: Annotated[str, typer.Option(help="Retrieval mode: bm25 (keyword) | semantic (dense) | hybrid.")] = "bm25",
+    mode: Annotated[
+        str,
+        typer.Option(help="Retrieval mode: bm25 (keyword) | semantic (dense) | hybrid | ltr (zhisou ltr train first)."),
+    ] = "bm25",
+    base: Annotated[str, typer.Option(help="ltr: the first stage its model reorders, hybrid | bm25.")] = "hybrid",
     model: Annotated[str, typer.Option(help="Embedding model for semantic and hybrid.")] = DEFAULT_EMBEDDING_MODEL,
     fusion: Annotated[str, typer.Option(help="Hybrid fusion: rrf | convex.")] = "rrf",
     fusion_weight: Annotated[float, typer.Option(help="Convex fusion: the semantic list's weight.")] = 0.5,
@@ -70,6 +74,7 @@ def eval_command(
             fusion=fusion,
             fusion_weight=fusion_weight,
             normalization=normalization,
+            base=base,
         )
         if as_json:
             print_json(report.to_dict())

@@ -46,7 +46,9 @@ def search(
 
     def action() -> None:
         searched = Index.open(index)
-        chosen = search_mode(mode, has_vectors=searched.searcher().has_vectors).name
+        searcher = searched.searcher()
+        has_model = mode == "ltr" and searcher.ranking_model() is not None
+        chosen = search_mode(mode, has_vectors=searcher.has_vectors, has_model=has_model).name
         if operator not in ("or", "and"):
             raise ZhisouError(f"--operator must be 'or' or 'and', got {operator!r}")
         result = searched.search(

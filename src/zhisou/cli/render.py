@@ -44,12 +44,17 @@ def print_hits(
 
 
 def explanation_line(explain: dict[str, Any]) -> str:
-    """``bm25 #3 12.410 · semantic #1 0.873 → rrf (k=60): … = 0.0325`` (``search/explain.py``)."""
+    """``bm25 #3 12.410 · semantic #1 0.873 → rrf (k=60): … = 0.0325`` (``search/explain.py``),
+    then the learned ranker's score and the features it read (those not 0)."""
     parts = [
         f"{name} —" if found is None else f"{name} #{found['rank']} {found['score']:.3f}"
         for name, found in explain["channels"].items()
     ]
     fused = f" → {explain['fusion']} = {explain['score']:.4f}" if explain.get("fusion") else ""
+    rerank = explain.get("rerank")
+    if rerank:  # the learned ranker's score, and the features it read that are not 0
+        shown = ", ".join(f"{name} {value:g}" for name, value in rerank["features"].items() if value)
+        fused += f" → {rerank['model']} = {rerank['score']:.4f} ({shown})"
     return " · ".join(parts) + fused
 
 

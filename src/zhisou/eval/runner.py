@@ -87,6 +87,25 @@ def cached_index(
     return index, time.perf_counter() - started
 
 
+def _check_ranking_model(index: Index, dataset: BeirDataset) -> None:
+    """``--mode ltr`` needs an active model in the evaluation index, trained on other queries
+    than the ones evaluated (figures on its own training queries would flatter it)."""
+    model = index.searcher().ranking_model()
+    where = f"--dataset {dataset.directory}"
+    if model is None:
+        raise ZhisouError(f"no active ranking model for {dataset.name}; train one with zhisou ltr train {where}")
+    if model.meta.get("dataset") == dataset.name and model.meta.get("split") == dataset.split:
+        raise ZhisouError(
+            f"the active ranking model was trained on the {dataset.split} split of {dataset.name}: evaluating it "
+            f"there would flatter it; train on another split, or use zhisou ltr train {where} --folds 5"
+        )
+
+
+def _ranker_name(index: Index) -> str:
+    model = index.searcher().ranking_model()
+    return model.describe() if model is not None else ""
+
+
 def run_queries(index: Index, dataset: BeirDataset, k: int, **options: Any) -> tuple[Run, float]:
     """One query at a time, ids only; returns the run and queries per second. As in the
     benchmark harness, 20 untimed queries go first: loading the compiled kernels is start-up.
@@ -125,6 +144,7 @@ def run_evaluation(
     fusion: str = "rrf",
     fusion_weight: float = 0.5,
     normalization: str = "minmax",
+    base: str = "hybrid",
 ) -> EvalReport:
     chosen = resolve(mode)
     if not chosen.implemented:
@@ -133,8 +153,10 @@ def run_evaluation(
         raise ZhisouError(f"--k must be between 1 and 10000, got {k}")
     similarity = similarity or BM25()
     dataset = BeirDataset.load(dataset_dir, split)
-    schema = eval_schema(mode, model)
+    schema = eval_schema(base if chosen.name == "ltr" else mode, model)
     index, index_seconds = cached_index(dataset, cache_dir or default_cache_dir(), similarity, on_progress, schema)
+    if chosen.name == "ltr":
+        _check_ranking_model(index, dataset)
     options: dict[str, Any] = {"mode": chosen.name}
     if chosen.name == "hybrid":
         options |= {"fusion": fusion, "fusion_weight": fusion_weight, "normalization": normalization}
@@ -158,5 +180,6 @@ def run_evaluation(
             "fields": "title+text as one field",
             **({"model": model} if chosen.needs_vectors else {}),
             **({k: v for k, v in options.items() if k != "mode"}),
+            **({"base": base, "ranker": _ranker_name(index)} if chosen.name == "ltr" else {}),
         },
     )

@@ -308,6 +308,11 @@ class SegmentReader:
     def positions_slice(self, start: int, end: int) -> np.ndarray:
         return self._positions[start:end]
 
+    @property
+    def positions(self) -> np.ndarray:
+        """Every term's positions, term after term and posting after posting (mapped)."""
+        return self._positions
+
     def postings_of(self, keys: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """(postings start, doc freq) of each key, one row per key, (0, 0) where the segment
         lacks it; ``keys`` come from ``encode_keys``, once for every segment. One compiled call

@@ -112,10 +112,40 @@ def passages_of(searcher: Searcher, doc: int) -> tuple[np.ndarray, np.ndarray] |
     vectors, counts, spans = (segment.optional.get(s) for s in ("pvc", "pcn", "psp"))
     if vectors is None or counts is None or spans is None:
         return None
-    counts = counts.reshape(-1).astype(np.int64)
-    start = int(counts[:local].sum())
-    stop = start + int(counts[local])
+    starts = passage_starts(segment)
+    start, stop = int(starts[local]), int(starts[local + 1])
     return (vectors[start:stop], spans[start:stop]) if stop > start else None
+
+
+def best_passage_scores(searcher: Searcher, docs: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Each of ``docs`` (global numbers): the score of its passage nearest ``query`` (0 for a
+    document without passages)."""
+    reader = searcher.reader
+    out = np.zeros(len(docs))
+    owners = np.searchsorted(reader.bases, docs, side="right") - 1
+    query = query.astype(np.float32)
+    for number in np.unique(owners).tolist():
+        segment = reader.segments[number]
+        vectors, counts = segment.optional.get("pvc"), segment.optional.get("pcn")
+        if vectors is None or counts is None:
+            continue
+        starts = passage_starts(segment)
+        rows = np.flatnonzero(owners == number)
+        for row, local in zip(rows.tolist(), (docs[rows] - int(reader.bases[number])).tolist()):
+            begin, end = int(starts[local]), int(starts[local + 1])
+            if end > begin:
+                out[row] = float((vectors[begin:end] @ query).max())
+    return out
+
+
+def passage_starts(segment: SegmentReader) -> np.ndarray:
+    """Where each document's passages begin among the segment's vectors (one more entry: the
+    end), computed once per segment."""
+    found = segment.derived.get("passage-starts")
+    if found is None:
+        counts = segment.optional["pcn"].reshape(-1).astype(np.int64)
+        found = segment.derived["passage-starts"] = np.concatenate(([0], np.cumsum(counts)))
+    return found  # type: ignore[return-value]
 
 
 def best_passage(searcher: Searcher, doc: int, query: np.ndarray) -> PassageHit | None:

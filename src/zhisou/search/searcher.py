@@ -10,10 +10,11 @@ Each step lives in its own module: ``request.py``, ``plan.py``, ``strategies/``,
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -46,6 +47,9 @@ from zhisou.search.strategies import NAMES as STRATEGIES
 from zhisou.search.strategies import Context, choose
 from zhisou.search.suggest import Suggester
 from zhisou.search.topk import TopDocs
+
+if TYPE_CHECKING:
+    from zhisou.rank.model import RankingModel
 
 KEYWORD_STAGES = Stages()  # the lexical retrieval alone
 PASSAGE_SNIPPET_CHARS = 240  # the matching passage shown under a semantic hit
@@ -84,6 +88,7 @@ class Searcher:
         self._text_field_set = frozenset(self._text_fields)
         self._suggester: Suggester | None = None
         self._query_vectors: dict[str, np.ndarray] = {}
+        self._ranking_model: tuple[object, RankingModel | None] | None = None  # (state stamp, model)
 
     @property
     def doc_count(self) -> int:
@@ -147,25 +152,15 @@ class Searcher:
         else:
             stages = self.stages if not self.stages.empty else self.mode_stages(request)
         depth = request.window if stages is KEYWORD_STAGES else stages.depth(request.window)
-        lexical = None
         channels: list[tuple[str, TopDocs]] | None = [] if request.explain else None
         terms: dict[str, set[str]] = {}
-        if stages.lexical:  # a semantic search reads the query as text: no syntax to parse
-            plan = self.plan(request)
-            strategy = choose(request.strategy, self.context, plan, depth, collector)
-            lexical = strategy.run(self.context, plan, depth, collector)
-        top = lexical if stages.empty else stages.run(request, self, lexical, depth, channels)
-        assert top is not None
-        if channels is not None and stages.empty:
-            channels.append(("bm25", top))
-        if collector is not None and lexical is None:
-            collector.collect(top.docs)  # no lexical pass: count what the other channels found
+        top, plan = self._retrieve(request, stages, depth, collector, channels)
         first = (request.page - 1) * request.size
         end = first + request.size
         facets = collector.counts() if collector is not None else {}
         docs, scores = top.docs[first:end].tolist(), top.scores[first:end].tolist()
         if request.with_docs:
-            if stages.lexical:
+            if plan is not None:
                 terms = plan.highlight_terms()
             hits = hydrate(self.reader, docs, scores, first + 1, terms, request.highlight_fields)
             if not stages.lexical or stages.retrievers:
@@ -176,6 +171,10 @@ class Searcher:
         explanations = None
         if channels is not None:
             explanations = explain_page(docs, top.scores[first:end].tolist(), channels, stages.fuser)
+            page_docs = np.asarray(docs, dtype=np.int64)
+            for reranker in stages.rerankers:
+                for entry, detail in zip(explanations, reranker.explain(request, self, page_docs, channels)):
+                    entry["rerank"] = detail
         took = (time.perf_counter() - started) * 1000
         return SearchResult(
             request.text,
@@ -190,6 +189,37 @@ class Searcher:
             facets,
             explanations,
         )
+
+    def _retrieve(
+        self,
+        request: SearchRequest,
+        stages: Stages,
+        depth: int,
+        collector: FacetCollector | None = None,
+        channels: list[tuple[str, TopDocs]] | None = None,
+    ) -> tuple[TopDocs, Plan | None]:
+        """The final ranked list ``depth`` deep (and the lexical plan when there was one);
+        ``channels`` receives each recall channel's own list."""
+        lexical = plan = None
+        if stages.lexical:  # a semantic search reads the query as text: no syntax to parse
+            plan = self.plan(request)
+            strategy = choose(request.strategy, self.context, plan, depth, collector)
+            lexical = strategy.run(self.context, plan, depth, collector)
+        top = lexical if stages.empty else stages.run(request, self, lexical, depth, channels)
+        assert top is not None
+        if channels is not None and stages.empty:
+            channels.append(("bm25", top))
+        if collector is not None and lexical is None:
+            collector.collect(top.docs)  # no lexical pass: count what the other channels found
+        return top, plan
+
+    def candidates(self, request: SearchRequest, depth: int) -> tuple[TopDocs, list[tuple[str, TopDocs]]]:
+        """The ranked list of ``request``'s mode ``depth`` deep, and each recall channel's own
+        list: what a learned ranker computes its features from."""
+        request.check()
+        channels: list[tuple[str, TopDocs]] = []
+        top, _ = self._retrieve(request, self.mode_stages(request), depth, None, channels)
+        return top, channels
 
     def _passage_snippets(self, request: SearchRequest, hits: list[Hit], docs: list[int]) -> None:
         """Semantic and hybrid hits without a keyword snippet show the passage that matched
@@ -219,6 +249,8 @@ class Searcher:
         mode = resolve(request.mode).name
         if mode == "keyword":
             return KEYWORD_STAGES
+        if mode == "ltr":
+            return self._ltr_stages(request)
         if not self.has_vectors:
             raise ZhisouError(
                 f"mode {mode!r} needs an index with vectors; this one has none "
@@ -232,7 +264,46 @@ class Searcher:
         if mode == "hybrid":
             fuser = make_fuser(request.fusion, request.fusion_weight, request.normalization)
             return Stages(retrievers=(DenseRetriever(),), fuser=fuser, candidates=HYBRID_CANDIDATES)
-        raise ZhisouError(f"mode {mode!r} is not a search mode; use keyword, semantic or hybrid")
+        raise ZhisouError(f"mode {mode!r} is not a search mode; use keyword, semantic, hybrid or ltr")
+
+    def _ltr_stages(self, request: SearchRequest) -> Stages:
+        """The stages of the first-stage mode the active model was trained behind (hybrid, or
+        keyword on an index without vectors), with the model reordering their head."""
+        from zhisou.rank.rerank import LTR_DEPTH, LearnedReranker
+
+        model = self.ranking_model()
+        if model is None:
+            raise ZhisouError(
+                f"mode 'ltr' needs a trained ranking model and {self.reader.directory} has none active; "
+                "train one with zhisou ltr train"
+            )
+        base = str(model.meta.get("base") or "hybrid")
+        if base == "hybrid" and not self.has_vectors:
+            base = "keyword"
+        first = self.mode_stages(dataclasses.replace(request, mode=base))
+        return Stages(
+            first.retrievers,
+            first.fuser,
+            (LearnedReranker(model),),
+            first.lexical,
+            max(first.candidates, LTR_DEPTH),
+        )
+
+    def ranking_model(self) -> RankingModel | None:
+        """The index's active ranking model (loaded once per version; None when none is active)."""
+        from zhisou.rank.model import ModelStore
+
+        store = ModelStore(self.reader.directory)
+        stamp = store.state_stamp()  # a stat, not a read, per query
+        if stamp is None:
+            return None
+        cached = self._ranking_model
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        version = store.active()
+        model = None if version is None else store.load(version)
+        self._ranking_model = (stamp, model)
+        return model
 
     @functools.cached_property
     def has_vectors(self) -> bool:

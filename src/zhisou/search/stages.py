@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -43,8 +43,16 @@ class Fuser(Protocol):
 class Reranker(Protocol):
     depth: int  # how many of the head it reorders
 
-    def rerank(self, request: SearchRequest, searcher: Searcher, top: TopDocs) -> TopDocs:
-        """``top`` (at most ``depth`` long) in a new order, with the scores that order follows."""
+    def rerank(
+        self, request: SearchRequest, searcher: Searcher, top: TopDocs, channels: Sequence[tuple[str, TopDocs]]
+    ) -> TopDocs:
+        """``top`` (at most ``depth`` long) in a new order, with the scores that order follows;
+        ``channels``: each recall channel's own list, by name."""
+
+    def explain(
+        self, request: SearchRequest, searcher: Searcher, docs: np.ndarray, channels: Sequence[tuple[str, TopDocs]]
+    ) -> list[dict[str, Any]]:
+        """Per document of ``docs``: what its reranked score came from (``explain`` shows it)."""
 
 
 @dataclass(frozen=True)
@@ -84,13 +92,14 @@ class Stages:
         by name (``bm25`` for the lexical one), for explanations."""
         lists = [] if lexical is None else [lexical]
         lists += [retriever.retrieve(request, searcher, depth) for retriever in self.retrievers]
+        names = (["bm25"] if lexical is not None else []) + [retriever.name for retriever in self.retrievers]
+        named = list(zip(names, lists))
         if channels is not None:
-            names = (["bm25"] if lexical is not None else []) + [retriever.name for retriever in self.retrievers]
-            channels.extend(zip(names, lists))
+            channels.extend(named)
         top = lists[0] if len(lists) == 1 else self.fuser.fuse(lists, depth)  # type: ignore[union-attr]
         for reranker in self.rerankers:
             head = top.head(reranker.depth)
-            reordered = reranker.rerank(request, searcher, head)
+            reordered = reranker.rerank(request, searcher, head, named)
             if sorted(reordered.docs.tolist()) != sorted(head.docs.tolist()):
                 raise ZhisouError(f"reranker {type(reranker).__name__} changed which documents it was given")
             tail = top.page(reranker.depth, len(top))
@@ -99,10 +108,16 @@ class Stages:
 
 
 def _concat(head: TopDocs, tail: TopDocs, whole: TopDocs) -> TopDocs:
-    """The reordered head, then the rest with its first-stage scores."""
+    """The reordered head, then the rest in its first-stage order. A reranker's scores are on
+    another scale than the first stage's, so the rest is shifted by one constant to sit below
+    the head: the list stays in score order (what a run file or a later fusion reads), and the
+    differences between the rest's scores are kept."""
+    tail_scores = tail.scores
+    if len(head) and len(tail) and tail_scores[0] >= head.scores[-1]:
+        tail_scores = tail_scores - (tail_scores[0] - head.scores[-1]) - 1.0
     return TopDocs(
         np.concatenate([head.docs, tail.docs]),
-        np.concatenate([head.scores, tail.scores]),
+        np.concatenate([head.scores, tail_scores]),
         whole.total,
         whole.exact,
     )

@@ -25,6 +25,15 @@ logger = logging.getLogger("zhisou.serve")
 _FILE = re.compile(r"^search-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.jsonl$")
 
 
+def log_files(directory: Path) -> list[Path]:
+    """A search log's files, oldest first (none when the folder does not exist)."""
+    try:
+        found = [(m.group(1), int(m.group(2) or 0), p) for p in directory.iterdir() if (m := _FILE.match(p.name))]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [p for *_, p in sorted(found)]
+
+
 class SearchLog:
     def __init__(self, directory: Path, enabled: bool = True, *, max_bytes: int = 1 << 30) -> None:
         self.directory = directory
@@ -35,14 +44,7 @@ class SearchLog:
         self._path: Path | None = None
 
     def _files(self) -> list[Path]:
-        """The log's files, oldest first."""
-        try:
-            found = [
-                (m.group(1), int(m.group(2) or 0), p) for p in self.directory.iterdir() if (m := _FILE.match(p.name))
-            ]
-        except FileNotFoundError:
-            return []
-        return [p for *_, p in sorted(found)]
+        return log_files(self.directory)
 
     def _target(self, now: float) -> Path:
         """Today's file, or its next part once the current part is full."""

@@ -67,8 +67,10 @@ class Service:
 
     # -- reading -----------------------------------------------------------------------------
     def modes(self) -> list[str]:
-        """Search modes this index supports (semantic ones once it holds vectors)."""
-        return available(has_vectors=self.index.searcher().has_vectors)
+        """Search modes this index supports (semantic ones once it holds vectors, ``ltr`` once
+        it holds an active ranking model)."""
+        searcher = self.index.searcher()
+        return available(has_vectors=searcher.has_vectors, has_model=searcher.ranking_model() is not None)
 
     def _filters(self, searcher: Searcher, tags: list[str], year: str | None, extra: Iterable[str] = ()) -> list[Query]:
         """The page's filters, parsed once: any of ``tags``, the calendar ``year``, and filter
@@ -120,7 +122,8 @@ class Service:
         did-you-mean. A query with broken syntax is searched as plain words (``query_error``
         says why), as Elasticsearch's ``simple_query_string`` does."""
         searcher = self.index.searcher()
-        mode = search_mode(mode, has_vectors=searcher.has_vectors).name
+        has_model = mode == "ltr" and searcher.ranking_model() is not None
+        mode = search_mode(mode, has_vectors=searcher.has_vectors, has_model=has_model).name
         tags, filters = list(tags), list(filters)
         clauses = self._filters(searcher, tags, year, filters) or None
         facet_fields = self._facet_fields(facets)

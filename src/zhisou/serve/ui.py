@@ -69,13 +69,16 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
             target = path if path is not None else request.url.path
             return f"{target}?{query}" if query else target
 
+        modes = service.modes()
         context = {
             "t": translator(language),
             "lang": language,
             "other_lang": "en" if language == "zh" else "zh",
             "url": url,
-            "modes": service.modes(),
-            "all_modes": SEARCH_MODES,
+            "modes": modes,
+            # Learning to rank joins the switch once a model is active; before that it is not
+            # a mode this index lacks, only one nobody has trained.
+            "all_modes": [m for m in SEARCH_MODES if m != "ltr" or m in modes],
             "page_numbers": page_numbers,
             **values,
         }

@@ -1,0 +1,180 @@
+"""The search log read back as sessions, and click statistics for ranking features.
+
+A *session* is one logged search: its query, the ids shown in order and which of them were
+clicked. Lines that are not JSON objects, or search events without a query or shown list, are
+counted and skipped — a log written by a crashing server or edited by hand must not stop
+training. A click whose ``query_id`` was never logged (its search fell in a trimmed file) is
+skipped likewise.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from zhisou.serve.searchlog import log_files
+
+# Smoothing of click-through rates: a document seen a few times is pulled towards the
+# average (Bayesian average with this many pseudo-impressions).
+PRIOR_IMPRESSIONS = 10.0
+
+
+@dataclass
+class Session:
+    query_id: str
+    query: str
+    shown: list[str]  # ids in the order shown, the page's first hit first
+    first_rank: int  # 1-based rank of ``shown[0]`` (pages after the first start further down)
+    ts: float
+    clicks: dict[str, float] = field(default_factory=dict)  # id → time of its first click
+
+    def clicked(self) -> list[bool]:
+        return [doc_id in self.clicks for doc_id in self.shown]
+
+
+@dataclass
+class LogReport:
+    """What reading the log found: sessions, and what was skipped and why (one line each)."""
+
+    sessions: list[Session]
+    skipped: list[str]
+
+
+def normalize_query(text: str) -> str:
+    """The form queries are counted under: case and spacing folded."""
+    return " ".join(text.lower().split())
+
+
+def read_sessions(directory: Path, since: float | None = None) -> LogReport:
+    """Sessions from the search log in ``directory`` (searches from ``since`` on, epoch seconds)."""
+    sessions: dict[str, Session] = {}
+    skipped: list[str] = []
+    for path in log_files(directory):
+        for number, line in _lines(path, skipped):
+            where = f"{path.name}:{number}"
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError as error:
+                skipped.append(f"{where}: not JSON ({error.msg})")
+                continue
+            if not isinstance(event, dict):
+                skipped.append(f"{where}: not a JSON object")
+                continue
+            kind = event.get("event")
+            if kind == "search":
+                session = _session(event)
+                if session is None:
+                    skipped.append(f"{where}: a search without query_id, q or shown ids")
+                elif since is None or session.ts >= since:
+                    sessions[session.query_id] = session
+            elif kind == "click":
+                query_id, doc_id = event.get("query_id"), event.get("id")
+                if not isinstance(query_id, str) or not isinstance(doc_id, str):
+                    skipped.append(f"{where}: a click without query_id or id")
+                    continue
+                session = sessions.get(query_id)
+                if session is not None and doc_id in session.shown:
+                    session.clicks.setdefault(doc_id, _number(event.get("ts"), 0.0))
+            elif kind is not None:
+                continue  # another kind of event: not ours to judge
+            else:
+                skipped.append(f"{where}: no event kind")
+    return LogReport(list(sessions.values()), skipped)
+
+
+def _lines(path: Path, skipped: list[str]) -> Iterator[tuple[int, str]]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield number, line
+    except OSError as error:
+        skipped.append(f"{path}: cannot be read ({error.strerror})")
+
+
+def _number(value: object, default: float) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def _session(event: dict[str, object]) -> Session | None:
+    query_id, query, shown = event.get("query_id"), event.get("q"), event.get("shown")
+    if not isinstance(query_id, str) or not isinstance(query, str) or not isinstance(shown, list):
+        return None
+    if not all(isinstance(doc_id, str) for doc_id in shown):
+        return None
+    page = event.get("page")
+    first_rank = 1 + (int(page) - 1) * len(shown) if isinstance(page, int) and page > 1 else 1
+    return Session(query_id, query, list(shown), first_rank, _number(event.get("ts"), time.time()))
+
+
+@dataclass
+class ClickStats:
+    """Impressions and clicks per document and per (query, document), from sessions."""
+
+    doc_shown: dict[str, int] = field(default_factory=dict)
+    doc_clicked: dict[str, int] = field(default_factory=dict)
+    pair_shown: dict[tuple[str, str], int] = field(default_factory=dict)
+    pair_clicked: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, sessions: Sequence[Session]) -> ClickStats:
+        stats = cls()
+        for session in sessions:
+            query = normalize_query(session.query)
+            for doc_id in session.shown:
+                stats.doc_shown[doc_id] = stats.doc_shown.get(doc_id, 0) + 1
+                stats.pair_shown[(query, doc_id)] = stats.pair_shown.get((query, doc_id), 0) + 1
+            for doc_id in session.clicks:
+                stats.doc_clicked[doc_id] = stats.doc_clicked.get(doc_id, 0) + 1
+                stats.pair_clicked[(query, doc_id)] = stats.pair_clicked.get((query, doc_id), 0) + 1
+        return stats
+
+    @property
+    def average_ctr(self) -> float:
+        shown = sum(self.doc_shown.values())
+        return sum(self.doc_clicked.values()) / shown if shown else 0.0
+
+    def feature(self, name: str, query: str, doc_ids: Sequence[str]) -> np.ndarray:
+        """``ctr_doc``, ``ctr_query`` or ``clicks_query`` of each document for ``query``."""
+        prior = self.average_ctr
+        if name == "ctr_doc":
+            return np.array([_smoothed(self.doc_clicked.get(d, 0), self.doc_shown.get(d, 0), prior) for d in doc_ids])
+        key = normalize_query(query)
+        if name == "ctr_query":
+            return np.array(
+                [
+                    _smoothed(self.pair_clicked.get((key, d), 0), self.pair_shown.get((key, d), 0), prior)
+                    for d in doc_ids
+                ]
+            )
+        if name == "clicks_query":
+            return np.array([float(self.pair_clicked.get((key, d), 0)) for d in doc_ids])
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "docs": {d: [n, self.doc_clicked.get(d, 0)] for d, n in self.doc_shown.items()},
+            "pairs": [[q, d, n, self.pair_clicked.get((q, d), 0)] for (q, d), n in self.pair_shown.items()],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> ClickStats:
+        stats = cls()
+        for doc_id, (shown, clicked) in dict(data.get("docs") or {}).items():  # type: ignore[call-overload]
+            stats.doc_shown[doc_id] = int(shown)
+            if clicked:
+                stats.doc_clicked[doc_id] = int(clicked)
+        for query, doc_id, shown, clicked in list(data.get("pairs") or []):  # type: ignore[call-overload]
+            stats.pair_shown[(query, doc_id)] = int(shown)
+            if clicked:
+                stats.pair_clicked[(query, doc_id)] = int(clicked)
+        return stats
+
+
+def _smoothed(clicks: int, shown: int, prior: float) -> float:
+    return (clicks + PRIOR_IMPRESSIONS * prior) / (shown + PRIOR_IMPRESSIONS)

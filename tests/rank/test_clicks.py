@@ -1,0 +1,51 @@
+"""Reading the search log back: sessions with their clicks; damaged lines reported and skipped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from zhisou.rank.clicks import ClickStats, read_sessions
+from zhisou.serve.searchlog import SearchLog
+
+
+def test_sessions_join_searches_and_clicks_and_skip_damage(tmp_path: Path) -> None:
+    log = SearchLog(tmp_path / "logs")
+    first = log.search("BM25 ranking", "keyword", 1, ["b", "d", "h"], {})
+    second = log.search("rank", "keyword", 2, ["x", "y"], {})
+    log.click(first, "d", 2)
+    log.click(first, "zzz", 9)  # not shown: ignored
+    log.click("never-logged", "b", 1)  # its search is gone: ignored
+    path = next((tmp_path / "logs").iterdir())
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("{not json\n")
+        handle.write("[1, 2]\n")
+        handle.write(json.dumps({"event": "search", "query_id": "q9", "q": "x"}) + "\n")  # no shown list
+        handle.write(json.dumps({"event": "click", "id": "b"}) + "\n")  # no query id
+        handle.write(json.dumps({"query_id": "q9"}) + "\n")  # no event kind
+        handle.write(json.dumps({"event": "heartbeat"}) + "\n")  # another kind: not an error
+    report = read_sessions(tmp_path / "logs")
+    by_id = {s.query_id: s for s in report.sessions}
+    assert set(by_id) == {first, second}
+    assert list(by_id[first].clicks) == ["d"] and by_id[first].clicked() == [False, True, False]
+    assert by_id[second].first_rank == 3  # page 2 of two-hit pages
+    assert len(report.skipped) == 5
+    assert all(line.startswith(path.name + ":") for line in report.skipped)
+    assert "not JSON" in report.skipped[0] and "not a JSON object" in report.skipped[1]
+
+
+def test_click_statistics_are_smoothed_towards_the_average(tmp_path: Path) -> None:
+    log = SearchLog(tmp_path / "logs")
+    for _ in range(4):
+        query_id = log.search("Rank  Fusion", "keyword", 1, ["a", "b"], {})
+        log.click(query_id, "a", 1)
+    stats = ClickStats.of(read_sessions(tmp_path / "logs").sessions)
+    assert stats.average_ctr == pytest.approx(4 / 8)
+    # a: 4 clicks in 4 impressions, pulled towards 0.5 by 10 pseudo-impressions.
+    ctr = stats.feature("ctr_doc", "rank fusion", ["a", "b", "unseen"])
+    assert ctr.tolist() == pytest.approx([(4 + 5) / 14, (0 + 5) / 14, 0.5])
+    assert stats.feature("clicks_query", "RANK fusion", ["a", "b"]).tolist() == [4.0, 0.0]
+    again = ClickStats.from_dict(json.loads(json.dumps(stats.to_dict())))
+    assert again == stats
