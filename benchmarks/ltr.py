@@ -1,0 +1,160 @@
+"""Learning to rank on BEIR datasets: every objective and backend side by side, in one run.
+
+    python benchmarks/ltr.py ../shared/datasets/scifact ../shared/datasets/cmrc2018 \\
+        ../shared/datasets/dureader-robust [--base hybrid] [--json out.jsonl]
+
+A dataset with a ``train`` split is trained on it (dev queries carved from it by the fixed
+seed) and measured on ``test``; one without is measured by 5-fold cross-validation over
+``test`` (each fold scored by a model trained on the other four). The first stage's top 100
+(hybrid, or bm25 with ``--base bm25``) are the candidates; nDCG@10 counts every judgment, so
+relevant documents the first stage missed count as missed — the same figure ``zhisou eval``
+gives. Also measured: the reranking cost (features + model on the 100 candidates, median over
+the test queries) and the training time. Datasets that are not there are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+CONFIGS = [
+    ("lightgbm", "regression"),
+    ("lightgbm", "lambdarank"),
+    ("lightgbm", "rank_xendcg"),
+    ("xgboost", "reg:squarederror"),
+    ("xgboost", "rank:pairwise"),
+    ("xgboost", "rank:ndcg"),
+]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def candidates(directory: Path, split: str, base: str):  # type: ignore[no-untyped-def]
+    from zhisou.eval.beir import BeirDataset
+    from zhisou.rank.experiment import dataset_index, judged_data
+
+    dataset = BeirDataset.load(directory, split)
+    index = dataset_index(dataset, base)
+    started = time.perf_counter()
+    data = judged_data(index, dataset, base)
+    seconds = time.perf_counter() - started
+    log(f"  {dataset.name} {split}: {len(data)} queries, {len(data.labels):,} rows in {seconds:.0f}s")
+    return index, dataset, data
+
+
+def rerank_cost(index, dataset, model, base: str) -> float:  # type: ignore[no-untyped-def]
+    """Median milliseconds of the reranking stage alone over the dataset's queries."""
+    from zhisou.rank.features import extract
+    from zhisou.search.request import SearchRequest
+
+    searcher = index.searcher()
+    mode = "keyword" if base == "bm25" else base
+    times = []
+    for query_id in list(dataset.qrels)[:300]:
+        request = SearchRequest(dataset.queries[query_id], size=100, mode=mode, plain=True, with_docs=False)
+        top, channels = searcher.candidates(request, 100)
+        began = time.perf_counter()
+        model.predict(extract(searcher, request, top.docs, channels))
+        times.append(time.perf_counter() - began)
+    return statistics.median(times) * 1000
+
+
+def run_dataset(directory: Path, base: str) -> list[dict[str, object]]:
+    from zhisou.rank.experiment import cross_validate
+    from zhisou.rank.train import fit, ndcg_at_10, score, split_dev
+
+    rows: list[dict[str, object]] = []
+    has_train = (directory / "qrels" / "train.tsv").exists()
+    if has_train:
+        _, train_set, train_data = candidates(directory, "train", base)
+        index, test_set, test_data = candidates(directory, "test", base)
+        qrels = {**train_set.qrels, **test_set.qrels}
+        first = ndcg_at_10(test_data, test_data.first_stage_scores(), test_set.qrels)
+        learn, dev = split_dev(train_data)
+        for backend, objective in CONFIGS:
+            trained = fit(learn, dev, qrels, backend=backend, objective=objective)
+            ndcg = ndcg_at_10(test_data, score(trained.model, test_data), test_set.qrels)
+            cost = (
+                rerank_cost(index, test_set, trained.model, base) if objective in ("lambdarank", "rank:ndcg") else None
+            )
+            rows.append(
+                {
+                    "dataset": directory.name,
+                    "protocol": "train → test",
+                    "backend": backend,
+                    "objective": objective,
+                    "first_stage": first,
+                    "ltr": ndcg,
+                    "gain": ndcg / first - 1,
+                    "rounds": trained.rounds,
+                    "train_s": trained.seconds,
+                    "rerank_ms_p50": cost,
+                }
+            )
+            log(f"  {backend} {objective}: {ndcg:.4f} vs {first:.4f} ({ndcg / first - 1:+.1%})")
+    else:
+        index, test_set, test_data = candidates(directory, "test", base)
+        for backend, objective in CONFIGS:
+            started = time.perf_counter()
+            _, overall = cross_validate(test_data, test_set.qrels, 5, backend=backend, objective=objective)
+            first, ndcg = overall["first_stage_nDCG@10"], overall["nDCG@10"]
+            rows.append(
+                {
+                    "dataset": directory.name,
+                    "protocol": "5-fold",
+                    "backend": backend,
+                    "objective": objective,
+                    "first_stage": first,
+                    "ltr": ndcg,
+                    "gain": ndcg / first - 1,
+                    "rounds": None,
+                    "train_s": (time.perf_counter() - started) / 5,
+                    "rerank_ms_p50": None,
+                }
+            )
+            log(f"  {backend} {objective}: {ndcg:.4f} vs {first:.4f} ({ndcg / first - 1:+.1%})")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("datasets", nargs="+", type=Path)
+    parser.add_argument("--base", default="hybrid", choices=("hybrid", "bm25"))
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    try:
+        import lightgbm  # noqa: F401
+        import xgboost  # noqa: F401
+    except ImportError:
+        log("skipped: learning to rank needs the rank extra (pip install 'zhisou[rank]')")
+        return
+    rows: list[dict[str, object]] = []
+    for directory in args.datasets:
+        if not (directory / "queries.jsonl").exists():
+            log(f"skipped {directory}: not a BEIR dataset here")
+            continue
+        log(f"{directory.name} ({args.base} first stage)")
+        rows += run_dataset(directory, args.base)
+    print("| dataset | protocol | backend | objective | first stage | ltr | gain | rerank ms p50 | train s |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|")
+    for row in rows:
+        cost = row["rerank_ms_p50"]
+        print(
+            f"| {row['dataset']} | {row['protocol']} | {row['backend']} | {row['objective']} | "
+            f"{row['first_stage']:.4f} | {row['ltr']:.4f} | {row['gain']:+.1%} | "
+            f"{'' if cost is None else f'{cost:.1f}'} | {row['train_s']:.1f} |"
+        )
+    if args.json:
+        with open(args.json, "a", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps({**row, "base": args.base, "seed": 42}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
