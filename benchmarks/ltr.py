@@ -10,6 +10,12 @@ seed) and measured on ``test``; one without is measured by 5-fold cross-validati
 relevant documents the first stage missed count as missed — the same figure ``zhisou eval``
 gives. Also measured: the reranking cost (features + model on the 100 candidates, median over
 the test queries) and the training time. Datasets that are not there are skipped.
+
+``--clicks``: the click experiment instead — clicks simulated from the train split's judgments
+(``rank/simulate.py``: η = 1, 10 % noise, a share ``--randomize`` of sessions shuffled) on the
+first stage's top 10, a ranker trained from them with the click model's correction and without
+it, against one trained on the judgments; "gain recovered" is its nDCG@10 gain over the first
+stage as a share of the judgment-trained one's.
 """
 
 from __future__ import annotations
@@ -122,11 +128,71 @@ def run_dataset(directory: Path, base: str) -> list[dict[str, object]]:
     return rows
 
 
+def clicks_experiment(directory: Path, base: str, sessions_per_query: int, randomize: float) -> list[dict[str, object]]:
+    """Train on clicks simulated from the train split's judgments (η = 1, 10 % noise) over the
+    first stage's top 10, with and without the click model's correction, and on the judgments
+    themselves; all measured on the test split's judgments."""
+    import tempfile
+
+    from zhisou.rank.clicks import read_sessions
+    from zhisou.rank.fromlogs import click_labels, session_data
+    from zhisou.rank.simulate import ClickSimulator
+    from zhisou.rank.train import fit, ndcg_at_10, score, split_dev
+
+    if not (directory / "qrels" / "train.tsv").exists():
+        log(f"  {directory.name}: no train split, no click experiment")
+        return []
+    index, train_set, train_data = candidates(directory, "train", base)
+    _, test_set, test_data = candidates(directory, "test", base)
+    first = ndcg_at_10(test_data, test_data.first_stage_scores(), test_set.qrels)
+    learn, dev = split_dev(train_data)
+    judged = fit(learn, dev, {**train_set.qrels}, backend="lightgbm", objective="lambdarank")
+    judged_ndcg = ndcg_at_10(test_data, score(judged.model, test_data), test_set.qrels)
+    offsets = train_data.offsets
+    shown = [
+        (train_set.queries[q], train_data.doc_ids[int(offsets[n]) : int(offsets[n]) + 10])
+        for n, q in enumerate(train_data.query_ids)
+    ]
+    rows = []
+    with tempfile.TemporaryDirectory() as temporary:
+        logs = Path(temporary) / "logs"
+        simulator = ClickSimulator(eta=1.0, noise=0.1, randomize=randomize)
+        clicks = simulator.simulate(shown, train_set.qrels, logs, sessions_per_query, query_ids=train_data.query_ids)
+        sessions = read_sessions(logs).sessions
+        log(f"  {len(sessions):,} simulated sessions, {clicks:,} clicks")
+        mode = "keyword" if base == "bm25" else base
+        for debias in (True, False):
+            labels, pbm = click_labels(sessions, debias)
+            data = session_data(index, sessions, labels, mode, 100, None)  # clicks as labels, not features
+            part, held = split_dev(data)
+            trained = fit(part, held, labels, backend="lightgbm", objective="lambdarank")
+            ndcg = ndcg_at_10(test_data, score(trained.model, test_data), test_set.qrels)
+            recovered = (ndcg - first) / (judged_ndcg - first) if judged_ndcg != first else float("nan")
+            rows.append(
+                {
+                    "dataset": directory.name,
+                    "labels": "clicks, click model (PBM)" if debias else "clicks, raw CTR",
+                    "first_stage": first,
+                    "judgments": judged_ndcg,
+                    "ltr": ndcg,
+                    "gain_recovered": recovered,
+                    "propensities": [round(float(p), 3) for p in pbm.examination[:10]],
+                    "sessions_per_query": sessions_per_query,
+                    "randomize": randomize,
+                }
+            )
+            log(f"  {'debiased' if debias else 'raw CTR'}: {ndcg:.4f} (judgments {judged_ndcg:.4f}, first {first:.4f})")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("datasets", nargs="+", type=Path)
     parser.add_argument("--base", default="hybrid", choices=("hybrid", "bm25"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--clicks", action="store_true", help="the click experiment instead of the objectives")
+    parser.add_argument("--sessions-per-query", type=int, default=20)
+    parser.add_argument("--randomize", type=float, default=0.1, help="share of simulated sessions shuffled")
     args = parser.parse_args()
     try:
         import lightgbm  # noqa: F401
@@ -135,6 +201,23 @@ def main() -> None:
         log("skipped: learning to rank needs the rank extra (pip install 'zhisou[rank]')")
         return
     rows: list[dict[str, object]] = []
+    if args.clicks:
+        for directory in args.datasets:
+            if (directory / "queries.jsonl").exists():
+                log(f"{directory.name}: clicks ({args.base} first stage)")
+                rows += clicks_experiment(directory, args.base, args.sessions_per_query, args.randomize)
+        print("| dataset | labels | first stage | trained on judgments | trained on clicks | gain recovered |")
+        print("|---|---|---:|---:|---:|---:|")
+        for row in rows:
+            print(
+                f"| {row['dataset']} | {row['labels']} | {row['first_stage']:.4f} | {row['judgments']:.4f} | "
+                f"{row['ltr']:.4f} | {row['gain_recovered']:.0%} |"
+            )
+        if args.json:
+            with open(args.json, "a", encoding="utf-8") as handle:
+                for row in rows:
+                    handle.write(json.dumps({**row, "base": args.base}) + "\n")
+        return
     for directory in args.datasets:
         if not (directory / "queries.jsonl").exists():
             log(f"skipped {directory}: not a BEIR dataset here")

@@ -73,6 +73,16 @@ def features(
 @ltr_app.command("train")
 def train(
     dataset: Annotated[Path | None, typer.Option("--dataset", "-d", help="BEIR-format dataset directory.")] = None,
+    from_logs: Annotated[
+        bool, typer.Option("--from-logs", help="Train from the search log of --index (clicks) instead.")
+    ] = False,
+    index: Annotated[
+        Path | None, typer.Option("--index", "-i", envvar="ZHISOU_INDEX", help="With --from-logs.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="With --from-logs: sessions from this date on.")] = None,
+    debias: Annotated[
+        bool, typer.Option("--debias/--no-debias", help="With --from-logs: correct position bias (click model).")
+    ] = True,
     split: Annotated[str, typer.Option(help="qrels/<split>.tsv to train on.")] = "train",
     objective: Annotated[
         str, typer.Option(help="pointwise | pairwise | listwise, or the library's name (lambdarank, rank:ndcg …).")
@@ -92,8 +102,13 @@ def train(
     from zhisou.rank.train import Progress as Rounds
 
     def action() -> None:
+        if from_logs:
+            _train_from_logs(
+                index or Path(DEFAULT_INDEX), since, backend, objective, base, depth, debias, seed, as_json
+            )
+            return
         if dataset is None:
-            raise ZhisouError("give --dataset DIR (a BEIR dataset with judgments)")
+            raise ZhisouError("give --dataset DIR (a BEIR dataset with judgments), or --from-logs --index DIR")
         with _progress(not as_json) as progress:
             queries = progress.add_task("candidates", total=None)
             rounds = progress.add_task("boosting rounds", total=None, visible=False)
@@ -140,6 +155,61 @@ def train(
         out.print(table)
 
     run(action)
+
+
+def _train_from_logs(
+    index: Path,
+    since: str | None,
+    backend: str,
+    objective: str,
+    base: str,
+    depth: int,
+    debias: bool,
+    seed: int,
+    as_json: bool,
+) -> None:
+    from dataclasses import asdict
+
+    from zhisou.rank.fromlogs import train_from_logs
+    from zhisou.rank.train import Progress as Rounds
+    from zhisou.values import parse_date
+
+    start = None
+    if since is not None:
+        try:
+            start = parse_date(since)
+        except ValueError as error:
+            raise ZhisouError(f"--since: {error}") from None
+    with _progress(not as_json) as progress:
+        queries = progress.add_task("candidates", total=None)
+        rounds = progress.add_task("boosting rounds", total=None, visible=False)
+        report = train_from_logs(
+            index,
+            since=start,
+            backend=backend,
+            objective=objective,
+            base=base,
+            depth=depth,
+            debias=debias,
+            seed=seed,
+            on_queries=lambda done, total: progress.update(queries, completed=done, total=total),
+            progress=Rounds(lambda done, at_most: progress.update(rounds, completed=done, total=at_most, visible=True)),
+        )
+    if as_json:
+        print_json(asdict(report))
+        return
+    for line in report.skipped[:20]:
+        err.print(f"[yellow]skipped[/] {escape(line)}")
+    if len(report.skipped) > 20:
+        err.print(f"[yellow]skipped[/] … {len(report.skipped) - 20} more lines")
+    state = "[green]active[/]" if report.activated else "[yellow]stored, not activated[/]"
+    out.print(
+        f"[bold]model-{report.version}[/] from {report.sessions:,} sessions, {report.queries:,} queries "
+        f"({report.rounds} rounds, {report.seconds:.1f}s): {state}"
+    )
+    shown = " ".join(f"{p:.2f}" for p in report.propensities)
+    out.print(f"  examination by rank (click model): {shown}")
+    out.print(f"  guard: {escape(report.guard)}")
 
 
 def _store_directory(index: Path | None, dataset: Path | None, base: str, cache: Path | None, model: str) -> Path:

@@ -107,18 +107,24 @@ def collect(
     base: str,
     clicks: ClickStats | None = None,
     on_progress: Callable[[int], None] | None = None,
+    judged_only: bool = False,
 ) -> RankingData:
     """For each (query id, text): the ``base`` mode's top ``depth`` candidates, their features,
-    and labels from ``judgments`` (query id → doc id → grade; unjudged documents are 0)."""
+    and labels from ``judgments`` (query id → doc id → grade; unjudged documents are 0, or left
+    out with ``judged_only`` — clicks judge only what was shown)."""
     blocks, labels, groups, query_ids, doc_ids = [], [], [], [], []
     names: tuple[str, ...] = ()
     for done, (query_id, text) in enumerate(queries, start=1):
         request = SearchRequest(text, size=min(depth, 1000), mode=base, plain=True, with_docs=False)
         top, channels = searcher.candidates(request, depth)
-        matrix = extract(searcher, request, top.docs, channels, clicks)
-        names = matrix.names
-        ids = searcher.reader.doc_ids(top.docs.tolist())
+        docs = top.docs
         judged = judgments.get(query_id, {})
+        ids = searcher.reader.doc_ids(docs.tolist())
+        if judged_only:
+            keep = np.array([doc_id in judged for doc_id in ids], dtype=bool)
+            docs, ids = docs[keep], [doc_id for doc_id, kept in zip(ids, keep.tolist()) if kept]
+        matrix = extract(searcher, request, docs, channels, clicks)
+        names = matrix.names
         blocks.append(matrix.values)
         labels.append(np.array([float(judged.get(doc_id, 0)) for doc_id in ids]))
         groups.append(len(ids))
