@@ -9,7 +9,7 @@ reranks with it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +173,4 @@ def cross_validate(
 
 
 def report_dict(report: TrainReport) -> dict[str, Any]:
-    from dataclasses import asdict
-
     return asdict(report)

@@ -31,7 +31,8 @@ MODEL_FILES = {"lightgbm": "model.txt", "xgboost": "model.json"}
 CLICKS_FILE = "clicks.json"
 
 
-def _backend_module(backend: str) -> Any:
+def backend_module(backend: str) -> Any:
+    """The library module of a backend (``lightgbm`` or ``xgboost``), or one line saying how to install it."""
     try:
         if backend == "lightgbm":
             import lightgbm
@@ -65,7 +66,7 @@ class RankingModel:
             return np.zeros(0)
         if self.backend == "lightgbm":
             return np.asarray(self.booster.predict(values, num_threads=1), dtype=np.float64)
-        xgboost = _backend_module("xgboost")
+        xgboost = backend_module("xgboost")
         return np.asarray(self.booster.predict(xgboost.DMatrix(values, missing=np.nan)), dtype=np.float64)
 
     def importance(self) -> dict[str, float]:
@@ -150,7 +151,7 @@ class ModelStore:
     def load(self, version: int) -> RankingModel:
         meta = self.meta(version)
         backend = meta["backend"]
-        module = _backend_module(backend)
+        module = backend_module(backend)
         model_path = self.path(version) / MODEL_FILES[backend]
         try:
             if backend == "lightgbm":

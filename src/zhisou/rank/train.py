@@ -31,7 +31,7 @@ from zhisou.errors import ZhisouError
 from zhisou.eval.metrics import Qrels, evaluate
 from zhisou.rank.data import RankingData
 from zhisou.rank.features import FeatureMatrix
-from zhisou.rank.model import RankingModel, _backend_module
+from zhisou.rank.model import RankingModel, backend_module
 
 OBJECTIVES: dict[str, dict[str, tuple[str, ...]]] = {
     "lightgbm": {"pointwise": ("regression", "binary"), "pairwise": (), "listwise": ("lambdarank", "rank_xendcg")},
@@ -125,7 +125,7 @@ def train(
     name = resolve_objective(backend, objective)
     if not len(train_data) or not len(train_data.labels):
         raise ZhisouError("no training rows: the first stage found no candidates for any training query")
-    module = _backend_module(backend)
+    module = backend_module(backend)
     on_round = progress.on_round if progress is not None else None
     if backend == "lightgbm":
         booster, rounds = _train_lightgbm(module, train_data, dev_data, name, seed, max_rounds, on_round)
