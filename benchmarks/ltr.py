@@ -163,7 +163,7 @@ def clicks_experiment(directory: Path, base: str, sessions_per_query: int, rando
         mode = "keyword" if base == "bm25" else base
         for debias in (True, False):
             labels, pbm = click_labels(sessions, debias)
-            data = session_data(index, sessions, labels, mode, 100, None)  # clicks as labels, not features
+            data = session_data(index, sessions, labels, mode, 100)
             part, held = split_dev(data)
             trained = fit(part, held, labels, backend="lightgbm", objective="lambdarank")
             ndcg = ndcg_at_10(test_data, score(trained.model, test_data), test_set.qrels)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from zhisou.rank.clicks import ClickStats, read_sessions
+from zhisou.rank.clicks import read_sessions
 from zhisou.serve.searchlog import SearchLog
 
 
@@ -34,18 +32,3 @@ def test_sessions_join_searches_and_clicks_and_skip_damage(tmp_path: Path) -> No
     assert len(report.skipped) == 5
     assert all(line.startswith(path.name + ":") for line in report.skipped)
     assert "not JSON" in report.skipped[0] and "not a JSON object" in report.skipped[1]
-
-
-def test_click_statistics_are_smoothed_towards_the_average(tmp_path: Path) -> None:
-    log = SearchLog(tmp_path / "logs")
-    for _ in range(4):
-        query_id = log.search("Rank  Fusion", "keyword", 1, ["a", "b"], {})
-        log.click(query_id, "a", 1)
-    stats = ClickStats.of(read_sessions(tmp_path / "logs").sessions)
-    assert stats.average_ctr == pytest.approx(4 / 8)
-    # a: 4 clicks in 4 impressions, pulled towards 0.5 by 10 pseudo-impressions.
-    ctr = stats.feature("ctr_doc", "rank fusion", ["a", "b", "unseen"])
-    assert ctr.tolist() == pytest.approx([(4 + 5) / 14, (0 + 5) / 14, 0.5])
-    assert stats.feature("clicks_query", "RANK fusion", ["a", "b"]).tolist() == [4.0, 0.0]
-    again = ClickStats.from_dict(json.loads(json.dumps(stats.to_dict())))
-    assert again == stats

@@ -99,7 +99,6 @@ def train(
     """Train a ranking model on a dataset's judgments; it becomes active only if it beats the
     active model (or the first stage) on held-out queries."""
     from zhisou.rank.experiment import report_dict, train_on_dataset
-    from zhisou.rank.train import Progress as Rounds
 
     def action() -> None:
         if from_logs:
@@ -131,7 +130,7 @@ def train(
                 cache_dir=cache,
                 model=model,
                 on_queries=on_queries,
-                progress=Rounds(on_round),
+                on_round=on_round,
             )
         if as_json:
             print_json(report_dict(report))
@@ -171,7 +170,6 @@ def _train_from_logs(
     from dataclasses import asdict
 
     from zhisou.rank.fromlogs import train_from_logs
-    from zhisou.rank.train import Progress as Rounds
     from zhisou.values import parse_date
 
     start = None
@@ -193,7 +191,7 @@ def _train_from_logs(
             debias=debias,
             seed=seed,
             on_queries=lambda done, total: progress.update(queries, completed=done, total=total),
-            progress=Rounds(lambda done, at_most: progress.update(rounds, completed=done, total=at_most, visible=True)),
+            on_round=lambda done, at_most: progress.update(rounds, completed=done, total=at_most, visible=True),
         )
     if as_json:
         print_json(asdict(report))

@@ -1,4 +1,4 @@
-"""The search log read back as sessions, and click statistics for ranking features.
+"""The search log read back as sessions: what was shown for a query, and what was clicked.
 
 A *session* is one logged search: its query, the ids shown in order and which of them were
 clicked. Lines that are not JSON objects, or search events without a query or shown list, are
@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from zhisou.serve.searchlog import log_files
-
-# Smoothing of click-through rates: a document seen a few times is pulled towards the
-# average (Bayesian average with this many pseudo-impressions).
-PRIOR_IMPRESSIONS = 10.0
 
 
 @dataclass
@@ -110,71 +104,3 @@ def _session(event: dict[str, object]) -> Session | None:
     page = event.get("page")
     first_rank = 1 + (int(page) - 1) * len(shown) if isinstance(page, int) and page > 1 else 1
     return Session(query_id, query, list(shown), first_rank, _number(event.get("ts"), time.time()))
-
-
-@dataclass
-class ClickStats:
-    """Impressions and clicks per document and per (query, document), from sessions."""
-
-    doc_shown: dict[str, int] = field(default_factory=dict)
-    doc_clicked: dict[str, int] = field(default_factory=dict)
-    pair_shown: dict[tuple[str, str], int] = field(default_factory=dict)
-    pair_clicked: dict[tuple[str, str], int] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, sessions: Sequence[Session]) -> ClickStats:
-        stats = cls()
-        for session in sessions:
-            query = normalize_query(session.query)
-            for doc_id in session.shown:
-                stats.doc_shown[doc_id] = stats.doc_shown.get(doc_id, 0) + 1
-                stats.pair_shown[(query, doc_id)] = stats.pair_shown.get((query, doc_id), 0) + 1
-            for doc_id in session.clicks:
-                stats.doc_clicked[doc_id] = stats.doc_clicked.get(doc_id, 0) + 1
-                stats.pair_clicked[(query, doc_id)] = stats.pair_clicked.get((query, doc_id), 0) + 1
-        return stats
-
-    @property
-    def average_ctr(self) -> float:
-        shown = sum(self.doc_shown.values())
-        return sum(self.doc_clicked.values()) / shown if shown else 0.0
-
-    def feature(self, name: str, query: str, doc_ids: Sequence[str]) -> np.ndarray:
-        """``ctr_doc``, ``ctr_query`` or ``clicks_query`` of each document for ``query``."""
-        prior = self.average_ctr
-        if name == "ctr_doc":
-            return np.array([_smoothed(self.doc_clicked.get(d, 0), self.doc_shown.get(d, 0), prior) for d in doc_ids])
-        key = normalize_query(query)
-        if name == "ctr_query":
-            return np.array(
-                [
-                    _smoothed(self.pair_clicked.get((key, d), 0), self.pair_shown.get((key, d), 0), prior)
-                    for d in doc_ids
-                ]
-            )
-        if name == "clicks_query":
-            return np.array([float(self.pair_clicked.get((key, d), 0)) for d in doc_ids])
-        raise KeyError(name)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "docs": {d: [n, self.doc_clicked.get(d, 0)] for d, n in self.doc_shown.items()},
-            "pairs": [[q, d, n, self.pair_clicked.get((q, d), 0)] for (q, d), n in self.pair_shown.items()],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> ClickStats:
-        stats = cls()
-        for doc_id, (shown, clicked) in dict(data.get("docs") or {}).items():  # type: ignore[call-overload]
-            stats.doc_shown[doc_id] = int(shown)
-            if clicked:
-                stats.doc_clicked[doc_id] = int(clicked)
-        for query, doc_id, shown, clicked in list(data.get("pairs") or []):  # type: ignore[call-overload]
-            stats.pair_shown[(query, doc_id)] = int(shown)
-            if clicked:
-                stats.pair_clicked[(query, doc_id)] = int(clicked)
-        return stats
-
-
-def _smoothed(clicks: int, shown: int, prior: float) -> float:
-    return (clicks + PRIOR_IMPRESSIONS * prior) / (shown + PRIOR_IMPRESSIONS)

@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from zhisou.rank.features import extract
+from zhisou.rank.features import extract, feature_names
 from zhisou.search.request import SearchRequest
 
 if TYPE_CHECKING:
-    from zhisou.rank.clicks import ClickStats
     from zhisou.search.searcher import Searcher
 
 
@@ -105,25 +104,18 @@ def collect(
     *,
     depth: int,
     base: str,
-    clicks: ClickStats | None = None,
     on_progress: Callable[[int], None] | None = None,
-    judged_only: bool = False,
 ) -> RankingData:
     """For each (query id, text): the ``base`` mode's top ``depth`` candidates, their features,
-    and labels from ``judgments`` (query id → doc id → grade; unjudged documents are 0, or left
-    out with ``judged_only`` — clicks judge only what was shown)."""
+    and labels from ``judgments`` (query id → doc id → grade; unjudged documents are 0)."""
     blocks, labels, groups, query_ids, doc_ids = [], [], [], [], []
     names: tuple[str, ...] = ()
     for done, (query_id, text) in enumerate(queries, start=1):
         request = SearchRequest(text, size=min(depth, 1000), mode=base, plain=True, with_docs=False)
         top, channels = searcher.candidates(request, depth)
-        docs = top.docs
         judged = judgments.get(query_id, {})
-        ids = searcher.reader.doc_ids(docs.tolist())
-        if judged_only:
-            keep = np.array([doc_id in judged for doc_id in ids], dtype=bool)
-            docs, ids = docs[keep], [doc_id for doc_id, kept in zip(ids, keep.tolist()) if kept]
-        matrix = extract(searcher, request, docs, channels, clicks)
+        ids = searcher.reader.doc_ids(top.docs.tolist())
+        matrix = extract(searcher, request, top.docs, channels)
         names = matrix.names
         blocks.append(matrix.values)
         labels.append(np.array([float(judged.get(doc_id, 0)) for doc_id in ids]))
@@ -133,8 +125,6 @@ def collect(
         if on_progress is not None:
             on_progress(done)
     if not names:
-        from zhisou.rank.features import feature_names
-
         names = feature_names(searcher)
     width = len(names)
     return RankingData(

@@ -22,7 +22,7 @@ from zhisou.eval.runner import cached_index, default_cache_dir, eval_schema
 from zhisou.rank.data import RankingData, collect
 from zhisou.rank.model import ModelStore
 from zhisou.rank.rerank import LTR_DEPTH
-from zhisou.rank.train import SEED, Progress, fit, folds, guard, ndcg_at_10, score, split_dev
+from zhisou.rank.train import SEED, fit, folds, guard, ndcg_at_10, score, split_dev
 from zhisou.schema import DEFAULT_EMBEDDING_MODEL
 from zhisou.search.similarity import BM25
 
@@ -90,7 +90,7 @@ def train_on_dataset(
     cache_dir: Path | None = None,
     model: str = DEFAULT_EMBEDDING_MODEL,
     on_queries: Callable[[int, int], None] | None = None,
-    progress: Progress | None = None,
+    on_round: Callable[[int, int], None] | None = None,
 ) -> TrainReport:
     """Train on the split's judgments (dev: ``qrels/dev.tsv`` when it exists, else carved from
     the split), store the model, and activate it when it beats the active one on the dev
@@ -108,7 +108,7 @@ def train_on_dataset(
         train_data = data
     else:
         train_data, dev_data = split_dev(data, seed=seed)
-    trained = fit(train_data, dev_data, qrels, backend=backend, objective=objective, seed=seed, progress=progress)
+    trained = fit(train_data, dev_data, qrels, backend=backend, objective=objective, seed=seed, on_round=on_round)
     trained.model.meta |= {"base": "keyword" if base == "bm25" else base, "dataset": dataset.name, "split": split}
     store = ModelStore(index.directory)
     active = store.load_active()

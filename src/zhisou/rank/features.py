@@ -23,12 +23,13 @@ title_ratio        query-term occurrences in the title / the title's length
 length:<field>     the document's length in terms, per text field
 age_days           days between the document's date and now (NaN without a date)
 query_terms        distinct terms the query analyzes to
-ctr_doc            the document's smoothed click-through rate over every logged search
-ctr_query          its smoothed click-through rate for this query
-clicks_query       its clicks for this query
 =================  =============================================================================
 
-Missing values are NaN (gradient-boosted trees learn where to send them).
+Missing values are NaN (gradient-boosted trees learn where to send them). Click-through rates
+are not features yet: computed from the sessions that also give a click-trained model its labels
+they are the label (a model trained so ranked scifact's test set at nDCG@10 0.02), and a
+judgment-trained model has no clicks to learn them from; they need statistics from sessions
+older than the labelled ones.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ from zhisou.search.strategies.terms import field_constants, query_keys
 from zhisou.search.topk import TopDocs
 
 if TYPE_CHECKING:
-    from zhisou.rank.clicks import ClickStats
     from zhisou.search.request import SearchRequest
     from zhisou.search.searcher import Searcher
 
@@ -93,9 +93,6 @@ def feature_names(searcher: Searcher) -> tuple[str, ...]:
         *(f"length:{name}" for name in fields),
         "age_days",
         "query_terms",
-        "ctr_doc",
-        "ctr_query",
-        "clicks_query",
     )
 
 
@@ -113,11 +110,10 @@ def extract(
     request: SearchRequest,
     docs: np.ndarray,
     channels: Sequence[tuple[str, TopDocs]] = (),
-    clicks: ClickStats | None = None,
     now: float | None = None,
 ) -> FeatureMatrix:
     """The features of ``docs`` (global doc numbers) for ``request``; ``channels``: each recall
-    channel's own list (``Stages.run`` fills them), ``clicks``: statistics from the search log."""
+    channel's own list (``Stages.run`` fills them)."""
     docs = np.asarray(docs, dtype=np.int64)
     names = feature_names(searcher)
     columns: dict[str, np.ndarray] = {}
@@ -128,12 +124,9 @@ def extract(
     columns["semantic"] = _semantic(searcher, text, docs)
     for channel in CHANNELS:
         columns[f"rr:{channel}"] = _reciprocal_ranks(docs, dict(channels).get(channel))
-    columns |= _title(searcher, text, docs, words)
+    columns["title_phrase"] = _title_phrase(searcher, text, docs, words)
     columns["age_days"] = _age_days(searcher, docs, time.time() if now is None else now)
     columns["query_terms"] = np.full(len(docs), float(len({t for counts in words.values() for t in counts})))
-    doc_ids = searcher.reader.doc_ids(docs.tolist()) if clicks is not None and len(docs) else []
-    for name in ("ctr_doc", "ctr_query", "clicks_query"):
-        columns[name] = np.zeros(len(docs)) if clicks is None else clicks.feature(name, text, doc_ids)
     values = np.column_stack([columns[name] for name in names]) if len(docs) else np.zeros((0, len(names)))
     return FeatureMatrix(names, values.astype(np.float64, copy=False))
 
@@ -141,7 +134,7 @@ def extract(
 def _lexical(
     searcher: Searcher, words: WordWeights, docs: np.ndarray, fields: list[str], columns: dict[str, np.ndarray]
 ) -> None:
-    """bm25, bm25:<field>, coverage, coverage:<field>, proximity, length:<field>."""
+    """bm25, bm25:<field>, coverage, coverage:<field>, proximity, length:<field>, title_ratio."""
     n = len(docs)
     stats, similarity, reader = searcher.stats, searcher.similarity, searcher.reader
     for name in fields:
@@ -149,6 +142,7 @@ def _lexical(
         columns[f"coverage:{name}"] = np.zeros(n)
         columns[f"length:{name}"] = stats.lengths(name)[docs].astype(np.float64)
     columns["proximity"] = np.zeros(n)
+    columns["title_ratio"] = np.zeros(n)
     query = query_keys(words)
     if not query.keys or not n:
         columns["bm25"] = np.zeros(n)
@@ -175,6 +169,10 @@ def _lexical(
         columns[f"coverage:{name}"] = matched / len(terms)
         proximity = _proximity(searcher, occurrences, n, terms, matched)
         columns["proximity"] = np.maximum(columns["proximity"], proximity)
+        if name == CardFields.of(searcher.schema).title:
+            lengths = columns[f"length:{name}"]
+            ratio = np.divide(tf[:, terms].sum(axis=1), lengths, out=np.zeros(n), where=lengths > 0)
+            columns["title_ratio"] = np.minimum(ratio, 1.0)
     columns["coverage"] = np.max([columns[f"coverage:{name}"] for name in fields], axis=0)
 
 
@@ -326,23 +324,13 @@ def _reciprocal_ranks(docs: np.ndarray, top: TopDocs | None) -> np.ndarray:
     return out
 
 
-def _title(searcher: Searcher, text: str, docs: np.ndarray, words: WordWeights) -> dict[str, np.ndarray]:
-    """title_phrase and title_ratio (0 when the schema has no title field)."""
-    n = len(docs)
+def _title_phrase(searcher: Searcher, text: str, docs: np.ndarray, words: WordWeights) -> np.ndarray:
+    """1 where the title holds the query as a phrase (0 everywhere without a title field)."""
     title = CardFields.of(searcher.schema).title
-    if title is None or not n or title not in words:
-        return {"title_phrase": np.zeros(n), "title_ratio": np.zeros(n)}
-    terms = list(words[title])
-    keys = query_keys({title: words[title]}).keys
-    tf, _ = _term_frequencies(searcher, keys, docs)
-    lengths = searcher.stats.lengths(title)[docs].astype(np.float64)
-    ratio = np.divide(tf.sum(axis=1), lengths, out=np.zeros(n), where=lengths > 0)
-    phrase = np.zeros(n)
-    if terms:
-        executor = Executor(searcher.reader, searcher.stats, searcher.similarity, (title,))
-        mask = executor.evaluate(PhraseQuery(text, field=title)).mask
-        phrase = mask[docs].astype(np.float64)
-    return {"title_phrase": phrase, "title_ratio": np.minimum(ratio, 1.0)}
+    if title is None or not len(docs) or not words.get(title):
+        return np.zeros(len(docs))
+    executor = Executor(searcher.reader, searcher.stats, searcher.similarity, (title,))
+    return executor.evaluate(PhraseQuery(text, field=title)).mask[docs].astype(np.float64)
 
 
 def _age_days(searcher: Searcher, docs: np.ndarray, now: float) -> np.ndarray:

@@ -21,14 +21,12 @@ import numpy as np
 
 from zhisou.errors import CorruptIndexError, ZhisouError
 from zhisou.index.directory import atomic_write_bytes, fsync_directory
-from zhisou.rank.clicks import ClickStats
 from zhisou.rank.features import FeatureMatrix
 
 LTR_FOLDER = "ltr"
 ACTIVE_FILE = "active.json"
 META_FILE = "meta.json"
 MODEL_FILES = {"lightgbm": "model.txt", "xgboost": "model.json"}
-CLICKS_FILE = "clicks.json"
 
 
 def backend_module(backend: str) -> Any:
@@ -57,7 +55,6 @@ class RankingModel:
     booster: Any
     meta: dict[str, Any] = field(default_factory=dict)
     version: int | None = None  # set once stored
-    clicks: ClickStats | None = None  # the click statistics it was trained with, if any
 
     def predict(self, matrix: FeatureMatrix) -> np.ndarray:
         """A score per row: higher ranks first."""
@@ -123,11 +120,7 @@ class ModelStore:
             "features": list(model.features),
         }
         (temporary / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
-        written = [model_path, temporary / META_FILE]
-        if model.clicks is not None:
-            written.append(temporary / CLICKS_FILE)
-            written[-1].write_text(json.dumps(model.clicks.to_dict(), ensure_ascii=False), encoding="utf-8")
-        for path in written:
+        for path in (model_path, temporary / META_FILE):
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
         os.replace(temporary, final)
@@ -161,14 +154,7 @@ class ModelStore:
                 booster.load_model(str(model_path))
         except Exception as error:  # the libraries raise their own error types for a bad file
             raise CorruptIndexError(f"{model_path}: cannot be loaded ({error}); train the model again") from None
-        clicks = None
-        clicks_path = self.path(version) / CLICKS_FILE
-        if clicks_path.exists():
-            try:
-                clicks = ClickStats.from_dict(json.loads(clicks_path.read_text(encoding="utf-8")))
-            except (ValueError, TypeError, AttributeError) as error:
-                raise CorruptIndexError(f"{clicks_path}: unreadable ({error}); train the model again") from None
-        return RankingModel(backend, str(meta["objective"]), tuple(meta["features"]), booster, meta, version, clicks)
+        return RankingModel(backend, str(meta["objective"]), tuple(meta["features"]), booster, meta, version)
 
     # -- which version is active ---------------------------------------------------------------
     def _state(self) -> dict[str, Any]:

@@ -72,13 +72,6 @@ def family_of(backend: str, objective: str) -> str:
 
 
 @dataclass
-class Progress:
-    """Boosting rounds done, for a progress bar (``on_round(done, at_most)``)."""
-
-    on_round: Callable[[int, int], None] | None = None
-
-
-@dataclass
 class Trained:
     model: RankingModel
     rounds: int
@@ -119,14 +112,14 @@ def train(
     objective: str = "listwise",
     seed: int = SEED,
     max_rounds: int = MAX_ROUNDS,
-    progress: Progress | None = None,
+    on_round: Callable[[int, int], None] | None = None,
 ) -> tuple[RankingModel, int]:
-    """A model fitted on ``train_data``, stopped early on ``dev_data``; returns it and its rounds."""
+    """A model fitted on ``train_data``, stopped early on ``dev_data``; returns it and its rounds
+    (``on_round(done, at_most)`` after each boosting round, for a progress bar)."""
     name = resolve_objective(backend, objective)
     if not len(train_data) or not len(train_data.labels):
         raise ZhisouError("no training rows: the first stage found no candidates for any training query")
     module = backend_module(backend)
-    on_round = progress.on_round if progress is not None else None
     if backend == "lightgbm":
         booster, rounds = _train_lightgbm(module, train_data, dev_data, name, seed, max_rounds, on_round)
     else:
@@ -259,12 +252,12 @@ def fit(
     objective: str,
     seed: int = SEED,
     max_rounds: int = MAX_ROUNDS,
-    progress: Progress | None = None,
+    on_round: Callable[[int, int], None] | None = None,
 ) -> Trained:
     """Train, and measure the model and the first stage on the dev queries."""
     started = time.perf_counter()
     model, rounds = train(
-        train_data, dev_data, backend=backend, objective=objective, seed=seed, max_rounds=max_rounds, progress=progress
+        train_data, dev_data, backend=backend, objective=objective, seed=seed, max_rounds=max_rounds, on_round=on_round
     )
     seconds = time.perf_counter() - started
     dev = {
