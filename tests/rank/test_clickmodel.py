@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from tests.rank.test_training import SCHEMA, TOPICS, corpus
 from zhisou import Index
 from zhisou.cli import app
-from zhisou.rank.clickmodel import fit_pbm, naive_ctr
+from zhisou.rank.clickmodel import fit_pbm, naive_ctr, relevance_posterior
 from zhisou.rank.clicks import read_sessions
 from zhisou.rank.simulate import ClickSimulator
 
@@ -47,6 +47,64 @@ def test_the_click_model_recovers_the_simulated_examination(tmp_path: Path) -> N
     assert abs(float(np.median(gammas)) - 0.9) < 0.1
     ctr = naive_ctr(sessions)
     assert float(np.median([ctr[pair] for pair in relevant])) < 0.5
+
+
+def test_later_pages_are_reached_as_often_as_their_first_rank_is_examined(tmp_path: Path) -> None:
+    # 25 ranked ids in pages of 10: page 2 is reached with θ(11), page 3 with θ(21); every
+    # page is its own logged search, starting at its rank, and the clicks of page 2 follow
+    # θ(k) / θ(11), so each rank is examined with θ(k) overall.
+    ids = [f"d{i}" for i in range(25)]
+    simulator = ClickSimulator(eta=1.0, noise=0.0, seed=5)
+    simulator.simulate([("q", ids)], {"q": dict.fromkeys(ids, 1)}, tmp_path / "logs", sessions_per_query=4000)
+    sessions = read_sessions(tmp_path / "logs").sessions
+    by_page = {first: [s for s in sessions if s.first_rank == first] for first in (1, 11, 21)}
+    assert len(sessions) == sum(len(found) for found in by_page.values())
+    assert len(by_page[1]) == 4000 and [len(s.shown) for s in by_page[21][:1]] == [5]
+    assert abs(len(by_page[11]) / 4000 - 1 / 11) < 0.015
+    assert abs(len(by_page[21]) / 4000 - 1 / 21) < 0.012
+    clicks_at_15 = sum("d14" in s.clicks for s in by_page[11])
+    assert abs(clicks_at_15 / 4000 - 1 / 15) < 0.012
+
+
+def test_the_relevance_posterior_is_not_fooled_by_a_few_clicks_on_a_rarely_seen_page(tmp_path: Path) -> None:
+    # Two pages of 10: 30 % of page 1 relevant, 2 % of page 2 (reached by one search in 11).
+    rng = np.random.default_rng(7)
+    shown, relevance = [], {}
+    for number in range(300):
+        ids = [f"q{number}d{i}" for i in range(20)]
+        relevance[f"query {number}"] = {d: 1 for i, d in enumerate(ids) if rng.random() < (0.3 if i < 10 else 0.02)}
+        shown.append((f"query {number}", ids))
+    ClickSimulator(eta=1.0, noise=0.1, randomize=0.2, seed=4).simulate(shown, relevance, tmp_path / "logs", 60)
+    sessions = read_sessions(tmp_path / "logs").sessions
+    model = fit_pbm(sessions)
+    posterior = relevance_posterior(sessions, model)
+    wrong = {1: 0, 2: 0}
+    right_deep = 0
+    for query, ids in shown:
+        for i, doc in enumerate(ids):
+            truth = doc in relevance[query]
+            said = posterior.get((query, doc), 0.0) >= 0.5
+            wrong[1 if i < 10 else 2] += said != truth
+            right_deep += i >= 10 and said and truth
+    assert wrong[1] <= 0.01 * 3000  # page 1: nearly every label right
+    # Page 2: ~8 impressions a document; the relevant ones found, few others taken for them.
+    deep_relevant = sum(i >= 10 for ids in relevance.values() for i in [int(d.split("d")[1]) for d in ids])
+    assert right_deep >= 0.5 * deep_relevant and wrong[2] <= 0.5 * deep_relevant
+    # The rate alone (clicks ÷ θ over impressions) errs far more there.
+    clicked: dict[tuple[str, str], float] = {}
+    looked: dict[tuple[str, str], float] = {}
+    for session in sessions:
+        for offset, doc in enumerate(session.shown):
+            looked[(session.query, doc)] = looked.get((session.query, doc), 0.0) + model.propensity(
+                session.first_rank + offset
+            )
+            clicked[(session.query, doc)] = clicked.get((session.query, doc), 0.0) + (doc in session.clicks)
+    rate_wrong = sum(
+        (clicked.get((query, doc), 0.0) >= 0.5 * looked.get((query, doc), 1.0)) != (doc in relevance[query])
+        for query, ids in shown
+        for doc in ids[10:]
+    )
+    assert rate_wrong > 2 * wrong[2]
 
 
 def test_the_same_seed_writes_the_same_log(tmp_path: Path) -> None:
@@ -89,3 +147,8 @@ def test_counterfactual_dcg_weighs_clicks_by_inverse_propensity() -> None:
     assert counterfactual_dcg(None, data, [session], pbm) == pytest.approx((1 / 0.5) / np.log2(3))
     unclicked = Session("s2", "q", ["x"], 1, 0.0, {})
     assert counterfactual_dcg(None, data, [session, unclicked], pbm) == pytest.approx((1 / 0.5) / np.log2(3) / 2)
+    # A click on page 2 (the page starts at rank 3: θ there is 0.25, and one search in the two
+    # went on to it): looked at with 0.25 × ½; the model's order puts z at rank 3.
+    later = Session("s3", "q", ["z"], 3, 0.0, {"z": 1.0})
+    expected = ((1 / 0.5) / np.log2(3) + (1 / 0.125) / np.log2(4)) / 2
+    assert counterfactual_dcg(None, data, [session, unclicked, later], pbm) == pytest.approx(expected)

@@ -236,6 +236,26 @@ def test_search_log_records_searches_and_clicks(client: TestClient, index_dir: P
     assert clicked == {**clicked, "event": "click", "query_id": body["query_id"], "id": click["id"], "rank": 2}
 
 
+def test_a_shuffled_share_of_searches_shows_and_logs_the_page_in_random_order(
+    make_client: Callable[..., TestClient], index_dir: Path
+) -> None:
+    plain = make_client().get("/api/search", params={"q": "rank index 索引", "size": 5}).json()
+    assert "shuffled" not in list(SearchLog(index_dir / "logs").events())[-1]
+    shuffling = make_client(shuffle_share=1.0)
+    orders = set()
+    for _ in range(12):
+        body = shuffling.get("/api/search", params={"q": "rank index 索引", "size": 5}).json()
+        event = list(SearchLog(index_dir / "logs").events())[-1]
+        ids = [hit["id"] for hit in body["hits"]]
+        assert sorted(ids) == sorted(hit["id"] for hit in plain["hits"])  # the same page, reordered
+        assert [hit["rank"] for hit in body["hits"]] == [1, 2, 3, 4, 5]  # ranks as displayed
+        assert event["shown"] == ids and event["shuffled"] is True and event["size"] == 5
+        orders.add(tuple(ids))
+    assert len(orders) > 1
+    with pytest.raises(ZhisouError, match="shuffle share"):
+        ServeSettings(index_dir, shuffle_share=1.5).check()
+
+
 def test_search_log_can_be_switched_off(make_client: Callable[..., TestClient], index_dir: Path) -> None:
     client = make_client(search_log=False)
     client.get("/api/search", params={"q": "rank"})
@@ -342,4 +362,11 @@ def test_ltr_mode_once_a_model_is_active(index_dir: Path, make_client: Callable[
     rerank = body["hits"][0]["explain"]["rerank"]
     assert rerank["model"] == "model-1 (lightgbm lambdarank)" and "bm25:title" in rerank["features"]
     page = client.get("/search", params={"q": "rank", "mode": "ltr"}).text
-    assert 'data-mode="ltr"' in page and "mode active" in page
+    assert 'data-mode="ltr"' in page and "mode active" in page and 'class="explain"' not in page
+    # ?explain=true in the web UI: a panel per hit with its channel ranks, the model's score and
+    # the features it read, the same values the API gives.
+    shown = client.get("/search", params={"q": "rank", "mode": "ltr", "explain": "true", "lang": "en"}).text
+    first = body["hits"][0]
+    panel = shown.split(f'data-explain="{first["id"]}"')[1].split("</details>")[0]
+    assert "Why here" in panel and f"{rerank['score']:.4g}" in panel and "bm25:title" in panel
+    assert f"#{first['explain']['channels']['bm25']['rank']}" in panel

@@ -33,6 +33,13 @@ def serve(
         bool, typer.Option("--search-log/--no-search-log", help="Log queries, shown results and clicks.")
     ] = True,
     page_size: Annotated[int, typer.Option(help="Results per page in the web UI.")] = 10,
+    shuffle_share: Annotated[
+        float,
+        typer.Option(
+            help="Share of logged searches shown in a random page order, so that training from clicks "
+            "can tell position bias from relevance (e.g. 0.05)."
+        ),
+    ] = 0.0,
     threads: Annotated[int, typer.Option(help="Worker threads for searches (more rarely helps: one GIL).")] = 1,
     allowed_host: Annotated[
         list[str] | None,
@@ -60,6 +67,7 @@ def serve(
             writes=not read_only,
             search_log=search_log,
             page_size=page_size,
+            shuffle_share=shuffle_share,
             threads=threads,
             allowed_hosts=tuple(allowed_host or ()),
         )

@@ -101,6 +101,8 @@ def _session(event: dict[str, object]) -> Session | None:
         return None
     if not all(isinstance(doc_id, str) for doc_id in shown):
         return None
-    page = event.get("page")
-    first_rank = 1 + (int(page) - 1) * len(shown) if isinstance(page, int) and page > 1 else 1
+    page, size = event.get("page"), event.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < len(shown):
+        size = len(shown)  # logs written before the page length was: every page was full
+    first_rank = 1 + (page - 1) * size if isinstance(page, int) and not isinstance(page, bool) and page > 1 else 1
     return Session(query_id, query, list(shown), first_rank, _number(event.get("ts"), time.time()))

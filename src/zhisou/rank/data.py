@@ -57,6 +57,16 @@ class RankingData:
             None if self.weights is None else self.weights[list(queries)],
         )
 
+    def relabel(self, judgments: Mapping[str, Mapping[str, float]]) -> RankingData:
+        """The same rows labelled from ``judgments`` (query id → doc id → grade; others 0)."""
+        offsets = self.offsets
+        labels = np.zeros(len(self.labels))
+        for number, query_id in enumerate(self.query_ids):
+            judged = judgments.get(query_id, {})
+            for row in range(int(offsets[number]), int(offsets[number + 1])):
+                labels[row] = float(judged.get(self.doc_ids[row], 0))
+        return RankingData(self.names, self.values, labels, self.groups, self.query_ids, self.doc_ids, self.weights)
+
     def fingerprint(self) -> str:
         """Changes whenever the rows, labels or features change: recorded with a model."""
         digest = hashlib.sha1()
@@ -108,17 +118,15 @@ def collect(
 ) -> RankingData:
     """For each (query id, text): the ``base`` mode's top ``depth`` candidates, their features,
     and labels from ``judgments`` (query id → doc id → grade; unjudged documents are 0)."""
-    blocks, labels, groups, query_ids, doc_ids = [], [], [], [], []
+    blocks, groups, query_ids, doc_ids = [], [], [], []
     names: tuple[str, ...] = ()
     for done, (query_id, text) in enumerate(queries, start=1):
         request = SearchRequest(text, size=min(depth, 1000), mode=base, plain=True, with_docs=False)
         top, channels = searcher.candidates(request, depth)
-        judged = judgments.get(query_id, {})
         ids = searcher.reader.doc_ids(top.docs.tolist())
         matrix = extract(searcher, request, top.docs, channels)
         names = matrix.names
         blocks.append(matrix.values)
-        labels.append(np.array([float(judged.get(doc_id, 0)) for doc_id in ids]))
         groups.append(len(ids))
         query_ids.append(query_id)
         doc_ids += ids
@@ -130,8 +138,8 @@ def collect(
     return RankingData(
         names,
         np.concatenate(blocks) if blocks else np.zeros((0, width)),
-        np.concatenate(labels) if labels else np.zeros(0),
+        np.zeros(len(doc_ids)),
         np.array(groups, dtype=np.int64),
         query_ids,
         doc_ids,
-    )
+    ).relabel(judgments)

@@ -92,20 +92,25 @@ class SearchLog:
                 logger.warning("search log writable again")
                 self._failing = False
 
-    def search(self, query: str, mode: str, page: int, shown: list[str], filters: dict[str, Any]) -> str:
-        """Record a search; returns its ``query_id``."""
+    def search(
+        self,
+        query: str,
+        mode: str,
+        page: int,
+        shown: list[str],
+        filters: dict[str, Any],
+        size: int | None = None,
+        shuffled: bool = False,
+    ) -> str:
+        """Record a search (``size``: the page length, so that the ranks of a short last page are
+        known; ``shuffled``: the page was shown in a random order); returns its ``query_id``."""
         query_id = uuid.uuid4().hex[:16]
-        self._append(
-            {
-                "event": "search",
-                "query_id": query_id,
-                "q": query,
-                "mode": mode,
-                "page": page,
-                "filters": filters,
-                "shown": shown,
-            }
-        )
+        event: dict[str, Any] = {"event": "search", "query_id": query_id, "q": query, "mode": mode, "page": page}
+        if size is not None:
+            event["size"] = size
+        if shuffled:
+            event["shuffled"] = True
+        self._append(event | {"filters": filters, "shown": shown})
         return query_id
 
     def click(self, query_id: str, doc_id: str, rank: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import random
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -58,6 +59,7 @@ class Service:
         self.date_field = self.fields.date
         self.tag_field = self.fields.tags
         self.facet_fields = [f for f in (self.tag_field, self.date_field) if f]
+        self._shuffler = random.Random()
 
     def warm_up(self) -> None:
         """Run one search of each kind before the first visitor does: loading the compiled
@@ -152,6 +154,12 @@ class Service:
             explain=explain,
         )
         out = self._page(result)
+        shuffled = log and bool(query) and self._shuffler.random() < self.settings.shuffle_share
+        if shuffled:  # the intervention: this page in a random order, its ranks as displayed
+            first = out["hits"][0]["rank"] if out["hits"] else 1
+            self._shuffler.shuffle(out["hits"])
+            for rank, hit in enumerate(out["hits"], start=first):
+                hit["rank"] = rank
         out["query"] = query
         out.update(mode=mode, query_error=query_error, filters={"tags": tags, "year": year, "filter": filters})
         out["facets"] = {
@@ -159,7 +167,8 @@ class Service:
             for name, values in result.facets.items()
         }
         out["suggestion"] = searcher.did_you_mean(query) if query and not result.total else None
-        out["query_id"] = self.log.search(query, mode, page, result.ids, out["filters"]) if log else None
+        shown = [hit["id"] for hit in out["hits"]]
+        out["query_id"] = self.log.search(query, mode, page, shown, out["filters"], size, shuffled) if log else None
         return out
 
     def latest(self, *, page: int = 1, size: int = 10, tag: str | None = None) -> dict[str, Any]:

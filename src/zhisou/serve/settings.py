@@ -35,6 +35,9 @@ class ServeSettings:
     threads: int = 1  # worker threads for reads (see app.py); writes get one more
     allowed_hosts: tuple[str, ...] = ()  # Host names to answer to (default: see guard.allowed_hosts)
     log_max_bytes: int = 1 << 30  # the search log's files together; the oldest go first
+    # Share of logged searches whose page is shown in a random order: the intervention that lets
+    # the click model tell a rank's pull from a document's (rank/clickmodel.py). 0: never.
+    shuffle_share: float = 0.0
 
     @property
     def write_token(self) -> str | None:
@@ -55,6 +58,8 @@ class ServeSettings:
             )
         if not 1 <= self.threads <= 64:
             raise ZhisouError(f"threads must be between 1 and 64, got {self.threads}")
+        if not 0.0 <= self.shuffle_share <= 1.0:
+            raise ZhisouError(f"shuffle share must be between 0 and 1, got {self.shuffle_share}")
         if not 1 <= self.page_size <= 100:
             raise ZhisouError(f"page size must be between 1 and 100, got {self.page_size}")
 

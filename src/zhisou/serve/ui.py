@@ -101,8 +101,11 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
         tag: Annotated[list[str], Query()] = [],  # noqa: B006
         year: str | None = None,
         partial: bool = False,
+        explain: bool = False,
     ) -> HTMLResponse:
-        results = service.search(q, mode=mode, page=page, size=service.settings.page_size, tags=tag, year=year or None)
+        results = service.search(
+            q, mode=mode, page=page, size=service.settings.page_size, tags=tag, year=year or None, explain=explain
+        )
         template = "_results.html" if partial else "search.html"
         return render(request, template, results=results, q=q, mode=mode, tags=tag, year=year)
 
