@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from zhisou.cli.base import DEFAULT_INDEX, JsonOption, app, err, out, print_json, run
+from zhisou.cli.render import RateColumn
 from zhisou.errors import ZhisouError
 from zhisou.schema import DEFAULT_EMBEDDING_MODEL
 
@@ -30,7 +31,7 @@ def _progress(show: bool) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        RateColumn(),
         TimeRemainingColumn(),
         console=err,
         disable=not show,
@@ -57,8 +58,10 @@ def features(
         loaded = BeirDataset.load(dataset, split)
         index = dataset_index(loaded, base, cache_dir=cache, model=model)
         with _progress(not as_json) as progress:
-            task = progress.add_task("candidates", total=len(loaded.qrels))
-            data = judged_data(index, loaded, base, depth, lambda done: progress.update(task, completed=done))
+            task = progress.add_task("candidates", total=len(loaded.qrels), docs=0, unit="queries")
+            data = judged_data(
+                index, loaded, base, depth, lambda done: progress.update(task, completed=done, docs=done)
+            )
         data.write_svmlight(out_path)
         summary = {"path": str(out_path), "queries": len(data), "rows": len(data.labels), "features": list(data.names)}
         if as_json:
@@ -109,14 +112,14 @@ def train(
         if dataset is None:
             raise ZhisouError("give --dataset DIR (a BEIR dataset with judgments), or --from-logs --index DIR")
         with _progress(not as_json) as progress:
-            queries = progress.add_task("candidates", total=None)
-            rounds = progress.add_task("boosting rounds", total=None, visible=False)
+            queries = progress.add_task("candidates", total=None, docs=0, unit="queries")
+            rounds = progress.add_task("boosting rounds", total=None, visible=False, docs=0, unit="rounds")
 
             def on_queries(done: int, total: int) -> None:
-                progress.update(queries, completed=done, total=total)
+                progress.update(queries, completed=done, total=total, docs=done)
 
             def on_round(done: int, at_most: int) -> None:
-                progress.update(rounds, completed=done, total=at_most, visible=True)
+                progress.update(rounds, completed=done, total=at_most, visible=True, docs=done)
 
             report = train_on_dataset(
                 dataset,
@@ -179,8 +182,8 @@ def _train_from_logs(
         except ValueError as error:
             raise ZhisouError(f"--since: {error}") from None
     with _progress(not as_json) as progress:
-        queries = progress.add_task("candidates", total=None)
-        rounds = progress.add_task("boosting rounds", total=None, visible=False)
+        queries = progress.add_task("candidates", total=None, docs=0, unit="queries")
+        rounds = progress.add_task("boosting rounds", total=None, visible=False, docs=0, unit="rounds")
         report = train_from_logs(
             index,
             since=start,
@@ -190,8 +193,10 @@ def _train_from_logs(
             depth=depth,
             debias=debias,
             seed=seed,
-            on_queries=lambda done, total: progress.update(queries, completed=done, total=total),
-            on_round=lambda done, at_most: progress.update(rounds, completed=done, total=at_most, visible=True),
+            on_queries=lambda done, total: progress.update(queries, completed=done, total=total, docs=done),
+            on_round=lambda done, at_most: progress.update(
+                rounds, completed=done, total=at_most, visible=True, docs=done
+            ),
         )
     if as_json:
         print_json(asdict(report))
