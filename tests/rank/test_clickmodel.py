@@ -130,8 +130,14 @@ def test_train_from_the_search_log(make_index: Callable[..., Index]) -> None:
     assert result.exit_code == 0, result.output
     assert "model-1 from 1,200 sessions" in result.output and ": active" in result.output
     assert "not JSON" in result.output  # the damaged line, reported
-    reranked = index.searcher().search("topic7", size=2, mode="ltr")
+    reranked = index.searcher().search("topic7", size=2, mode="ltr", explain=True)
     assert set(reranked.ids) == {"topic7-4", "topic7-5"}
+    # The model keeps the log's click statistics, and its click features read them searching.
+    model = index.searcher().ranking_model()
+    assert model is not None and model.clicks is not None and "click:query_doc" in model.features
+    assert model.meta["labelled_sessions"] == model.meta["sessions"] - model.meta["sessions"] // 2
+    features = reranked.explanations[0]["rerank"]["features"]
+    assert features["click:query_doc_looks"] > 0 and features["click:doc"] is not None
 
 
 def test_counterfactual_dcg_weighs_clicks_by_inverse_propensity() -> None:

@@ -52,6 +52,14 @@ def test_train_on_one_split_and_evaluate_on_another(tmp_path: Path) -> None:
     # Evaluating a model on the queries it was trained on is refused.
     with pytest.raises(ZhisouError, match="trained on the train split of notes"):
         run_evaluation(dataset, split="train", mode="ltr", base="bm25", cache_dir=cache)
+    # …but cross-validated it can be: each query reranked by a model trained on the other folds.
+    crossed = run_evaluation(dataset, split="train", mode="ltr", base="bm25", cache_dir=cache, folds=3)
+    plain = run_evaluation(dataset, split="train", mode="bm25", cache_dir=cache)
+    assert crossed.settings["ranker"] == "3-fold lightgbm lambdarank"
+    assert crossed.metrics["nDCG@10"] > plain.metrics["nDCG@10"]
+    assert crossed.metrics["Recall@1000"] == plain.metrics["Recall@1000"]  # the same hits, reordered
+    with pytest.raises(ZhisouError, match="--folds cross-validates a ranking model"):
+        run_evaluation(dataset, mode="bm25", cache_dir=cache, folds=3)
 
 
 def test_ltr_commands(tmp_path: Path) -> None:

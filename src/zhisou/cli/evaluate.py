@@ -31,6 +31,10 @@ def eval_command(
         typer.Option(help="Retrieval mode: bm25 (keyword) | semantic (dense) | hybrid | ltr (zhisou ltr train first)."),
     ] = "bm25",
     base: Annotated[str, typer.Option(help="ltr: the first stage its model reorders, hybrid | bm25.")] = "hybrid",
+    folds: Annotated[
+        int,
+        typer.Option(help="ltr: rerank each query by a model trained on the other folds of this split (e.g. 5)."),
+    ] = 0,
     model: Annotated[str, typer.Option(help="Embedding model for semantic and hybrid.")] = DEFAULT_EMBEDDING_MODEL,
     fusion: Annotated[str, typer.Option(help="Hybrid fusion: rrf | convex.")] = "rrf",
     fusion_weight: Annotated[float, typer.Option(help="Convex fusion: the semantic list's weight.")] = 0.5,
@@ -75,6 +79,7 @@ def eval_command(
             fusion_weight=fusion_weight,
             normalization=normalization,
             base=base,
+            folds=folds,
         )
         if as_json:
             print_json(report.to_dict())

@@ -97,7 +97,8 @@ def _check_ranking_model(index: Index, dataset: BeirDataset) -> None:
     if model.meta.get("dataset") == dataset.name and model.meta.get("split") == dataset.split:
         raise ZhisouError(
             f"the active ranking model was trained on the {dataset.split} split of {dataset.name}: evaluating it "
-            f"there would flatter it; train on another split, or use zhisou ltr train {where} --folds 5"
+            f"there would flatter it; train on another split, or measure it cross-validated: "
+            f"zhisou eval {where} --split {dataset.split} --mode ltr --folds 5"
         )
 
 
@@ -145,7 +146,11 @@ def run_evaluation(
     fusion_weight: float = 0.5,
     normalization: str = "minmax",
     base: str = "hybrid",
+    folds: int = 0,
 ) -> EvalReport:
+    """Evaluate ``mode`` on the split; ``folds`` (ltr only): instead of the active model, each
+    query reranked by a model trained on the other folds of the same split (for a dataset with
+    no other split to train on; the queries/s then include the training)."""
     chosen = resolve(mode)
     if not chosen.implemented:
         raise ZhisouError(f"--mode {mode} is not available yet; use bm25, semantic or hybrid")
@@ -155,12 +160,21 @@ def run_evaluation(
     dataset = BeirDataset.load(dataset_dir, split)
     schema = eval_schema(base if chosen.name == "ltr" else mode, model)
     index, index_seconds = cached_index(dataset, cache_dir or default_cache_dir(), similarity, on_progress, schema)
-    if chosen.name == "ltr":
+    if folds and chosen.name != "ltr":
+        raise ZhisouError("--folds cross-validates a ranking model: use it with --mode ltr")
+    if chosen.name == "ltr" and not folds:
         _check_ranking_model(index, dataset)
     options: dict[str, Any] = {"mode": chosen.name}
     if chosen.name == "hybrid":
         options |= {"fusion": fusion, "fusion_weight": fusion_weight, "normalization": normalization}
-    run, qps = run_queries(index, dataset, k, **options)
+    if folds:
+        from zhisou.rank.experiment import cross_validated_run
+
+        started = time.perf_counter()
+        run = cross_validated_run(index, dataset, base, k, folds)
+        qps = len(run) / max(time.perf_counter() - started, 1e-9)
+    else:
+        run, qps = run_queries(index, dataset, k, **options)
     if run_file is not None:
         write_trec_run(run, run_file, f"zhisou-{mode}")
     return EvalReport(
@@ -180,6 +194,7 @@ def run_evaluation(
             "fields": "title+text as one field",
             **({"model": model} if chosen.needs_vectors else {}),
             **({k: v for k, v in options.items() if k != "mode"}),
-            **({"base": base, "ranker": _ranker_name(index)} if chosen.name == "ltr" else {}),
+            **({"base": base, "ranker": _ranker_name(index)} if chosen.name == "ltr" and not folds else {}),
+            **({"base": base, "ranker": f"{folds}-fold lightgbm lambdarank"} if folds else {}),
         },
     )

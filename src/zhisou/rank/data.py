@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from zhisou.rank.clickstats import ClickStats
 from zhisou.rank.features import extract, feature_names
 from zhisou.search.request import SearchRequest
 
@@ -115,16 +116,18 @@ def collect(
     depth: int,
     base: str,
     on_progress: Callable[[int], None] | None = None,
+    clicks: ClickStats | None = None,
 ) -> RankingData:
-    """For each (query id, text): the ``base`` mode's top ``depth`` candidates, their features,
-    and labels from ``judgments`` (query id → doc id → grade; unjudged documents are 0)."""
+    """For each (query id, text): the ``base`` mode's top ``depth`` candidates, their features
+    (click features from ``clicks``), and labels from ``judgments`` (query id → doc id → grade;
+    unjudged documents are 0)."""
     blocks, groups, query_ids, doc_ids = [], [], [], []
     names: tuple[str, ...] = ()
     for done, (query_id, text) in enumerate(queries, start=1):
         request = SearchRequest(text, size=min(depth, 1000), mode=base, plain=True, with_docs=False)
         top, channels = searcher.candidates(request, depth)
         ids = searcher.reader.doc_ids(top.docs.tolist())
-        matrix = extract(searcher, request, top.docs, channels)
+        matrix = extract(searcher, request, top.docs, channels, clicks=clicks)
         names = matrix.names
         blocks.append(matrix.values)
         groups.append(len(ids))

@@ -138,12 +138,12 @@ def train_on_dataset(
     return report
 
 
-def cross_validate(
+def cross_validated_scores(
     data: RankingData, qrels: dict[str, dict[str, int]], k: int, *, backend: str, objective: str, seed: int = SEED
-) -> tuple[list[dict[str, float]], dict[str, float]]:
-    """``k``-fold figures: each fold scored by a model trained on the others (their own dev
-    queries carved out for early stopping); per fold and over all queries, nDCG@10 of the
-    model and of the first stage."""
+) -> tuple[np.ndarray, list[dict[str, float]]]:
+    """``k``-fold scores: every row scored by a model trained on the other folds (their own dev
+    queries carved out for early stopping); and per fold, nDCG@10 of the model and of the first
+    stage."""
     parts = folds(len(data), k, seed)
     scores = np.zeros(len(data.labels))
     offsets = data.offsets
@@ -165,11 +165,53 @@ def cross_validate(
             size = int(offsets[query + 1] - offsets[query])
             scores[offsets[query] : offsets[query + 1]] = fold_scores[position : position + size]
             position += size
+    return scores, per_fold
+
+
+def cross_validate(
+    data: RankingData, qrels: dict[str, dict[str, int]], k: int, *, backend: str, objective: str, seed: int = SEED
+) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """``k``-fold figures (``cross_validated_scores``): per fold and over all queries, nDCG@10 of
+    the model and of the first stage."""
+    scores, per_fold = cross_validated_scores(data, qrels, k, backend=backend, objective=objective, seed=seed)
     overall = {
         "nDCG@10": ndcg_at_10(data, scores, qrels),
         "first_stage_nDCG@10": ndcg_at_10(data, data.first_stage_scores(), qrels),
     }
     return per_fold, overall
+
+
+def cross_validated_run(
+    index: Index,
+    dataset: BeirDataset,
+    base: str,
+    size: int,
+    k: int,
+    *,
+    backend: str = "lightgbm",
+    objective: str = "listwise",
+    seed: int = SEED,
+) -> dict[str, dict[str, float]]:
+    """What ``mode=ltr`` would return for every judged query of the split, each query's head
+    reordered by a model that never saw it (``k`` folds): the first stage's top ``LTR_DEPTH`` in
+    the fold model's order, then the rest of its ``size`` hits in their own order — the same
+    list ``eval --mode ltr`` measures, for a split no model could be trained apart from."""
+    from zhisou.rank.rerank import model_order
+
+    data = judged_data(index, dataset, base)
+    scores, _ = cross_validated_scores(data, dict(dataset.qrels), k, backend=backend, objective=objective, seed=seed)
+    searcher = index.searcher()
+    mode = "keyword" if base == "bm25" else base
+    offsets = data.offsets
+    run: dict[str, dict[str, float]] = {}
+    for number, query_id in enumerate(data.query_ids):
+        begin, end = int(offsets[number]), int(offsets[number + 1])
+        head = [data.doc_ids[begin + i] for i in model_order(scores[begin:end]).tolist()]
+        first_stage = searcher.search(dataset.queries[query_id], size=size, mode=mode, plain=True, with_docs=False)
+        seen = set(head)
+        ranked = head + [doc_id for doc_id in first_stage.ids if doc_id not in seen]
+        run[query_id] = {doc_id: float(len(ranked) - rank) for rank, doc_id in enumerate(ranked[:size])}
+    return run
 
 
 def report_dict(report: TrainReport) -> dict[str, Any]:

@@ -23,13 +23,13 @@ title_ratio        query-term occurrences in the title / the title's length
 length:<field>     the document's length in terms, per text field
 age_days           days between the document's date and now (NaN without a date)
 query_terms        distinct terms the query analyzes to
+click:doc          the document's clicks per look over every query (``clickstats.py``; NaN
+                   when the log never showed it, or without click statistics)
+click:query_doc    its clicks per look for this query (NaN likewise)
+click:query_doc_looks  how many looks that rate rests on (0 without any)
 =================  =============================================================================
 
-Missing values are NaN (gradient-boosted trees learn where to send them). Click-through rates
-are not features yet: computed from the sessions that also give a click-trained model its labels
-they are the label (a model trained so ranked scifact's test set at nDCG@10 0.02), and a
-judgment-trained model has no clicks to learn them from; they need statistics from sessions
-older than the labelled ones.
+Missing values are NaN (gradient-boosted trees learn where to send them).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from zhisou.compiled import kernel
+from zhisou.rank.clickstats import CLICK_FEATURES, ClickStats
 from zhisou.search.executor import Executor
 from zhisou.search.hits import CardFields
 from zhisou.search.plan import DisjunctionPlan, WordWeights, weighted_terms
@@ -93,6 +94,7 @@ def feature_names(searcher: Searcher) -> tuple[str, ...]:
         *(f"length:{name}" for name in fields),
         "age_days",
         "query_terms",
+        *CLICK_FEATURES,
     )
 
 
@@ -111,9 +113,10 @@ def extract(
     docs: np.ndarray,
     channels: Sequence[tuple[str, TopDocs]] = (),
     now: float | None = None,
+    clicks: ClickStats | None = None,
 ) -> FeatureMatrix:
     """The features of ``docs`` (global doc numbers) for ``request``; ``channels``: each recall
-    channel's own list (``Stages.run`` fills them)."""
+    channel's own list (``Stages.run`` fills them); ``clicks``: the log's statistics, if any."""
     docs = np.asarray(docs, dtype=np.int64)
     names = feature_names(searcher)
     columns: dict[str, np.ndarray] = {}
@@ -127,6 +130,10 @@ def extract(
     columns["title_phrase"] = _title_phrase(searcher, text, docs, words)
     columns["age_days"] = _age_days(searcher, docs, time.time() if now is None else now)
     columns["query_terms"] = np.full(len(docs), float(len({t for counts in words.values() for t in counts})))
+    if clicks is not None and len(docs):
+        columns |= clicks.columns(text, searcher.reader.doc_ids(docs.tolist()))
+    else:
+        columns |= {name: np.full(len(docs), np.nan) for name in CLICK_FEATURES}
     values = np.column_stack([columns[name] for name in names]) if len(docs) else np.zeros((0, len(names)))
     return FeatureMatrix(names, values.astype(np.float64, copy=False))
 

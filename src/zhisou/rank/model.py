@@ -2,7 +2,8 @@
 
 Each version is a folder holding the booster in its library's own format (LightGBM's text
 model, XGBoost's JSON) and ``meta.json``: the backend, objective, the feature names in column
-order, the training data's fingerprint, the dev metrics and when it was trained. A version is
+order, the training data's fingerprint, the dev metrics and when it was trained; a model trained
+from the search log also keeps the click statistics its click features read (``clicks.json``). A version is
 written under a temporary name and renamed into place, so a crash leaves no half model.
 ``ltr/active.json`` names the active version and the ones active before it (what ``rollback``
 returns to); it is replaced atomically.
@@ -21,6 +22,7 @@ import numpy as np
 
 from zhisou.errors import CorruptIndexError, ZhisouError
 from zhisou.index.directory import atomic_write_bytes, fsync_directory
+from zhisou.rank.clickstats import ClickStats
 from zhisou.rank.features import FeatureMatrix
 
 LTR_FOLDER = "ltr"
@@ -55,6 +57,7 @@ class RankingModel:
     booster: Any
     meta: dict[str, Any] = field(default_factory=dict)
     version: int | None = None  # set once stored
+    clicks: ClickStats | None = None  # the search log's statistics its click features read
 
     def predict(self, matrix: FeatureMatrix) -> np.ndarray:
         """A score per row: higher ranks first."""
@@ -120,7 +123,10 @@ class ModelStore:
             "features": list(model.features),
         }
         (temporary / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
-        for path in (model_path, temporary / META_FILE):
+        written = [model_path, temporary / META_FILE]
+        if model.clicks is not None:
+            written.append(model.clicks.save(temporary))
+        for path in written:
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
         os.replace(temporary, final)
@@ -154,7 +160,8 @@ class ModelStore:
                 booster.load_model(str(model_path))
         except Exception as error:  # the libraries raise their own error types for a bad file
             raise CorruptIndexError(f"{model_path}: cannot be loaded ({error}); train the model again") from None
-        return RankingModel(backend, str(meta["objective"]), tuple(meta["features"]), booster, meta, version)
+        clicks = ClickStats.load(self.path(version))
+        return RankingModel(backend, str(meta["objective"]), tuple(meta["features"]), booster, meta, version, clicks)
 
     # -- which version is active ---------------------------------------------------------------
     def _state(self) -> dict[str, Any]:

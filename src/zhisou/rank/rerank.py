@@ -36,7 +36,7 @@ class LearnedReranker:
     def rerank(
         self, request: SearchRequest, searcher: Searcher, top: TopDocs, channels: Sequence[tuple[str, TopDocs]]
     ) -> TopDocs:
-        scores = self.model.predict(extract(searcher, request, top.docs, channels))
+        scores = self.model.predict(extract(searcher, request, top.docs, channels, clicks=self.model.clicks))
         order = model_order(scores)
         return TopDocs(top.docs[order], scores[order], top.total, top.exact)
 
@@ -44,7 +44,7 @@ class LearnedReranker:
         self, request: SearchRequest, searcher: Searcher, docs: np.ndarray, channels: Sequence[tuple[str, TopDocs]]
     ) -> list[dict[str, Any]]:
         """Per document: the model, its score and the feature values it read."""
-        matrix = extract(searcher, request, docs, channels)
+        matrix = extract(searcher, request, docs, channels, clicks=self.model.clicks)
         scores = self.model.predict(matrix)
         values = matrix.select(self.model.features)
         return [
