@@ -138,3 +138,39 @@ def test_pruning_over_many_blocks(tmp_path: Path, seed: int) -> None:
     index.commit()
     for query in ("w0 w1", "w0 w7 w30", "w2 w3 w4 w5", "w39 w0", "w10 w11 w12 w13 w14 w15"):
         compare(index, query)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4000), st.integers(1, 400), st.integers(1, 60), st.randoms(use_true_random=False))
+def test_deep_top_k_selection_equals_sorting(n: int, k: int, levels: int, rng: random.Random) -> None:
+    """The top k of the touched documents, by score then doc, whichever way it is selected: a
+    heap for shallow lists, a histogram floor first for deep ones out of many candidates (few
+    score levels: many ties, candidates exactly at the floor)."""
+    import numpy as np
+
+    from zhisou.search import kernels
+
+    touched = np.array(rng.sample(range(n * 2), n), dtype=np.int64)  # first-touch order, not doc order
+    scores = np.zeros(n * 2)
+    scores[touched] = np.array([rng.randrange(levels) * 0.37 + 0.01 for _ in range(n)])
+    expected = sorted((-scores[d], int(d)) for d in touched.tolist())[:k]
+    docs, top = kernels.top_k_and_clear(scores, touched, n, k)
+    assert [(-s, d) for s, d in zip(top.tolist(), docs.tolist())] == expected
+    assert not scores.any()  # every touched score cleared
+
+
+def test_the_deep_selection_is_taken_for_a_deep_list_out_of_many() -> None:
+    import numpy as np
+
+    from zhisou.search import kernels
+
+    rng = np.random.default_rng(3)
+    touched = rng.permutation(50_000)[:20_000].astype(np.int64)
+    scores = np.zeros(50_000)
+    scores[touched] = rng.random(20_000)
+    assert kernels.DEEP_FROM < 1000 and 20_000 > 8 * 1000
+    expected = sorted((-scores[d], int(d)) for d in touched.tolist())[:1000]
+    deep = kernels._deep_top_k_and_clear(scores.copy(), touched, 20_000, 1000)
+    docs, top = kernels.top_k_and_clear(scores, touched, 20_000, 1000)
+    assert [(-s, d) for s, d in zip(top.tolist(), docs.tolist())] == expected
+    assert deep[0].tolist() == docs.tolist()
