@@ -154,7 +154,7 @@ def test_deep_top_k_selection_equals_sorting(n: int, k: int, levels: int, rng: r
     scores = np.zeros(n * 2)
     scores[touched] = np.array([rng.randrange(levels) * 0.37 + 0.01 for _ in range(n)])
     expected = sorted((-scores[d], int(d)) for d in touched.tolist())[:k]
-    docs, top = kernels.top_k_and_clear(scores, touched, n, k)
+    docs, top = kernels.top_k_and_clear(scores, touched, n, k, np.zeros(n))
     assert [(-s, d) for s, d in zip(top.tolist(), docs.tolist())] == expected
     assert not scores.any()  # every touched score cleared
 
@@ -170,7 +170,7 @@ def test_the_deep_selection_is_taken_for_a_deep_list_out_of_many() -> None:
     scores[touched] = rng.random(20_000)
     assert kernels.DEEP_FROM < 1000 and 20_000 > 8 * 1000
     expected = sorted((-scores[d], int(d)) for d in touched.tolist())[:1000]
-    deep = kernels._deep_top_k_and_clear(scores.copy(), touched, 20_000, 1000)
-    docs, top = kernels.top_k_and_clear(scores, touched, 20_000, 1000)
+    deep = kernels._deep_top_k_and_clear(scores.copy(), touched, 20_000, 1000, np.zeros(20_000))
+    docs, top = kernels.top_k_and_clear(scores, touched, 20_000, 1000, np.zeros(20_000))
     assert [(-s, d) for s, d in zip(top.tolist(), docs.tolist())] == expected
     assert deep[0].tolist() == docs.tolist()

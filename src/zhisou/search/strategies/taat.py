@@ -42,7 +42,7 @@ class TermAtATime:
         allowed = context.allowed(plan)
         constants = field_constants(context, tuple(query.fields))
         filtered = allowed is not reader.live or reader.doc_count < reader.max_doc
-        scores, touched = BUFFERS.ensure(reader.max_doc)
+        scores, touched, gathered = BUFFERS.ensure(reader.max_doc)
         if len(reader.segments) == 1 and reader.segments[0].live is None and context.stats.local:
             one = one_segment(context)
             docs, top_scores, n_touched = kernels.score_one_segment(
@@ -61,6 +61,7 @@ class TermAtATime:
                 filtered,
                 scores,
                 touched,
+                gathered,
                 limit,
             )
         else:
@@ -85,7 +86,7 @@ class TermAtATime:
                     touched,
                     n_touched,
                 )
-            docs, top_scores = kernels.top_k_and_clear(scores, touched, n_touched, limit)
+            docs, top_scores = kernels.top_k_and_clear(scores, touched, n_touched, limit, gathered)
         if collector is not None:
             collector.collect(touched[:n_touched].copy())
         return TopDocs(np.asarray(docs, dtype=np.int64), top_scores, n_touched)

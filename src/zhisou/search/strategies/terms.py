@@ -129,17 +129,20 @@ def weights(context: Context, query: QueryKeys, constants: FieldConstants, live_
 
 
 class _Buffers(threading.local):
-    """Per-thread score array and touched list, reused across queries (cleared as they are read)."""
+    """Per-thread score array, touched list and scratch for the touched scores, reused across
+    queries (the scores are cleared as they are read)."""
 
     def __init__(self) -> None:
         self.scores = np.zeros(0)
         self.touched = np.zeros(0, dtype=np.int64)
+        self.gathered = np.zeros(0)
 
-    def ensure(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+    def ensure(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.scores.shape[0] < size:
             self.scores = np.zeros(size)
             self.touched = np.zeros(size + 1, dtype=np.int64)  # accumulate writes one ahead
-        return self.scores, self.touched
+            self.gathered = np.zeros(size + 1)
+        return self.scores, self.touched, self.gathered
 
 
 BUFFERS = _Buffers()
