@@ -30,9 +30,16 @@ def test_init_index_search_get_delete_stats(tmp_path: Path) -> None:
     )
     code, out, _ = invoke("index", str(source), "-i", index, "--json")
     assert code == 0 and json.loads(out)["added"] == 2
+    single = tmp_path / "one.jsonl"
+    single.write_text('{"id": "3", "title": "One", "body": "just one"}\n', encoding="utf-8")
+    code, out, _ = invoke("index", str(single), "-i", index)
+    assert code == 0 and "added 1 document in" in out
 
     code, out, _ = invoke("search", "倒排索引", "-i", index)
-    assert code == 0 and "倒排索引" in out and "1 matches" in out
+    assert code == 0 and "倒排索引" in out and "1 match ·" in out, out
+    # The search's own time, with the process's start-up (loading the kernels) apart.
+    took, startup = out.rsplit("·", 1)[1].split(" ms (start-up ")
+    assert float(took) < float(startup.split()[0].replace(",", ""))
     code, out, _ = invoke("search", "scoring", "-i", index, "--json", "--size", "5")
     data = json.loads(out)
     assert code == 0 and data["total"] == 1 and data["hits"][0]["id"] == "2"
@@ -45,7 +52,7 @@ def test_init_index_search_get_delete_stats(tmp_path: Path) -> None:
     code, out, _ = invoke("delete", "1", "-i", index)
     assert code == 0 and "deleted 1 of 1" in out
     code, out, _ = invoke("stats", "-i", index, "--json")
-    assert json.loads(out)["documents"] == 1
+    assert json.loads(out)["documents"] == 2  # "2", and "3" added on its own
     code, out, _ = invoke("optimize", "-i", index, "--json")
     assert code == 0 and json.loads(out)["segments"] == 1
     code, out, _ = invoke("check", "-i", index)
@@ -65,6 +72,27 @@ def test_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:
     assert code == 2 and "no document with id 'nope'" in err
     code, _, err = invoke("init", index)
     assert code == 3 and "already exists" in err
+
+
+def test_json_errors_flags_and_the_caret_under_chinese(tmp_path: Path) -> None:
+    index = str(tmp_path / "ix")
+    invoke("init", index)
+    # With --json an error is JSON on stdout too, the exit code unchanged.
+    code, out, err = invoke("search", "x", "-i", str(tmp_path / "nowhere"), "--json")
+    assert code == 3 and "error:" in err and json.loads(out)["exit_code"] == 3
+    assert "no zhisou index at" in json.loads(out)["error"]
+    code, out, err = invoke("search", "倒排 AND (索引", "-i", index, "--json")
+    report = json.loads(out)
+    assert code == 2 and report["query"] == "倒排 AND (索引" and report["position"] == 7
+    # The caret sits under "(": two cells for each Chinese character before it.
+    query_line, caret_line = err.splitlines()[-2:]
+    assert query_line.strip() == "倒排 AND (索引" and caret_line.index("^") == 2 + 4 + 5
+    code, out, _ = invoke("search", "x", "-i", str(tmp_path / "nowhere"))
+    assert code == 3 and out == ""  # without --json, stdout stays empty
+    # Flags are shown as flags in the help, not as options taking a <bool>.
+    code, out, _ = invoke("search", "--help")
+    assert "--json" in out and "--explain" in out
+    assert not [line for line in out.splitlines() if ("--json" in line or "--explain" in line) and "<bool>" in line]
 
 
 def test_skipped_records_exit_1(tmp_path: Path) -> None:

@@ -215,7 +215,7 @@ class Index:
             "documents": reader.doc_count,
             "deleted": sum(s.del_count for s in manifest.segments),
             "segments": len(manifest.segments),
-            "terms": sum(len(s.terms) for s in reader.segments),
+            "terms": reader.distinct_live_terms(),  # distinct (field, term) keys of live documents
             "size_bytes": size,
             "fields": [
                 {"name": f.name, "type": f.type, "analyzer": f.analyzer, "boost": f.boost} for f in reader.schema.fields

@@ -315,3 +315,34 @@ def test_doc_ids_of_long_and_short_pages(tmp_path: Path, monkeypatch: pytest.Mon
         assert reader.doc_ids(docs) == page
     assert sorted(index.search("common", size=1000).ids) == sorted(names)
     index.close()
+
+
+def test_a_commit_with_nothing_to_publish_writes_no_generation(tmp_path: Path) -> None:
+    index = Index.create(tmp_path / "ix", Schema((FieldSpec("body", "text"),)))
+    index.add({"id": "a", "body": "alpha beta"})
+    first = index.commit()
+    assert index.delete(["missing"]) == 0
+    assert index.commit() == first  # deleting nothing: no empty commit
+    assert load_latest(tmp_path / "ix").generation == first
+    index.delete(["a"])
+    assert index.commit() == first + 1
+
+
+def test_stats_count_distinct_live_terms_across_segments(tmp_path: Path) -> None:
+    """The count equals the dictionary size of the same documents merged into one segment
+    (the reference: merging keeps exactly the live documents' terms)."""
+    index = Index.create(tmp_path / "ix", Schema((FieldSpec("body", "text"),)))
+    index.add({"id": "a", "body": "alpha beta"})
+    index.commit()
+    index.add({"id": "b", "body": "beta gamma"})  # a second segment: beta in both
+    index.add({"id": "c", "body": "delta"})
+    index.commit()
+    index.delete(["c"])  # delta's only document
+    index.commit()
+    segments = index.searcher().reader.segments
+    assert len(segments) == 2
+    counted = index.stats()["terms"]
+    assert counted < sum(len(segment.terms) for segment in segments)
+    index.optimize()
+    merged = index.searcher().reader.segments
+    assert len(merged) == 1 and counted == len(merged[0].terms) == index.stats()["terms"]

@@ -50,6 +50,13 @@ def test_ranges() -> None:
     assert parse("date:2024") == RangeQuery("date", "2024", "2024", True, True)
 
 
+def test_a_bare_star_matches_everything() -> None:
+    assert parse("*") == MatchAllQuery()
+    assert parse("  *  ") == MatchAllQuery()
+    both = parse("* AND tags:ranking")
+    assert isinstance(both, BooleanQuery) and MatchAllQuery() in both.must
+
+
 @pytest.mark.parametrize(
     "query,position,message",
     [
@@ -67,7 +74,7 @@ def test_ranges() -> None:
         ("views:>ten", 7, "expected a number"),
         ("title:[a TO b]", 6, "ranges need a date or number field"),
         ("- a", 0, "must be followed directly"),
-        ("*", 0, "needs a prefix"),
+        ("title:*", 6, "needs a prefix"),
         ("NOT", 3, "NOT needs a search term"),
     ],
 )

@@ -256,6 +256,32 @@ def test_a_shuffled_share_of_searches_shows_and_logs_the_page_in_random_order(
         ServeSettings(index_dir, shuffle_share=1.5).check()
 
 
+def test_sort_by_date_in_the_api_and_the_ui(client: TestClient) -> None:
+    relevance = client.get("/api/search", params={"q": "rank index 索引"}).json()
+    newest = client.get("/api/search", params={"q": "rank index 索引", "sort": "-date"}).json()
+    oldest = client.get("/api/search", params={"q": "rank index 索引", "sort": "date"}).json()
+    dates = [hit["date"] for hit in newest["hits"]]
+    assert newest["sort"] == "-date" and dates == sorted(dates, reverse=True) and len(dates) > 2
+    assert [hit["date"] for hit in oldest["hits"]] == sorted(dates)
+    assert {h["id"] for h in relevance["hits"]} == {h["id"] for h in newest["hits"]}
+    assert [h["id"] for h in relevance["hits"]] != [h["id"] for h in newest["hits"]]  # sort was not ignored
+    bad = client.get("/api/search", params={"q": "rank", "sort": "-title"})
+    assert bad.status_code == 400 and "cannot sort by '-title'" in error_of(bad)
+    page = client.get("/search", params={"q": "rank index 索引", "sort": "-date", "lang": "en"}).text
+    newest_link = page.split('data-sort="newest"')[0].rsplit("<a", 1)[1]
+    assert "active" in newest_link and "sort=-date" in newest_link
+    cards = [page.index(f'data-id="{hit["id"]}"') for hit in newest["hits"]]
+    assert cards == sorted(cards)  # the page lists them newest first too
+
+
+def test_unknown_query_parameters_are_reported(client: TestClient) -> None:
+    typo = client.get("/api/search", params={"q": "rank", "sotr": "-date"})
+    assert typo.status_code == 400
+    assert "unknown query parameter 'sotr' for /api/search" in error_of(typo) and "sort" in error_of(typo)
+    assert client.get("/api/latest", params={"pgae": 2}).status_code == 400
+    assert client.get("/api/search", params={"q": "rank", "filter": "tags:ranking"}).status_code == 200  # alias
+
+
 def test_search_log_can_be_switched_off(make_client: Callable[..., TestClient], index_dir: Path) -> None:
     client = make_client(search_log=False)
     client.get("/api/search", params={"q": "rank"})

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from zhisou._version import __version__
-from zhisou.cli.base import app, out
+from zhisou.cli.base import app, out, reset_json_output
 
 # Importing a command module registers its commands, in this order in --help.
 COMMAND_GROUPS = ("write", "read", "admin", "demo", "evaluate", "serve", "model", "ltr")
@@ -28,7 +28,8 @@ __all__ = ["app", "main"]
 
 
 @app.callback(invoke_without_command=True)
-def _root(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False) -> None:
+def _root(version: Annotated[bool, typer.Option("--version", metavar="", help="Print the version.")] = False) -> None:
+    reset_json_output()
     if version:
         out.print(f"zhisou {__version__}")
         raise typer.Exit()

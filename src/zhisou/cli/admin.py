@@ -15,6 +15,7 @@ from zhisou.cli.base import (
     IndexOption,
     JsonOption,
     app,
+    count,
     err,
     out,
     print_json,
@@ -72,7 +73,8 @@ def check(index: IndexOption = Path(DEFAULT_INDEX), as_json: JsonOption = False)
         elif report.ok:
             out.print(
                 f"{escape(str(index))}: all {report.files} files match their checksums "
-                f"(generation {report.generation}, {report.segments} segments, {report.documents:,} documents)"
+                f"(generation {report.generation}, {count(report.segments, 'segment', 'segments')}, "
+                f"{count(report.documents, 'document', 'documents')})"
             )
         else:
             for problem in report.problems:

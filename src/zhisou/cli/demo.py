@@ -15,6 +15,7 @@ from zhisou.cli.base import (
     EXIT_INDEX,
     JsonOption,
     app,
+    count,
     fail,
     out,
     print_json,
@@ -48,11 +49,15 @@ def semantic_installed() -> bool:
 @app.command()
 def demo(
     index: Annotated[Path, typer.Option("--index", "-i", help="Where to build the demo index.")] = Path("zhisou-demo"),
-    overwrite: Annotated[bool, typer.Option(help="Replace an index that `zhisou demo` did not create.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(metavar="", help="Replace an index that `zhisou demo` did not create.")
+    ] = False,
     semantic: Annotated[
         bool | None,
         typer.Option(
-            "--semantic/--no-semantic", help="Embed the notes too (default: when the semantic extra is installed)."
+            "--semantic/--no-semantic",
+            metavar="",
+            help="Embed the notes too (default: when the semantic extra is installed).",
         ),
     ] = None,
     as_json: JsonOption = False,
@@ -92,7 +97,8 @@ def demo(
             f"[bold]{escape(str(index))}[/] in {elapsed:.2f}s\n"
         )
         for query, result in results.items():
-            out.print(f"[bold cyan]zhisou search {escape(query)!r}[/]  [dim]({result.total} matches)[/]")
+            matches = count(result.total, "match", "matches")
+            out.print(f"[bold cyan]zhisou search {escape(query)!r}[/]  [dim]({matches})[/]")
             print_hits(out, result, target.schema, snippets=False, indent="  ")
             out.print()
         for query, result in hybrid.items():

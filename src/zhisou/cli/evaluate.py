@@ -12,6 +12,7 @@ from rich.table import Table
 from zhisou.cli.base import (
     JsonOption,
     app,
+    count,
     err,
     out,
     print_json,
@@ -55,9 +56,9 @@ def eval_command(
     from zhisou.eval.runner import run_evaluation
 
     def action() -> None:
-        def on_progress(count: int) -> None:
+        def on_progress(indexed: int) -> None:
             if not as_json and err.is_terminal:
-                err.print(f"indexing: {count:,} documents", end="\r")
+                err.print(f"indexing: {indexed:,} documents", end="\r")
 
         if similarity_name not in SIMILARITIES:
             raise ZhisouError(f"unknown similarity {similarity_name!r}; choose one of: {', '.join(SIMILARITIES)}")
@@ -87,7 +88,7 @@ def eval_command(
         built = f"built in {report.index_seconds:.1f}s" if report.index_seconds is not None else "cached"
         out.print(
             f"[bold]{escape(report.dataset)}[/] ({report.split}): {report.queries:,} queries, "
-            f"{report.documents:,} documents, mode {report.mode}, k={report.k}; index {built}"
+            f"{count(report.documents, 'document', 'documents')}, mode {report.mode}, k={report.k}; index {built}"
         )
         table = Table(box=None)
         for name in report.metrics:

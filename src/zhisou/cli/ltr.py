@@ -77,14 +77,15 @@ def features(
 def train(
     dataset: Annotated[Path | None, typer.Option("--dataset", "-d", help="BEIR-format dataset directory.")] = None,
     from_logs: Annotated[
-        bool, typer.Option("--from-logs", help="Train from the search log of --index (clicks) instead.")
+        bool, typer.Option("--from-logs", metavar="", help="Train from the search log of --index (clicks) instead.")
     ] = False,
     index: Annotated[
         Path | None, typer.Option("--index", "-i", envvar="ZHISOU_INDEX", help="With --from-logs.")
     ] = None,
     since: Annotated[str | None, typer.Option(help="With --from-logs: sessions from this date on.")] = None,
     debias: Annotated[
-        bool, typer.Option("--debias/--no-debias", help="With --from-logs: correct position bias (click model).")
+        bool,
+        typer.Option("--debias/--no-debias", metavar="", help="With --from-logs: correct position bias (click model)."),
     ] = True,
     split: Annotated[str, typer.Option(help="qrels/<split>.tsv to train on.")] = "train",
     objective: Annotated[

@@ -19,7 +19,7 @@ def prepare(
     variant: Annotated[
         str, typer.Option(help="int8 (default: smaller, faster), fp32, or static (a token table distilled from int8).")
     ] = "int8",
-    force: Annotated[bool, typer.Option(help="Convert again even if the cache holds the model.")] = False,
+    force: Annotated[bool, typer.Option(metavar="", help="Convert again even if the cache holds the model.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Make the default model (multilingual-e5-small, ONNX) from the installed packages, once.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from zhisou.cli.base import (
     IndexOption,
     JsonOption,
     app,
+    count,
     fail,
     out,
     print_json,
@@ -38,38 +40,46 @@ def search(
     operator: Annotated[str, typer.Option(help="Default operator between words: or | and.")] = "or",
     mode: Annotated[str, typer.Option(help=f"Retrieval mode: {' | '.join(SEARCH_MODES)}.")] = "keyword",
     explain: Annotated[
-        bool, typer.Option("--explain", help="Show each hit's rank and score in every channel, and the fusion.")
+        bool,
+        typer.Option("--explain", metavar="", help="Show each hit's rank and score in every channel, and the fusion."),
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Search the index."""
 
     def action() -> None:
+        started = time.perf_counter()
         searched = Index.open(index)
         searcher = searched.searcher()
         has_model = mode == "ltr" and searcher.ranking_model() is not None
         chosen = search_mode(mode, has_vectors=searcher.has_vectors, has_model=has_model).name
         if operator not in ("or", "and"):
             raise ZhisouError(f"--operator must be 'or' or 'and', got {operator!r}")
-        result = searched.search(
-            query,
-            page=page,
-            size=size,
-            filters=filters or None,
-            sort=sort,
-            default_operator=operator,  # type: ignore[arg-type]
-            mode=chosen,
-            explain=explain,
-        )
+        options = {
+            "page": page,
+            "size": size,
+            "filters": filters or None,
+            "sort": sort,
+            "default_operator": operator,
+            "mode": chosen,
+            "explain": explain,
+        }
+        # The first search of a process also loads the compiled kernels (and, for semantic
+        # modes, the model): start-up, not search. It runs once untimed, without stored fields.
+        searched.search(query, **{**options, "with_docs": False, "explain": False})
+        startup_ms = (time.perf_counter() - started) * 1000
+        result = searched.search(query, **options)
         if as_json:
-            print_json(result.to_dict())
+            print_json({**result.to_dict(), "startup_ms": round(startup_ms, 3)})
             return
         if not result.hits:
-            out.print(f"no results for [bold]{escape(query)}[/] ({result.total} matches, page {page})")
+            matches = count(result.total, "match", "matches")
+            out.print(f"no results for [bold]{escape(query)}[/] ({matches}, page {page})")
             return
         print_hits(out, result, searched.schema)
         out.print(
-            f"[dim]{result.total:,} matches · page {result.page}/{max(result.pages, 1)} · {result.took_ms:.1f} ms[/]"
+            f"[dim]{count(result.total, 'match', 'matches')} · page {result.page}/{max(result.pages, 1)} · "
+            f"{result.took_ms:.1f} ms (start-up {startup_ms:,.0f} ms)[/]"
         )
 
     run(action)

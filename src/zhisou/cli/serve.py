@@ -28,9 +28,9 @@ def serve(
     token: Annotated[
         str | None, typer.Option(envvar="ZHISOU_TOKEN", help="Bearer token for write endpoints.", show_default=False)
     ] = None,
-    read_only: Annotated[bool, typer.Option("--read-only", help="Refuse every write endpoint.")] = False,
+    read_only: Annotated[bool, typer.Option("--read-only", metavar="", help="Refuse every write endpoint.")] = False,
     search_log: Annotated[
-        bool, typer.Option("--search-log/--no-search-log", help="Log queries, shown results and clicks.")
+        bool, typer.Option("--search-log/--no-search-log", metavar="", help="Log queries, shown results and clicks.")
     ] = True,
     page_size: Annotated[int, typer.Option(help="Results per page in the web UI.")] = 10,
     shuffle_share: Annotated[

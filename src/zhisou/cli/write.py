@@ -17,6 +17,7 @@ from zhisou.cli.base import (
     IndexOption,
     JsonOption,
     app,
+    count,
     err,
     out,
     print_json,
@@ -33,7 +34,9 @@ def init(
     schema: Annotated[Path | None, typer.Option(help="Schema JSON file (default: notes and blogs).")] = None,
     overwrite: Annotated[
         bool,
-        typer.Option(help="Replace an existing index, or create one in a folder holding other files (left alone)."),
+        typer.Option(
+            metavar="", help="Replace an existing index, or create one in a folder holding other files (left alone)."
+        ),
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -55,7 +58,7 @@ def init(
 def index_command(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders: .jsonl .json .csv .parquet .md .html .txt")],
     index: IndexOption = Path(DEFAULT_INDEX),
-    strict: Annotated[bool, typer.Option(help="Stop at the first bad record and add nothing.")] = False,
+    strict: Annotated[bool, typer.Option(metavar="", help="Stop at the first bad record and add nothing.")] = False,
     field_map: Annotated[list[str] | None, typer.Option("--map", help="Rename a source field: --map text=body")] = None,
     schema: Annotated[Path | None, typer.Option(help="Schema for a new index.")] = None,
     commit_every: Annotated[int, typer.Option(min=1, help="Commit after this many documents.")] = 10_000,
@@ -138,7 +141,7 @@ def index_command(
         else:
             rate = report.added / elapsed if elapsed > 0 else 0
             out.print(
-                f"added {report.added:,} documents in {elapsed:.1f}s ({rate:,.0f} docs/s); "
+                f"added {count(report.added, 'document', 'documents')} in {elapsed:.1f}s ({rate:,.0f} docs/s); "
                 f"unchanged {report.unchanged:,}; skipped {report.skipped}; commit generation {report.generation}"
             )
         if report.interrupted:

@@ -38,6 +38,7 @@ class IndexReader:
         self.live = np.concatenate(live_parts) if live_parts else np.zeros(0, dtype=np.bool_)
         self.doc_count = int(self.live.sum())
         self._all_ids: list[str] | None = None
+        self._distinct_terms: int | None = None
 
     @classmethod
     def open(cls, directory: Path, analyzers: AnalyzerRegistry | None = None) -> IndexReader:
@@ -95,6 +96,21 @@ class IndexReader:
     def doc_id(self, global_doc: int) -> str:
         segment, local = self.locate(global_doc)
         return segment.doc_id(local)
+
+    def distinct_live_terms(self) -> int:
+        """Distinct (field, term) keys held by at least one live document, across segments
+        (a term in three segments counts once; one whose documents are all deleted, not at all).
+        Computed once per reader."""
+        if self._distinct_terms is None:
+            if len(self.segments) == 1:
+                self._distinct_terms = len(self.segments[0].live_term_ordinals())
+            else:
+                keys: set[bytes] = set()
+                for segment in self.segments:
+                    view = segment.terms.key_view
+                    keys.update(view[int(ordinal)] for ordinal in segment.live_term_ordinals())
+                self._distinct_terms = len(keys)
+        return self._distinct_terms
 
     def doc_ids(self, global_docs: list[int]) -> list[str]:
         """Ids of a page of documents: from a list decoded once per reader when the reader is

@@ -338,6 +338,8 @@ class IndexWriter:
         self.flush()
         generation = self._manifest.generation + 1
         metas = self._metas_with_deletes(generation)
+        if metas == list(self._manifest.segments) and user_data is None:
+            return self._manifest  # nothing added or deleted since the last commit: no empty generation
         if merge:
             for group in self.merge_policy.find_merges(metas):
                 metas = self._merge(metas, group, generation)

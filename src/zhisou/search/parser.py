@@ -245,6 +245,8 @@ class _Parser:
     def parse_word(self, field: str | None) -> Query:
         start = self.pos
         word, prefix = self.read_word()
+        if not word and prefix and field is None:
+            return MatchAllQuery()  # a bare * matches every document, as in Lucene's query syntax
         if not word:
             raise self.error("'*' needs a prefix before it, like index*" if prefix else "expected a search term", start)
         if field is not None and self.fields[field].type in ("date", "number"):

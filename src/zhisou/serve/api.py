@@ -57,10 +57,26 @@ def parse_documents(body: bytes, content_type: str) -> list[Any]:
     return docs
 
 
+def known_parameters(request: Request) -> None:
+    """A query parameter the endpoint does not take is an error, not silently ignored (a typo
+    like ``sotr=-date`` would otherwise return results in another order without a word)."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None:
+        return
+    known = {param.alias for param in dependant.query_params}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise HTTPException(
+            400,
+            f"unknown query parameter {unknown[0]!r} for {request.url.path}; "
+            f"it takes: {', '.join(sorted(known)) or 'none'}",
+        )
+
+
 def api_router(service: Service, settings: ServeSettings) -> APIRouter:
     """Read endpoints return ``JSONResponse`` themselves: their dicts are plain JSON already, and
     FastAPI's generic encoder would add a third to the time of a search."""
-    router = APIRouter(prefix="/api")
+    router = APIRouter(prefix="/api", dependencies=[Depends(known_parameters)])
 
     def require_writer(request: Request) -> None:
         """Writes: refused on a read-only server; only from this server's own origin (or from
@@ -107,10 +123,23 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
         explain: Annotated[
             bool, Query(description="each hit's rank and score in every channel (bm25, semantic) and the fusion")
         ] = False,
+        sort: Annotated[
+            str | None,
+            Query(max_length=64, description="a date or number field, - for descending: -date is newest first"),
+        ] = None,
     ) -> JSONResponse:
         return JSONResponse(
             service.search(
-                q, mode=mode, page=page, size=size, tags=tag, year=year, filters=filters, facets=facets, explain=explain
+                q,
+                mode=mode,
+                page=page,
+                size=size,
+                tags=tag,
+                year=year,
+                filters=filters,
+                facets=facets,
+                explain=explain,
+                sort=sort or None,
             )
         )
 

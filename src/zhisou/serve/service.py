@@ -119,10 +119,13 @@ class Service:
         facets: str | None = None,
         log: bool = True,
         explain: bool = False,
+        sort: str | None = None,
     ) -> dict[str, Any]:
         """A page of results with highlights, facet counts and, when nothing matches, a
         did-you-mean. A query with broken syntax is searched as plain words (``query_error``
-        says why), as Elasticsearch's ``simple_query_string`` does."""
+        says why), as Elasticsearch's ``simple_query_string`` does. ``sort``: a date or number
+        field, ``-`` first for descending (``-date``: newest first; ``year`` names the date
+        field); by default relevance, or newest first without a query."""
         searcher = self.index.searcher()
         has_model = mode == "ltr" and searcher.ranking_model() is not None
         mode = search_mode(mode, has_vectors=searcher.has_vectors, has_model=has_model).name
@@ -137,7 +140,7 @@ class Service:
                 parsed = searcher.parse(query)  # once: the search takes the tree
             except QuerySyntaxError as error:
                 plain, query_error = True, str(error)
-        sort = None if query else (f"-{self.date_field}" if self.date_field else None)
+        sort = self._sort(sort) if sort else (None if query else (f"-{self.date_field}" if self.date_field else None))
         if mode != "keyword" and query:
             parsed = query  # the semantic channel reads the text; hybrid's keyword side parses it
         # One pass: the page and the facet counts over every match come from the same scoring.
@@ -161,6 +164,7 @@ class Service:
             for rank, hit in enumerate(out["hits"], start=first):
                 hit["rank"] = rank
         out["query"] = query
+        out["sort"] = sort
         out.update(mode=mode, query_error=query_error, filters={"tags": tags, "year": year, "filter": filters})
         out["facets"] = {
             ("year" if name == self.date_field else name): [{"value": f.value, "count": f.count} for f in values]
@@ -170,6 +174,22 @@ class Service:
         shown = [hit["id"] for hit in out["hits"]]
         out["query_id"] = self.log.search(query, mode, page, shown, out["filters"], size, shuffled) if log else None
         return out
+
+    def _sort(self, sort: str) -> str:
+        """``sort`` checked: a date or number field of the schema (``date`` and ``year`` name the
+        date field), with ``-`` for descending."""
+        descending = sort.startswith("-")
+        name = sort.lstrip("-+").strip()
+        if name in ("date", "year") and self.date_field:
+            name = self.date_field
+        spec = next((f for f in self.index.schema.fields if f.name == name), None)
+        if spec is None or spec.type not in ("date", "number"):
+            sortable = [f.name for f in self.index.schema.fields if f.type in ("date", "number")]
+            raise ZhisouError(
+                f"cannot sort by {sort!r}: sort by a date or number field ({', '.join(sortable) or 'none here'}), "
+                "with - for descending, e.g. -date"
+            )
+        return f"-{name}" if descending else name
 
     def latest(self, *, page: int = 1, size: int = 10, tag: str | None = None) -> dict[str, Any]:
         """The newest documents first: the home page's feed."""

@@ -80,6 +80,7 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
             # a mode this index lacks, only one nobody has trained.
             "all_modes": [m for m in SEARCH_MODES if m != "ltr" or m in modes],
             "page_numbers": page_numbers,
+            "sortable": service.date_field is not None,
             **values,
         }
         response = templates.TemplateResponse(request, template, context)
@@ -102,12 +103,20 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
         year: str | None = None,
         partial: bool = False,
         explain: bool = False,
+        sort: str | None = None,
     ) -> HTMLResponse:
         results = service.search(
-            q, mode=mode, page=page, size=service.settings.page_size, tags=tag, year=year or None, explain=explain
+            q,
+            mode=mode,
+            page=page,
+            size=service.settings.page_size,
+            tags=tag,
+            year=year or None,
+            explain=explain,
+            sort=sort or None,
         )
         template = "_results.html" if partial else "search.html"
-        return render(request, template, results=results, q=q, mode=mode, tags=tag, year=year)
+        return render(request, template, results=results, q=q, mode=mode, tags=tag, year=year, sort=sort or "")
 
     @router.get("/doc", response_class=HTMLResponse, include_in_schema=False)
     def document_by_query(request: Request, id: str) -> HTMLResponse:
