@@ -103,6 +103,28 @@ def test_skipped_records_exit_1(tmp_path: Path) -> None:
     assert f"{source}:2: malformed JSON" in (out + err).replace("\n", "")
     code, _, err = invoke("index", str(source), "-i", str(tmp_path / "ix2"), "--strict")
     assert code == 2 and "malformed JSON" in err
+    assert not (tmp_path / "ix2").exists()  # the failed run created it: no empty index left behind
+    # An index that existed keeps everything it had.
+    code, _, _ = invoke("index", str(source), "-i", str(tmp_path / "ix"), "--strict")
+    assert code == 2 and (tmp_path / "ix").exists()
+    assert json.loads(invoke("stats", "-i", str(tmp_path / "ix"), "--json")[1])["documents"] == 1
+
+
+def test_a_locked_index_fails_before_any_progress_bar(tmp_path: Path) -> None:
+    from zhisou import Index
+
+    source = tmp_path / "d.jsonl"
+    source.write_text('{"id": "1", "body": "ok"}\n', encoding="utf-8")
+    invoke("index", str(source), "-i", str(tmp_path / "ix"))
+    holder = Index.open(tmp_path / "ix")
+    holder.delete(["1"])  # holds the write lock
+    try:
+        code, _, err = invoke("index", str(source), "-i", str(tmp_path / "ix"))
+    finally:
+        holder.rollback()
+        holder.close()
+    assert code == 3 and "lock" in err.lower()
+    assert "indexing" not in err and "━" not in err
 
 
 def test_demo_builds_and_searches(tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -71,7 +72,7 @@ def index_command(
     Running the same command again skips the documents already indexed unchanged."""
     import signal
 
-    from zhisou.ingest.pipeline import ingest, total_bytes
+    from zhisou.ingest.pipeline import total_bytes
 
     def action() -> None:
         mapping: dict[str, str] = {}
@@ -88,7 +89,13 @@ def index_command(
             if embed_task:
                 progress.update(embed_task[0], docs=embedded[0])  # type: ignore[arg-type]
 
+        created = not Path(index).exists()  # a failed --strict run must not leave an empty index behind
         target_index = Index.open_or_create(index, Schema.load(schema) if schema else None, on_embedded=on_embedded)
+        try:
+            target_index.writer  # noqa: B018 - takes the write lock now: a locked index fails before any bar
+        except ZhisouError:
+            target_index.close()
+            raise
         started = time.perf_counter()
         show = not as_json
         with Progress(
@@ -120,7 +127,8 @@ def index_command(
 
             previous = signal.signal(signal.SIGINT, on_interrupt)
             try:
-                report = ingest(
+                report = _ingest_or_clean_up(
+                    created,
                     target_index,
                     paths,
                     strict=strict,
@@ -156,6 +164,21 @@ def index_command(
             raise typer.Exit(EXIT_SKIPPED)
 
     run(action)
+
+
+def _ingest_or_clean_up(created: bool, target_index: Index, paths: list[Path], **options: Any) -> Any:
+    """``ingest``; when a ``--strict`` run fails (it commits nothing) on an index this run
+    created, the new, empty index folder is removed again. Without ``--strict`` a failure may
+    come after commits, and those are kept."""
+    from zhisou.ingest.pipeline import ingest
+
+    try:
+        return ingest(target_index, paths, **options)
+    except ZhisouError:
+        if created and options.get("strict"):
+            target_index.close()
+            shutil.rmtree(target_index.directory, ignore_errors=True)
+        raise
 
 
 @app.command()
