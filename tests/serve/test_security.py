@@ -8,6 +8,7 @@ import socket
 import statistics
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -221,6 +222,38 @@ def test_idle_and_half_open_connections_are_closed(index_dir: Path, monkeypatch:
             assert connection.recv(1024) == b""  # closed by the server
             connection.close()
         assert urllib.request.urlopen(url + "/api/health", timeout=5).status == 200
+
+
+def test_the_readmes_curl_with_raw_chinese_in_the_url_works(index_dir: Path) -> None:
+    """curl sends 倒排索引 as raw UTF-8 bytes in the request line (not percent-encoded): the
+    server answers it, and reads the query as UTF-8 — the same hits as the encoded form."""
+    import json
+    import re
+    import shutil
+    import subprocess
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"curl -s '(http://127\.0\.0\.1:8000/api/search\?q=倒排索引[^']*)'", readme)
+    assert command is not None  # the README still shows it
+    with serving(ServeSettings(index_dir, port=0, search_log=False)) as url:
+        target = command.group(1).replace("http://127.0.0.1:8000", url)
+        encoded = target.replace("倒排索引", urllib.parse.quote("倒排索引"))
+        with urllib.request.urlopen(encoded, timeout=5) as response:
+            expected = [hit["id"] for hit in json.loads(response.read())["hits"]]
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as raw:
+            path = target.removeprefix(url)
+            raw.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+            reply = b""
+            while chunk := raw.recv(65536):
+                reply += chunk
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head[:80]
+        answer = json.loads(body)
+        assert answer["query"] == "倒排索引" and [hit["id"] for hit in answer["hits"]] == expected and expected
+        if shutil.which("curl"):  # the very command, when curl is there
+            done = subprocess.run(["curl", "-s", target], capture_output=True, timeout=10, check=False)
+            assert json.loads(done.stdout)["query"] == "倒排索引"
 
 
 def test_a_bounded_load_runs_without_errors(index_dir: Path) -> None:
