@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from zhisou import Index, IngestError
+from zhisou import Index, IngestError, ZhisouError
 from zhisou.ingest import ingest, load
 
 
@@ -95,6 +95,28 @@ def test_csv_html_text_and_json(tmp_path: Path) -> None:
     assert page is not None and page["title"] == "Page 标题" and page["body"] == "可见文本"
     assert index.get("2")["body"] == "multi\nline"  # type: ignore[index]
     assert index.get("plain")["title"] == "plain"  # type: ignore[index]
+
+
+def test_csv_tags_are_lists_split_at_the_separator(tmp_path: Path) -> None:
+    rows = write(tmp_path / "rows.csv", 'id,title,body,tags\n1,慢查询,排查,"排障; 数据库 ;"\n2,BM25,scoring,ranking\n')
+    index = Index.create(tmp_path / "ix")  # the default schema: tags is a keyword field
+    assert ingest(index, [rows]).added == 2
+    assert index.get("1")["tags"] == ["排障", "数据库"]  # type: ignore[index]
+    assert index.get("2")["tags"] == ["ranking"]  # type: ignore[index]
+    assert [hit.id for hit in index.search("", filters=["tags:数据库"]).hits] == ["1"]
+    index.close()
+    # Another separator, from the command line; the body (a text field) is never split.
+    piped = write(tmp_path / "piped.csv", 'id,title,body,tags\n3,x,"a; b",排障|工具\n')
+    from typer.testing import CliRunner
+
+    from zhisou.cli import app
+
+    result = CliRunner().invoke(app, ["index", str(piped), "-i", str(tmp_path / "ix"), "--list-sep", "|"])
+    assert result.exit_code == 0, result.output
+    reopened = Index.open(tmp_path / "ix")
+    assert reopened.get("3")["tags"] == ["排障", "工具"] and reopened.get("3")["body"] == "a; b"  # type: ignore[index]
+    with pytest.raises(ZhisouError, match="separator must not be empty"):
+        ingest(reopened, [piped], list_sep="")
 
 
 def test_parquet(tmp_path: Path) -> None:

@@ -64,6 +64,9 @@ def index_command(
     schema: Annotated[Path | None, typer.Option(help="Schema for a new index.")] = None,
     commit_every: Annotated[int, typer.Option(min=1, help="Commit after this many documents.")] = 10_000,
     commit_interval: Annotated[float, typer.Option(min=0.001, help="Commit at least this often (seconds).")] = 60.0,
+    list_sep: Annotated[
+        str, typer.Option(help="CSV: what separates the values of a keyword field (tags) in one cell.")
+    ] = ";",
     as_json: JsonOption = False,
 ) -> None:
     """Add documents from files (creating the index if needed). Re-adding an id replaces it.
@@ -138,6 +141,7 @@ def index_command(
                     commit_every=commit_every,
                     commit_seconds=commit_interval,
                     stop=lambda: bool(stopping),
+                    list_sep=list_sep,
                 )
             finally:
                 signal.signal(signal.SIGINT, previous)

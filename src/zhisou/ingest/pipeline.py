@@ -65,6 +65,18 @@ def total_bytes(paths: Iterable[Path]) -> int:
     return total
 
 
+LIST_SEP = ";"  # CSV: "排障; 数据库" in a tags cell is two tags
+
+
+def split_lists(doc: dict[str, Any], names: Iterable[str], separator: str) -> None:
+    """A CSV cell of a keyword field split at ``separator`` into its values (trimmed, empty
+    ones dropped): CSV has no lists, so ``tags`` arrive as one string."""
+    for name in names:
+        value = doc.get(name)
+        if isinstance(value, str):
+            doc[name] = [part.strip() for part in value.split(separator) if part.strip()]
+
+
 def apply_aliases(doc: dict[str, Any], fields: set[str], field_map: Mapping[str, str]) -> dict[str, Any]:
     out = dict(doc)
     mapping = {**{k: v for k, v in _ALIASES.items() if v in fields and k not in fields}, **field_map}
@@ -86,6 +98,7 @@ def ingest(
     commit_seconds: float = COMMIT_SECONDS,
     skip_unchanged: bool = True,
     stop: Callable[[], bool] | None = None,
+    list_sep: str = LIST_SEP,
 ) -> IngestReport:
     """Load every path into ``index``. ``on_record(bytes, added)`` reports progress.
 
@@ -94,9 +107,13 @@ def ingest(
     and the report says ``interrupted``. A KeyboardInterrupt between documents commits what was
     added and propagates; one inside the writer's changing steps drops what is not yet
     committed. ``strict``: the first bad record rolls everything back and raises; one commit.
+    ``list_sep``: in a CSV cell of a keyword field (tags), what separates its values.
     """
     if commit_every < 1 or not commit_seconds > 0:
         raise ZhisouError("commit every must be at least 1 document and more than 0 seconds")
+    if not list_sep:
+        raise ZhisouError("the list separator must not be empty; the default is ';' (--list-sep)")
+    keyword_fields = [spec.name for spec in index.schema.fields if spec.type == "keyword"]
     report = IngestReport()
     fields = set(index.schema.field_names)
     id_field = index.schema.id_field
@@ -126,6 +143,9 @@ def ingest(
         nonlocal pending
         records = [item for item in batch if isinstance(item, Record)]
         docs = [apply_aliases(record.doc, fields, field_map or {}) for record in records]
+        for record, doc in zip(records, docs):
+            if record.source.lower().endswith(".csv"):  # a cell holds one string: split the lists
+                split_lists(doc, keyword_fields, list_sep)
         hashes = [content_hash(doc) for doc in docs]
         ids = [str(doc.get(id_field, "")).strip() for doc in docs]
         same = iter(index.writer.unchanged(ids, hashes) if skip_unchanged and records else [False] * len(records))
