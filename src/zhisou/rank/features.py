@@ -156,6 +156,7 @@ def _lexical(
         columns["coverage"] = np.zeros(n)
         return
     constants = field_constants(searcher.context, tuple(query.fields))
+    title = CardFields.of(searcher.schema).title
     _, live_doc_freqs = locate(reader, query.keys)
     field_doc_counts = constants.doc_counts[query.field_of]
     idf = similarity.idf_array(stats.doc_freqs(query.keys, live_doc_freqs), field_doc_counts)
@@ -176,7 +177,7 @@ def _lexical(
         columns[f"coverage:{name}"] = matched / len(terms)
         proximity = _proximity(searcher, occurrences, n, terms, matched)
         columns["proximity"] = np.maximum(columns["proximity"], proximity)
-        if name == CardFields.of(searcher.schema).title:
+        if name == title:
             lengths = columns[f"length:{name}"]
             ratio = np.divide(tf[:, terms].sum(axis=1), lengths, out=np.zeros(n), where=lengths > 0)
             columns["title_ratio"] = np.minimum(ratio, 1.0)

@@ -8,7 +8,8 @@ shown is labelled relevant when its clicks, weighed against the examination prop
 ranks it was shown at, make it more likely relevant than not (``relevance_posterior``);
 candidates never shown are labelled 0. With ``debias=False`` a click-through rate of at least ½
 stands in — the biased labels, for comparison. (Binary labels trained better rankers than graded
-ones on simulated scifact clicks: nDCG@10 0.716 against 0.703 with 100 sessions a query.)
+ones on simulated scifact clicks — nDCG@10 0.716 against 0.703 with 100 sessions a query — measured
+with the earlier inverse-propensity rates; graded posteriors were not tried.)
 
 The guard compares models on the held-out sessions counterfactually: each click counts
 1 / P(the rank it was clicked at was looked at) and is
