@@ -314,6 +314,12 @@ def test_doc_ids_of_long_and_short_pages(tmp_path: Path, monkeypatch: pytest.Mon
         docs = [expected[name] for name in page]
         assert reader.doc_ids(docs) == page
     assert sorted(index.search("common", size=1000).ids) == sorted(names)
+    index.optimize()  # one segment: its own long-page path
+    reader = index.searcher().reader
+    assert len(reader.segments) == 1
+    expected = {reader.doc_id(doc): doc for doc in range(reader.max_doc)}
+    for page in (names[::-1], [names[200], *names[:100]], names[10:90]):
+        assert reader.doc_ids([expected[name] for name in page]) == page
     index.close()
 
 

@@ -159,6 +159,36 @@ def test_deep_top_k_selection_equals_sorting(n: int, k: int, levels: int, rng: r
     assert not scores.any()  # every touched score cleared
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(1e-300, 1e300),  # beyond the floor histogram's range at both ends
+            st.sampled_from([0.5, 0.5000000001, 2.0**-40, 2.0**24, 1e-13]),  # bin edges and ties
+            st.floats(-5.0, -1e-9),  # negative: no similarity here gives one, still exact
+        ),
+        min_size=1,
+        max_size=3000,
+    ),
+    st.integers(65, 400),
+)
+def test_deep_top_k_selection_holds_for_any_scores(values: list[float], k: int) -> None:
+    """The deep selection bins scores by their bits; scores outside its range, at a bin's edge or
+    negative still give exactly the sorted top k."""
+    import numpy as np
+
+    from zhisou.search import kernels
+
+    n = len(values)
+    touched = np.arange(n, dtype=np.int64)[::-1].copy()
+    scores = np.zeros(n)
+    scores[touched] = values
+    expected = sorted((-scores[d], int(d)) for d in touched.tolist())[:k]
+    docs, top = kernels._deep_top_k_and_clear(scores, touched, n, min(k, n), np.zeros(n))
+    assert [(-s, d) for s, d in zip(top.tolist(), docs.tolist())] == expected
+    assert not scores.any()
+
+
 def test_the_deep_selection_is_taken_for_a_deep_list_out_of_many() -> None:
     import numpy as np
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from zhisou.analysis import AnalysisResources, AnalyzerRegistry
 from zhisou.errors import CorruptIndexError
+from zhisou.index.idpages import IdPages
 from zhisou.index.manifest import Manifest, load_latest, manifest_generations
 from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.termdict import term_key
@@ -38,6 +39,7 @@ class IndexReader:
         self.live = np.concatenate(live_parts) if live_parts else np.zeros(0, dtype=np.bool_)
         self.doc_count = int(self.live.sum())
         self._all_ids: list[str] | None = None
+        self._id_pages: IdPages | None = None
         self._distinct_terms: int | None = None
 
     @classmethod
@@ -120,15 +122,22 @@ class IndexReader:
             return [ids[doc] for doc in global_docs]
         if len(self.segments) == 1:
             return self.segments[0].doc_ids(global_docs)
-        docs = np.asarray(global_docs, dtype=np.int64)
-        owners = np.searchsorted(self.bases, docs, side="right") - 1
-        if len(docs) <= 64:
-            return [self.segments[i].doc_id(d - int(self.bases[i])) for i, d in zip(owners.tolist(), global_docs)]
-        found = np.empty(len(docs), dtype=object)
-        for number in np.unique(owners).tolist():
-            places = np.flatnonzero(owners == number)
-            found[places] = self.segments[number].doc_ids((docs[places] - self.bases[number]).tolist())
-        return found.tolist()
+        if len(global_docs) > 64:
+            if self._id_pages is None:
+                self._id_pages = IdPages(
+                    [segment.id_bytes for segment in self.segments],
+                    [segment.id_offsets for segment in self.segments],
+                    self.bases,
+                )
+            joined = self._id_pages.joined(global_docs)
+            if joined is not None:  # else an id holds a NUL byte: one by one
+                try:
+                    return joined.decode().split("\0")
+                except UnicodeDecodeError:
+                    message = f"{self.directory}: document ids are not UTF-8; the index is damaged"
+                    raise CorruptIndexError(message) from None
+        owners = np.searchsorted(self.bases, np.asarray(global_docs, dtype=np.int64), side="right") - 1
+        return [self.segments[i].doc_id(d - int(self.bases[i])) for i, d in zip(owners.tolist(), global_docs)]
 
     def all_doc_ids(self) -> list[str]:
         if self._all_ids is None:

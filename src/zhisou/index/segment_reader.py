@@ -18,6 +18,7 @@ from zhisou.index.blocks import block_maxima
 from zhisou.index.codec import check_frame, file_crc
 from zhisou.index.deletes import read_live
 from zhisou.index.docstore import BLOCK_DOCS, DocStoreReader
+from zhisou.index.idpages import IdPages
 from zhisou.index.segment import Component, SegmentComponent, SegmentMeta, components_of, deletes_file_name
 from zhisou.index.termdict import FIELD_SEPARATOR, TermDictionary
 
@@ -121,6 +122,7 @@ class SegmentReader:
         self.store = DocStoreReader(arrays[Component.STORE], arrays[Component.STORE_INDEX])
         self._ids = arrays[Component.IDS]
         self._id_list: list[str] | None = None
+        self._id_pages: IdPages | None = None
         self._char_index: dict[str, dict[str, list[int]]] = {}
         self._field_terms: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
         self._block_cache: dict[tuple[int, float, float], tuple[np.ndarray, np.ndarray]] = {}
@@ -355,24 +357,27 @@ class SegmentReader:
     def doc_id(self, doc: int) -> str:
         return self._decode_ids(self._ids[self._id_offsets[doc] : self._id_offsets[doc + 1]].tobytes())
 
+    @property
+    def id_bytes(self) -> np.ndarray:
+        """Every document's id, UTF-8, one after another (``id_offsets`` delimits them)."""
+        return self._ids
+
+    @property
+    def id_offsets(self) -> np.ndarray:
+        return self._id_offsets
+
     def doc_ids(self, docs: list[int]) -> list[str]:
         """Ids of a page of hits, without decoding every id of the segment."""
         offsets = self._id_offsets
         if len(docs) <= 64:
             ids = memoryview(self._ids)
             return [str(ids[offsets[doc] : offsets[doc + 1]], "utf-8") for doc in docs]
-        # Long pages: gather the ids' bytes with numpy, a NUL after each, and split one string.
-        wanted = np.asarray(docs, dtype=np.int64)
-        starts = offsets[wanted]
-        lengths = offsets[wanted + 1] - starts
-        ends = np.cumsum(lengths)
-        total = int(ends[-1])
-        picked = self._ids[np.repeat(starts - (ends - lengths), lengths) + np.arange(total, dtype=np.int64)]
-        if not picked.all():  # an id holding a NUL byte
+        if self._id_pages is None:
+            self._id_pages = IdPages([self._ids], [self._id_offsets], np.zeros(1, dtype=np.int64))
+        joined = self._id_pages.joined(docs)
+        if joined is None:  # an id holding a NUL byte
             return [self.doc_id(doc) for doc in docs]
-        joined = np.zeros(total + len(docs), dtype=np.uint8)
-        joined[np.arange(total) + np.repeat(np.arange(len(docs)), lengths)] = picked
-        return self._decode_ids(joined[:-1].tobytes()).split("\0")
+        return self._decode_ids(joined).split("\0")
 
     def all_doc_ids(self) -> list[str]:
         """Every id, decoded once and kept: the fast path when many hits need ids."""

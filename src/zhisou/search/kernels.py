@@ -17,7 +17,12 @@ from zhisou.compiled import kernel
 from zhisou.index.termdict import find_keys
 
 DEEP_FROM = 64  # top_k_and_clear: deeper lists than this, out of 8× more candidates, find a floor first
-FLOOR_BINS = 2048
+# The floor histogram's bins: a float64's sign, exponent and top 8 mantissa bits (256 bins an
+# octave), for scores from 2^-40 to 2^24; smaller ones share the first bin, larger the last.
+FLOOR_MANTISSA_BITS = 8
+FLOOR_SHIFT = 52 - FLOOR_MANTISSA_BITS
+FLOOR_FIRST_BIN = (1023 - 40) << FLOOR_MANTISSA_BITS
+FLOOR_BINS = 64 << FLOOR_MANTISSA_BITS
 
 
 @kernel
@@ -214,40 +219,46 @@ def _heap_top_k_and_clear(
 def _deep_top_k_and_clear(
     scores: np.ndarray, touched: np.ndarray, n_touched: int, size: int, values: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``top_k_and_clear`` for a deep list out of many more candidates (top 1,000 of 40,000).
+    """``top_k_and_clear`` for a deep list out of many more candidates (top 1,000 of 400,000).
 
     There a heap filled in arrival order is replaced thousands of times before its floor rises.
-    Instead: the scores are gathered (and cleared) in one pass, a histogram of ``FLOOR_BINS``
-    bins finds the bin from which at least ``size`` candidates score as high or higher, and only
-    those enter the heap — about ``size`` of them. Same result, ties included: a candidate's bin
-    is computed by the same expression in both passes, so none at the floor is lost.
+    Instead, one pass gathers (and clears) the scores and counts them into a histogram whose bin
+    is read off the score's bits: for a non-negative float the bit pattern orders as the value
+    does, so the exponent and the top ``FLOOR_MANTISSA_BITS`` of the mantissa make a bin ~0.3 %
+    of a score wide, without a first pass for the range (that pass and a float-to-int bin cost
+    0.2 ms of 1.3 at a million documents). The highest bins holding ``size`` candidates give a
+    floor value; only candidates at or above it enter the heap (about ``size`` of them). Same
+    result, ties included: a bin's lowest value is the floor, so no candidate of the floor's bin
+    is lost. With a negative score anywhere (no similarity here gives one) every candidate
+    enters the heap.
     """
-    low, high = np.inf, -np.inf
+    bits = values.view(np.int64)
+    counts = np.zeros(FLOOR_BINS, dtype=np.int32)
+    low = np.inf
     for i in range(n_touched):
         doc = touched[i]
         score = scores[doc]
         scores[doc] = 0.0
         values[i] = score
         low = min(low, score)
-        high = max(high, score)
-    scale = FLOOR_BINS / (high - low) if high > low else 0.0
-    counts = np.zeros(FLOOR_BINS + 1, dtype=np.int64)
-    for i in range(n_touched):
-        counts[int((values[i] - low) * scale)] += 1
+        counts[min(max((bits[i] >> FLOOR_SHIFT) - FLOOR_FIRST_BIN, 0), FLOOR_BINS - 1)] += 1
     floor_bin = 0
     above = 0
-    for b in range(FLOOR_BINS, -1, -1):
+    for b in range(FLOOR_BINS - 1, -1, -1):
         above += counts[b]
         if above >= size:
             floor_bin = b
             break
+    floor = np.zeros(1)
+    floor.view(np.int64)[0] = (floor_bin + FLOOR_FIRST_BIN) << FLOOR_SHIFT
+    floor_value = -np.inf if low < 0.0 else (0.0 if floor_bin == 0 else floor[0])
     # The heap insert written out again, as in ``_heap_top_k_and_clear`` (a shared helper is slower).
     heap_scores = np.empty(size, dtype=np.float64)
     heap_docs = np.empty(size, dtype=np.int64)
     filled = 0
     for i in range(n_touched):
         score = values[i]
-        if int((score - low) * scale) < floor_bin:
+        if score < floor_value:
             continue
         doc = touched[i]
         if filled < size:
