@@ -3,8 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zhisou.analysis import AnalysisResources, AnalyzerRegistry
+from zhisou.analysis.normalize import TAIWAN_WORDS_IN_SIMPLIFIED, fold
 from zhisou.errors import SchemaError
 
 
@@ -34,6 +37,47 @@ def test_traditional_folds_to_simplified(registry: AnalyzerRegistry) -> None:
     analyzer = registry.get("zh")
     assert set(analyzer.terms("檢索系統")) == set(analyzer.terms("检索系统"))
     assert "检索" in analyzer.terms("檢索")
+
+
+@pytest.mark.parametrize(
+    ("mainland", "taiwan"),
+    [
+        ("网络", "網路"),
+        ("软件", "軟體"),
+        ("分布式", "分散式"),
+        ("证书", "憑證"),
+        ("内存", "記憶體"),
+        ("数据库", "資料庫"),
+    ],
+)
+def test_regional_words_meet_on_the_mainland_word(registry: AnalyzerRegistry, mainland: str, taiwan: str) -> None:
+    """Taiwan vocabulary in traditional script (OpenCC tw2sp) and the mainland word give the same
+    terms, in a sentence as alone; the original offsets cover the whole regional word."""
+    analyzer = registry.get("zh")
+    assert mainland in analyzer.terms(taiwan)
+    assert mainland in analyzer.terms(f"這個{taiwan}設定很重要")
+    assert mainland in analyzer.terms(f"这个{mainland}设置很重要")
+    text = f"ＯＫ，{taiwan}的問題"
+    (token,) = [t for t in analyzer.analyze(text) if t.text == mainland]
+    assert text[token.start : token.end] == taiwan
+
+
+@pytest.mark.parametrize(("taiwan", "mainland"), sorted(TAIWAN_WORDS_IN_SIMPLIFIED.items()))
+def test_taiwan_words_in_simplified_script(registry: AnalyzerRegistry, taiwan: str, mainland: str) -> None:
+    analyzer = registry.get("zh")
+    assert mainland in analyzer.terms(f"使用{taiwan}的时候")
+    text = f"{taiwan}很快"
+    (token,) = [t for t in analyzer.analyze(text) if t.text == mainland]
+    assert text[token.start : token.end] == taiwan
+
+
+def test_simplified_text_keeps_its_own_vocabulary(registry: AnalyzerRegistry) -> None:
+    """Only runs holding a traditional character get the phrase conversion: 文件 stays 文件 in a
+    simplified note (tw2sp alone would make it 文档)."""
+    analyzer = registry.get("zh")
+    assert "文件" in analyzer.terms("打开这个文件")
+    assert "进程" not in analyzer.terms("旅游行程安排")
+    assert "软件" not in analyzer.terms("软体动物")
 
 
 def test_full_width_folds_to_half_width(registry: AnalyzerRegistry) -> None:
@@ -92,3 +136,25 @@ def test_synonyms_expand_queries_only(tmp_path: Path) -> None:
     assert analyzer.terms("检索") == ["检索"]
     expanded = [t.text for t in analyzer.analyze("检索", for_query=True)]
     assert set(expanded) == {"检索", "搜索", "retriev"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["記憶體", "網路", "軟體", "憑證", "演算法", "网路", "记忆体", "這", "个", "Ａ", "b", " ", "。", "ﬁ"]
+        ),
+        max_size=12,
+    )
+)
+def test_folding_keeps_an_ordered_offset_map(pieces: list[str]) -> None:
+    """Whatever regional words and width changes a text holds, every folded character points at
+    an original one, in order, so tokens map back to a slice of the original."""
+    text = "".join(pieces)
+    folded = fold(text)
+    if folded.origin is None:
+        assert len(folded.text) == len(text)
+    else:
+        assert len(folded.origin) == len(folded.text)
+        assert list(folded.origin) == sorted(folded.origin)
+        assert all(0 <= place < len(text) for place in folded.origin)

@@ -4,10 +4,19 @@ Folding is full-width → half-width (NFKC), lower case, and traditional → sim
 (OpenCC ``t2s``), so that ``ＢＭ２５`` finds ``bm25`` and ``檢索`` finds ``检索``. Tokens must
 point back into the *original* text for highlighting, so folding returns an offset map
 whenever it changed the length of the text.
+
+Words differ between regions too (網路 / 网络, 軟體 / 软件, 記憶體 / 内存). A run of Chinese
+characters written in traditional script is converted with OpenCC's ``tw2sp`` (Taiwan phrases to
+mainland ones, then characters), so a traditional note and a simplified query meet on the
+mainland word, and the other way round. Only runs holding a traditional character are converted
+this way: ``tw2sp`` also rewrites words spelled the same in both scripts (文件 → 文档), which
+would move simplified text away from its own vocabulary. An index made before this rule finds
+the regional words of its traditional documents again once it is rebuilt.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -21,6 +30,30 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 @cache
 def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
+
+
+@cache
+def _tw2sp() -> opencc.OpenCC:
+    return opencc.OpenCC("tw2sp")
+
+
+_CJK_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
+# Taiwan words OpenCC's phrase tables leave to character conversion, rewritten to the
+# traditional spelling of the mainland word first (``tw2sp`` then simplifies it).
+_REGIONAL_WORDS = {"憑證": "證書"}
+# Taiwan technical words as they appear in simplified script (a converted article, a query typed
+# on a simplified keyboard), which no traditional character marks: rewritten in every run. Only
+# words with no other mainland reading are listed (软体 is also a mollusc, 快取 "take quickly").
+TAIWAN_WORDS_IN_SIMPLIFIED = {
+    "分散式": "分布式",
+    "网路": "网络",
+    "记忆体": "内存",
+    "资料库": "数据库",
+    "伺服器": "服务器",
+    "演算法": "算法",
+    "执行绪": "线程",
+    "硬碟": "硬盘",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +105,72 @@ def fold(text: str, *, traditional_to_simplified: bool = True) -> FoldedText:
             folded = _SURROGATE.sub("\ufffd", folded)
             converted = _t2s().convert(folded)
         # A phrase conversion that changed the length would break offsets: go character by character.
-        same_length = len(converted) == len(folded)
-        folded = converted if same_length else "".join(_convert_char(char) for char in folded)
+        if len(converted) != len(folded):
+            folded = "".join(_convert_char(char) for char in folded)
+        elif converted != folded or any(word in converted for word in TAIWAN_WORDS_IN_SIMPLIFIED):
+            folded, origin = _regional_words(folded, converted, origin)
+        else:
+            folded = converted
     return FoldedText(folded, origin)
+
+
+def _regional_words(folded: str, converted: str, origin: tuple[int, ...] | None) -> tuple[str, tuple[int, ...] | None]:
+    """``converted`` (``folded`` through ``t2s``, same length) with each Chinese run that held a
+    traditional character converted through ``tw2sp`` instead, and the Taiwan words of the other
+    runs rewritten; the offset map follows the runs whose length changed (記憶體 → 内存), each new
+    character pointing at the old one it replaces."""
+    pieces: list[str] = []
+    places: list[int] = []  # index in ``folded`` of every output character
+    changed_length = False
+    done = 0
+    for run in _CJK_RUN.finditer(folded):
+        start, end = run.span()
+        text = run.group()
+        if converted[start:end] != text:
+            for word, replacement in _REGIONAL_WORDS.items():
+                text = text.replace(word, replacement)
+            phrase = _tw2sp().convert(text)
+        else:
+            phrase = text
+            for word, replacement in TAIWAN_WORDS_IN_SIMPLIFIED.items():
+                phrase = phrase.replace(word, replacement)
+            if phrase == text:
+                continue
+        pieces.append(converted[done:start])
+        places.extend(range(done, start))
+        if len(phrase) == end - start:
+            places.extend(range(start, end))
+        else:
+            changed_length = True
+            places.extend(start + i for i in _align(converted[start:end], phrase))
+        pieces.append(phrase)
+        done = end
+    pieces.append(converted[done:])
+    places.extend(range(done, len(folded)))
+    text = "".join(pieces)
+    if not changed_length:
+        return text, origin
+    return text, tuple(places if origin is None else [origin[place] for place in places])
+
+
+def _align(before: str, after: str) -> list[int]:
+    """For each character of ``after``, the index in ``before`` it stands for: unchanged
+    stretches one to one, a replaced stretch character by character from its start (the last
+    ones sharing the stretch's last character); a dropped stretch (演算法 → 算法) is covered by
+    the character that follows it."""
+    places: list[int] = []
+    dropped: int | None = None
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+        if tag == "delete":
+            dropped = i1 if dropped is None else dropped
+            continue
+        first = len(places)
+        if tag == "equal":
+            places.extend(range(i1, i2))
+        else:  # replaced, or inserted before ``i1`` (at the very end: after the last character)
+            last = min(max(i1, i2 - 1), len(before) - 1)
+            places.extend(min(i1 + k, last) for k in range(j2 - j1))
+        if dropped is not None and len(places) > first:
+            places[first] = dropped
+            dropped = None
+    return places
