@@ -54,7 +54,7 @@ def test_each_hostile_record_is_reported_and_skipped(tmp_path: Path) -> None:
         assert index.get(doc_id) is not None, doc_id
     assert index.get("e")["title"] == 5
     assert index.get("r2")["body"] == "x" * 300_000
-    assert index.get("h") == {"id": "h", "title": "Unclosed", "body": "the body survives"}
+    assert index.get("h") == {"id": "h", "title": "Unclosed", "body": "the body survives", "path": "h.html"}
     assert index.get("i")["title"] == "First line is the title"
     assert index.get("i")["body"] == "the rest is the body"
     assert report.added == 8 + 1  # and g.csv's one readable row

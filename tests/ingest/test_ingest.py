@@ -73,8 +73,8 @@ def test_markdown_front_matter_and_title_fallback(tmp_path: Path) -> None:
     docs = {r.doc["id"]: r.doc for r in records if not isinstance(r, IngestError)}
     errors = [r for r in records if isinstance(r, IngestError)]
     expected = {"title": "倒排索引", "date": "2024-05-01", "tags": ["索引", "ir"], "id": "a", "body": "正文内容。"}
-    assert docs["a"] == expected
-    assert docs["sub/b"]["title"] == "Heading Title"
+    assert docs["a"] == {**expected, "path": "a.md"}
+    assert docs["sub/b"]["title"] == "Heading Title" and docs["sub/b"]["path"] == "sub/b.md"
     assert len(errors) == 1 and errors[0].source.endswith("c.md") and "front matter" in errors[0].reason
 
 

@@ -55,6 +55,15 @@ def init(
     run(action)
 
 
+RootOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Folder that file ids are relative to (default: the one recorded in the index, else the first folder).",
+        file_okay=False,
+    ),
+]
+
+
 @app.command("index")
 def index_command(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders: .jsonl .json .csv .parquet .md .html .txt")],
@@ -67,107 +76,179 @@ def index_command(
     list_sep: Annotated[
         str, typer.Option(help="CSV: what separates the values of a keyword field (tags) in one cell.")
     ] = ";",
+    root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add documents from files (creating the index if needed). Re-adding an id replaces it.
 
+    A Markdown, HTML or text file is one document; its id is its path relative to the index's
+    files root, without the extension (or the id: of its front matter). The root is --root, or
+    the one recorded in the index, or the first folder indexed (recorded from then on).
     Commits as it goes; Ctrl-C commits what was read and stops (a second Ctrl-C stops at once).
     Running the same command again skips the documents already indexed unchanged."""
+    run(
+        lambda: _index_files(
+            paths,
+            index,
+            strict=strict,
+            field_map=field_map,
+            schema=schema,
+            commit_every=commit_every,
+            commit_interval=commit_interval,
+            list_sep=list_sep,
+            root=root,
+            as_json=as_json,
+            remove_missing=False,
+        )
+    )
+
+
+@app.command()
+def sync(
+    folder: Annotated[Path, typer.Argument(help="A folder of notes (under the index's files root).")],
+    index: IndexOption = Path(DEFAULT_INDEX),
+    field_map: Annotated[list[str] | None, typer.Option("--map", help="Rename a source field: --map text=body")] = None,
+    list_sep: Annotated[
+        str, typer.Option(help="CSV: what separates the values of a keyword field (tags) in one cell.")
+    ] = ";",
+    root: RootOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Bring the index in line with a folder: add new and changed files, delete the documents of
+    Markdown, HTML and text files that are gone. Unchanged files are skipped; a file that fails to
+    load keeps its documents. One commit at the end."""
+
+    def action() -> None:
+        if not folder.is_dir():
+            raise ZhisouError(f"{folder}: not a folder; sync takes the folder of notes to mirror")
+        _index_files(
+            [folder],
+            index,
+            strict=False,
+            field_map=field_map,
+            schema=None,
+            commit_every=10**12,
+            commit_interval=float("inf"),
+            list_sep=list_sep,
+            root=root,
+            as_json=as_json,
+            remove_missing=True,
+        )
+
+    run(action)
+
+
+def _index_files(
+    paths: list[Path],
+    index: Path,
+    *,
+    strict: bool,
+    field_map: list[str] | None,
+    schema: Path | None,
+    commit_every: int,
+    commit_interval: float,
+    list_sep: str,
+    root: Path | None,
+    as_json: bool,
+    remove_missing: bool,
+) -> None:
+    """What ``index`` and ``sync`` do: ingest with a progress bar, report, exit code."""
     import signal
 
     from zhisou.ingest.pipeline import total_bytes
+    from zhisou.ingest.sources import resolve_root
 
-    def action() -> None:
-        mapping: dict[str, str] = {}
-        for item in field_map or []:
-            source, sep, target = item.partition("=")
-            if not sep or not source or not target:
-                raise ZhisouError(f"--map expects source=target, got {item!r}")
-            mapping[source] = target
-        embedded: list[int] = [0]
-        embed_task: list[object] = []
+    mapping: dict[str, str] = {}
+    for item in field_map or []:
+        source, sep, target = item.partition("=")
+        if not sep or not source or not target:
+            raise ZhisouError(f"--map expects source=target, got {item!r}")
+        mapping[source] = target
+    embedded: list[int] = [0]
+    embed_task: list[object] = []
 
-        def on_embedded(count: int) -> None:
-            embedded[0] += count
-            if embed_task:
-                progress.update(embed_task[0], docs=embedded[0])  # type: ignore[arg-type]
+    def on_embedded(count: int) -> None:
+        embedded[0] += count
+        if embed_task:
+            progress.update(embed_task[0], docs=embedded[0])  # type: ignore[arg-type]
 
-        created = not Path(index).exists()  # a failed --strict run must not leave an empty index behind
-        target_index = Index.open_or_create(index, Schema.load(schema) if schema else None, on_embedded=on_embedded)
-        try:
-            target_index.writer  # noqa: B018 - takes the write lock now: a locked index fails before any bar
-        except ZhisouError:
-            target_index.close()
-            raise
-        started = time.perf_counter()
-        show = not as_json
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            RateColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            disable=not show,
-            transient=False,
-        ) as progress:
-            task = progress.add_task("indexing", total=total_bytes(paths) or None, docs=0)
-            if target_index.schema.semantic is not None:  # passages embedded at each flush
-                embed_task.append(progress.add_task("embedding", total=None, docs=0, unit="passages"))
-
-            def on_record(size: int, added: int) -> None:
-                progress.update(task, advance=size, docs=added)
-
-            def on_error(error: ZhisouError) -> None:
-                if show:
-                    progress.console.print(f"[yellow]skipped[/] {escape(str(error))}")
-
-            stopping: list[bool] = []
-
-            def on_interrupt(signum: int, frame: object) -> None:
-                stopping.append(True)
-                signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: at once
-                progress.console.print("[yellow]stopping[/]: committing what was read (Ctrl-C again to abort)")
-
-            previous = signal.signal(signal.SIGINT, on_interrupt)
-            try:
-                report = _ingest_or_clean_up(
-                    created,
-                    target_index,
-                    paths,
-                    strict=strict,
-                    field_map=mapping,
-                    on_record=on_record,
-                    on_error=on_error,
-                    commit_every=commit_every,
-                    commit_seconds=commit_interval,
-                    stop=lambda: bool(stopping),
-                    list_sep=list_sep,
-                )
-            finally:
-                signal.signal(signal.SIGINT, previous)
-            progress.update(task, completed=progress.tasks[0].total or 0)
-        elapsed = time.perf_counter() - started
+    created = not Path(index).exists()  # a failed --strict run must not leave an empty index behind
+    target_index = Index.open_or_create(index, Schema.load(schema) if schema else None, on_embedded=on_embedded)
+    try:
+        target_index.writer  # noqa: B018 - takes the write lock now: a locked index fails before any bar
+        files_root = resolve_root(target_index.directory, paths, root)
+    except ZhisouError:
         target_index.close()
-        if as_json:
-            print_json({**report.to_dict(), "seconds": round(elapsed, 3)})
-        else:
-            rate = report.added / elapsed if elapsed > 0 else 0
-            out.print(
-                f"added {count(report.added, 'document', 'documents')} in {elapsed:.1f}s ({rate:,.0f} docs/s); "
-                f"unchanged {report.unchanged:,}; skipped {report.skipped}; commit generation {report.generation}"
-            )
-        if report.interrupted:
-            kept = (
-                "nothing was added (--strict)"
-                if strict
-                else f"what was read is committed (generation {report.generation})"
-            )
-            err.print(f"interrupted: {kept}; run the same command again to resume — unchanged documents are skipped")
-            raise typer.Exit(130)
-        if report.skipped:
-            raise typer.Exit(EXIT_SKIPPED)
+        raise
+    started = time.perf_counter()
+    show = not as_json
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        RateColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not show,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("indexing", total=total_bytes(paths) or None, docs=0)
+        if target_index.schema.semantic is not None:  # passages embedded at each flush
+            embed_task.append(progress.add_task("embedding", total=None, docs=0, unit="passages"))
 
-    run(action)
+        def on_record(size: int, added: int) -> None:
+            progress.update(task, advance=size, docs=added)
+
+        def on_error(error: ZhisouError) -> None:
+            if show:
+                progress.console.print(f"[yellow]skipped[/] {escape(str(error))}")
+
+        stopping: list[bool] = []
+
+        def on_interrupt(signum: int, frame: object) -> None:
+            stopping.append(True)
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: at once
+            progress.console.print("[yellow]stopping[/]: committing what was read (Ctrl-C again to abort)")
+
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+        try:
+            report = _ingest_or_clean_up(
+                created,
+                target_index,
+                paths,
+                strict=strict,
+                field_map=mapping,
+                on_record=on_record,
+                on_error=on_error,
+                commit_every=commit_every,
+                commit_seconds=commit_interval,
+                stop=lambda: bool(stopping),
+                list_sep=list_sep,
+                root=files_root,
+                remove_missing=remove_missing,
+            )
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        progress.update(task, completed=progress.tasks[0].total or 0)
+    elapsed = time.perf_counter() - started
+    target_index.close()
+    if as_json:
+        print_json({**report.to_dict(), "seconds": round(elapsed, 3)})
+    else:
+        rate = report.added / elapsed if elapsed > 0 else 0
+        out.print(
+            f"added {count(report.added, 'document', 'documents')} in {elapsed:.1f}s ({rate:,.0f} docs/s); "
+            f"unchanged {report.unchanged:,}; "
+            + (f"deleted {report.deleted:,}; " if remove_missing else "")
+            + f"skipped {report.skipped}; commit generation {report.generation}"
+        )
+    if report.interrupted:
+        kept = (
+            "nothing was added (--strict)" if strict else f"what was read is committed (generation {report.generation})"
+        )
+        err.print(f"interrupted: {kept}; run the same command again to resume — unchanged documents are skipped")
+        raise typer.Exit(130)
+    if report.skipped:
+        raise typer.Exit(EXIT_SKIPPED)
 
 
 def _ingest_or_clean_up(created: bool, target_index: Index, paths: list[Path], **options: Any) -> Any:

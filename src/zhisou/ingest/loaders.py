@@ -48,11 +48,19 @@ Loader = Callable[[Path, Path], Iterator[Loaded]]
 
 
 def _file_id(path: Path, root: Path) -> str:
+    """A file's document id: its path relative to the index's files root, without the
+    extension, ``/``-separated (``notes/sub/a.md`` under ``notes`` → ``sub/a``)."""
     try:
-        relative = path.relative_to(root)
+        relative = path.resolve().relative_to(root.resolve())
     except ValueError:
         relative = Path(path.name)
     return relative.with_suffix("").as_posix()
+
+
+def relative_path(path: Path, root: Path) -> str:
+    """What the ``path`` field of a file's document holds: the path relative to the files root,
+    with its extension."""
+    return path.resolve().relative_to(root.resolve()).as_posix()
 
 
 def _read_text(path: Path) -> str:
@@ -309,6 +317,11 @@ LOADERS: dict[str, Loader] = {
 }
 
 
+# One document per file, its id made from the file's path: these must sit under the files root.
+FILE_DOCUMENTS = frozenset({".md", ".markdown", ".html", ".htm", ".txt"})
+PATH_FIELD = "path"  # stored on every document read from a file: where it came from
+
+
 def source_files(path: Path) -> Iterator[tuple[Path, Path]]:
     """(file, root) pairs: the file itself, or every loadable file under a folder, sorted."""
     if path.is_dir():
@@ -319,19 +332,38 @@ def source_files(path: Path) -> Iterator[tuple[Path, Path]]:
         yield path, path.parent
 
 
-def load(path: Path) -> Iterator[Loaded]:
-    """Records of one file or folder; unknown extensions and missing paths are errors."""
+def load(path: Path, root: Path | None = None) -> Iterator[Loaded]:
+    """Records of one file or folder; unknown extensions and missing paths are errors.
+
+    ``root`` (absolute): the index's files root. A Markdown, HTML or text file is one document
+    whose id is its path relative to the root (unless its front matter names an ``id``) and whose
+    ``path`` field keeps that path with its extension; such a file outside the root is refused,
+    since its id could clash with another's. Records of data files (JSONL, CSV, …) carry their
+    own ids. Without ``root`` the folder named is the root (the file's own folder for a file)."""
     if not path.exists():
         yield IngestError("no such file or folder", str(path))
         return
-    for file, root in source_files(path):
+    for file, folder in source_files(path):
         loader = LOADERS.get(file.suffix.lower())
         if loader is None:
             known = " ".join(sorted(LOADERS))
             yield IngestError(f"unknown file type {file.suffix!r}; zhisou reads {known}", str(file))
             continue
+        base = folder.resolve() if root is None else root
+        one_document = file.suffix.lower() in FILE_DOCUMENTS
+        if one_document and not file.resolve().is_relative_to(base):
+            yield IngestError(
+                f"outside this index's files root {base}: document ids are paths relative to it; "
+                "index the file from under the root, or give it an id: in its front matter",
+                str(file),
+            )
+            continue
+        where = relative_path(file, base) if one_document else None
         try:
-            yield from loader(file, root)
+            for item in loader(file, base):
+                if where is not None and isinstance(item, Record):
+                    item.doc.setdefault(PATH_FIELD, where)
+                yield item
         except (OSError, ValueError, RecursionError, MemoryError) as exc:
             # Whatever a hostile file does to a parser, the rest of the ingest goes on.
             yield IngestError(f"cannot read the rest of this file ({type(exc).__name__}: {exc})", str(file))

@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from zhisou.api import Index
 from zhisou.errors import DocumentError, IngestError, ZhisouError
 from zhisou.index.documents import content_hash
-from zhisou.ingest.loaders import Record, load, source_files
+from zhisou.ingest.loaders import PATH_FIELD, Record, load, source_files
 
 COMMIT_EVERY = 10_000  # documents
 COMMIT_SECONDS = 60.0
@@ -36,6 +38,7 @@ _ALIASES = {"_id": "id", "text": "body", "content": "body"}
 class IngestReport:
     added: int = 0
     unchanged: int = 0  # already in the index with the same content: not added again
+    deleted: int = 0  # sync: documents of files that are gone
     errors: list[IngestError] = field(default_factory=list)
     generation: int | None = None
     commits: int = 0
@@ -49,6 +52,7 @@ class IngestReport:
         return {
             "added": self.added,
             "unchanged": self.unchanged,
+            "deleted": self.deleted,
             "skipped": self.skipped,
             "generation": self.generation,
             "commits": self.commits,
@@ -99,6 +103,8 @@ def ingest(
     skip_unchanged: bool = True,
     stop: Callable[[], bool] | None = None,
     list_sep: str = LIST_SEP,
+    root: Path | None = None,
+    remove_missing: bool = False,
 ) -> IngestReport:
     """Load every path into ``index``. ``on_record(bytes, added)`` reports progress.
 
@@ -108,6 +114,10 @@ def ingest(
     added and propagates; one inside the writer's changing steps drops what is not yet
     committed. ``strict``: the first bad record rolls everything back and raises; one commit.
     ``list_sep``: in a CSV cell of a keyword field (tags), what separates its values.
+    ``root``: the index's files root (``sources.files_root``), which file ids are relative to.
+    ``remove_missing`` (``zhisou sync``): afterwards, delete the documents of files under the
+    given folders that this run did not read — files removed, or renamed — in the last commit;
+    a file that failed to load keeps its documents, and an interrupted run deletes nothing.
     """
     if commit_every < 1 or not commit_seconds > 0:
         raise ZhisouError("commit every must be at least 1 document and more than 0 seconds")
@@ -181,7 +191,7 @@ def ingest(
     batch: list[Record | IngestError] = []
     try:
         for path in paths:
-            for item in load(Path(path)):
+            for item in load(Path(path), root):
                 batch.append(item)
                 if len(batch) >= BATCH or (stop is not None and stop()):
                     add_batch(batch)
@@ -205,5 +215,39 @@ def ingest(
     if report.interrupted and strict:
         index.rollback()  # all or nothing
         return report
+    if remove_missing and not report.interrupted:
+        if root is None:
+            raise ZhisouError("removing the documents of missing files needs the index's files root")
+        gone = documents_of_missing_files(index, paths, root, set(seen), {e.source for e in report.errors})
+        report.deleted = index.delete(gone) if gone else 0
     commit()
     return report
+
+
+def documents_of_missing_files(
+    index: Index, folders: Iterable[Path], root: Path, read: set[str], failed: set[str]
+) -> list[str]:
+    """Ids of the committed documents made from a file under ``folders`` (their ``path`` field,
+    relative to ``root``) that this run did not read, except those of files that failed to load."""
+    root = root.resolve()
+    prefixes = []
+    for folder in folders:
+        if Path(folder).resolve().is_relative_to(root):
+            relative = Path(folder).resolve().relative_to(root).as_posix()
+            prefixes.append("" if relative == "." else relative + "/")
+    kept = {Path(source).resolve().relative_to(root).as_posix() for source in failed if _under(Path(source), root)}
+    reader = index.searcher().reader
+    gone = []
+    for doc in np.flatnonzero(reader.live).tolist():
+        stored = reader.stored(doc)
+        where = stored.get(PATH_FIELD)
+        doc_id = stored[index.schema.id_field]
+        if not isinstance(where, str) or doc_id in read or where in kept:
+            continue
+        if any(where.startswith(prefix) for prefix in prefixes):
+            gone.append(doc_id)
+    return gone
+
+
+def _under(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root)
