@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from zhisou.analysis import AnalyzerRegistry
 from zhisou.search.highlight import excerpt, highlight
+from zhisou.search.plaintext import plain_text
 
 ZH = AnalyzerRegistry().get("zh")
 
 
 def test_chinese_without_spaces_is_marked() -> None:
     text = "很多人问：倒排索引是什么？它是搜索引擎的核心。"
-    expected = "很多人问：<mark>倒排索引</mark>是什么？它是搜<mark>索引</mark>擎的核心。"
+    # 索引 matched inside 搜索引擎 (a sub-word): the whole word is marked, never 搜<mark>索引</mark>擎
+    expected = "很多人问：<mark>倒排索引</mark>是什么？它是<mark>搜索引擎</mark>的核心。"
     assert highlight(text, ZH, {"倒排", "索引"}) == expected
 
 
@@ -38,9 +43,52 @@ def test_best_window_is_chosen_in_long_text() -> None:
 def test_no_match_gives_none_and_excerpt_cuts() -> None:
     assert highlight("nothing here", ZH, {"zebra"}) is None
     assert excerpt("一" * 200, 10) == "一" * 10 + "…"
-    assert excerpt("a <b>", 10) == "a &lt;b&gt;"
+    assert excerpt("a <b>", 10) == "a <b>"  # plain text: whoever makes HTML escapes it
 
 
 def test_excerpt_reads_markdown_as_plain_text() -> None:
     markdown = "# 标题\n\n**粗体** and [a link](https://x.y) `code`\n\n```\nskipped()\n```\n- item"
     assert excerpt(markdown) == "标题 粗体 and a link code item"
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["搜索引擎", "倒排索引", "分布式系统", "的", "缓存", "，", "bm25", "。", "引擎盖"]), max_size=10
+    )
+)
+def test_a_highlight_never_splits_a_word(pieces: list[str]) -> None:
+    """Whatever sub-word matched, every mark starts and ends on a boundary of the precise cut."""
+    text = "".join(pieces)
+    marked = highlight(text, ZH, {"索引", "引擎", "布式", "系统", "bm25", "缓存"})
+    if marked is None:
+        return
+    bounds = {0, len(text)} | {edge for span in ZH.word_spans(text) for edge in span}
+    bounds |= {i for i in range(len(text) + 1) if i == 0 or i == len(text) or not ("\u4e00" <= text[i - 1] <= "\u9fff")}
+    plain = marked.replace("</mark>", "\x01").replace("<mark>", "\x00")
+    position = 0
+    for char in plain:
+        if char in "\x00\x01":
+            assert position in bounds, (text, marked)
+        else:
+            position += 1
+
+
+def test_snippets_and_excerpts_come_from_rendered_markdown() -> None:
+    note = (
+        "# 慢查询排查\n\n开启 `slow_query_log` 后，**重点**内容写在 ~/.cache/pip 里，见 [文档](http://x)。\n\n"
+        "```sql\nset global slow_query_log = on;\n```\n"
+    )
+    assert (
+        plain_text(note, "慢查询排查").splitlines()[0]
+        == "开启 slow_query_log 后，重点内容写在 ~/.cache/pip 里，见 文档。"
+    )
+    opening = excerpt(note, 150, "慢查询排查")
+    assert (
+        opening == "开启 slow_query_log 后，重点内容写在 ~/.cache/pip 里，见 文档。"
+    )  # no '#', no repeated title, no code
+    assert excerpt(note, 150).startswith("慢查询排查 开启")  # a different title: the heading is text
+    marked = highlight(plain_text(note, "慢查询排查"), ZH, {"slow_query_log"})
+    assert marked is not None and "<mark>slow_query_log</mark>" in marked and "#" not in marked and "**" not in marked
+    assert "重点内容" in plain_text("**重点**内容") and "重点 内容" not in plain_text("**重点**内容")
+    assert plain_text("just plain text, 1 line") == "just plain text, 1 line"

@@ -396,3 +396,19 @@ def test_ltr_mode_once_a_model_is_active(index_dir: Path, make_client: Callable[
     panel = shown.split(f'data-explain="{first["id"]}"')[1].split("</details>")[0]
     assert "Why here" in panel and f"{rerank['score']:.4g}" in panel and "bm25:title" in panel
     assert f"#{first['explain']['channels']['bm25']['rank']}" in panel
+
+
+def test_excerpt_is_plain_text_and_excerpt_html_is_escaped(client: TestClient) -> None:
+    """The API's ``excerpt`` is rendered text, not HTML; ``excerpt_html`` is the same escaped."""
+    note = {
+        "id": "md",
+        "title": "比较 a<b",
+        "body": "# 比较 a<b\n\n**注意**：a < b && `x_y` ~/.cache\n",
+        "date": "2031-01-01",
+    }
+    assert client.post("/api/docs", json=[note]).status_code == 200
+    hit = next(h for h in client.get("/api/search", params={"q": ""}).json()["hits"] if h["id"] == "md")
+    assert hit["excerpt"] == "注意：a < b && x_y ~/.cache"
+    assert hit["excerpt_html"] == "注意：a &lt; b &amp;&amp; x_y ~/.cache"
+    marked = client.get("/api/search", params={"q": "x_y"}).json()["hits"][0]["highlights"]["body"]
+    assert "#" not in marked and "<mark>x_y</mark>" in marked and "比较" not in marked  # title not repeated

@@ -68,6 +68,15 @@ class Analyzer:
     def terms(self, text: str) -> list[str]:
         return self.stream(text).terms
 
+    def word_spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) in ``text`` of each Chinese word as the precise cut finds it (no
+        sub-words, stopwords kept): the units a highlight marks whole."""
+        if not isinstance(self.tokenizer, MixedTokenizer):
+            return []
+        stream = self.tokenizer.stream(text, offsets=True, precise=True)
+        assert stream.starts is not None and stream.ends is not None
+        return [(start, end) for start, end, cjk in zip(stream.starts, stream.ends, stream.cjk) if cjk]
+
 
 @dataclass(frozen=True)
 class AnalysisResources:

@@ -153,7 +153,9 @@ class MixedTokenizer:
         self._segmenter = segmenter
         self._search_mode = search_mode
 
-    def stream(self, text: str, *, offsets: bool) -> TokenStream:
+    def stream(self, text: str, *, offsets: bool, precise: bool = False) -> TokenStream:
+        """``precise``: Chinese runs cut into words only (jieba's default mode), no sub-words:
+        the words a reader sees, which a highlight must not split."""
         folded = fold(text)
         if not offsets and not _HAS_CJK.search(folded.text):
             # Fast path for Latin-only text: one word = one position, found by C code.
@@ -169,7 +171,8 @@ class MixedTokenizer:
             start = match.start()
             if match.lastgroup == "cjk" and self._segmenter is not None:
                 run = match.group()
-                for word, word_start, word_end in self._segmenter.segment(run, search=self._search_mode):
+                search = self._search_mode and not precise
+                for word, word_start, word_end in self._segmenter.segment(run, search=search):
                     terms.append(word)
                     positions.append(unit + word_start)
                     cjk.append(True)

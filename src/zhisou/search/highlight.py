@@ -8,11 +8,13 @@ earliest. Text is HTML-escaped; matches are wrapped in ``<mark>``.
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from typing import NamedTuple
 
 from zhisou.analysis import Analyzer
+from zhisou.search.plaintext import plain_text
 
 ELLIPSIS = "…"
 
@@ -55,18 +57,36 @@ def _nice_start(text: str, start: int, limit: int = 12) -> int:
     return start
 
 
-_CODE_BLOCK = re.compile(r"```.*?(```|$)", re.S)
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MARKUP = re.compile(r"(^|\s)(#{1,6}|[-*+>]|\d+\.)\s+|[*_`~|]", re.M)
+def _whole_words(spans: list[tuple[int, int]], analyzer: Analyzer, text: str) -> list[tuple[int, int]]:
+    """Each span widened to the Chinese words it lies in: a sub-word match (索引 in 搜索引擎) marks
+    the whole word, never ``搜<mark>索引</mark>擎``."""
+    words = analyzer.word_spans(text) if any(_HAN.match(text, s) for s, _ in spans) else []
+    if not words:
+        return spans
+    starts = [start for start, _ in words]
+    widened = []
+    for start, end in spans:
+        first = bisect.bisect_right(starts, start) - 1
+        if first >= 0 and words[first][0] <= start < words[first][1]:
+            start = words[first][0]
+        last = bisect.bisect_right(starts, end - 1) - 1
+        if last >= 0 and words[last][0] <= end - 1 < words[last][1]:
+            end = max(end, words[last][1])
+        widened.append((start, end))
+    return widened
 
 
-def excerpt(text: str, length: int = 150) -> str:
-    """The opening of ``text`` as plain text (Markdown markup and code blocks dropped, whitespace
-    folded), HTML-escaped, with an ellipsis if cut: what a card shows when nothing is highlighted."""
-    flat = " ".join(_MARKUP.sub(" ", _LINK.sub(r"\1", _CODE_BLOCK.sub(" ", text))).split())
+_HAN = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def excerpt(text: str, length: int = 150, title: str | None = None) -> str:
+    """The opening of ``text`` as plain text (Markdown rendered: ``plaintext``; a leading
+    heading equal to ``title`` and code blocks left out; whitespace folded), with an ellipsis if cut. Not
+    HTML-escaped: what a card shows when nothing is highlighted, escaped by whoever makes HTML."""
+    flat = " ".join(plain_text(text, title, code_blocks=False).split())
     if len(flat) <= length:
-        return html.escape(flat)
-    return html.escape(flat[:length].rstrip()) + ELLIPSIS
+        return flat
+    return flat[:length].rstrip() + ELLIPSIS
 
 
 def highlight(text: str, analyzer: Analyzer, terms: set[str], fragment_length: int = 160) -> str | None:
@@ -97,7 +117,7 @@ def highlight(text: str, analyzer: Analyzer, terms: set[str], fragment_length: i
     else:
         start = _nice_start(text, max(0, best_start - fragment_length // 5))
         end = min(len(text), start + fragment_length)
-    spans = _merge([(t.start, t.end) for t in matched if t.start < end and t.end > start])
+    spans = _merge(_whole_words([(t.start, t.end) for t in matched if t.start < end and t.end > start], analyzer, text))
     body = _render(text, start, end, spans)
     body = " ".join(body.split())
     return (ELLIPSIS if start > 0 else "") + body + (ELLIPSIS if end < len(text) else "")

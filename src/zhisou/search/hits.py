@@ -4,6 +4,7 @@ card (read from the schema once), the card itself, and the snippet that stands u
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from zhisou.index.reader import IndexReader
 from zhisou.schema import Schema
 from zhisou.search.highlight import excerpt, highlight
+from zhisou.search.plaintext import plain_text
 from zhisou.search.results import Hit
 
 EXCERPT_CHARS = 150
@@ -53,6 +55,9 @@ def highlights(
         field_terms = terms.get(spec.name)
         if not isinstance(value, str) or not field_terms:
             continue
+        if spec.name != "title":  # snippets come from the rendered text (no '#', no repeated title)
+            title = stored.get("title")
+            value = plain_text(value, title if isinstance(title, str) else None)
         marked = highlight(value, reader.analyzers.get(spec.analyzer_name), field_terms)
         if marked is not None:
             out[spec.name] = marked
@@ -89,9 +94,12 @@ class CardFields:
 
 
 def card(hit: Hit, fields: CardFields, excerpt_chars: int = EXCERPT_CHARS) -> dict[str, Any]:
-    """A hit as the API and the pages show it; ``excerpt`` is HTML-escaped plain text."""
+    """A hit as the API and the pages show it: ``excerpt`` is the body's opening as plain text
+    (Markdown rendered, not HTML-escaped), ``excerpt_html`` the same, escaped for a page."""
     doc = hit.doc
     body = doc.get(fields.body) if fields.body else None
+    title = doc.get(fields.title) if fields.title else None
+    opening = excerpt(body, excerpt_chars, title if isinstance(title, str) else None) if isinstance(body, str) else ""
     out = {
         "id": hit.id,
         "rank": hit.rank,
@@ -100,7 +108,8 @@ def card(hit: Hit, fields: CardFields, excerpt_chars: int = EXCERPT_CHARS) -> di
         "date": doc.get(fields.date) if fields.date else None,
         "tags": (doc.get(fields.tags) or []) if fields.tags else [],
         "url": doc.get("url"),
-        "excerpt": excerpt(body, excerpt_chars) if isinstance(body, str) else "",
+        "excerpt": opening,
+        "excerpt_html": html.escape(opening),
         "highlights": hit.highlights,
     }
     if hit.explain is not None:
@@ -116,4 +125,7 @@ def snippet(hit: Hit, fields: CardFields, excerpt_chars: int = 120) -> str | Non
         if name is not None and name in highlights and name != fields.title:
             return highlights[name]
     body = hit.doc.get(fields.body) if fields.body else None
-    return excerpt(body, excerpt_chars) if isinstance(body, str) and body else None
+    if not isinstance(body, str) or not body:
+        return None
+    title = hit.doc.get(fields.title) if fields.title else None
+    return html.escape(excerpt(body, excerpt_chars, title if isinstance(title, str) else None)) or None

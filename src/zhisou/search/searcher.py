@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import html
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -239,7 +240,7 @@ class Searcher:
             if found is not None:
                 text = passage_text(hit.doc, spec)[1][found.span[0] : found.span[1]]
                 if text.strip():
-                    hit.highlights[spec.fields[0]] = excerpt(text, PASSAGE_SNIPPET_CHARS)
+                    hit.highlights[spec.fields[0]] = html.escape(excerpt(text, PASSAGE_SNIPPET_CHARS))
 
     def mode_stages(self, request: SearchRequest) -> Stages:
         """The stages a retrieval mode runs: none (keyword), the semantic retriever alone, or

@@ -2,7 +2,8 @@
 documents and their neighbours, and writes (serialized by one lock: an index has one writer).
 
 Results come back as plain dicts ready for JSON or a template. Where the schema allows, a
-hit carries ``title``, ``date``, ``tags``, ``url`` and a short plain-text ``excerpt``.
+hit carries ``title``, ``date``, ``tags``, ``url``, a short plain-text ``excerpt`` and the same
+escaped for HTML (``excerpt_html``).
 """
 
 from __future__ import annotations
