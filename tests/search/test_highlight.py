@@ -12,9 +12,11 @@ ZH = AnalyzerRegistry().get("zh")
 
 def test_chinese_without_spaces_is_marked() -> None:
     text = "很多人问：倒排索引是什么？它是搜索引擎的核心。"
-    # 索引 matched inside 搜索引擎 (a sub-word): the whole word is marked, never 搜<mark>索引</mark>擎
-    expected = "很多人问：<mark>倒排索引</mark>是什么？它是<mark>搜索引擎</mark>的核心。"
-    assert highlight(text, ZH, {"倒排", "索引"}) == expected
+    # The words 倒排, 索引 are marked where they are words, not inside 搜索引擎 ...
+    assert highlight(text, ZH, {"倒排", "索引"}) == "很多人问：<mark>倒排索引</mark>是什么？它是搜索引擎的核心。"
+    # ... and a sub-word match (a query that fell back to it) marks the whole word, never 搜<mark>索引</mark>擎
+    expected = "很多人问：倒排索引是什么？它是<mark>搜索引擎</mark>的核心。"
+    assert highlight(text, ZH, {"\x02索引"}) == expected
 
 
 def test_marks_use_original_text_after_folding() -> None:

@@ -3,4 +3,8 @@
 from zhisou.analysis.analyzers import ANALYZER_NAMES, AnalysisResources, Analyzer, AnalyzerRegistry
 from zhisou.analysis.tokenizers import Token
 
-__all__ = ["ANALYZER_NAMES", "AnalysisResources", "Analyzer", "AnalyzerRegistry", "Token"]
+# Bumped whenever the terms a text gives change (an index made before finds less until rebuilt):
+# 2 — Taiwan phrases to mainland words; straddling sub-words indexed apart (2026-12-02).
+ANALYSIS_VERSION = 2
+
+__all__ = ["ANALYSIS_VERSION", "ANALYZER_NAMES", "AnalysisResources", "Analyzer", "AnalyzerRegistry", "Token"]

@@ -21,6 +21,7 @@ from pathlib import Path
 from zhisou.analysis.filters import StemFilter, StopFilter, SynonymFilter, TokenFilter
 from zhisou.analysis.stopwords import CHINESE_STOPWORDS, ENGLISH_STOPWORDS
 from zhisou.analysis.tokenizers import (
+    SUB_WORD,
     ChineseSegmenter,
     KeywordTokenizer,
     MixedTokenizer,
@@ -38,6 +39,7 @@ ANALYZER_NAMES: dict[str, str] = {
     "exact": "whole value as given (ids, urls)",
 }
 
+PARTS_MEMO = 100_000  # query words whose parts are remembered (cleared when full)
 USER_DICTIONARY_FILE = "userdict.txt"
 SYNONYMS_FILE = "synonyms.txt"
 
@@ -50,10 +52,15 @@ class Analyzer:
     tokenizer: Tokenizer
     filters: list[TokenFilter] = field(default_factory=list)
     query_filters: list[TokenFilter] = field(default_factory=list)
+    _parts: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def stream(self, text: str, *, offsets: bool = False, for_query: bool = False) -> TokenStream:
-        """Terms and positions (and offsets if asked): the indexing path."""
-        stream = self.tokenizer.stream(text, offsets=offsets)
+        """Terms and positions (and offsets if asked): the indexing path; ``for_query``: the
+        query's words, Chinese cut the precise way (no sub-words) and query filters applied."""
+        if for_query and isinstance(self.tokenizer, MixedTokenizer):
+            stream = self.tokenizer.stream(text, offsets=offsets, precise=True)
+        else:
+            stream = self.tokenizer.stream(text, offsets=offsets)
         for token_filter in self.filters:
             stream = token_filter(stream)
         if for_query:
@@ -67,6 +74,18 @@ class Analyzer:
 
     def terms(self, text: str) -> list[str]:
         return self.stream(text).terms
+
+    def parts(self, word: str) -> tuple[str, ...]:
+        """The words and sub-words the indexing cut finds inside one Chinese ``word`` (not the
+        word itself, without the sub-word mark): a query word's parts. Remembered per word."""
+        found = self._parts.get(word)
+        if found is None:
+            pieces = (piece.removeprefix(SUB_WORD) for piece in self.stream(word).terms)
+            found = tuple(piece for piece in dict.fromkeys(pieces) if piece != word)
+            if len(self._parts) >= PARTS_MEMO:
+                self._parts.clear()
+            self._parts[word] = found
+        return found
 
     def word_spans(self, text: str) -> list[tuple[int, int]]:
         """(start, end) in ``text`` of each Chinese word as the precise cut finds it (no

@@ -4,6 +4,14 @@ Positions count *units*: one per Latin word or number, one per Chinese character
 word therefore spans as many positions as it has characters, and search-mode sub-words sit at
 the position of their first character. Phrase queries compare relative positions, so
 ``"混合精度"`` matches whether a document was segmented as ``混合精度`` or ``混合 | 精度``.
+
+Indexing cuts Chinese the fine way (jieba's search mode: ``搜索引擎`` also gives ``搜索``,
+``索引``, ``引擎``), but a sub-word that straddles a seam of its word (``索引`` across 搜索|引擎)
+is indexed with ``SUB_WORD`` in front (``\x02索引``), apart from words. A query is cut the
+precise way and its words match words: ``倒排索引`` (倒排, 索引) no longer matches a note that
+only says 搜索引擎, while 引擎 still does. ``search/query_terms.py`` adds the query words' own
+parts at a lower weight and falls back to straddling sub-words where a word is absent — as
+Elasticsearch users do with IK's ``ik_max_word`` at index time and ``ik_smart`` for queries.
 """
 
 from __future__ import annotations
@@ -35,6 +43,43 @@ def is_single_chinese_character(text: str) -> bool:
 def has_single_chinese_word(text: str) -> bool:
     """Whether some whitespace-separated word of ``text`` is one Chinese character."""
     return _LONE_CJK.search(text) is not None
+
+
+SUB_WORD = "\x02"  # in front of a straddling sub-word's term: no token of text can hold this character
+
+
+def straddling_sub_words(words: list[tuple[str, int, int]]) -> list[bool]:
+    """Which of jieba's search-mode words straddle a seam of a longer word: ``索引`` in
+    ``搜|索引|擎`` (搜索 + 引擎), ``布式`` in 分布式系统. Those are indexed apart (``SUB_WORD``);
+    the parts a word is made of (搜索, 引擎, 系统, 人民 in 中华人民共和国) stay plain words.
+
+    Search mode emits each word's inner 2- and 3-character words just before the word, so
+    walking backwards a word comes first and its sub-words fall within it. A sub-word is a part
+    when both its edges are edges of the word or of its other sub-words (搜索 ends where 引擎
+    starts); a straddling one starts or ends inside them all.
+    """
+    flags = [False] * len(words)
+    group: list[int] = []  # the sub-words of the word at ``parent``
+    parent = -1
+    for i in range(len(words) - 1, -2, -1):
+        inside = (
+            i >= 0
+            and parent >= 0
+            and words[parent][1] <= words[i][1]
+            and words[i][2] <= words[parent][2]
+            and words[i][2] - words[i][1] < words[parent][2] - words[parent][1]
+        )
+        if inside:
+            group.append(i)
+            continue
+        if group:
+            ends = {words[parent][1]} | {words[k][2] for k in group}
+            starts = {words[parent][2]} | {words[k][1] for k in group}
+            for k in group:
+                flags[k] = not (words[k][1] in ends and words[k][2] in starts)
+            group = []
+        parent = i
+    return flags
 
 
 _LATIN_TOKEN_RE = re.compile(rf"\d+(?:\.\d+)+|{_WORD_CHAR}+(?:['’_]{_WORD_CHAR}+)*")  # no groups: findall
@@ -172,8 +217,10 @@ class MixedTokenizer:
             if match.lastgroup == "cjk" and self._segmenter is not None:
                 run = match.group()
                 search = self._search_mode and not precise
-                for word, word_start, word_end in self._segmenter.segment(run, search=search):
-                    terms.append(word)
+                words = self._segmenter.segment(run, search=search)
+                subs = straddling_sub_words(words) if search and len(words) > 1 else None
+                for index, (word, word_start, word_end) in enumerate(words):
+                    terms.append(SUB_WORD + word if subs is not None and subs[index] else word)
                     positions.append(unit + word_start)
                     cjk.append(True)
                     starts.append(start + word_start)

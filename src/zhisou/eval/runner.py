@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from zhisou._version import __version__
+from zhisou.analysis import ANALYSIS_VERSION
 from zhisou.api import Index
 from zhisou.errors import CorruptIndexError, ZhisouError
 from zhisou.eval.beir import BeirDataset
@@ -62,8 +63,11 @@ def cached_index(
     on_progress: Callable[[int], None] | None = None,
     schema: Schema = EVAL_SCHEMA,
 ) -> tuple[Index, float | None]:
-    """The dataset's index, built once per (corpus, schema, zhisou version); returns (index, build seconds)."""
-    key_source = json.dumps([dataset.fingerprint(), schema.to_dict(), __version__, CODEC], sort_keys=True)
+    """The dataset's index, built once per (corpus, schema, zhisou version, analysis version);
+    returns (index, build seconds)."""
+    key_source = json.dumps(
+        [dataset.fingerprint(), schema.to_dict(), __version__, CODEC, ANALYSIS_VERSION], sort_keys=True
+    )
     key = hashlib.sha1(key_source.encode()).hexdigest()[:12]
     directory = cache_dir / f"{dataset.name}-{key}"
     if manifest_generations(directory) and (directory / "COMPLETE").exists():

@@ -144,6 +144,13 @@ class IndexReader:
             self._all_ids = [doc_id for segment in self.segments for doc_id in segment.all_doc_ids()]
         return self._all_ids
 
+    def has_terms(self, keys: list[bytes]) -> np.ndarray:
+        """Whether any segment holds each term (``field\x1fterm``; deleted documents count)."""
+        held = np.zeros(len(keys), dtype=np.bool_)
+        for segment in self.segments:
+            held |= segment.terms.ordinals(keys) >= 0
+        return held
+
     def find(self, doc_id: str) -> int | None:
         """Global doc number of the live document with this id."""
         key = term_key(self.schema.id_field, doc_id)

@@ -10,16 +10,18 @@ index is split into segments or on deleted documents awaiting a merge.
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from zhisou.analysis import Token
-from zhisou.analysis.tokenizers import is_single_chinese_character
+from zhisou.analysis.tokenizers import SUB_WORD, is_single_chinese_character
 from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import FIELD_SEPARATOR, term_key
 from zhisou.search.plan import QueryTerms
 from zhisou.search.query import BooleanQuery, MatchAllQuery, PhraseQuery, Query, RangeQuery, TermQuery
+from zhisou.search.query_terms import query_terms
 from zhisou.search.similarity import BM25, Similarity
 from zhisou.search.stats import ReaderStats
 from zhisou.values import date_span, parse_number
@@ -60,6 +62,17 @@ class Executor:
         self._size = reader.max_doc
 
     # -- postings --------------------------------------------------------------------------
+    def _union_postings(self, keys: tuple[bytes, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """(docs, summed frequencies) over several keys: a word and the same word as a sub-word."""
+        parts = [self.postings(key) for key in keys]
+        parts = [part for part in parts if len(part.docs)]
+        if len(parts) <= 1:
+            return (parts[0].docs, parts[0].freqs) if parts else (np.zeros(0, np.int64), np.zeros(0, np.int32))
+        docs = np.concatenate([part.docs for part in parts])
+        freqs = np.concatenate([part.freqs for part in parts]).astype(np.int64)
+        unique, inverse = np.unique(docs, return_inverse=True)
+        return unique, np.bincount(inverse, weights=freqs).astype(np.int32)
+
     def postings(self, key: bytes) -> Postings:
         cached = self._postings.get(key)
         if cached is not None:
@@ -130,17 +143,20 @@ class Executor:
             boost, scored = spec.boost, spec.type == "text"
         if query.prefix:
             return self._prefix(field_name, query.text, boost, scored)
-        tokens = analyzer.analyze(query.text, for_query=True)
-        terms = [t.text for t in tokens]
-        if scored and len(terms) == 1 and is_single_chinese_character(terms[0]):
-            terms += self._words_containing(field_name, terms[0])
+        if scored:
+            terms = query_terms(self.reader, field_name, analyzer, query.text)
+        else:
+            terms = [(term, 1.0) for term in analyzer.stream(query.text, for_query=True).terms]
+        if scored and len(terms) == 1 and is_single_chinese_character(terms[0][0]):
+            terms += [(word, 1.0) for word in self._words_containing(field_name, terms[0][0])]
         total = self.empty()
-        for term in terms:  # a repeated token counts again, as in Lucene
+        for term, weight in terms:  # a repeated token counts again, as in Lucene
             key = term_key(field_name, term)
             postings = self.postings(key)
             if scored:
                 self.terms.add(field_name, term)
-                part = self._bm25(field_name, postings.docs, postings.freqs, self._idf(field_name, [key]), boost)
+                idf = self._idf(field_name, [key])
+                part = self._bm25(field_name, postings.docs, postings.freqs, idf, boost * weight)
             else:
                 part = self._scored(postings.docs, np.zeros(len(postings.docs)))
             total.mask |= part.mask
@@ -198,15 +214,17 @@ class Executor:
             return self.empty()
         for token in tokens:
             self.terms.add(field_name, token.text)
-        keys = [term_key(field_name, t.text) for t in tokens]
+        # A piece of the phrase may be a word in one document and a sub-word in another: either.
+        forms = [_both_forms(field_name, t.text) for t in tokens]
+        keys = [max(pair, key=lambda key: len(self.postings(key).docs)) for pair in forms]  # for idf
         if len(tokens) == 1:
-            postings = self.postings(keys[0])
-            return self._bm25(field_name, postings.docs, postings.freqs, self._idf(field_name, keys), spec.boost)
+            docs, freqs = self._union_postings(forms[0])
+            return self._bm25(field_name, docs, freqs, self._idf(field_name, keys), spec.boost)
         first = tokens[0].position
         offsets = [t.position - first for t in tokens]
         docs_parts, freq_parts = [], []
         for segment, base in zip(self.reader.segments, self.reader.bases):
-            found = _phrase_in_segment(segment, keys, offsets)
+            found = _phrase_in_segment(segment, forms, offsets)
             if found is None:
                 continue
             docs, freqs = found
@@ -299,24 +317,42 @@ def _phrase_tokens(tokens: list[Token]) -> list[Token]:
     return kept
 
 
-def _phrase_in_segment(segment, keys: list[bytes], offsets: list[int]) -> tuple[np.ndarray, np.ndarray] | None:  # type: ignore[no-untyped-def]
-    """(local docs, phrase frequencies) where every term sits at its offset from the first.
+def _both_forms(field_name: str, text: str) -> tuple[bytes, ...]:
+    """The keys a phrase piece may be indexed under: a Chinese word as a word or as a sub-word."""
+    bare = text.removeprefix(SUB_WORD)
+    if not _HAN.match(bare):
+        return (term_key(field_name, text),)
+    return (term_key(field_name, bare), term_key(field_name, SUB_WORD + bare))
 
-    Each distinct term's (doc, position) pairs are built once; terms are intersected rarest
+
+_HAN = re.compile("[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+
+
+def _phrase_in_segment(
+    segment, forms: list[tuple[bytes, ...]], offsets: list[int]
+) -> tuple[np.ndarray, np.ndarray] | None:  # type: ignore[no-untyped-def]
+    """(local docs, phrase frequencies) where every piece sits at its offset from the first; a
+    piece is any of its keys (``forms``: a word or the same word as a sub-word).
+
+    Each distinct piece's (doc, position) pairs are built once; pieces are intersected rarest
     first and the search stops as soon as nothing is left, so a phrase costs one pass over its
     terms' positions, not one per word pair.
     """
-    wanted: dict[bytes, list[int]] = {}
-    for key, offset in zip(keys, offsets):
-        wanted.setdefault(key, []).append(offset)
-    ordinals = segment.terms.ordinals(list(wanted))
-    if (ordinals < 0).any():
-        return None
+    wanted: dict[tuple[bytes, ...], list[int]] = {}
+    for keys, offset in zip(forms, offsets):
+        wanted.setdefault(keys, []).append(offset)
     encoded_terms = []
-    for term_offsets, ordinal in zip(wanted.values(), ordinals.tolist()):
-        docs, freqs = segment.postings_at(ordinal)
-        positions = segment.positions_at(ordinal).astype(np.int64)
-        encoded = (np.repeat(docs.astype(np.int64), freqs) << 32) | (positions & 0xFFFFFFFF)
+    for keys, term_offsets in wanted.items():
+        parts = []
+        for ordinal in segment.terms.ordinals(list(keys)).tolist():
+            if ordinal < 0:
+                continue
+            docs, freqs = segment.postings_at(ordinal)
+            positions = segment.positions_at(ordinal).astype(np.int64)
+            parts.append((np.repeat(docs.astype(np.int64), freqs) << 32) | (positions & 0xFFFFFFFF))
+        if not parts:
+            return None
+        encoded = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
         encoded_terms.append((len(encoded), encoded, term_offsets))
     encoded_terms.sort(key=lambda item: item[0])
     matches: np.ndarray | None = None

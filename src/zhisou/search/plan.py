@@ -19,6 +19,7 @@ from zhisou.analysis.tokenizers import has_single_chinese_word, is_single_chines
 from zhisou.index.reader import IndexReader
 from zhisou.search.parser import FieldInfo, parse_query, plain_query
 from zhisou.search.query import BooleanQuery, MatchAllQuery, Query, TermQuery
+from zhisou.search.query_terms import field_terms
 
 if TYPE_CHECKING:
     from zhisou.search.request import SearchRequest
@@ -43,7 +44,7 @@ class DisjunctionPlan:
     exclusions: tuple[Query, ...] = ()
 
 
-WordWeights = dict[str, dict[str, int]]  # field → analyzed term → how often the query produced it
+WordWeights = dict[str, dict[str, float]]  # field → analyzed term → its weight (a repeated word counts again)
 
 
 @dataclass(slots=True)
@@ -126,19 +127,21 @@ def weighted_terms(reader: IndexReader, plan: DisjunctionPlan, default_fields: t
         for name in (word.field,) if word.field is not None else default_fields:
             texts.setdefault(name, []).append(word.text)
     by_field: WordWeights = {}
-    analyzed: dict[tuple[str, str], dict[str, int]] = {}  # fields sharing an analyzer analyze once
+    analyzed: dict[tuple[str, str], tuple[list[str], list[bool]]] = {}  # fields sharing an analyzer: once
     for name, words in texts.items():
         spec = schema.get(name)
         if spec is None:
             continue
         text = " ".join(words)
-        analyzer = spec.analyzer_name
-        counts = analyzed.get((analyzer, text))
-        if counts is None:
-            counts = analyzed[(analyzer, text)] = {}  # first-seen order kept
-            for term in reader.analyzers.get(analyzer).stream(text, for_query=True).terms:
-                counts[term] = counts.get(term, 0) + 1  # a few terms: faster than a Counter
-        by_field[name] = counts  # shared between fields: read only from here on
+        analyzer = reader.analyzers.get(spec.analyzer_name)
+        words = analyzed.get((spec.analyzer_name, text))
+        if words is None:
+            stream = analyzer.stream(text, for_query=True)
+            words = analyzed[(spec.analyzer_name, text)] = (stream.terms, stream.cjk)
+        counts: dict[str, float] = {}  # first-seen order kept
+        for term, weight in field_terms(reader, name, analyzer, *words):  # what the field holds decides
+            counts[term] = counts.get(term, 0.0) + weight  # a few terms: faster than a Counter
+        by_field[name] = counts
     return by_field
 
 

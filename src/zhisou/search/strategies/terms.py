@@ -34,7 +34,7 @@ class QueryKeys:
 
 def query_keys(words: WordWeights) -> QueryKeys:
     keys: list[bytes] = []
-    multiplicity: list[int] = []
+    multiplicity: list[float] = []
     field_of: list[int] = []
     for number, (name, counts) in enumerate(words.items()):
         prefix = name + FIELD_SEPARATOR  # term_key, inlined: this runs for every query term
