@@ -35,6 +35,7 @@ class FieldSpec:
     analyzer: str | None = None
     boost: float = 1.0
     stored: bool = True
+    pinyin: bool = False  # text: also index each Chinese word's pinyin and initials (analysis/pinyin.py)
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -51,6 +52,8 @@ class FieldSpec:
             )
         if not (self.boost > 0):
             raise SchemaError(f"field {self.name!r}: boost must be > 0, got {self.boost}")
+        if self.pinyin and self.type != "text":
+            raise SchemaError(f"field {self.name!r}: pinyin is for text fields, not {self.type}")
 
     @property
     def analyzer_name(self) -> str:
@@ -162,7 +165,8 @@ class Schema:
 
     # -- (de)serialization ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id_field": self.id_field, "fields": [asdict(f) for f in self.fields]}
+        fields = [{k: v for k, v in asdict(f).items() if k != "pinyin" or v} for f in self.fields]  # as before
+        out: dict[str, Any] = {"id_field": self.id_field, "fields": fields}
         if self.semantic is not None:
             out["semantic"] = self.semantic.to_dict()
         return out
@@ -175,7 +179,7 @@ class Schema:
         for number, entry in enumerate(data["fields"], start=1):
             if not isinstance(entry, dict) or "name" not in entry:
                 raise SchemaError(f"{source}: field #{number} needs at least a 'name'")
-            unknown = set(entry) - {"name", "type", "analyzer", "boost", "stored"}
+            unknown = set(entry) - {"name", "type", "analyzer", "boost", "stored", "pinyin"}
             if unknown:
                 raise SchemaError(f"{source}: field {entry['name']!r} has unknown keys {sorted(unknown)}")
             try:
@@ -215,11 +219,12 @@ class Schema:
 
     @classmethod
     def default(cls) -> Schema:
-        """Notes and blogs: ``title`` (boosted), ``body``, ``tags``, ``date``, ``url``."""
+        """Notes and blogs: ``title`` (boosted), ``body`` (both with pinyin forms), ``tags``,
+        ``date``, ``url``."""
         return cls(
             (
-                FieldSpec("title", "text", boost=2.0),
-                FieldSpec("body", "text"),
+                FieldSpec("title", "text", boost=2.0, pinyin=True),
+                FieldSpec("body", "text", pinyin=True),
                 FieldSpec("tags", "keyword"),
                 FieldSpec("date", "date"),
                 FieldSpec("url", "keyword", analyzer="exact"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zhisou.analysis import AnalyzerRegistry
+from zhisou.analysis.pinyin import pinyin_tokens
 from zhisou.errors import DocumentError
 from zhisou.schema import FieldSpec, Schema
 from zhisou.values import parse_date, parse_number
@@ -170,6 +171,8 @@ class DocumentPreparer:
                     stream = self.analyzers.get(spec.analyzer_name).stream(text)
                     length = len(stream.terms)
                     tokens.append((spec.name, stream.terms, stream.positions))
+                    if spec.pinyin:  # not counted in the field's length
+                        tokens.append((spec.name, *pinyin_tokens(stream.terms, stream.positions, stream.cjk)))
                 lengths.append(length)
             elif spec.type == "keyword":
                 if value is not None:

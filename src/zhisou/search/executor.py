@@ -144,7 +144,7 @@ class Executor:
         if query.prefix:
             return self._prefix(field_name, query.text, boost, scored)
         if scored:
-            terms = query_terms(self.reader, field_name, analyzer, query.text)
+            terms = query_terms(self.reader, field_name, analyzer, query.text, pinyin=spec is not None and spec.pinyin)
         else:
             terms = [(term, 1.0) for term in analyzer.stream(query.text, for_query=True).terms]
         if scored and len(terms) == 1 and is_single_chinese_character(terms[0][0]):

@@ -139,7 +139,8 @@ def weighted_terms(reader: IndexReader, plan: DisjunctionPlan, default_fields: t
             stream = analyzer.stream(text, for_query=True)
             words = analyzed[(spec.analyzer_name, text)] = (stream.terms, stream.cjk)
         counts: dict[str, float] = {}  # first-seen order kept
-        for term, weight in field_terms(reader, name, analyzer, *words):  # what the field holds decides
+        pinyin_text = text if spec.pinyin else None
+        for term, weight in field_terms(reader, name, analyzer, *words, pinyin_text):  # the field decides
             counts[term] = counts.get(term, 0.0) + weight  # a few terms: faster than a Counter
         by_field[name] = counts
     return by_field

@@ -15,29 +15,46 @@ gave the best nDCG@10 of the weights tried (0.3 – 1.0).
 
 from __future__ import annotations
 
+import re
+
 from zhisou.analysis import Analyzer
+from zhisou.analysis.normalize import fold
+from zhisou.analysis.pinyin import FULL, INITIALS, split_known, text_pinyin
 from zhisou.analysis.tokenizers import SUB_WORD
 from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import term_key
 
 PART_WEIGHT = 0.3
+PINYIN_WEIGHT = 0.5  # a pinyin form found for a query word the field does not hold
+_LATIN_WORD = re.compile(r"[a-z]+")
+_VOWEL = re.compile(r"[aeiouv]")
 
 
-def query_terms(reader: IndexReader, field: str, analyzer: Analyzer, text: str) -> list[tuple[str, float]]:
-    """(term, weight) pairs ``text`` looks up in ``field``; a repeated word comes again."""
+def query_terms(
+    reader: IndexReader, field: str, analyzer: Analyzer, text: str, *, pinyin: bool = False
+) -> list[tuple[str, float]]:
+    """(term, weight) pairs ``text`` looks up in ``field``; a repeated word comes again.
+    ``pinyin``: the field holds pinyin forms (``FieldSpec.pinyin``)."""
     stream = analyzer.stream(text, for_query=True)
-    return field_terms(reader, field, analyzer, stream.terms, stream.cjk)
+    return field_terms(reader, field, analyzer, stream.terms, stream.cjk, text if pinyin else None)
 
 
 def field_terms(
-    reader: IndexReader, field: str, analyzer: Analyzer, terms: list[str], cjk: list[bool]
+    reader: IndexReader,
+    field: str,
+    analyzer: Analyzer,
+    terms: list[str],
+    cjk: list[bool],
+    pinyin_text: str | None = None,
 ) -> list[tuple[str, float]]:
     """The query's analyzed ``terms`` as ``field`` holds them, weighted (see the module). One
     batch of dictionary probes per segment for the words; a second only when one is absent.
-    Parts are not probed: a part the field lacks matches nothing and costs nothing."""
+    Parts are not probed: a part the field lacks matches nothing and costs nothing.
+    ``pinyin_text``: the query as typed, when the field holds pinyin forms (``pinyin_terms``)."""
     words = [term for term, is_cjk in zip(terms, cjk) if is_cjk and len(term) > 1]
     if not words:
-        return [(term, 1.0) for term in terms]
+        out = [(term, 1.0) for term in terms]
+        return out + pinyin_terms(reader, field, analyzer, pinyin_text, set()) if pinyin_text else out
     held = reader.has_terms([term_key(field, word) for word in words])
     absent = {word for word, found in zip(words, held.tolist()) if not found}
     inner: set[str] = set()
@@ -57,4 +74,45 @@ def field_terms(
         for part in analyzer.parts(term):  # in either form: a word elsewhere, or across a seam
             out.append((part, PART_WEIGHT))
             out.append((SUB_WORD + part, PART_WEIGHT))
+    if pinyin_text:
+        out += pinyin_terms(reader, field, analyzer, pinyin_text, absent - inner)
     return out
+
+
+def pinyin_terms(
+    reader: IndexReader, field: str, analyzer: Analyzer, text: str, unknown: set[str]
+) -> list[tuple[str, float]]:
+    """Pinyin forms for what the field does not hold: runs of Latin words that are no terms of
+    it (``dao pai``, ``dpsy``) and Chinese words found nowhere (``unknown``: a homophone typo
+    such as 缓村), each split into the fewest known forms — full pinyin first, else initials."""
+    letters: list[str] = []
+    latin = _LATIN_WORD.findall(fold(text).text)
+    if latin:
+        analyzed = [analyzer.stream(word).terms for word in latin]
+        keys = [term_key(field, terms[0]) for terms in analyzed if terms]
+        held = iter(reader.has_terms(keys).tolist()) if keys else iter(())
+        run: list[str] = []
+        for word, terms in zip(latin, analyzed):
+            if terms and next(held):
+                if run:
+                    letters.append("".join(run))
+                run = []
+            else:
+                run.append(word)
+        if run:
+            letters.append("".join(run))
+    letters += [spelled for word in sorted(unknown) if (spelled := text_pinyin(word))]
+    out: list[tuple[str, float]] = []
+    for string in letters:
+        # Initials only for letters without a vowel (dpsy): an unknown English word is not read
+        # as initials of some words.
+        for namespace in (FULL, INITIALS) if not _VOWEL.search(string) else (FULL,):
+            pieces = split_known(string, lambda forms, n=namespace: _held(reader, field, n, forms))
+            if pieces:
+                out += [(namespace + piece, PINYIN_WEIGHT) for piece in pieces]
+                break
+    return out
+
+
+def _held(reader: IndexReader, field: str, namespace: str, forms: list[str]) -> list[bool]:
+    return reader.has_terms([term_key(field, namespace + form) for form in forms]).tolist()

@@ -1,0 +1,78 @@
+"""Pinyin forms of Chinese words, for fields that ask for them (``FieldSpec.pinyin``).
+
+Each Chinese word a field indexes (a word or a part, not a straddling sub-word) also gives two
+terms at its position, in namespaces of their own so they never meet a word: its full pinyin
+joined (``\\x03daopai`` for 倒排) and its initials (``\\x04dp``). The readings are pypinyin's
+(its phrase table picks 银行 → yin hang). On the query side (``search/query_terms.py``) a Latin
+word the field does not hold — ``daopai``, ``dao pai suo yin``, ``dpsy`` — and a Chinese word it
+does not hold (a homophone typo: 缓村) are split into known pinyin forms and looked up at a
+lower weight than words, so an exact Chinese match always comes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+FULL = "\x03"  # in front of a word's joined full pinyin
+INITIALS = "\x04"  # in front of a word's initials
+MAX_PIECE = 24  # letters: the longest pinyin form a query piece is looked up as
+
+
+@lru_cache(maxsize=200_000)
+def word_pinyin(word: str) -> tuple[str, str] | None:
+    """(full pinyin joined, initials) of a Chinese word, or None when a character has none."""
+    from pypinyin import lazy_pinyin
+
+    full = lazy_pinyin(word, errors=lambda chars: [""] * len(chars))
+    if not full or not all(syllable.isascii() and syllable.isalpha() for syllable in full):
+        return None
+    return "".join(full), "".join(syllable[0] for syllable in full) if full else ""
+
+
+def pinyin_tokens(terms: Sequence[str], positions: Sequence[int], cjk: Sequence[bool]) -> tuple[list[str], list[int]]:
+    """The pinyin terms of an indexed stream's Chinese tokens, at their positions."""
+    out_terms: list[str] = []
+    out_positions: list[int] = []
+    for term, position, is_cjk in zip(terms, positions, cjk):
+        if not is_cjk or term[:1] < " ":  # a straddling sub-word (marked) gives none
+            continue
+        forms = word_pinyin(term)
+        if forms is None:
+            continue
+        out_terms += (FULL + forms[0], INITIALS + forms[1])
+        out_positions += (position, position)
+    return out_terms, out_positions
+
+
+def text_pinyin(text: str) -> str:
+    """The full pinyin of a run of Chinese characters, joined (缓村 → huancun)."""
+    forms = word_pinyin(text)
+    return forms[0] if forms is not None else ""
+
+
+def split_known(letters: str, known: Callable[[list[str]], list[bool]]) -> list[str] | None:
+    """``letters`` as the fewest pieces that ``known`` (a batch membership test) accepts, or None.
+    Every piece up to ``MAX_PIECE`` letters is asked about in one batch."""
+    n = len(letters)
+    if not n:
+        return None
+    spans = [(i, j) for i in range(n) for j in range(i + 1, min(n, i + MAX_PIECE) + 1)]
+    accepted = {span for span, ok in zip(spans, known([letters[i:j] for i, j in spans])) if ok}
+    best: list[tuple[int, int] | None] = [None] * (n + 1)  # (pieces, start of the last piece)
+    best[0] = (0, 0)
+    for j in range(1, n + 1):
+        for i in range(max(0, j - MAX_PIECE), j):
+            if best[i] is not None and (i, j) in accepted:
+                candidate = (best[i][0] + 1, i)  # type: ignore[index]
+                if best[j] is None or candidate[0] < best[j][0]:  # type: ignore[index]
+                    best[j] = candidate
+    if best[n] is None:
+        return None
+    pieces: list[str] = []
+    j = n
+    while j > 0:
+        i = best[j][1]  # type: ignore[index]
+        pieces.append(letters[i:j])
+        j = i
+    return pieces[::-1]
