@@ -130,3 +130,32 @@ def test_both_languages_say_everything_and_q_values_rank_them() -> None:
     assert choose_language(None, "de, fr;q=0.9") == "en"
     assert choose_language("en", "zh-CN") == "en"
     assert choose_language("xx", "zh;q=bad, en") == "en"
+
+
+def test_a_syntax_error_is_explained_in_the_interface_language(client: TestClient) -> None:
+    """The page searches the words anyway and says why, in Chinese on the Chinese interface."""
+    chinese = client.get("/search", params={"q": "(倒排 索引", "lang": "zh"}).text
+    assert "查询语法错误（第 1 个字符）：这里的 &#39;(&#39; 缺少配对的 &#39;)&#39;" in chinese
+    assert "query syntax error" not in chinese
+    english = client.get("/search", params={"q": "(倒排 索引", "lang": "en"}).text
+    assert "query syntax error at position 0: missing &#39;)&#39;" in english
+    phrase = client.get("/search", params={"q": '"未闭合', "lang": "zh"}).text
+    assert "短语没有结束" in phrase
+
+
+def test_every_parser_reason_has_a_chinese_wording(make_index: Callable[..., Index]) -> None:
+    """Each reason the parser gives for a malformed query reads as Chinese on the Chinese page."""
+    from zhisou.errors import QuerySyntaxError
+    from zhisou.serve.i18n import syntax_error
+
+    searcher = make_index().searcher()
+
+    broken = ["(a", "a)", "a AND", "AND", "+", "()", "title:", '"a', '""', "*", "date:[2020 TO", "date:[2020 2021]", "a NOT"]
+    for query in broken:
+        try:
+            searcher.parse(query)
+        except QuerySyntaxError as error:
+            message = syntax_error(error.reason, error.position, "zh")
+            assert message.startswith("查询语法错误"), query
+            english = r"\b(needs?|expected|missing|unexpected|phrase|range|parenthes[ie]s|remove|shorten|followed)\b"
+            assert not re.search(english, message), (query, message)

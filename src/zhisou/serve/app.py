@@ -20,7 +20,7 @@ from zhisou._version import __version__
 from zhisou.errors import CorruptIndexError, IndexLockedError, ZhisouError
 from zhisou.serve.api import api_router
 from zhisou.serve.guard import Guard, allowed_hosts
-from zhisou.serve.i18n import translator
+from zhisou.serve.i18n import syntax_error, translator
 from zhisou.serve.service import NotFound, Service
 from zhisou.serve.settings import ServeSettings
 from zhisou.serve.ui import doc_url, request_language, ui_router
@@ -50,6 +50,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     service = Service(settings)
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["doc_url"] = doc_url
+    templates.env.globals["syntax_error"] = syntax_error
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

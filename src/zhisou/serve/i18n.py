@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 LANGUAGES = ("zh", "en")
 
 TEXT: dict[str, dict[str, str]] = {
@@ -113,3 +115,46 @@ def choose_language(requested: str | None, accept_language: str | None) -> str:
 
 def translator(language: str) -> dict[str, str]:
     return TEXT[language]
+
+
+# The parser's reasons (search/parser.py) in Chinese, matched by their English wording; a reason
+# not listed here is shown as it is.
+_SYNTAX_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), chinese)
+    for pattern, chinese in (
+        (r"^missing '\)' for the '\(' opened here$", "这里的 '(' 缺少配对的 ')'"),
+        (r"^unexpected '\)'; no '\(' is open$", "多余的 ')'：前面没有 '('"),
+        (r"^unexpected (.+); remove it or balance the parentheses$", "意外的 {0}：删掉它或补齐括号"),
+        (r"^(AND|OR|NOT) needs a search term after it$", "{0} 后面需要一个搜索词"),
+        (r"^expected a search term before (.+)$", "{0} 前面需要一个搜索词"),
+        (r"^expected a search term$", "这里需要一个搜索词"),
+        (r"^(.+) must be followed directly by a term$", "{0} 后面要紧跟一个搜索词"),
+        (r"^empty parentheses; put a search term inside$", "括号是空的：请在里面写搜索词"),
+        (r"^parentheses nested more than (\d+) deep; simplify the query$", "括号嵌套超过 {0} 层：请简化查询"),
+        (r"^(\S+): needs a value right after the colon$", "{0}：冒号后面需要一个值"),
+        (r"^unterminated phrase: add the closing '\"'$", '短语没有结束：请补上右引号 "'),
+        (r"^empty phrase$", "短语是空的"),
+        (r"^'\*' needs a prefix before it, like index\*$", "'*' 前面需要前缀，例如 index*"),
+        (r"^range is not closed: add '\]' or '\}'$", "范围没有闭合：请补上 ']' 或 '}'"),
+        (r"^expected TO between the range bounds$", "范围的上下界之间需要 TO"),
+        (r"^range on (\S+) needs two bounds: \[low TO high\]$", "{0} 的范围需要上下两个界：[下界 TO 上界]"),
+        (
+            r"^(\S+) is a (\w+) field; (?:prefixes work on text|comparisons need a date or number field|ranges need a date or number field)$",
+            "{0} 是 {1} 字段，不能这样查询",
+        ),
+        (r"^(\S+):(\S+) needs a value$", "{0}:{1} 后面需要一个值"),
+        (r"^unexpected text after the (\S+) range$", "{0} 的范围后面有多余的文字"),
+        (r"^more than (\d+) (?:clauses|words); shorten the query$", "超过 {0} 个子句：请缩短查询"),
+    )
+)
+
+
+def syntax_error(reason: str, position: int, language: str) -> str:
+    """A query syntax error for the interface's language: where, and what is wrong."""
+    if language != "zh":
+        return f"query syntax error at position {position}: {reason}"
+    for pattern, chinese in _SYNTAX_ZH:
+        found = pattern.match(reason)
+        if found:
+            return f"查询语法错误（第 {position + 1} 个字符）：{chinese.format(*found.groups())}"
+    return f"查询语法错误（第 {position + 1} 个字符）：{reason}"

@@ -134,13 +134,14 @@ class Service:
         clauses = self._filters(searcher, tags, year, filters) or None
         facet_fields = self._facet_fields(facets)
         query = query.strip()
-        plain, query_error = False, None
+        plain, query_error, error_detail = False, None, None
         parsed: str | Query = query
         if query and mode != "semantic":  # a semantic search reads the text: no syntax
             try:
                 parsed = searcher.parse(query)  # once: the search takes the tree
             except QuerySyntaxError as error:
                 plain, query_error = True, str(error)
+                error_detail = {"reason": error.reason, "position": error.position}
         sort = self._sort(sort) if sort else (None if query else (f"-{self.date_field}" if self.date_field else None))
         if mode != "keyword" and query:
             parsed = query  # the semantic channel reads the text; hybrid's keyword side parses it
@@ -166,7 +167,12 @@ class Service:
                 hit["rank"] = rank
         out["query"] = query
         out["sort"] = sort
-        out.update(mode=mode, query_error=query_error, filters={"tags": tags, "year": year, "filter": filters})
+        out.update(
+            mode=mode,
+            query_error=query_error,
+            query_error_detail=error_detail,
+            filters={"tags": tags, "year": year, "filter": filters},
+        )
         out["facets"] = {
             ("year" if name == self.date_field else name): [{"value": f.value, "count": f.count} for f in values]
             for name, values in result.facets.items()
