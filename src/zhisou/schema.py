@@ -36,6 +36,7 @@ class FieldSpec:
     boost: float = 1.0
     stored: bool = True
     pinyin: bool = False  # text: also index each Chinese word's pinyin and initials (analysis/pinyin.py)
+    copy_from: str | None = None  # text: index another field's values as words (Elasticsearch's copy_to)
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -54,6 +55,8 @@ class FieldSpec:
             raise SchemaError(f"field {self.name!r}: boost must be > 0, got {self.boost}")
         if self.pinyin and self.type != "text":
             raise SchemaError(f"field {self.name!r}: pinyin is for text fields, not {self.type}")
+        if self.copy_from is not None and (self.type != "text" or self.stored):
+            raise SchemaError(f'field {self.name!r}: copy_from makes a text field with "stored": false')
 
     @property
     def analyzer_name(self) -> str:
@@ -127,6 +130,10 @@ class Schema:
         object.__setattr__(self, "_columns", tuple(f for f in self.fields if f.type in ("date", "number")))
         if not self.text_fields:
             raise SchemaError("a schema needs at least one text field")
+        for spec in self.fields:
+            source = by_name.get(spec.copy_from) if spec.copy_from is not None else None
+            if spec.copy_from is not None and (source is None or source.type not in ("text", "keyword")):
+                raise SchemaError(f"field {spec.name!r}: copy_from {spec.copy_from!r} is not a text or keyword field")
         if self.semantic is not None:
             object.__setattr__(self, "semantic", self._resolve_semantic(self.semantic))
 
@@ -134,7 +141,8 @@ class Schema:
         """The spec with its defaults filled from the fields, checked against them."""
         text = [f.name for f in self.text_fields]
         title = spec.title if spec.title is not None else ("title" if "title" in text and len(text) > 1 else None)
-        fields = spec.fields or tuple(name for name in text if name != title)
+        copies = {f.name for f in self.text_fields if f.copy_from is not None}
+        fields = spec.fields or tuple(name for name in text if name != title and name not in copies)
         for name in (*fields, *([title] if title else [])):
             if name not in text:
                 raise SchemaError(f"semantic: {name!r} is not a text field; text fields: {', '.join(text)}")
@@ -165,7 +173,8 @@ class Schema:
 
     # -- (de)serialization ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        fields = [{k: v for k, v in asdict(f).items() if k != "pinyin" or v} for f in self.fields]  # as before
+        defaults = {"pinyin": False, "copy_from": None}  # left out when unset: older schemas read the same
+        fields = [{k: v for k, v in asdict(f).items() if k not in defaults or v != defaults[k]} for f in self.fields]
         out: dict[str, Any] = {"id_field": self.id_field, "fields": fields}
         if self.semantic is not None:
             out["semantic"] = self.semantic.to_dict()
@@ -179,7 +188,7 @@ class Schema:
         for number, entry in enumerate(data["fields"], start=1):
             if not isinstance(entry, dict) or "name" not in entry:
                 raise SchemaError(f"{source}: field #{number} needs at least a 'name'")
-            unknown = set(entry) - {"name", "type", "analyzer", "boost", "stored", "pinyin"}
+            unknown = set(entry) - {"name", "type", "analyzer", "boost", "stored", "pinyin", "copy_from"}
             if unknown:
                 raise SchemaError(f"{source}: field {entry['name']!r} has unknown keys {sorted(unknown)}")
             try:
@@ -219,13 +228,14 @@ class Schema:
 
     @classmethod
     def default(cls) -> Schema:
-        """Notes and blogs: ``title`` (boosted), ``body`` (both with pinyin forms), ``tags``,
-        ``date``, ``url``."""
+        """Notes and blogs: ``title`` (boosted), ``body`` (both with pinyin forms), ``tags``
+        (also searchable as words, below title and body: ``tag_words``), ``date``, ``url``."""
         return cls(
             (
                 FieldSpec("title", "text", boost=2.0, pinyin=True),
                 FieldSpec("body", "text", pinyin=True),
                 FieldSpec("tags", "keyword"),
+                FieldSpec("tag_words", "text", boost=0.5, stored=False, copy_from="tags"),
                 FieldSpec("date", "date"),
                 FieldSpec("url", "keyword", analyzer="exact"),
             )

@@ -150,7 +150,21 @@ def test_every_parser_reason_has_a_chinese_wording(make_index: Callable[..., Ind
 
     searcher = make_index().searcher()
 
-    broken = ["(a", "a)", "a AND", "AND", "+", "()", "title:", '"a', '""', "*", "date:[2020 TO", "date:[2020 2021]", "a NOT"]
+    broken = [
+        "(a",
+        "a)",
+        "a AND",
+        "AND",
+        "+",
+        "()",
+        "title:",
+        '"a',
+        '""',
+        "*",
+        "date:[2020 TO",
+        "date:[2020 2021]",
+        "a NOT",
+    ]
     for query in broken:
         try:
             searcher.parse(query)

@@ -163,7 +163,9 @@ class DocumentPreparer:
         lengths: list[int] = []
         columns: list[float] = []
         for spec in schema.fields:
-            value = doc.get(spec.name)
+            value = doc.get(spec.name if spec.copy_from is None else spec.copy_from)
+            if spec.copy_from is not None and isinstance(value, list | tuple):
+                value = [item for item in value if isinstance(item, str)]  # tags: the words of each
             if spec.type == "text":
                 length = 0
                 if value is not None:

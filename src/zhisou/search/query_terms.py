@@ -101,8 +101,13 @@ def pinyin_terms(
                 run.append(word)
         if run:
             letters.append("".join(run))
-    letters += [spelled for word in sorted(unknown) if (spelled := text_pinyin(word))]
     out: list[tuple[str, float]] = []
+    # A Chinese word found nowhere: its pinyin as one known word (缓村 → huancun → 缓存); split
+    # into pieces it would only find unrelated words of one syllable each.
+    spelled = [spelling for word in sorted(unknown) if (spelling := text_pinyin(word))]
+    if spelled:
+        held = _held(reader, field, FULL, spelled)
+        out += [(FULL + spelling, PINYIN_WEIGHT) for spelling, found in zip(spelled, held) if found]
     for string in letters:
         # Initials only for letters without a vowel (dpsy): an unknown English word is not read
         # as initials of some words.

@@ -139,7 +139,8 @@ _SYNTAX_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^expected TO between the range bounds$", "范围的上下界之间需要 TO"),
         (r"^range on (\S+) needs two bounds: \[low TO high\]$", "{0} 的范围需要上下两个界：[下界 TO 上界]"),
         (
-            r"^(\S+) is a (\w+) field; (?:prefixes work on text|comparisons need a date or number field|ranges need a date or number field)$",
+            r"^(\S+) is a (\w+) field; (?:prefixes work on text|comparisons need a date or number field"
+            r"|ranges need a date or number field)$",
             "{0} 是 {1} 字段，不能这样查询",
         ),
         (r"^(\S+):(\S+) needs a value$", "{0}:{1} 后面需要一个值"),
