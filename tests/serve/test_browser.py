@@ -240,3 +240,64 @@ def test_switch_to_semantic_and_hybrid(browser, semantic_url: str) -> None:  # t
     assert page.locator(".mode.active").inner_text() == "Hybrid"
     assert card_titles(page)[0].startswith("投机采样")
     context.close()
+
+
+LONG_NOTE = {
+    "id": "wide-note",
+    "title": "宽内容",
+    "body": "# 宽内容\n\n一段说明。\n\n```\n"
+    + "x" * 400
+    + "\n```\n\n| 列一 | 列二 | 列三 | 列四 | 列五 | 列六 |\n|---|---|---|---|---|---|\n"
+    + "| "
+    + " | ".join(["很长的单元格内容" * 4] * 6)
+    + " |\n",
+    "tags": ["排版"],
+}
+
+
+@pytest.fixture(scope="module")
+def wide_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    index = Index.create(tmp_path_factory.mktemp("wide") / "notes")
+    ingest(index, [SAMPLE_NOTES])
+    index.add(LONG_NOTE)
+    index.commit()
+    index.close()
+    with serving(ServeSettings(index.directory, port=0, search_log=False)) as url:
+        yield url
+
+
+def test_phone_document_page_scrolls_code_and_tables_inside_their_box(browser, wide_url: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(base_url=wide_url, viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    page.goto("/doc/wide-note")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    code = page.locator(".prose pre").first
+    assert code.evaluate("e => e.scrollWidth > e.clientWidth")  # the long line scrolls inside its box
+    for selector in (".prose pre", ".prose table"):  # and neither box sticks out of the screen
+        assert page.locator(selector).first.evaluate("e => e.getBoundingClientRect().right <= window.innerWidth + 0.5")
+    assert page.locator(".prose table").first.evaluate("e => getComputedStyle(e).overflowX") == "auto"
+    context.close()
+
+
+def test_phone_search_puts_the_tag_filter_before_the_pagination(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(base_url=base_url, viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    page.goto("/search?q=索引")
+    facets = page.locator(".facets").bounding_box()
+    pagination = page.locator(".pagination").bounding_box()
+    assert facets is not None and pagination is not None and facets["y"] < pagination["y"]
+    context.close()
+
+
+def test_home_searches_as_you_type_and_arrows_walk_the_results(page) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/")
+    page.locator("#q").focus()
+    page.keyboard.press("ArrowDown")  # the feed is not a result list: focus stays in the box
+    assert page.evaluate("document.activeElement.id") == "q"
+    page.locator("#q").fill("倒排索引")
+    page.wait_for_url("**/search?q=*")
+    page.locator("#results mark").first.wait_for()
+    assert "倒排索引" in card_titles(page)[0]
+    page.locator("#q").focus()
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.dataset.rank") == "1"

@@ -1,4 +1,5 @@
-// zhisou web UI: "/" focuses search, debounced as-you-type results, click logging, theme toggle.
+// zhisou web UI: "/" focuses search, debounced as-you-type results (on the search page and the
+// home page), arrow keys through the results, click logging, theme toggle.
 (function () {
   "use strict";
   var input = document.getElementById("q");
@@ -14,8 +15,8 @@
     } else if (event.key === "Escape" && target === input) {
       input.blur();
     } else if ((event.key === "ArrowDown" || event.key === "ArrowUp") && (target === input || isHit(target))) {
-      // Arrow keys walk from the search box through the results and back.
-      var hits = Array.prototype.slice.call(document.querySelectorAll("a.hit-link"));
+      // Arrow keys walk from the search box through the results and back (not the home feed).
+      var hits = Array.prototype.slice.call(document.querySelectorAll("#results a.hit-link"));
       var at = hits.indexOf(target);
       var next = event.key === "ArrowDown" ? at + 1 : at - 1;
       if (next >= 0 && next < hits.length) {
@@ -45,14 +46,17 @@
     });
   }
 
-  // As-you-type: on the search page, refresh the results 250 ms after the last keystroke.
-  if (input && results) {
+  // As-you-type: 250 ms after the last keystroke the results are fetched and shown — in place
+  // on the search page; on the home page they take the feed's place, as if on /search.
+  var home = document.getElementById("feed-page");
+  if (input && (results || home)) {
     var timer = null;
     var sequence = 0;
     input.addEventListener("input", function () {
       clearTimeout(timer);
+      if (!results && !input.value.trim()) return; // the home page keeps its feed
       timer = setTimeout(function () {
-        var params = new URLSearchParams(window.location.search);
+        var params = new URLSearchParams(results ? window.location.search : "");
         params.set("q", input.value);
         params.delete("page");
         var mine = ++sequence;
@@ -60,6 +64,11 @@
           .then(function (response) { return response.ok ? response.text() : null; })
           .then(function (html) {
             if (html === null || mine !== sequence) return; // a newer request is on its way
+            if (!results) {
+              results = document.createElement("div");
+              results.id = "results";
+              home.replaceWith(results);
+            }
             results.innerHTML = html;
             window.history.replaceState(null, "", "/search?" + params.toString());
           })
