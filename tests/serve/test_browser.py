@@ -122,7 +122,7 @@ def test_open_a_result_then_follow_a_related_document(page, notes_dir: Path) -> 
     first = page.locator("a.hit-link").first
     doc_id = first.get_attribute("data-id")
     first.click()
-    page.wait_for_url(f"**/doc/{doc_id}")
+    page.wait_for_url(f"**/doc/{doc_id}?q=*")
     assert page.locator("article.document h1").inner_text()
     related = page.locator("a.related-link").first
     related_title = related.inner_text()
@@ -260,6 +260,7 @@ def wide_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     index = Index.create(tmp_path_factory.mktemp("wide") / "notes")
     ingest(index, [SAMPLE_NOTES])
     index.add(LONG_NOTE)
+    index.add({"id": "styled-note", "title": "样式", "body": "# 样式\n\n用 `slow_query_log` 查。\n\n> 一段引用。\n"})
     index.commit()
     index.close()
     with serving(ServeSettings(index.directory, port=0, search_log=False)) as url:
@@ -301,3 +302,60 @@ def test_home_searches_as_you_type_and_arrows_walk_the_results(page) -> None:  #
     page.locator("#q").focus()
     page.keyboard.press("ArrowDown")
     assert page.evaluate("document.activeElement.dataset.rank") == "1"
+
+
+def test_layout_and_typography(page) -> None:  # type: ignore[no-untyped-def]
+    """The header lines up with the content column; facets are checkboxes; a result opened from
+    a search has the query's words marked and a way back; inline code and quotes are styled."""
+    page.goto("/search?q=索引")
+    brand = page.locator(".brand").bounding_box()
+    feed = page.locator("main .layout").bounding_box()
+    assert brand is not None and feed is not None and abs(brand["x"] - feed["x"]) <= 1
+    facet = page.locator(".facet").first
+    assert facet.evaluate("e => getComputedStyle(e, '::before').borderTopWidth") != "0px"
+    facet.click()
+    page.wait_for_url("**tag=*")
+    active = page.locator(".facet.active").first
+    assert active.evaluate("e => getComputedStyle(e, '::before').backgroundColor") != "rgba(0, 0, 0, 0)"
+    page.goto("/search?q=倒排索引")
+    page.locator("a.hit-link").first.click()
+    page.wait_for_url("**/doc/**q=*")
+    page.locator(".prose mark").first.wait_for()
+    assert (
+        "倒排" in page.locator(".prose mark").first.inner_text()
+        or "索引" in page.locator(".prose mark").first.inner_text()
+    )
+    page.locator("#back-to-results").click()
+    page.wait_for_url("**/search?q=*")
+    assert card_titles(page)
+
+
+def test_inline_code_and_quotes_are_styled(browser, wide_url: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(base_url=wide_url)
+    page = context.new_page()
+    page.goto("/doc/styled-note")
+    code = page.locator(".prose p code").first
+    assert code.evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
+    assert page.locator(".prose blockquote").evaluate("e => getComputedStyle(e).borderLeftWidth") != "0px"
+    assert page.locator("article h1").count() == 1
+    context.close()
+
+
+def test_chinese_renders_with_a_real_font(page) -> None:  # type: ignore[no-untyped-def]
+    """Two different Chinese characters drawn in the page's font differ: with no CJK font both
+    would be the same empty box (as screenshots taken in CI once showed)."""
+    page.goto("/")
+    differs = page.evaluate(
+        """() => {
+        const draw = (char) => {
+            const canvas = document.createElement("canvas");
+            canvas.width = 64; canvas.height = 64;
+            const context = canvas.getContext("2d");
+            context.font = "48px " + getComputedStyle(document.body).fontFamily;
+            context.fillText(char, 4, 52);
+            return Array.from(context.getImageData(0, 0, 64, 64).data).join(",");
+        };
+        return draw("倒") !== draw("排") && draw("搜") !== draw("索");
+    }"""
+    )
+    assert differs

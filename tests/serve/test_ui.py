@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Callable
 
@@ -34,7 +36,7 @@ def test_home_is_the_latest_updates_feed(make_client: Callable[..., TestClient])
 def test_home_filters_by_tag(client: TestClient) -> None:
     page = client.get("/", params={"tag": "ranking"})
     assert card_ids(page.text) == ["d", "h", "b"]
-    assert "tag active" in page.text
+    assert re.search(r"class=\"tag size-\d active\"", page.text)
 
 
 def test_interface_language_follows_accept_language_and_lang(client: TestClient) -> None:
@@ -173,3 +175,33 @@ def test_every_parser_reason_has_a_chinese_wording(make_index: Callable[..., Ind
             assert message.startswith("查询语法错误"), query
             english = r"\b(needs?|expected|missing|unexpected|phrase|range|parenthes[ie]s|remove|shorten|followed)\b"
             assert not re.search(english, message), (query, message)
+
+
+def test_document_page_contents_title_once_and_a_way_back(client: TestClient) -> None:
+    body = "# 长笔记\n\n开头。\n\n## 第一节\n\n`inline_code` 文字。\n\n## 第二节\n\n> 引用\n\n### 小节\n\n结尾。\n"
+    client.post("/api/docs", json=[{"id": "long", "title": "长笔记", "body": body, "date": "2030-01-01"}])
+    page = client.get("/doc/long", params={"q": "第一节 引用"}).text
+    assert page.count("<h1") == 1  # the note's own "# 长笔记" is not shown under the page title
+    assert re.search(r'<h2 id="s-第一节">第一节</h2>', page) and 'href="#s-第一节"' in page  # contents
+    assert 'class="toc-3"' in page
+    assert re.search(r'<a href="/search\?q=[^"]+" id="back-to-results">', page)
+    marks = re.search(r'data-marks="([^"]*)"', page)
+    assert marks and set(json.loads(html.unescape(marks.group(1)))) == {"第一节", "引用"}
+    short = client.get("/doc/a").text
+    assert 'class="toc"' not in short and "back-to-results" not in short  # no contents for a short note
+
+
+def test_result_links_carry_the_query(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "rank"}).text
+    assert re.search(r'class="hit-link" href="/doc/\w+\?q=rank"', page)
+
+
+def test_no_results_offers_popular_tags_and_recent_documents(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "qqqzzzxxx"}).text
+    assert 'class="tagcloud popular"' in page and 'class="recent"' in page
+    assert page.count('class="tag"') >= 1 and "/doc/f" in page  # f is the newest note
+
+
+def test_tag_cloud_is_sized_by_frequency(client: TestClient) -> None:
+    sizes = {int(size) for size in re.findall(r'class="tag size-(\d)', client.get("/").text)}
+    assert len(sizes) >= 2 and sizes <= {1, 2, 3, 4}

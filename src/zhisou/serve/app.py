@@ -23,7 +23,7 @@ from zhisou.serve.guard import Guard, allowed_hosts
 from zhisou.serve.i18n import syntax_error, translator
 from zhisou.serve.service import NotFound, Service
 from zhisou.serve.settings import ServeSettings
-from zhisou.serve.ui import doc_url, request_language, ui_router
+from zhisou.serve.ui import doc_url, request_language, ui_router, with_query
 
 HERE = Path(__file__).parent
 logger = logging.getLogger("zhisou.serve")
@@ -50,6 +50,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     service = Service(settings)
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["doc_url"] = doc_url
+    templates.env.filters["with_query"] = with_query
     templates.env.globals["syntax_error"] = syntax_error
 
     @asynccontextmanager

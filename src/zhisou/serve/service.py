@@ -208,6 +208,13 @@ class Service:
         out["tag"] = tag
         return out
 
+    def query_words(self, query: str) -> list[str]:
+        """The words of ``query`` as typed (the precise cut's tokens, original spelling), for a
+        document page to mark after a result was opened."""
+        analyzer = self.index.searcher().reader.analyzers.get("zh")
+        words = {query[token.start : token.end] for token in analyzer.analyze(query[:200], for_query=True)}
+        return sorted((word for word in words if word.strip()), key=len, reverse=True)
+
     def tags(self, size: int = 30) -> list[dict[str, Any]]:
         """The most used tags over the whole index."""
         if self.tag_field is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -20,6 +21,37 @@ _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")  # raw HTM
 
 def render_markdown(text: str) -> str:
     return _markdown.render(text)
+
+
+def render_document(text: str, title: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """A note's Markdown as HTML without a first heading that repeats the page's title (the
+    page shows the title already), with ids on its h2/h3 headings; and those headings, the
+    table of contents of a long note."""
+    tokens = _markdown.parse(text)
+    first = tokens[1].content if len(tokens) > 2 and tokens[0].type == "heading_open" else None
+    if first is not None and title is not None and " ".join(first.split()) == " ".join(str(title).split()):
+        tokens = tokens[3:]
+    contents: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and token.tag in ("h2", "h3") and index + 1 < len(tokens):
+            words = tokens[index + 1].content
+            anchor = base = "s-" + ("-".join(re.findall(r"\w+", words.lower())) or "section")
+            number = 1
+            while anchor in used:
+                number += 1
+                anchor = f"{base}-{number}"
+            used.add(anchor)
+            token.attrSet("id", anchor)
+            contents.append({"id": anchor, "text": words, "level": int(token.tag[1])})
+    return _markdown.renderer.render(tokens, _markdown.options, {}), contents
+
+
+def with_query(url: str, query: str | None) -> str:
+    """A result's link carrying the query, so its page can mark the words and lead back."""
+    if not query:
+        return url
+    return url + ("&" if "?" in url else "?") + urlencode({"q": query})
 
 
 def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
@@ -116,25 +148,35 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
             sort=sort or None,
         )
         template = "_results.html" if partial else "search.html"
-        return render(request, template, results=results, q=q, mode=mode, tags=tag, year=year, sort=sort or "")
+        extra: dict[str, Any] = {}
+        if not results["hits"]:  # somewhere to go instead of two bare lines
+            extra = {"popular": service.tags(12), "recent": service.latest(size=5)["hits"]}
+        return render(
+            request, template, results=results, q=q, mode=mode, tags=tag, year=year, sort=sort or "", **extra
+        )
 
     @router.get("/doc", response_class=HTMLResponse, include_in_schema=False)
-    def document_by_query(request: Request, id: str) -> HTMLResponse:
-        return document(request, id)
+    def document_by_query(request: Request, id: str, q: str = "") -> HTMLResponse:
+        return document(request, id, q)
 
     @router.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
-    def document(request: Request, doc_id: str) -> HTMLResponse:
+    def document(request: Request, doc_id: str, q: str = "") -> HTMLResponse:
         doc = service.document(doc_id)
         body = doc.get(service.body_field)
+        title = doc.get(service.title_field) if service.title_field else doc_id
+        body_html, contents = render_document(body, str(title)) if isinstance(body, str) else ("", [])
         return render(
             request,
             "doc.html",
             doc=doc,
             doc_id=doc_id,
-            title=doc.get(service.title_field) if service.title_field else doc_id,
+            title=title,
             date=doc.get(service.date_field) if service.date_field else None,
             tags=(doc.get(service.tag_field) or []) if service.tag_field else [],
-            body_html=render_markdown(body) if isinstance(body, str) else "",
+            body_html=body_html,
+            contents=contents if len(contents) >= 3 else [],
+            q=q,
+            marks=service.query_words(q) if q.strip() else [],
             fields=service.other_fields(doc),
             related=service.related(doc_id, 5),
         )

@@ -77,6 +77,40 @@
     });
   }
 
+  // A document opened from a result: mark the query's words in its text.
+  var article = document.querySelector("article.document[data-marks]");
+  if (article) {
+    var words = [];
+    try { words = JSON.parse(article.getAttribute("data-marks")) || []; } catch (e) { words = []; }
+    var prose = article.querySelector(".prose");
+    if (prose && words.length) markWords(prose, words);
+  }
+
+  function markWords(root, words) {
+    var escaped = words.map(function (w) { return w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); });
+    var pattern = new RegExp("(" + escaped.join("|") + ")", "gi");
+    var walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    var nodes = [];
+    while (walker.nextNode()) nodes.push(walker.currentNode);
+    nodes.forEach(function (node) {
+      var text = node.nodeValue;
+      pattern.lastIndex = 0;
+      if (!pattern.test(text)) return;
+      var fragment = document.createDocumentFragment();
+      var last = 0;
+      text.replace(pattern, function (match, _group, offset) {
+        fragment.appendChild(document.createTextNode(text.slice(last, offset)));
+        var mark = document.createElement("mark");
+        mark.textContent = match;
+        fragment.appendChild(mark);
+        last = offset + match.length;
+        return match;
+      });
+      fragment.appendChild(document.createTextNode(text.slice(last)));
+      node.parentNode.replaceChild(fragment, node);
+    });
+  }
+
   // Clicks on results go to the search log (learning to rank trains from them).
   document.addEventListener("click", function (event) {
     var link = event.target.closest ? event.target.closest("a.hit-link") : null;
