@@ -205,3 +205,13 @@ def test_no_results_offers_popular_tags_and_recent_documents(client: TestClient)
 def test_tag_cloud_is_sized_by_frequency(client: TestClient) -> None:
     sizes = {int(size) for size in re.findall(r'class="tag size-(\d)', client.get("/").text)}
     assert len(sizes) >= 2 and sizes <= {1, 2, 3, 4}
+
+
+def test_a_date_range_filters_the_search_page(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "", "from": "2024-03-01", "to": "2024-12-31"}).text
+    assert set(card_ids(page)) == {"c", "d", "g"}  # 2024-07-08, 2024-10-01, 2024-03-18
+    assert 'name="from" value="2024-03-01"' in page and 'id="date-range"' in page
+    open_ended = client.get("/search", params={"q": "", "from": "2025"}).text
+    assert card_ids(open_ended) == ["f"]
+    bad = client.get("/search", params={"q": "", "from": "last week"})
+    assert bad.status_code == 400 and "write it as 2024, 2024-05 or 2024-05-01" in bad.text

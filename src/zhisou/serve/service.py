@@ -208,6 +208,19 @@ class Service:
         out["tag"] = tag
         return out
 
+    def date_range(self, start: str, end: str) -> list[str]:
+        """The filter for documents dated from ``start`` to ``end`` (both inclusive, either may
+        be empty; a year, month or day as the query syntax reads them), or none."""
+        start, end = start.strip(), end.strip()
+        if not start and not end:
+            return []
+        if self.date_field is None:
+            raise ZhisouError("this index has no date field to filter on")
+        for value in (start, end):
+            if value and not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", value):
+                raise ZhisouError(f"date {value!r}: write it as 2024, 2024-05 or 2024-05-01")
+        return [f"{self.date_field}:[{start or '*'} TO {end or '*'}]"]
+
     def query_words(self, query: str) -> list[str]:
         """The words of ``query`` as typed (the precise cut's tokens, original spelling), for a
         document page to mark after a result was opened."""

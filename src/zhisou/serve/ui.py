@@ -136,6 +136,8 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
         partial: bool = False,
         explain: bool = False,
         sort: str | None = None,
+        date_from: Annotated[str, Query(alias="from")] = "",
+        date_to: Annotated[str, Query(alias="to")] = "",
     ) -> HTMLResponse:
         results = service.search(
             q,
@@ -144,6 +146,7 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
             size=service.settings.page_size,
             tags=tag,
             year=year or None,
+            filters=service.date_range(date_from, date_to),
             explain=explain,
             sort=sort or None,
         )
@@ -152,7 +155,17 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
         if not results["hits"]:  # somewhere to go instead of two bare lines
             extra = {"popular": service.tags(12), "recent": service.latest(size=5)["hits"]}
         return render(
-            request, template, results=results, q=q, mode=mode, tags=tag, year=year, sort=sort or "", **extra
+            request,
+            template,
+            results=results,
+            q=q,
+            mode=mode,
+            tags=tag,
+            year=year,
+            sort=sort or "",
+            date_from=date_from,
+            date_to=date_to,
+            **extra,
         )
 
     @router.get("/doc", response_class=HTMLResponse, include_in_schema=False)
