@@ -62,3 +62,14 @@ def test_phrases_match_whether_a_piece_is_a_word_or_a_sub_word(make_index: Calla
     index = make_index(NOTES, SCHEMA)
     assert index.search('"索引"').ids and set(index.search('"索引"').ids) == {"inverted", "engine", "index"}
     assert index.search('"引擎"').ids == ["engine"]
+
+
+def test_did_you_mean_offers_words_not_marked_sub_words(make_index: Callable[..., Index]) -> None:
+    """The suggester's vocabulary is the words a reader sees: never a straddling sub-word."""
+    from zhisou.search.suggest import Suggester
+
+    index = make_index(NOTES, SCHEMA)
+    suggester = Suggester(index.searcher().reader)
+    vocabulary = suggester._vocabulary()
+    assert "搜索引擎" in vocabulary and not any(word.startswith(SUB_WORD) for word in vocabulary)
+    assert index.searcher().did_you_mean("搜索引檠") in (None, "搜索引擎")

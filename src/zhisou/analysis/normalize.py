@@ -54,6 +54,7 @@ TAIWAN_WORDS_IN_SIMPLIFIED = {
     "执行绪": "线程",
     "硬碟": "硬盘",
 }
+_TAIWAN_WORD = re.compile("|".join(TAIWAN_WORDS_IN_SIMPLIFIED))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,7 @@ def fold(text: str, *, traditional_to_simplified: bool = True) -> FoldedText:
         # A phrase conversion that changed the length would break offsets: go character by character.
         if len(converted) != len(folded):
             folded = "".join(_convert_char(char) for char in folded)
-        elif converted != folded or any(word in converted for word in TAIWAN_WORDS_IN_SIMPLIFIED):
+        elif converted != folded or _TAIWAN_WORD.search(converted):
             folded, origin = _regional_words(folded, converted, origin)
         else:
             folded = converted

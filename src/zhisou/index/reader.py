@@ -20,6 +20,7 @@ from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.termdict import term_key
 from zhisou.schema import Schema
 
+HELD_MEMO = 200_000  # term presence answers a reader remembers (cleared when full)
 DECODED_IDS_UP_TO = 200_000  # documents; ~14 MB of id strings at most
 OPEN_RETRY_SECONDS = 30.0
 
@@ -40,6 +41,10 @@ class IndexReader:
         self.doc_count = int(self.live.sum())
         self._all_ids: list[str] | None = None
         self._id_pages: IdPages | None = None
+        self._held: dict[bytes, bool] = {}  # has_terms' answers
+        # What layers above work out from this reader and keep as long as it lives (it never
+        # changes): query planning's terms of a word, say. Keyed by the owner's name.
+        self.memo: dict[str, Any] = {}
         self._distinct_terms: int | None = None
 
     @classmethod
@@ -144,12 +149,21 @@ class IndexReader:
             self._all_ids = [doc_id for segment in self.segments for doc_id in segment.all_doc_ids()]
         return self._all_ids
 
-    def has_terms(self, keys: list[bytes]) -> np.ndarray:
-        """Whether any segment holds each term (``field\x1fterm``; deleted documents count)."""
-        held = np.zeros(len(keys), dtype=np.bool_)
-        for segment in self.segments:
-            held |= segment.terms.ordinals(keys) >= 0
-        return held
+    def has_terms(self, keys: list[bytes]) -> list[bool]:
+        """Whether any segment holds each term (``field\x1fterm``; deleted documents count).
+        Answers are remembered (a reader's dictionaries never change): query planning asks
+        about the same common words again and again, and a dictionary probe per segment costs
+        ~10 µs of a ~60 µs query."""
+        known = self._held
+        missing = [key for key in dict.fromkeys(keys) if key not in known]
+        if missing:
+            found = np.zeros(len(missing), dtype=np.bool_)
+            for segment in self.segments:
+                found |= segment.terms.ordinals(missing) >= 0
+            if len(known) + len(missing) > HELD_MEMO:
+                known.clear()
+            known.update(zip(missing, found.tolist()))
+        return [known[key] for key in keys]
 
     def find(self, doc_id: str) -> int | None:
         """Global doc number of the live document with this id."""

@@ -23,8 +23,24 @@ def _parser() -> Any:
     return MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")  # as the page
 
 
-@lru_cache(maxsize=2048)  # the same documents come back page after page
+CACHED_UP_TO = 64 * 1024  # characters: longer texts are rendered each time, not kept
+
+
 def plain_text(text: str, title: str | None = None, *, code_blocks: bool = True) -> str:
+    """``text`` rendered from Markdown to plain text (see ``_render``); the renderings of texts
+    up to ``CACHED_UP_TO`` characters are remembered (the same notes come back page after page),
+    longer ones are not: 512 of them, so the cache stays under ~130 MB whatever the corpus."""
+    if len(text) <= CACHED_UP_TO:
+        return _cached(text, title, code_blocks)
+    return _render(text, title, code_blocks)
+
+
+@lru_cache(maxsize=512)
+def _cached(text: str, title: str | None, code_blocks: bool) -> str:
+    return _render(text, title, code_blocks)
+
+
+def _render(text: str, title: str | None, code_blocks: bool) -> str:
     """``text`` rendered from Markdown to plain text, paragraphs on lines of their own; a first
     heading equal to ``title`` (after trimming) is dropped, and code blocks too unless
     ``code_blocks`` (snippets search them; an excerpt of a note's opening leaves them out)."""

@@ -25,6 +25,7 @@ from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import term_key
 
 PART_WEIGHT = 0.3
+WORD_MEMO = 100_000  # (field, word) → terms, per reader (cleared when full)
 PINYIN_WEIGHT = 0.5  # a pinyin form found for a query word the field does not hold
 _LATIN_WORD = re.compile(r"[a-z]+")
 _VOWEL = re.compile(r"[aeiouv]")
@@ -47,36 +48,43 @@ def field_terms(
     cjk: list[bool],
     pinyin_text: str | None = None,
 ) -> list[tuple[str, float]]:
-    """The query's analyzed ``terms`` as ``field`` holds them, weighted (see the module). One
-    batch of dictionary probes per segment for the words; a second only when one is absent.
-    Parts are not probed: a part the field lacks matches nothing and costs nothing.
+    """The query's analyzed ``terms`` as ``field`` holds them, weighted (see the module).
+    A Chinese word's terms depend only on the word and the reader's dictionaries, which never
+    change: they are worked out once per reader (``word_terms``) and looked up after that.
     ``pinyin_text``: the query as typed, when the field holds pinyin forms (``pinyin_terms``)."""
-    words = [term for term, is_cjk in zip(terms, cjk) if is_cjk and len(term) > 1]
-    if not words:
-        out = [(term, 1.0) for term in terms]
-        return out + pinyin_terms(reader, field, analyzer, pinyin_text, set()) if pinyin_text else out
-    held = reader.has_terms([term_key(field, word) for word in words])
-    absent = {word for word, found in zip(words, held.tolist()) if not found}
-    inner: set[str] = set()
-    if absent:
-        ordered = sorted(absent)
-        found = reader.has_terms([term_key(field, SUB_WORD + word) for word in ordered]).tolist()
-        inner = {word for word, is_held in zip(ordered, found) if is_held}
     out: list[tuple[str, float]] = []
+    unknown: set[str] = set()
+    memo: dict[tuple[str, str], tuple[tuple[str, float], ...]] = reader.memo.setdefault("word-terms", {})
     for term, is_cjk in zip(terms, cjk):
         if not is_cjk or len(term) < 2:
             out.append((term, 1.0))
             continue
-        if term not in absent:
-            out.append((term, 1.0))
-        elif term in inner:
-            out.append((SUB_WORD + term, 1.0))  # absent as a word: where it straddles a seam
-        for part in analyzer.parts(term):  # in either form: a word elsewhere, or across a seam
-            out.append((part, PART_WEIGHT))
-            out.append((SUB_WORD + part, PART_WEIGHT))
+        found = memo.get((field, term))
+        if found is None:
+            if len(memo) >= WORD_MEMO:
+                memo.clear()
+            found = memo[(field, term)] = word_terms(reader, field, analyzer, term)
+        if not found or found[0][1] != 1.0:
+            unknown.add(term)  # held nowhere as a word nor across a seam
+        out.extend(found)
     if pinyin_text:
-        out += pinyin_terms(reader, field, analyzer, pinyin_text, absent - inner)
+        out += pinyin_terms(reader, field, analyzer, pinyin_text, unknown)
     return out
+
+
+def word_terms(reader: IndexReader, field: str, analyzer: Analyzer, word: str) -> tuple[tuple[str, float], ...]:
+    """What one Chinese query word looks up in ``field``: the word (or, held nowhere as a word,
+    its straddling form), then its parts in either form at ``PART_WEIGHT`` (a part the field
+    lacks matches nothing and costs nothing, so parts are not probed)."""
+    held_word, held_inner = reader.has_terms([term_key(field, word), term_key(field, SUB_WORD + word)])
+    out: list[tuple[str, float]] = []
+    if held_word:
+        out.append((word, 1.0))
+    elif held_inner:
+        out.append((SUB_WORD + word, 1.0))
+    for part in analyzer.parts(word):  # in either form: a word elsewhere, or across a seam
+        out += ((part, PART_WEIGHT), (SUB_WORD + part, PART_WEIGHT))
+    return tuple(out)
 
 
 def pinyin_terms(
@@ -90,7 +98,7 @@ def pinyin_terms(
     if latin:
         analyzed = [analyzer.stream(word).terms for word in latin]
         keys = [term_key(field, terms[0]) for terms in analyzed if terms]
-        held = iter(reader.has_terms(keys).tolist()) if keys else iter(())
+        held = iter(reader.has_terms(keys)) if keys else iter(())
         run: list[str] = []
         for word, terms in zip(latin, analyzed):
             if terms and next(held):
@@ -120,4 +128,4 @@ def pinyin_terms(
 
 
 def _held(reader: IndexReader, field: str, namespace: str, forms: list[str]) -> list[bool]:
-    return reader.has_terms([term_key(field, namespace + form) for form in forms]).tolist()
+    return reader.has_terms([term_key(field, namespace + form) for form in forms])

@@ -15,6 +15,7 @@ from collections import Counter
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from zhisou.analysis.tokenizers import SUB_WORD
 from zhisou.index.reader import IndexReader
 
 MAX_DOCUMENTS = 10_000  # ~1 s of tokenizing on first use; a larger index samples its first documents
@@ -47,7 +48,9 @@ class Suggester:
         return self._counts
 
     def _words_of(self, text: str, analyzer: str) -> list[str]:
-        return self.reader.analyzers.get(analyzer).tokenizer.stream(text, offsets=False).terms
+        """Words as a reader sees them: not the straddling sub-words the index keeps apart."""
+        terms = self.reader.analyzers.get(analyzer).tokenizer.stream(text, offsets=False).terms
+        return [term for term in terms if not term.startswith(SUB_WORD)]
 
     def suggest(self, query: str) -> str | None:
         """The query with unknown words corrected, or None when there is nothing to correct."""
