@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from zhisou.cli.base import DEFAULT_INDEX, JsonOption, app, err, out, print_json, run
-from zhisou.cli.render import RateColumn
+from zhisou.cli.render import progress_bar
 from zhisou.errors import ZhisouError
 from zhisou.schema import DEFAULT_EMBEDDING_MODEL
 
@@ -28,15 +28,7 @@ ModelOption = Annotated[str, typer.Option(help="Embedding model of the hybrid fi
 
 
 def _progress(show: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        RateColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=not show,
-        transient=True,
-    )
+    return progress_bar(err, show, transient=True)
 
 
 @ltr_app.command("features")

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import ProgressColumn, Task
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
 from zhisou.schema import Schema
@@ -67,3 +67,16 @@ class RateColumn(ProgressColumn):
         elapsed = task.elapsed or 0
         rate = docs / elapsed if elapsed > 0 else 0
         return Text(f"{docs:,} {unit}  {rate:,.0f} {unit}/s", style="cyan")
+
+
+def progress_bar(console: Console, show: bool, *, transient: bool) -> Progress:
+    """The progress display of long commands: description, bar, items and rate, time left."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        RateColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not show,
+        transient=transient,
+    )

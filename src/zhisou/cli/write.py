@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from zhisou.api import Index
 from zhisou.cli.base import (
@@ -24,7 +23,7 @@ from zhisou.cli.base import (
     print_json,
     run,
 )
-from zhisou.cli.render import RateColumn
+from zhisou.cli.render import progress_bar
 from zhisou.errors import ZhisouError
 from zhisou.schema import Schema
 
@@ -55,6 +54,10 @@ def init(
     run(action)
 
 
+MapOption = Annotated[list[str] | None, typer.Option("--map", help="Rename a source field: --map text=body")]
+ListSepOption = Annotated[
+    str, typer.Option(help="CSV: what separates the values of a keyword field (tags) in one cell.")
+]
 RootOption = Annotated[
     Path | None,
     typer.Option(
@@ -69,13 +72,11 @@ def index_command(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders: .jsonl .json .csv .parquet .md .html .txt")],
     index: IndexOption = Path(DEFAULT_INDEX),
     strict: Annotated[bool, typer.Option(metavar="", help="Stop at the first bad record and add nothing.")] = False,
-    field_map: Annotated[list[str] | None, typer.Option("--map", help="Rename a source field: --map text=body")] = None,
+    field_map: MapOption = None,
     schema: Annotated[Path | None, typer.Option(help="Schema for a new index.")] = None,
     commit_every: Annotated[int, typer.Option(min=1, help="Commit after this many documents.")] = 10_000,
     commit_interval: Annotated[float, typer.Option(min=0.001, help="Commit at least this often (seconds).")] = 60.0,
-    list_sep: Annotated[
-        str, typer.Option(help="CSV: what separates the values of a keyword field (tags) in one cell.")
-    ] = ";",
+    list_sep: ListSepOption = ";",
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -107,10 +108,8 @@ def index_command(
 def sync(
     folder: Annotated[Path, typer.Argument(help="A folder of notes (under the index's files root).")],
     index: IndexOption = Path(DEFAULT_INDEX),
-    field_map: Annotated[list[str] | None, typer.Option("--map", help="Rename a source field: --map text=body")] = None,
-    list_sep: Annotated[
-        str, typer.Option(help="CSV: what separates the values of a keyword field (tags) in one cell.")
-    ] = ";",
+    field_map: MapOption = None,
+    list_sep: ListSepOption = ";",
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -182,15 +181,7 @@ def _index_files(
         raise
     started = time.perf_counter()
     show = not as_json
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        RateColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=not show,
-        transient=False,
-    ) as progress:
+    with progress_bar(err, show, transient=False) as progress:
         task = progress.add_task("indexing", total=total_bytes(paths) or None, docs=0)
         if target_index.schema.semantic is not None:  # passages embedded at each flush
             embed_task.append(progress.add_task("embedding", total=None, docs=0, unit="passages"))
