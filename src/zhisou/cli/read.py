@@ -64,9 +64,10 @@ def search(
             "mode": chosen,
             "explain": explain,
         }
-        # The first search of a process also loads the compiled kernels (and, for semantic
-        # modes, the model): start-up, not search. It runs once untimed, without stored fields.
-        searched.search(query, **{**options, "with_docs": False, "explain": False})
+        # The first search of a process also loads the compiled kernels (for semantic modes,
+        # the model; for snippets, the Markdown parser): start-up, not search. It runs once
+        # untimed.
+        searched.search(query, **{**options, "explain": False})
         startup_ms = (time.perf_counter() - started) * 1000
         result = searched.search(query, **options)
         if as_json:
