@@ -22,7 +22,9 @@ NOTES = [
 ]
 
 
-@pytest.mark.parametrize("query", ["daopai", "dao pai", "dao pai suo yin", "daopaisuoyin", "dpsy", "DaoPai"])
+@pytest.mark.parametrize(
+    "query", ["daopai", "dao pai", "dao pai suo yin", "daopaisuoyin", "dpsy", "DaoPai", "the daopai"]
+)
 def test_pinyin_and_initials_find_the_chinese_word(make_index: Callable[..., Index], query: str) -> None:
     index = make_index(NOTES[:3], Schema.default())
     assert index.search(query).ids[:1] == ["inverted"]

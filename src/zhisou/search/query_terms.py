@@ -9,7 +9,7 @@ is a word or a part of a longer one (``引擎`` finds 搜索引擎), never where
 系统 inside 分布式系统) weigh ``PART_WEIGHT``, in either form. Where the field holds a query word
 nowhere as a word, the word as a straddling sub-word stands in for it, at full weight.
 
-Measured on the shared sets (benchmarks/RESULTS.md, "Precise query analysis"): parts at 0.3
+Measured on the shared sets (benchmarks/RESULTS.md, "Chinese query analysis"): parts at 0.3
 gave the best nDCG@10 of the weights tried (0.3 – 1.0).
 """
 
@@ -101,7 +101,7 @@ def pinyin_terms(
         held = iter(reader.has_terms(keys)) if keys else iter(())
         run: list[str] = []
         for word, terms in zip(latin, analyzed):
-            if terms and next(held):
+            if not terms or next(held):  # a stopword, or a word the field holds: ends a run
                 if run:
                     letters.append("".join(run))
                 run = []
@@ -114,8 +114,8 @@ def pinyin_terms(
     # into pieces it would only find unrelated words of one syllable each.
     spelled = [spelling for word in sorted(unknown) if (spelling := text_pinyin(word))]
     if spelled:
-        held = _held(reader, field, FULL, spelled)
-        out += [(FULL + spelling, PINYIN_WEIGHT) for spelling, found in zip(spelled, held) if found]
+        known = _held(reader, field, FULL, spelled)
+        out += [(FULL + spelling, PINYIN_WEIGHT) for spelling, found in zip(spelled, known) if found]
     for string in letters:
         # Initials only for letters without a vowel (dpsy): an unknown English word is not read
         # as initials of some words.
