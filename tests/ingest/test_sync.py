@@ -115,3 +115,14 @@ def test_the_root_is_recorded_in_the_index(tmp_path: Path) -> None:
     index = tmp_path / "ix"
     invoke("index", str(root / "sub" / "b.md"), "-i", str(index))
     assert json.loads((index / SOURCES_FILE).read_text())["root"] == str((root / "sub").resolve())
+
+
+def test_sync_of_a_folder_of_data_files_adds_them(tmp_path: Path) -> None:
+    """No Markdown, HTML or text file: nothing is file-derived, so nothing to delete, and the
+    records are added (no root needed)."""
+    folder = tmp_path / "data"
+    write(folder / "docs.jsonl", '{"id": "r1", "body": "第一条"}\n{"id": "r2", "body": "第二条"}\n')
+    index = str(tmp_path / "ix")
+    code, output = invoke("sync", str(folder), "-i", index, "--json")
+    assert code == 0 and json.loads(output)["added"] == 2 and json.loads(output)["deleted"] == 0
+    assert ids(Path(index)) == ["r1", "r2"]

@@ -215,9 +215,7 @@ def ingest(
     if report.interrupted and strict:
         index.rollback()  # all or nothing
         return report
-    if remove_missing and not report.interrupted:
-        if root is None:
-            raise ZhisouError("removing the documents of missing files needs the index's files root")
+    if remove_missing and not report.interrupted and root is not None:  # no root: no file documents
         gone = documents_of_missing_files(index, paths, root, set(seen), {e.source for e in report.errors})
         report.deleted = index.delete(gone) if gone else 0
     commit()
