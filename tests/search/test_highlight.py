@@ -94,3 +94,15 @@ def test_snippets_and_excerpts_come_from_rendered_markdown() -> None:
     assert marked is not None and "<mark>slow_query_log</mark>" in marked and "#" not in marked and "**" not in marked
     assert "重点内容" in plain_text("**重点**内容") and "重点 内容" not in plain_text("**重点**内容")
     assert plain_text("just plain text, 1 line") == "just plain text, 1 line"
+
+
+def test_the_repeated_heading_is_found_by_the_schema_title_field(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The title role comes from the schema (here ``name``), not from a field called title."""
+    from zhisou import Index, Schema
+    from zhisou.schema import FieldSpec
+
+    index = Index.create(tmp_path / "ix", Schema((FieldSpec("name", "text"), FieldSpec("text", "text"))))
+    index.add({"id": "1", "name": "慢查询", "text": "# 慢查询\n\n打开慢查询日志。"})
+    index.commit()
+    snippet = index.search("慢查询", fields=["text"]).hits[0].highlights["text"]
+    assert "#" not in snippet and snippet.count("<mark>") == 1  # the heading is not repeated

@@ -37,7 +37,11 @@ def _tw2sp() -> opencc.OpenCC:
     return opencc.OpenCC("tw2sp")
 
 
-_CJK_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
+# Han characters (CJK unified ideographs, extension A, compatibility ideographs, planes 2): the
+# one definition tokenizers, phrases and highlights share.
+CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
+CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 # Taiwan words OpenCC's phrase tables leave to character conversion, rewritten to the
 # traditional spelling of the mainland word first (``tw2sp`` then simplifies it).
 _REGIONAL_WORDS = {"憑證": "證書"}

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
+from zhisou.analysis.tokenizers import SUB_WORD
+
 FULL = "\x03"  # in front of a word's joined full pinyin
 INITIALS = "\x04"  # in front of a word's initials
 MAX_PIECE = 24  # letters: the longest pinyin form a query piece is looked up as
@@ -27,7 +29,7 @@ def word_pinyin(word: str) -> tuple[str, str] | None:
     full = lazy_pinyin(word, errors=lambda chars: [""] * len(chars))
     if not full or not all(syllable.isascii() and syllable.isalpha() for syllable in full):
         return None
-    return "".join(full), "".join(syllable[0] for syllable in full) if full else ""
+    return "".join(full), "".join(syllable[0] for syllable in full)
 
 
 def pinyin_tokens(terms: Sequence[str], positions: Sequence[int], cjk: Sequence[bool]) -> tuple[list[str], list[int]]:
@@ -35,7 +37,7 @@ def pinyin_tokens(terms: Sequence[str], positions: Sequence[int], cjk: Sequence[
     out_terms: list[str] = []
     out_positions: list[int] = []
     for term, position, is_cjk in zip(terms, positions, cjk):
-        if not is_cjk or term[:1] < " ":  # a straddling sub-word (marked) gives none
+        if not is_cjk or term.startswith(SUB_WORD):  # a straddling sub-word gives none
             continue
         forms = word_pinyin(term)
         if forms is None:

@@ -21,16 +21,16 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from zhisou.analysis.normalize import fold
+from zhisou.analysis.normalize import CJK_CHAR, CJK_CHARS, fold
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
+_CJK = CJK_CHARS
 _WORD_CHAR = rf"[^\W_{_CJK}]"
 _TOKEN_RE = re.compile(
     rf"(?P<cjk>[{_CJK}]+)"
     rf"|(?P<num>\d+(?:\.\d+)+)"
     rf"|(?P<word>{_WORD_CHAR}+(?:['’_]{_WORD_CHAR}+)*)"
 )
-_HAS_CJK = re.compile(rf"[{_CJK}]")
+_HAS_CJK = CJK_CHAR
 
 
 _LONE_CJK = re.compile(rf"(?<!\S)[{_CJK}](?!\S)")

@@ -10,12 +10,12 @@ index is split into segments or on deleted documents awaiting a merge.
 from __future__ import annotations
 
 import bisect
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from zhisou.analysis import Token
+from zhisou.analysis.normalize import CJK_CHAR
 from zhisou.analysis.tokenizers import SUB_WORD, is_single_chinese_character
 from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import FIELD_SEPARATOR, term_key
@@ -320,12 +320,9 @@ def _phrase_tokens(tokens: list[Token]) -> list[Token]:
 def _both_forms(field_name: str, text: str) -> tuple[bytes, ...]:
     """The keys a phrase piece may be indexed under: a Chinese word as a word or as a sub-word."""
     bare = text.removeprefix(SUB_WORD)
-    if not _HAN.match(bare):
+    if not CJK_CHAR.match(bare):
         return (term_key(field_name, text),)
     return (term_key(field_name, bare), term_key(field_name, SUB_WORD + bare))
-
-
-_HAN = re.compile("[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 
 
 def _phrase_in_segment(

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import bisect
 import html
-import re
 from typing import NamedTuple
 
 from zhisou.analysis import Analyzer
+from zhisou.analysis.normalize import CJK_CHAR
 from zhisou.search.plaintext import plain_text
 
 ELLIPSIS = "…"
@@ -60,7 +60,7 @@ def _nice_start(text: str, start: int, limit: int = 12) -> int:
 def _whole_words(spans: list[tuple[int, int]], analyzer: Analyzer, text: str) -> list[tuple[int, int]]:
     """Each span widened to the Chinese words it lies in: a sub-word match (索引 in 搜索引擎) marks
     the whole word, never ``搜<mark>索引</mark>擎``."""
-    words = analyzer.word_spans(text) if any(_HAN.match(text, s) for s, _ in spans) else []
+    words = analyzer.word_spans(text) if any(CJK_CHAR.match(text, s) for s, _ in spans) else []
     if not words:
         return spans
     starts = [start for start, _ in words]
@@ -74,9 +74,6 @@ def _whole_words(spans: list[tuple[int, int]], analyzer: Analyzer, text: str) ->
             end = max(end, words[last][1])
         widened.append((start, end))
     return widened
-
-
-_HAN = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def excerpt(text: str, length: int = 150, title: str | None = None) -> str:

@@ -29,6 +29,7 @@ def hydrate(
     """Ranked documents as hits: stored fields, and a snippet per text field with the query's
     ``terms`` (field → analyzed terms) marked; ``highlight_fields`` limits which fields."""
     hits = []
+    title = CardFields.of(reader.schema).title
     for rank, (doc, score) in enumerate(zip(docs, scores), start=first_rank):
         stored = reader.stored(doc)
         hits.append(
@@ -37,16 +38,22 @@ def hydrate(
                 score,
                 rank,
                 stored,
-                highlights(reader, stored, terms, highlight_fields),
+                highlights(reader, stored, terms, highlight_fields, title),
             )
         )
     return hits
 
 
 def highlights(
-    reader: IndexReader, stored: dict[str, Any], terms: dict[str, set[str]], wanted: Sequence[str] | None = None
+    reader: IndexReader,
+    stored: dict[str, Any],
+    terms: dict[str, set[str]],
+    wanted: Sequence[str] | None = None,
+    title_field: str | None = None,
 ) -> dict[str, str]:
-    """field → HTML snippet with the terms marked, for text fields holding any of them."""
+    """field → HTML snippet with the terms marked, for text fields holding any of them. Fields
+    other than the title (``CardFields.title``) are read as rendered text: no '#', and no first
+    heading that repeats the title."""
     out: dict[str, str] = {}
     for spec in reader.schema.text_fields:
         if wanted is not None and spec.name not in wanted:
@@ -55,8 +62,8 @@ def highlights(
         field_terms = terms.get(spec.name)
         if not isinstance(value, str) or not field_terms:
             continue
-        if spec.name != "title":  # snippets come from the rendered text (no '#', no repeated title)
-            title = stored.get("title")
+        if spec.name != title_field:
+            title = stored.get(title_field) if title_field else None
             value = plain_text(value, title if isinstance(title, str) else None)
         marked = highlight(value, reader.analyzers.get(spec.analyzer_name), field_terms)
         if marked is not None:

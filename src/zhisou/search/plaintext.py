@@ -17,10 +17,12 @@ _BLOCK_ENDS = {"paragraph_close", "heading_close", "list_item_close", "tr_close"
 
 
 @lru_cache(maxsize=1)
-def _parser() -> Any:
+def markdown_parser() -> Any:
+    """The one Markdown configuration: CommonMark with tables and strikethrough, raw HTML off
+    (shown as text). The document page renders with it; snippets read its tokens."""
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")  # as the page
+    return MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")
 
 
 CACHED_UP_TO = 64 * 1024  # characters: longer texts are rendered each time, not kept
@@ -48,7 +50,7 @@ def _render(text: str, title: str | None, code_blocks: bool) -> str:
         return ""
     if not _looks_marked_up(text):
         return text
-    tokens = _parser().parse(text)
+    tokens = markdown_parser().parse(text)
     lines: list[str] = []
     current: list[str] = []
     skip_heading = title is not None and title.strip() != ""  # only ever the first block

@@ -9,14 +9,14 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from markdown_it import MarkdownIt
 
 from zhisou.modes import SEARCH_MODES
+from zhisou.search.plaintext import markdown_parser
 from zhisou.serve.i18n import choose_language, translator
 from zhisou.serve.service import Service
 
 Page = Annotated[int, Query(ge=1, le=10_000)]
-_markdown = MarkdownIt("commonmark", {"html": False}).enable("table")  # raw HTML is escaped
+_markdown = markdown_parser()  # raw HTML is escaped
 
 
 def render_markdown(text: str) -> str:
