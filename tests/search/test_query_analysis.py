@@ -36,9 +36,25 @@ def test_the_parts_of_a_word_still_find_it(make_index: Callable[..., Index]) -> 
 
 
 def test_a_word_found_nowhere_as_a_word_falls_back_to_sub_words(make_index: Callable[..., Index]) -> None:
-    """布式 is no word of any note, only a piece across the seam of 分布|式: the query still finds it."""
-    index = make_index(NOTES, SCHEMA)
-    assert index.search("布式").ids == ["dist"]
+    """华人 is no word of any note, only a piece across the seams of 中|华人|民: the query still finds it."""
+    extra = [*NOTES, {"id": "prc", "title": "国名", "body": "中华人民共和国成立于1949年。"}]
+    index = make_index(extra, SCHEMA)
+    assert index.search("华人").ids == ["prc"]
+
+
+def test_a_word_that_begins_or_ends_a_longer_one_is_its_part(make_index: Callable[..., Index]) -> None:
+    """长沙 begins 长沙市 and 上门 ends 找上门 (the rest is one character): both words find both
+    notes, though 长沙 and 上门 are words of other notes too."""
+    extra = [
+        *NOTES,
+        {"id": "city", "title": "统计", "body": "长沙市统计局发布了常住人口数据。"},
+        {"id": "trip", "title": "旅行", "body": "周末去长沙玩。"},
+        {"id": "repair", "title": "维修", "body": "师傅会找上门来修。"},
+        {"id": "service", "title": "服务", "body": "提供上门服务。"},
+    ]
+    index = make_index(extra, SCHEMA)
+    assert set(index.search("长沙").ids) == {"city", "trip"}
+    assert set(index.search("上门").ids) == {"repair", "service"}
 
 
 def test_a_compound_query_ranks_its_own_notes_first(make_index: Callable[..., Index]) -> None:
@@ -55,6 +71,10 @@ def test_straddling_sub_words_are_indexed_apart() -> None:
     terms = analyzer.terms("搜索引擎")
     assert {"搜索", "引擎", "搜索引擎", SUB_WORD + "索引"} == set(terms)
     assert analyzer.parts("分布式系统") == ("分布", "布式", "系统", "分布式")
+    # Parts begin or end their word (or a longer part); inner pieces straddle unless they fit.
+    assert SUB_WORD + "华人" in analyzer.terms("中华人民共和国")
+    assert {"中华", "人民", "共和", "共和国"} <= set(analyzer.terms("中华人民共和国"))
+    assert {"长沙", "沙市"} <= set(analyzer.terms("长沙市")) and "上门" in analyzer.terms("找上门")
     assert analyzer.stream("搜索引擎", for_query=True).terms == ["搜索引擎"]
 
 

@@ -50,13 +50,15 @@ SUB_WORD = "\x02"  # in front of a straddling sub-word's term: no token of text 
 
 def straddling_sub_words(words: list[tuple[str, int, int]]) -> list[bool]:
     """Which of jieba's search-mode words straddle a seam of a longer word: ``索引`` in
-    ``搜|索引|擎`` (搜索 + 引擎), ``布式`` in 分布式系统. Those are indexed apart (``SUB_WORD``);
+    ``搜|索引|擎`` (搜索 + 引擎), ``华人`` in 中|华人|民 (中华人民共和国). Those are indexed apart (``SUB_WORD``);
     the parts a word is made of (搜索, 引擎, 系统, 人民 in 中华人民共和国) stay plain words.
 
     Search mode emits each word's inner 2- and 3-character words just before the word, so
-    walking backwards a word comes first and its sub-words fall within it. A sub-word is a part
-    when both its edges are edges of the word or of its other sub-words (搜索 ends where 引擎
-    starts); a straddling one starts or ends inside them all.
+    walking backwards a word comes first and its sub-words fall within it. A sub-word that
+    begins or ends the word, or a longer sub-word, is a part (长沙 and 沙市 in 长沙市, 上门 in
+    找上门, 共和 in 共和国: what remains may be one character, which search mode never emits);
+    an inner one is a part when both its edges are edges of other sub-words (人民 in
+    中华|人民|共和国), and straddles otherwise (索引 in 搜|索引|擎, 华人 in 中|华人|民).
     """
     flags = [False] * len(words)
     group: list[int] = []  # the sub-words of the word at ``parent``
@@ -75,8 +77,14 @@ def straddling_sub_words(words: list[tuple[str, int, int]]) -> list[bool]:
         if group:
             ends = {words[parent][1]} | {words[k][2] for k in group}
             starts = {words[parent][2]} | {words[k][1] for k in group}
+            spans = [words[parent][1:]] + [words[k][1:] for k in group]
             for k in group:
-                flags[k] = not (words[k][1] in ends and words[k][2] in starts)
+                start, end = words[k][1], words[k][2]
+                at_an_edge = any(
+                    (start == first or end == last) and first <= start and end <= last and (first, last) != (start, end)
+                    for first, last in spans
+                )
+                flags[k] = not (at_an_edge or (start in ends and end in starts))
             group = []
         parent = i
     return flags
