@@ -132,10 +132,13 @@ def make_synthetic(directory: Path, documents: int, queries: int = 1000, seed: i
 
 
 def tokenizer() -> Callable[[str], list[str]]:
+    """The peers' one tokenizer, for documents and queries alike: the terms zhisou indexes
+    (search-mode Chinese words with their sub-words). zhisou itself analyzes queries its own
+    way (precise words, their parts weighted), which the peers cannot express."""
     from zhisou.analysis import AnalyzerRegistry
 
     analyzer = AnalyzerRegistry().get("zh")
-    return lambda text: analyzer.stream(text, for_query=True).terms
+    return lambda text: analyzer.stream(text).terms
 
 
 def directory_size(path: Path) -> int:
