@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zhisou.errors import DocumentError, IndexExistsError, ZhisouError
 from zhisou.index.directory import atomic_write_bytes, fsync_directory
@@ -27,6 +27,10 @@ from zhisou.schema import Schema
 from zhisou.search.results import SearchResult
 from zhisou.search.searcher import Searcher
 from zhisou.search.similarity import BM25
+
+if TYPE_CHECKING:
+    from zhisou.suggest.autocomplete import Autocomplete
+    from zhisou.suggest.complete import Completion
 
 SCHEMA_FILE = "schema.json"
 REFRESH_SECONDS = 1.0
@@ -51,6 +55,7 @@ class Index:
         self._searcher: Searcher | None = None
         self._reader = IndexReader.open(self.directory)
         self._checked_at = time.monotonic()
+        self._autocomplete: Autocomplete | None = None
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -198,6 +203,16 @@ class Index:
     def search(self, query: str = "", **options: Any) -> SearchResult:
         """See ``Searcher.search`` for the options (page, size, filters, sort, ...)."""
         return self.searcher().search(query, **options)
+
+    def suggest(self, prefix: str, size: int = 8) -> list[Completion]:
+        """Completions of a typed ``prefix``, best first: popular past queries from the search
+        log, then the index's titles and tags; by text, pinyin or initials, and one typo away for
+        Latin prefixes of four letters or more (``suggest/complete.py``)."""
+        if self._autocomplete is None:
+            from zhisou.suggest.autocomplete import Autocomplete
+
+            self._autocomplete = Autocomplete(self.directory)
+        return self._autocomplete.complete(self.searcher().reader, prefix, size)
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
         return self.searcher().get(doc_id)

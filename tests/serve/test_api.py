@@ -412,3 +412,36 @@ def test_excerpt_is_plain_text_and_excerpt_html_is_escaped(client: TestClient) -
     assert hit["excerpt_html"] == "注意：a &lt; b &amp;&amp; x_y ~/.cache"
     marked = client.get("/api/search", params={"q": "x_y"}).json()["hits"][0]["highlights"]["body"]
     assert "#" not in marked and "<mark>x_y</mark>" in marked and "比较" not in marked  # title not repeated
+
+
+# -- suggestions ----------------------------------------------------------------------------
+def test_suggest_completes_titles_and_tags_by_text_and_pinyin(client: TestClient) -> None:
+    body = client.get("/api/suggest", params={"q": "倒排"}).json()
+    assert body["q"] == "倒排" and [s["text"] for s in body["suggestions"]] == ["倒排索引"]
+    assert body["suggestions"][0] == {"text": "倒排索引", "source": "title", "weight": 1, "corrected": False}
+    assert [s["text"] for s in client.get("/api/suggest", params={"q": "dpsy"}).json()["suggestions"]] == ["倒排索引"]
+    ranking = client.get("/api/suggest", params={"q": "rank", "size": 1}).json()["suggestions"]
+    assert [s["text"] for s in ranking] == ["ranking"]  # a tag two notes carry, above a title of one
+    assert client.get("/api/suggest", params={"q": ""}).json()["suggestions"] == []
+
+
+def test_suggest_refuses_hostile_input_in_one_line(client: TestClient) -> None:
+    for params in ({"q": "x" * 65}, {"q": "a", "size": 0}, {"q": "a", "size": 21}):
+        response = client.get("/api/suggest", params=params)
+        assert response.status_code == 422, params  # out of range, as every endpoint says it
+        error_of(response)
+    unknown = client.get("/api/suggest", params={"q": "a", "sizes": 3})
+    assert unknown.status_code == 400 and "'sizes'" in error_of(unknown)
+    odd = client.get("/api/suggest", params={"q": "\x00\ud7ff*?[(\"'<script>"})
+    assert odd.status_code == 200 and odd.json()["suggestions"] == []
+
+
+def test_the_search_log_records_a_hashed_client_not_the_address(client: TestClient, index_dir: Path) -> None:
+    client.get("/api/search", params={"q": "rank"})
+    for session in ("s1", "s2"):
+        client.cookies.set("zhisou_session", session)
+        client.get("/api/search", params={"q": "rank"})
+    events = [e for e in SearchLog(index_dir / "logs").events() if e["event"] == "search"]
+    clients = [e["client"] for e in events[-3:]]
+    assert len(set(clients)) == 3 and all(len(c) == 16 for c in clients)
+    assert "testclient" not in json.dumps(events) and "s1" not in clients

@@ -1,4 +1,4 @@
-"""Commands that read an index: search, get."""
+"""Commands that read an index: search, get, suggest."""
 
 from __future__ import annotations
 
@@ -103,5 +103,28 @@ def get(
         else:
             for key, value in doc.items():
                 out.print(f"[bold]{escape(key)}[/]: {escape(str(value))}")
+
+    run(action)
+
+
+@app.command()
+def suggest(
+    prefix: Annotated[str, typer.Argument(help="What has been typed so far: words, pinyin or initials.")],
+    index: IndexOption = Path(DEFAULT_INDEX),
+    size: Annotated[int, typer.Option(min=1, max=20, help="How many completions.")] = 8,
+    as_json: JsonOption = False,
+) -> None:
+    """Complete a prefix: popular past searches first, then titles and tags."""
+
+    def action() -> None:
+        found = Index.open(index).suggest(prefix, size)
+        if as_json:
+            print_json({"q": prefix, "suggestions": [completion.as_dict() for completion in found]})
+            return
+        if not found:
+            out.print(f"no completions for {escape(prefix)!r}")
+        for completion in found:
+            note = " (corrected)" if completion.corrected else ""
+            out.print(f"{escape(completion.text)}  [dim]{completion.source}{note}[/]")
 
     run(action)

@@ -26,6 +26,7 @@ class Session:
     first_rank: int  # 1-based rank of ``shown[0]`` (pages after the first start further down)
     ts: float
     clicks: dict[str, float] = field(default_factory=dict)  # id → time of its first click
+    client: str | None = None  # the hashed address or session that searched, when logged
 
     def clicked(self) -> list[bool]:
         return [doc_id in self.clicks for doc_id in self.shown]
@@ -105,4 +106,12 @@ def _session(event: dict[str, object]) -> Session | None:
     if not isinstance(size, int) or isinstance(size, bool) or size < len(shown):
         size = len(shown)  # logs written before the page length was: every page was full
     first_rank = 1 + (page - 1) * size if isinstance(page, int) and not isinstance(page, bool) and page > 1 else 1
-    return Session(query_id, query, list(shown), first_rank, _number(event.get("ts"), time.time()))
+    client = event.get("client")
+    return Session(
+        query_id,
+        query,
+        list(shown),
+        first_rank,
+        _number(event.get("ts"), time.time()),
+        client=client if isinstance(client, str) and client else None,
+    )

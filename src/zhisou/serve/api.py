@@ -17,6 +17,8 @@ from zhisou.search.parser import MAX_QUERY_CHARS
 from zhisou.serve.guard import RateLimiter, bearer_matches, same_origin
 from zhisou.serve.service import MAX_RELATED, Service
 from zhisou.serve.settings import ServeSettings
+from zhisou.suggest.complete import MAX_PREFIX_CHARS as MAX_SUGGEST_PREFIX
+from zhisou.suggest.complete import MAX_SIZE as MAX_SUGGESTIONS
 
 Page = Annotated[int, Query(ge=1, le=10_000, description="1-based page number")]
 Size = Annotated[int, Query(ge=1, le=100, description="hits per page")]
@@ -103,6 +105,7 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
 
     @router.get("/search", summary="Search with highlights and facet counts")
     def search(
+        request: Request,
         q: Text = "",
         mode: str = "keyword",
         page: Page = 1,
@@ -140,8 +143,16 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
                 facets=facets,
                 explain=explain,
                 sort=sort or None,
+                client=service.client_of(request),
             )
         )
+
+    @router.get("/suggest", summary="Completions of a typed prefix (past queries, titles, tags; pinyin too)")
+    def suggest(
+        q: Annotated[str, Query(max_length=MAX_SUGGEST_PREFIX, description="what has been typed so far")] = "",
+        size: Annotated[int, Query(ge=1, le=MAX_SUGGESTIONS)] = 8,
+    ) -> JSONResponse:
+        return JSONResponse(service.suggest(q, size))
 
     @router.get("/latest", summary="Newest documents first (the home feed)")
     def latest(page: Page = 1, size: Size = 10, tag: str | None = None) -> JSONResponse:

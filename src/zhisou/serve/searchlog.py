@@ -1,7 +1,10 @@
 """Search log: what was asked, what was shown, what was clicked — one JSON object per line,
 append-only, files per UTC day under ``<index>/logs/``. Learning to rank trains from it.
 
-Each search gets a ``query_id``; a click names it, so shown lists and clicks join up.
+Each search gets a ``query_id``; a click names it, so shown lists and clicks join up. A search
+also records its ``client``: the session cookie or address it came from, hashed with a secret
+salt kept next to the log (``.client-salt``), so distinct clients can be counted (suggestions
+need several) and no address is written down.
 
 The log never stands in the way of searching: when it cannot be written (a read-only index
 folder, a full disk, the folder deleted) the search is answered and the log says why once in
@@ -11,9 +14,11 @@ oldest files go once all of them pass ``max_bytes``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -42,6 +47,32 @@ class SearchLog:
         self._lock = threading.Lock()
         self._failing = False
         self._path: Path | None = None
+        self._salt_bytes: bytes | None = None
+
+    def client(self, address: str | None, session: str | None = None) -> str | None:
+        """The logged form of a client: its session (else its address) hashed with this log's
+        salt; None when there is neither, the log is off, or the salt cannot be kept."""
+        source = session or address
+        if not source or not self.enabled:
+            return None
+        salt = self._salt()
+        if salt is None:
+            return None
+        return hashlib.sha256(salt + source.encode("utf-8", "replace")).hexdigest()[:16]
+
+    def _salt(self) -> bytes | None:
+        if self._salt_bytes is None:
+            path = self.directory / ".client-salt"
+            try:
+                if not path.exists():
+                    self.directory.mkdir(exist_ok=True)
+                    temporary = path.with_suffix(".tmp")
+                    temporary.write_text(secrets.token_hex(16), encoding="ascii")
+                    temporary.replace(path)
+                self._salt_bytes = path.read_bytes().strip()
+            except OSError:
+                return None
+        return self._salt_bytes
 
     def _files(self) -> list[Path]:
         return log_files(self.directory)
@@ -101,15 +132,19 @@ class SearchLog:
         filters: dict[str, Any],
         size: int | None = None,
         shuffled: bool = False,
+        client: str | None = None,
     ) -> str:
         """Record a search (``size``: the page length, so that the ranks of a short last page are
-        known; ``shuffled``: the page was shown in a random order); returns its ``query_id``."""
+        known; ``shuffled``: the page was shown in a random order; ``client``: from ``client``);
+        returns its ``query_id``."""
         query_id = uuid.uuid4().hex[:16]
         event: dict[str, Any] = {"event": "search", "query_id": query_id, "q": query, "mode": mode, "page": page}
         if size is not None:
             event["size"] = size
         if shuffled:
             event["shuffled"] = True
+        if client:
+            event["client"] = client
         self._append(event | {"filters": filters, "shown": shown})
         return query_id
 

@@ -15,7 +15,7 @@ import random
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zhisou.api import Index
 from zhisou.errors import DocumentError, QuerySyntaxError, ZhisouError
@@ -28,8 +28,12 @@ from zhisou.search.searcher import Searcher
 from zhisou.serve.searchlog import SearchLog
 from zhisou.serve.settings import ServeSettings
 
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
 logger = logging.getLogger("zhisou.serve")
 FACET_SIZE = 12
+SESSION_COOKIE = "zhisou_session"  # set by a front end that tracks sessions; else the address counts
 MAX_RELATED = 20
 
 
@@ -121,6 +125,7 @@ class Service:
         log: bool = True,
         explain: bool = False,
         sort: str | None = None,
+        client: str | None = None,
     ) -> dict[str, Any]:
         """A page of results with highlights, facet counts and, when nothing matches, a
         did-you-mean. A query with broken syntax is searched as plain words (``query_error``
@@ -179,8 +184,21 @@ class Service:
         }
         out["suggestion"] = searcher.did_you_mean(query) if query and not result.total else None
         shown = [hit["id"] for hit in out["hits"]]
-        out["query_id"] = self.log.search(query, mode, page, shown, out["filters"], size, shuffled) if log else None
+        out["query_id"] = (
+            self.log.search(query, mode, page, shown, out["filters"], size, shuffled, client) if log else None
+        )
         return out
+
+    def suggest(self, prefix: str, size: int = 8) -> dict[str, Any]:
+        """Completions of ``prefix`` for the search box (``Index.suggest``)."""
+        found = self.index.suggest(prefix, size) if prefix.strip() else []
+        return {"q": prefix, "suggestions": [completion.as_dict() for completion in found]}
+
+    def client_of(self, request: Request) -> str | None:
+        """Who is searching, as the log records it: the session cookie (``SESSION_COOKIE``),
+        else the address, hashed (``SearchLog.client``)."""
+        address = request.client.host if request.client else None
+        return self.log.client(address, request.cookies.get(SESSION_COOKIE) or None)
 
     def _sort(self, sort: str) -> str:
         """``sort`` checked: a date or number field of the schema (``date`` and ``year`` name the

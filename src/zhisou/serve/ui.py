@@ -149,6 +149,7 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
             filters=service.date_range(date_from, date_to),
             explain=explain,
             sort=sort or None,
+            client=service.client_of(request),
         )
         template = "_results.html" if partial else "search.html"
         extra: dict[str, Any] = {}

@@ -1,0 +1,89 @@
+"""A sorted table of byte-string keys, each with a payload (an int): all keys that start with a
+prefix are one contiguous range, found by binary search over the concatenated keys. It lives in
+two arrays (``blob``, ``offsets``) that can be memory-mapped; many prefixes are looked up in one
+compiled call (a typo-tolerant lookup asks for a few hundred).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from zhisou.compiled import kernel
+
+
+@kernel
+def _compare_prefix(blob: np.ndarray, start: int, end: int, query: np.ndarray, q_start: int, q_end: int) -> int:
+    """-1, 0 or 1 as key blob[start:end] sorts before, starts with, or sorts after the query."""
+    length = q_end - q_start
+    for i in range(length):
+        if start + i >= end:
+            return -1  # the key is a proper prefix of the query: before it
+        a = blob[start + i]
+        b = query[q_start + i]
+        if a != b:
+            return -1 if a < b else 1
+    return 0
+
+
+@kernel
+def prefix_ranges(blob: np.ndarray, offsets: np.ndarray, queries: np.ndarray, query_offsets: np.ndarray) -> np.ndarray:
+    """For each query prefix, the (first, end) rows of the keys that start with it."""
+    n_keys = offsets.shape[0] - 1
+    n_queries = query_offsets.shape[0] - 1
+    out = np.zeros((n_queries, 2), dtype=np.int64)
+    for q in range(n_queries):
+        q_start, q_end = query_offsets[q], query_offsets[q + 1]
+        low, high = 0, n_keys
+        while low < high:  # first key not before the query
+            middle = (low + high) // 2
+            if _compare_prefix(blob, offsets[middle], offsets[middle + 1], queries, q_start, q_end) < 0:
+                low = middle + 1
+            else:
+                high = middle
+        first = low
+        high = n_keys
+        while low < high:  # first key after every key that starts with the query
+            middle = (low + high) // 2
+            if _compare_prefix(blob, offsets[middle], offsets[middle + 1], queries, q_start, q_end) <= 0:
+                low = middle + 1
+            else:
+                high = middle
+        out[q, 0] = first
+        out[q, 1] = low
+    return out
+
+
+def _pack(strings: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    offsets = np.zeros(len(strings) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(s) for s in strings], dtype=np.int64)
+    return np.frombuffer(b"".join(strings), dtype=np.uint8).copy(), offsets
+
+
+@dataclass(frozen=True)
+class PrefixTable:
+    blob: np.ndarray  # uint8: the keys, sorted, concatenated
+    offsets: np.ndarray  # int64: where each key starts (one more entry than keys)
+    payloads: np.ndarray  # int64: each key's payload
+
+    @classmethod
+    def build(cls, pairs: Iterable[tuple[str, int]]) -> PrefixTable:
+        """From (key, payload) pairs; a repeated pair is kept once."""
+        unique = sorted({(key.encode(), payload) for key, payload in pairs})
+        blob, offsets = _pack([key for key, _ in unique])
+        return cls(blob, offsets, np.array([payload for _, payload in unique], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    def ranges(self, prefixes: list[str]) -> np.ndarray:
+        """(first, end) rows for each prefix, as ``prefix_ranges``."""
+        if not prefixes or not len(self.payloads):
+            return np.zeros((len(prefixes), 2), dtype=np.int64)
+        queries, query_offsets = _pack([prefix.encode() for prefix in prefixes])
+        return prefix_ranges(self.blob, self.offsets, queries, query_offsets)
+
+    def key(self, row: int) -> str:
+        return bytes(self.blob[self.offsets[row] : self.offsets[row + 1]]).decode()

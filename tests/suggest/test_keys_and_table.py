@@ -1,0 +1,62 @@
+"""Completion keys, typed-prefix forms, one-edit variants and the prefix table."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zhisou.suggest.keys import completion_keys, normalize, one_edit_away, prefix_forms
+from zhisou.suggest.table import PrefixTable
+
+
+def test_a_chinese_phrase_is_found_under_its_text_pinyin_and_initials() -> None:
+    assert completion_keys(normalize("倒排索引 构建")) == ["倒排索引 构建", "daopaisuoyingoujian", "dpsygj"]
+    # Latin words inside stay as they are, without spaces, in both pinyin keys.
+    assert completion_keys(normalize("Redis  缓存")) == ["redis 缓存", "redishuancun", "redishc"]
+    assert completion_keys(normalize("Search Engine")) == ["search engine"]
+    # Full-width and traditional text folds like queries do.
+    assert normalize("ＢＭ２５ 網路") == "bm25 网络"
+
+
+def test_a_typed_prefix_is_looked_up_folded_and_without_spaces() -> None:
+    assert prefix_forms("Dao Pai") == ["dao pai", "daopai"]
+    assert prefix_forms("倒排 ") == ["倒排 "]
+    assert prefix_forms("   ") == []
+
+
+_letters = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=5, max_size=10)
+
+
+@given(_letters, st.data())
+def test_one_edit_away_recovers_the_prefix_from_any_one_typo(intended: str, data: st.DataObject) -> None:
+    """A typo — a letter dropped, doubled, swapped, replaced or added — in a prefix of five or more
+    letters leaves the intended prefix among the variants (or it is the typed text itself)."""
+    i = data.draw(st.integers(0, len(intended) - 2))
+    letter = data.draw(st.sampled_from("abcdefghijklmnopqrstuvwxyz"))
+    typos = [
+        intended[:i] + intended[i + 1 :],  # dropped
+        intended[:i] + intended[i + 1] + intended[i] + intended[i + 2 :],  # swapped
+        intended[:i] + letter + intended[i + 1 :],  # replaced
+        intended[:i] + letter + intended[i:],  # added
+        intended + letter,  # one too many at the end
+    ]
+    for typo in typos:
+        assert typo == intended or intended in one_edit_away(typo), typo
+
+
+def test_short_or_non_latin_prefixes_get_no_variants() -> None:
+    assert one_edit_away("sea") == [] and one_edit_away("倒排索引") == [] and one_edit_away("bm25") == []
+
+
+@settings(deadline=None)  # the first call compiles the lookup kernel
+@given(
+    st.lists(st.text(alphabet="ab倒排 z", max_size=6), max_size=40),
+    st.lists(st.text(alphabet="ab倒排 z", max_size=3), min_size=1, max_size=8),
+)
+def test_prefix_ranges_agree_with_a_scan(keys: list[str], prefixes: list[str]) -> None:
+    table = PrefixTable.build((key, number) for number, key in enumerate(keys))
+    found = table.ranges(prefixes)
+    for prefix, (first, end) in zip(prefixes, found.tolist()):
+        got = sorted((table.key(row), int(table.payloads[row])) for row in range(first, end))
+        expected = sorted({(key, number) for number, key in enumerate(keys) if key.startswith(prefix)})
+        assert got == expected
