@@ -29,8 +29,9 @@ from zhisou.search.searcher import Searcher
 from zhisou.search.similarity import BM25
 
 if TYPE_CHECKING:
-    from zhisou.suggest.autocomplete import Autocomplete
     from zhisou.suggest.complete import Completion
+    from zhisou.suggest.service import Suggestions
+    from zhisou.suggest.trending import Trend
 
 SCHEMA_FILE = "schema.json"
 REFRESH_SECONDS = 1.0
@@ -55,7 +56,7 @@ class Index:
         self._searcher: Searcher | None = None
         self._reader = IndexReader.open(self.directory)
         self._checked_at = time.monotonic()
-        self._autocomplete: Autocomplete | None = None
+        self._suggestions: Suggestions | None = None
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -204,15 +205,30 @@ class Index:
         """See ``Searcher.search`` for the options (page, size, filters, sort, ...)."""
         return self.searcher().search(query, **options)
 
+    @property
+    def suggestions(self) -> Suggestions:
+        """Autocomplete, trending and related searches (``suggest/service.py``)."""
+        if self._suggestions is None:
+            from zhisou.suggest.service import Suggestions
+
+            self._suggestions = Suggestions(self.directory)
+        return self._suggestions
+
     def suggest(self, prefix: str, size: int = 8) -> list[Completion]:
         """Completions of a typed ``prefix``, best first: popular past queries from the search
-        log, then the index's titles and tags; by text, pinyin or initials, and one typo away for
-        Latin prefixes of four letters or more (``suggest/complete.py``)."""
-        if self._autocomplete is None:
-            from zhisou.suggest.autocomplete import Autocomplete
+        log, then the index's titles, tags and frequent words; by text, pinyin or initials, and
+        one typo away for Latin prefixes of four letters or more (``suggest/complete.py``)."""
+        return self.suggestions.complete(self.searcher().reader, prefix, size)
 
-            self._autocomplete = Autocomplete(self.directory)
-        return self._autocomplete.complete(self.searcher().reader, prefix, size)
+    def trending(self, size: int = 10, window: str = "1d") -> list[Trend]:
+        """Searches rising most in the last ``window`` (``6h``, ``1d``, ``7d``) against their
+        baseline (``suggest/trending.py``)."""
+        return self.suggestions.trending(size, window)
+
+    def related_searches(self, query: str, results: list[str], size: int = 6) -> list[str]:
+        """Logged searches related to ``query`` (whose results are the ids ``results``): by
+        co-click, then by its most distinctive word (``suggest/related_queries.py``)."""
+        return self.suggestions.related(self.searcher().reader, query, results, size)
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
         return self.searcher().get(doc_id)

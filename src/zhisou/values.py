@@ -1,4 +1,5 @@
-"""Parsing of date and number values, shared by indexing and range queries.
+"""Parsing of date, number and duration values, shared by indexing, range queries and the
+commands and endpoints that take a span of time.
 
 Dates become UTC epoch seconds (float64). A partial date names a span: ``2024`` is the whole
 year, ``2024-03`` the whole month, which is how range bounds read naturally
@@ -10,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+
+from zhisou.errors import ZhisouError
 
 _PARTIAL_DATE = re.compile(r"^(\d{4})(?:[-/](\d{1,2}))?(?:[-/](\d{1,2}))?$")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -75,3 +78,21 @@ def parse_number(value: object) -> float:
     if math.isnan(number):
         raise ValueError("NaN is not a valid value")
     return number
+
+
+_DURATION = re.compile(r"(\d{1,5})([hd])")
+
+
+def parse_duration(text: str, what: str, *, low: float = 3600, high: float = 3660 * 86_400) -> float:
+    """A span written as hours or days (``6h``, ``1d``, ``90d``) in seconds, between ``low`` and
+    ``high``; anything else is one clear error naming ``what`` it was given for."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    seconds = int(match.group(1)) * (3600 if match.group(2) == "h" else 86_400) if match else -1
+    if not low <= seconds <= high:
+        span = f"from {_span(low)} to {_span(high)}"
+        raise ZhisouError(f"{what} {text!r}: give hours or days {span}, e.g. {_span(low)} or 90d")
+    return float(seconds)
+
+
+def _span(seconds: float) -> str:
+    return f"{int(seconds // 86_400)}d" if seconds >= 86_400 else f"{int(seconds // 3600)}h"

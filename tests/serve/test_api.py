@@ -445,3 +445,70 @@ def test_the_search_log_records_a_hashed_client_not_the_address(client: TestClie
     clients = [e["client"] for e in events[-3:]]
     assert len(set(clients)) == 3 and all(len(c) == 16 for c in clients)
     assert "testclient" not in json.dumps(events) and "s1" not in clients
+
+
+def _log_searches(index_dir: Path, rows: list[tuple[str, float, str, list[str], list[str]]]) -> None:
+    """Write search (and click) events: (query, age in days, client, shown ids, clicked ids)."""
+    import time as clock
+
+    now = clock.time()
+    lines = []
+    for number, (query, age_days, client_id, shown, clicked) in enumerate(rows):
+        ts = now - age_days * 86_400
+        lines.append(
+            {
+                "ts": ts,
+                "event": "search",
+                "query_id": f"t{number}",
+                "q": query,
+                "mode": "keyword",
+                "page": 1,
+                "shown": shown,
+                "client": client_id,
+            }
+        )
+        lines += [{"ts": ts + 1, "event": "click", "query_id": f"t{number}", "id": doc, "rank": 1} for doc in clicked]
+    logs = index_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    (logs / "search-2000-01-01.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in lines))
+
+
+def test_trending_and_related_searches_from_the_log(make_client: Callable[..., TestClient], index_dir: Path) -> None:
+    rows = [("倒排索引 压缩", 0.1, f"c{n}", ["a"], ["a"]) for n in range(4)]
+    rows += [("bm25 参数", 0.2, f"c{n}", ["b", "a"], ["a"]) for n in range(3)]  # clicked the same note
+    rows += [("spark", day + 0.5, f"c{n}", ["f"], []) for day in range(8) for n in range(3)]  # steady
+    _log_searches(index_dir, rows)
+    client = make_client()
+    trending = client.get("/api/trending", params={"window": "1d"}).json()
+    assert [t["text"] for t in trending["trending"]] == ["倒排索引 压缩", "bm25 参数"]
+    bad = client.get("/api/trending", params={"window": "1y"})
+    assert bad.status_code == 400 and "window '1y'" in error_of(bad)
+    body = client.get("/api/search", params={"q": "倒排索引"}).json()
+    assert body["hits"][0]["id"] == "a" and body["related_searches"] == ["倒排索引 压缩", "bm25 参数"]
+    home = client.get("/").text
+    assert 'class="trending"' in home and "倒排索引 压缩" in home
+
+
+def test_logs_prune_removes_old_events_only(index_dir: Path) -> None:
+    import time as clock
+
+    log = SearchLog(index_dir / "logs")
+    now = clock.time()
+    day = clock.strftime("%Y-%m-%d", clock.gmtime(now - 100 * 86_400))
+    (index_dir / "logs").mkdir(exist_ok=True)
+    old_file = index_dir / "logs" / "search-2001-05-05.jsonl"
+    old_file.write_text(json.dumps({"ts": 989_000_000, "event": "search"}) + "\n")
+    boundary = index_dir / "logs" / f"search-{day}.jsonl"
+    boundary.write_text(
+        json.dumps({"ts": now - 100.5 * 86_400, "event": "search", "q": "old"})
+        + "\n"
+        + json.dumps({"ts": now - 89 * 86_400, "event": "search", "q": "kept"})
+        + "\n"
+    )
+    recent_id = log.search("recent", "keyword", 1, [], {})
+    assert log.prune(100 * 86_400, now=now) == (1, 2)  # a day file (one event) and one line of the cut's day
+    remaining = list(log.events())
+    assert not old_file.exists() and [e.get("q") for e in remaining] == ["kept", "recent"]
+    assert remaining[-1]["query_id"] == recent_id
+    with pytest.raises(ZhisouError, match="at least 1d"):
+        log.prune(3600)

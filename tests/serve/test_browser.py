@@ -300,8 +300,40 @@ def test_home_searches_as_you_type_and_arrows_walk_the_results(page) -> None:  #
     page.locator("#results mark").first.wait_for()
     assert "倒排索引" in card_titles(page)[0]
     page.locator("#q").focus()
+    page.keyboard.press("Escape")  # suggestions (if open) close first; then the arrows walk results
+    page.locator("#q").focus()
     page.keyboard.press("ArrowDown")
     assert page.evaluate("document.activeElement.dataset.rank") == "1"
+
+
+def test_suggestions_in_chinese_and_pinyin_picked_with_the_keyboard(page) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/")
+    box = page.locator("#q")
+    box.press_sequentially("倒排")
+    first = page.locator("#suggest-list [role=option]").first
+    first.wait_for()
+    assert first.get_attribute("data-text") == "倒排索引的基本结构"
+    assert first.locator("mark").inner_text() == "倒排"  # the typed prefix is marked
+    assert box.get_attribute("aria-expanded") == "true"
+    box.fill("")
+    box.press_sequentially("dpsy")  # initials
+    page.wait_for_function(
+        "document.querySelector('#suggest-list [role=option]') && "
+        "document.querySelector('#suggest-list [role=option]').dataset.text.startsWith('倒排索引')"
+    )
+    box.press("ArrowDown")
+    assert box.get_attribute("aria-activedescendant") == "suggest-0"
+    assert first.get_attribute("aria-selected") == "true"
+    box.press("Enter")
+    page.wait_for_function("decodeURIComponent(location.search).includes('倒排索引的基本结构')")
+    page.locator(".card h2").first.wait_for()
+    assert "倒排索引" in card_titles(page)[0]
+    assert page.locator("#q").input_value() == "倒排索引的基本结构"
+    box.fill("")
+    box.press_sequentially("daop")  # full pinyin, on the results page; Esc closes the list
+    page.locator("#suggest-list [role=option]").first.wait_for()
+    box.press("Escape")
+    assert page.locator("#suggest-list").is_hidden() and box.get_attribute("aria-expanded") == "false"
 
 
 def test_layout_and_typography(page) -> None:  # type: ignore[no-untyped-def]

@@ -63,3 +63,58 @@ def test_the_deny_list_and_empty_results_keep_queries_out(tmp_path: Path) -> Non
     ]
     assert [query.text for query in popular_queries(log, now=NOW, deny=deny)] == ["缓存"]
     assert DenyList.load(tmp_path / "missing.txt").entries == ()
+
+
+def test_trending_finds_a_rising_query_not_a_steady_popular_one() -> None:
+    from zhisou.suggest.trending import trending, window_seconds
+
+    log = []
+    for day in range(8):  # 缓存: twenty searches a day, every day
+        log += searches("缓存", 20, age_days=day + 0.5)
+    log += searches("鸿蒙 适配", 8, age_days=0.2)  # new today
+    log += searches("分库分表", 4, age_days=0.3) + searches("分库分表", 4, age_days=3.5)  # up a little
+    found = trending(log, now=NOW, window=window_seconds("1d"))
+    assert [trend.text for trend in found] == ["鸿蒙 适配", "分库分表"]
+    assert found[0].recent == 8 and found[0].expected == 0
+    assert trending(log, now=NOW, window=window_seconds("1d"), min_count=9) == []
+
+
+def test_a_malformed_window_is_one_clear_error() -> None:
+    import pytest
+
+    from zhisou.errors import ZhisouError
+    from zhisou.suggest.trending import window_seconds
+
+    assert window_seconds("6h") == 6 * 3600 and window_seconds("7d") == 7 * DAY
+    for bad in ("", "0h", "30m", "1y", "400d", "-1d", "1d; drop"):
+        with pytest.raises(ZhisouError, match="window"):
+            window_seconds(bad)
+
+
+def test_related_searches_by_co_click_then_by_a_distinctive_word() -> None:
+    from zhisou.suggest.popular import popular_queries
+    from zhisou.suggest.related_queries import CoClicks
+
+    def clicked(query: str, doc: str, clients: int) -> list[Session]:
+        out = searches(query, clients, clicked=clients)
+        for session in out:
+            session.shown, session.clicks = [doc], {doc: session.ts}
+            session.query_id += doc
+        return out
+
+    log = [
+        *clicked("倒排索引 压缩", "d1", 3),
+        *clicked("posting list 压缩", "d1", 4),
+        *clicked("前缀编码", "d2", 3),
+        *clicked("索引 合并", "d9", 3),
+        *clicked("天气", "d7", 3),
+    ]
+    coclicks = CoClicks(log, popular_queries(log, now=NOW))
+    words = str.split
+    rarity = {"倒排索引": 2, "压缩": 9, "索引": 5}
+    related = coclicks.related(
+        "倒排索引 压缩", ["d1", "d2", "d3"], 3, words, lambda ws: [rarity.get(w, 50) for w in ws]
+    )
+    assert related == ["posting list 压缩", "前缀编码"]  # co-clicked; nothing shares 倒排索引 to fill
+    related = coclicks.related("倒排索引", ["d5"], 3, words, lambda ws: [rarity.get(w, 50) for w in ws])
+    assert related == ["倒排索引 压缩"]  # no co-clicks: a query holding its word

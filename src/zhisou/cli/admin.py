@@ -1,8 +1,9 @@
-"""Commands that look after an index: stats, optimize, check."""
+"""Commands that look after an index: stats, optimize, check, logs prune."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -22,6 +23,8 @@ from zhisou.cli.base import (
     run,
 )
 from zhisou.errors import IndexNotFoundError
+from zhisou.serve.searchlog import SearchLog
+from zhisou.values import parse_duration
 
 
 @app.command()
@@ -82,5 +85,32 @@ def check(index: IndexOption = Path(DEFAULT_INDEX), as_json: JsonOption = False)
             err.print(f"{len(report.problems)} problem(s); restore the index from a backup or rebuild it")
         if not report.ok:
             raise typer.Exit(EXIT_INDEX)
+
+    run(action)
+
+
+logs_app = typer.Typer(help="The search log: what was searched and clicked.", no_args_is_help=True)
+app.add_typer(logs_app, name="logs")
+
+
+@logs_app.command("prune")
+def logs_prune(
+    older_than: Annotated[str, typer.Option("--older-than", help="Remove what was logged longer ago: 90d, 36h.")],
+    index: IndexOption = Path(DEFAULT_INDEX),
+    as_json: JsonOption = False,
+) -> None:
+    """Delete search-log events older than a span (whole days, and the older lines of the day the cut falls in)."""
+
+    def action() -> None:
+        seconds = parse_duration(older_than, "--older-than", low=86_400)
+        Index.open(index).close()  # one clear error when there is no index here
+        files, lines = SearchLog(index / "logs").prune(seconds)
+        if as_json:
+            print_json({"files_removed": files, "events_removed": lines})
+        else:
+            out.print(
+                f"removed {count(lines, 'event', 'events')} logged over {older_than} ago "
+                f"({count(files, 'day file', 'day files')} deleted)"
+            )
 
     run(action)

@@ -154,6 +154,13 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
     ) -> JSONResponse:
         return JSONResponse(service.suggest(q, size))
 
+    @router.get("/trending", summary="Searches rising most in a recent window against their baseline")
+    def trending(
+        size: Annotated[int, Query(ge=1, le=MAX_SUGGESTIONS)] = 10,
+        window: Annotated[str, Query(max_length=8, description="6h, 1d, 7d … (1h to 366d)")] = "1d",
+    ) -> JSONResponse:
+        return JSONResponse(service.trending(size, window))
+
     @router.get("/latest", summary="Newest documents first (the home feed)")
     def latest(page: Page = 1, size: Size = 10, tag: str | None = None) -> JSONResponse:
         return JSONResponse(service.latest(page=page, size=size, tag=tag))

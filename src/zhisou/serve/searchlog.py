@@ -26,8 +26,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from zhisou.errors import ZhisouError
+
 logger = logging.getLogger("zhisou.serve")
 _FILE = re.compile(r"^search-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.jsonl$")
+DAY_SECONDS = 86_400
+
+
+def _timestamp(line: str) -> float:
+    """A logged line's ``ts``; a line without one is kept (+inf): pruning only drops what it can date."""
+    try:
+        value = json.loads(line).get("ts")
+    except (json.JSONDecodeError, AttributeError):
+        return float("inf")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else float("inf")
 
 
 def log_files(directory: Path) -> list[Path]:
@@ -150,6 +162,40 @@ class SearchLog:
 
     def click(self, query_id: str, doc_id: str, rank: int) -> None:
         self._append({"event": "click", "query_id": query_id, "id": doc_id, "rank": rank})
+
+    def prune(self, older_than: float, *, now: float | None = None) -> tuple[int, int]:
+        """Remove what was logged more than ``older_than`` seconds ago (at least a day: the
+        server appends to today's file): whole days go, and the day the cut falls in is
+        rewritten without its older lines (atomically). Returns (files removed, lines removed)."""
+        if older_than < DAY_SECONDS:
+            raise ZhisouError("--older-than must be at least 1d: the server is appending to today's log")
+        cutoff = (time.time() if now is None else now) - older_than
+        cutoff_day = time.strftime("%Y-%m-%d", time.gmtime(cutoff))
+        files = lines = 0
+        with self._lock:
+            for path in self._files():
+                match = _FILE.match(path.name)
+                if match is None or match.group(1) > cutoff_day:
+                    continue
+                if match.group(1) < cutoff_day:
+                    with open(path, encoding="utf-8", errors="replace") as handle:
+                        lines += sum(1 for line in handle if line.strip())
+                    path.unlink()
+                    files += 1
+                    continue
+                kept: list[str] = []
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    for line in handle:
+                        if not line.strip():
+                            continue
+                        if _timestamp(line) < cutoff:
+                            lines += 1
+                        else:
+                            kept.append(line)
+                temporary = path.with_name(path.name + ".tmp")
+                temporary.write_text("".join(kept), encoding="utf-8")
+                temporary.replace(path)
+        return files, lines
 
     def events(self) -> Iterator[dict[str, Any]]:
         """Every recorded event, oldest file first."""

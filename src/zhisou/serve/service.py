@@ -183,6 +183,9 @@ class Service:
             for name, values in result.facets.items()
         }
         out["suggestion"] = searcher.did_you_mean(query) if query and not result.total else None
+        out["related_searches"] = (
+            self.index.related_searches(query, [hit["id"] for hit in out["hits"]]) if query and page == 1 else []
+        )
         shown = [hit["id"] for hit in out["hits"]]
         out["query_id"] = (
             self.log.search(query, mode, page, shown, out["filters"], size, shuffled, client) if log else None
@@ -193,6 +196,11 @@ class Service:
         """Completions of ``prefix`` for the search box (``Index.suggest``)."""
         found = self.index.suggest(prefix, size) if prefix.strip() else []
         return {"q": prefix, "suggestions": [completion.as_dict() for completion in found]}
+
+    def trending(self, size: int = 10, window: str = "1d") -> dict[str, Any]:
+        """Rising searches for the home page's chips (``Index.trending``)."""
+        found = self.index.trending(size, window)
+        return {"window": window, "trending": [trend.as_dict() for trend in found]}
 
     def client_of(self, request: Request) -> str | None:
         """Who is searching, as the log records it: the session cookie (``SESSION_COOKIE``),

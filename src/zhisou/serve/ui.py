@@ -66,6 +66,7 @@ def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
 
 
 LANGUAGE_COOKIE = "zhisou_lang"
+TRENDING_CHIPS = 8
 
 
 def doc_url(doc_id: str) -> str:
@@ -123,7 +124,8 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request, page: Page = 1, tag: str | None = None) -> HTMLResponse:
         feed = service.latest(page=page, size=service.settings.page_size, tag=tag or None)
-        return render(request, "home.html", feed=feed, tags=service.tags(), tag=tag)
+        trending = service.trending(TRENDING_CHIPS)["trending"] if page == 1 and not tag else []
+        return render(request, "home.html", feed=feed, tags=service.tags(), tag=tag, trending=trending)
 
     @router.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search(

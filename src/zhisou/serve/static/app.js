@@ -1,9 +1,120 @@
-// zhisou web UI: "/" focuses search, debounced as-you-type results (on the search page and the
-// home page), arrow keys through the results, click logging, theme toggle.
+// zhisou web UI: "/" focuses search, suggestions as you type, debounced as-you-type results (on the
+// search page and the home page), arrow keys through the results, click logging, theme toggle.
 (function () {
   "use strict";
   var input = document.getElementById("q");
   var results = document.getElementById("results");
+
+  // Suggestions as you type: a listbox under the search box (combobox pattern). ↑/↓ move through
+  // it, Enter searches the highlighted one, Esc closes it; a click searches one too.
+  var list = document.getElementById("suggest-list");
+  var labels = {};
+  try { labels = JSON.parse(list ? list.getAttribute("data-labels") : "{}") || {}; } catch (e) { labels = {}; }
+  var active = -1;
+  var suggestTimer = null;
+  var suggestSequence = 0;
+
+  function suggestionsOpen() { return list && !list.hidden && list.children.length > 0; }
+
+  function closeSuggestions() {
+    if (!list) return;
+    list.hidden = true;
+    list.innerHTML = "";
+    active = -1;
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+  }
+
+  function highlightOption(next) {
+    var options = list.children;
+    if (active >= 0 && options[active]) options[active].setAttribute("aria-selected", "false");
+    active = next;
+    if (active >= 0 && options[active]) {
+      options[active].setAttribute("aria-selected", "true");
+      input.setAttribute("aria-activedescendant", options[active].id);
+    } else {
+      input.removeAttribute("aria-activedescendant");
+    }
+  }
+
+  function searchFor(text) {
+    var params = new URLSearchParams(window.location.pathname === "/search" ? window.location.search : "");
+    params.set("q", text);
+    params.delete("page");
+    window.location.assign("/search?" + params.toString());
+  }
+
+  function showSuggestions(typed, suggestions) {
+    list.innerHTML = "";
+    active = -1;
+    var folded = typed.trim().toLowerCase();
+    suggestions.forEach(function (item, index) {
+      var option = document.createElement("li");
+      option.id = "suggest-" + index;
+      option.setAttribute("role", "option");
+      option.setAttribute("aria-selected", "false");
+      option.setAttribute("data-text", item.text);
+      var text = document.createElement("span");
+      if (folded && item.text.indexOf(folded) === 0) {
+        var mark = document.createElement("mark");
+        mark.textContent = item.text.slice(0, folded.length);
+        text.appendChild(mark);
+        text.appendChild(document.createTextNode(item.text.slice(folded.length)));
+      } else {
+        text.textContent = item.text;
+      }
+      option.appendChild(text);
+      if (labels[item.source]) {
+        var label = document.createElement("small");
+        label.textContent = labels[item.source];
+        option.appendChild(label);
+      }
+      option.addEventListener("mousedown", function (event) {
+        event.preventDefault(); // keep the focus in the box until the search starts
+        searchFor(item.text);
+      });
+      list.appendChild(option);
+    });
+    list.hidden = suggestions.length === 0;
+    input.setAttribute("aria-expanded", suggestions.length ? "true" : "false");
+  }
+
+  if (input && list) {
+    input.addEventListener("input", function () {
+      clearTimeout(suggestTimer);
+      var typed = input.value;
+      if (!typed.trim()) { closeSuggestions(); return; }
+      suggestTimer = setTimeout(function () {
+        var mine = ++suggestSequence;
+        fetch("/api/suggest?" + new URLSearchParams({ q: typed.slice(0, 64), size: "8" }).toString())
+          .then(function (response) { return response.ok ? response.json() : null; })
+          .then(function (body) {
+            if (!body || mine !== suggestSequence || input.value !== typed) return;
+            showSuggestions(typed, body.suggestions || []);
+          })
+          .catch(function () { closeSuggestions(); });
+      }, 80);
+    });
+    input.addEventListener("blur", function () { setTimeout(closeSuggestions, 100); });
+    input.addEventListener("keydown", function (event) {
+      if (!suggestionsOpen()) return;
+      var count = list.children.length;
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        event.stopPropagation(); // the list has the arrows while it is open, not the results
+        var step = event.key === "ArrowDown" ? 1 : -1;
+        var next = active + step;
+        highlightOption(next < -1 ? count - 1 : next >= count ? -1 : next);
+      } else if (event.key === "Enter" && active >= 0) {
+        event.preventDefault();
+        searchFor(list.children[active].getAttribute("data-text"));
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        closeSuggestions();
+      }
+    });
+  }
 
   document.addEventListener("keydown", function (event) {
     var target = event.target;
