@@ -7,6 +7,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from zhisou import Index
 from zhisou.suggest.complete import Completer, Entry
 
@@ -103,3 +106,32 @@ def test_chinese_words_of_several_notes_complete_too(make_index: Callable[..., I
     found = index.suggest("huanc")
     assert [(c.text, c.source) for c in found] == [("缓存穿透", "title"), ("缓存", "word")]
     assert texts(index.suggest("缓")) == ["缓存穿透", "缓存"]
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(alphabet="ab 缓存排", min_size=1, max_size=5),
+            st.sampled_from(["query", "title", "tag", "word"]),
+            st.integers(1, 5),
+        ),
+        max_size=60,
+    ),
+    st.text(alphabet="ab 缓存排hc", min_size=1, max_size=3),
+    st.integers(1, 6),
+)
+def test_completions_agree_with_a_scan_of_every_entry(rows: list[tuple[str, str, int]], prefix: str, size: int) -> None:
+    """The ranked, de-duplicated completions equal a scan: every entry with a key starting with
+    a form of the prefix, best rank first, the typed text itself left out."""
+    from zhisou.suggest.keys import completion_keys, prefix_forms
+
+    completer = Completer([Entry(text, source, weight) for text, source, weight in rows])
+    forms = prefix_forms(prefix)
+    expected = [
+        entry.text
+        for entry in completer.entries
+        if any(key.startswith(form) for key in completion_keys(entry.text) for form in forms)
+        and entry.text not in {form.strip() for form in forms}
+    ][:size]
+    assert [c.text for c in completer.complete(prefix, size) if not c.corrected] == expected

@@ -22,6 +22,7 @@ from zhisou.suggest.table import PrefixTable
 SOURCES = ("query", "title", "tag", "word")  # a tie in weight between sources is broken in this order
 _TIER = {"query": 0, "title": 1, "tag": 1, "word": 2}
 MAX_SIZE = 20
+KEYS_PER_ENTRY = 3  # text, pinyin, initials (keys.completion_keys)
 MAX_PREFIX_CHARS = 64
 
 
@@ -87,12 +88,35 @@ class Completer:
         spans = [(int(first), int(end)) for first, end in ranges if end > first]
         if not spans:
             return []
-        numbers = np.unique(np.concatenate([self.table.payloads[first:end] for first, end in spans]))
-        return numbers[:size].tolist()
+        numbers = np.concatenate([self.table.payloads[first:end] for first, end in spans])
+        # An entry has at most KEYS_PER_ENTRY keys under each range, so the smallest
+        # size · that · ranges numbers hold the ``size`` smallest distinct ones: a partial sort
+        # instead of sorting every completion of a one-letter prefix.
+        keep = size * KEYS_PER_ENTRY * len(spans)
+        if len(numbers) > keep:
+            numbers = np.partition(numbers, keep - 1)[:keep]
+        return np.unique(numbers)[:size].tolist()
 
     def _completion(self, number: int, corrected: bool) -> Completion:
         entry = self.entries[number]
         return Completion(entry.text, entry.source, entry.weight, corrected)
+
+
+def merge(lists: Iterable[list[Completion]], size: int) -> list[Completion]:
+    """Completions from several completers as one list: exact before corrected, then by source
+    tier, each list's own order kept within a tier; a text once (its first appearance)."""
+    ordered = sorted(
+        ((completion.corrected, _TIER[completion.source], number, position), completion)
+        for number, found in enumerate(lists)
+        for position, completion in enumerate(found)
+    )
+    out: list[Completion] = []
+    seen: set[str] = set()
+    for _, completion in ordered:
+        if completion.text not in seen:
+            seen.add(completion.text)
+            out.append(completion)
+    return out[:size]
 
 
 def _rank(entry: Entry) -> tuple[int, float, int, str]:

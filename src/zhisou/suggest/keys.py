@@ -14,6 +14,7 @@ import string
 
 from zhisou.analysis.normalize import CJK_CHARS, fold
 from zhisou.analysis.pinyin import word_pinyin
+from zhisou.analysis.tokenizers import ChineseSegmenter
 
 MAX_CHARS = 80  # a suggestion longer than this is cut at a space, or left out
 TYPO_FROM = 4  # Latin prefixes this long or longer also find completions one edit away
@@ -21,6 +22,7 @@ TYPO_FROM = 4  # Latin prefixes this long or longer also find completions one ed
 _SPACES = re.compile(r"\s+")
 _CHINESE_RUN = re.compile(f"[{CJK_CHARS}]+")
 _LATIN_PREFIX = re.compile(r"[a-z][a-z ]*")
+_SEGMENTER = ChineseSegmenter()  # jieba's own dictionary: only to split runs for their pinyin
 
 
 def normalize(text: str) -> str:
@@ -39,7 +41,7 @@ def completion_keys(text: str) -> list[str]:
             latin = text[position : run.start()].replace(" ", "")
             full.append(latin)
             initials.append(latin)
-            forms = word_pinyin(run.group())
+            forms = _run_pinyin(run.group())
             if forms is None:  # a character without a reading: no pinyin keys
                 return keys
             full.append(forms[0])
@@ -50,6 +52,20 @@ def completion_keys(text: str) -> list[str]:
         initials.append(rest)
         keys += ["".join(full), "".join(initials)]
     return list(dict.fromkeys(keys))
+
+
+def _run_pinyin(run: str) -> tuple[str, str] | None:
+    """(full pinyin, initials) of a run of Chinese characters, word by word of its precise cut:
+    titles are long and unique, their words repeat, and a word's pinyin is remembered."""
+    full: list[str] = []
+    initials: list[str] = []
+    for word, _, _ in _SEGMENTER.segment(run, search=False):
+        forms = word_pinyin(word)
+        if forms is None:
+            return None
+        full.append(forms[0])
+        initials.append(forms[1])
+    return "".join(full), "".join(initials)
 
 
 def prefix_forms(prefix: str) -> list[str]:

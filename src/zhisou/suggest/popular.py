@@ -70,10 +70,13 @@ def popular_queries(
     searches: dict[str, int] = {}
     clicked: dict[str, int] = {}
     clients: dict[str, set[str]] = {}
+    normalized: dict[str, str] = {}  # a query is searched again and again: fold it once
     for session in sessions:
         if not session.shown:
             continue  # returned nothing: not a query to lead anyone to
-        text = normalize(session.query)
+        text = normalized.get(session.query)
+        if text is None:
+            text = normalized[session.query] = normalize(session.query)
         if not text or len(text) > MAX_CHARS:
             continue
         weights[text] = weights.get(text, 0.0) + math.exp(-decay * max(now - session.ts, 0.0))

@@ -23,8 +23,10 @@ class CoClicks:
         self.popular = {query.text: query for query in popular}
         self.clicked: dict[str, set[str]] = {}
         for session in sessions:
+            if not session.clicks:
+                continue
             text = normalize(session.query)
-            if session.clicks and text in self.popular:
+            if text in self.popular:
                 self.clicked.setdefault(text, set()).update(session.clicks)
 
     def related(

@@ -19,7 +19,7 @@ from zhisou.index.termdict import term_key
 from zhisou.rank.clicks import Session, read_sessions
 from zhisou.search.hits import CardFields
 from zhisou.search.stats import locate
-from zhisou.suggest.complete import Completer, Completion, Entry
+from zhisou.suggest.complete import Completer, Completion, Entry, merge
 from zhisou.suggest.popular import MIN_CLIENTS, DenyList, PopularQuery, popular_queries
 from zhisou.suggest.related_queries import CoClicks
 from zhisou.suggest.trending import DEFAULT_WINDOW, Trend, trending, window_seconds
@@ -77,6 +77,7 @@ class LogSnapshot:
     sessions: list[Session]
     popular: list[PopularQuery]
     coclicks: CoClicks
+    completer: Completer  # over ``popular``
 
 
 class Suggestions:
@@ -88,10 +89,9 @@ class Suggestions:
         self.min_clients = min_clients
         self._lock = threading.Lock()
         self._reader: IndexReader | None = None
-        self._phrases: list[Entry] = []
+        self._index_completer: Completer | None = None  # per snapshot of the index
         self._snapshot: LogSnapshot | None = None
         self._log_read_at = -float("inf")
-        self._completer: Completer | None = None
 
     # -- the log ---------------------------------------------------------------------------------
     def log(self) -> LogSnapshot:
@@ -104,27 +104,27 @@ class Suggestions:
             sessions = read_sessions(self.log_directory).sessions
             deny = DenyList.load(self.deny_file)
             popular = popular_queries(sessions, now=time.time(), min_clients=self.min_clients, deny=deny)
-            self._snapshot = LogSnapshot(sessions, popular, CoClicks(sessions, popular))
+            queries = Completer(Entry(query.text, "query", query.weight) for query in popular)
+            self._snapshot = LogSnapshot(sessions, popular, CoClicks(sessions, popular), queries)
             self._log_read_at = time.monotonic()
-            self._completer = None
         return self._snapshot
 
     # -- autocomplete ----------------------------------------------------------------------------
     def complete(self, reader: IndexReader, prefix: str, size: int = 8) -> list[Completion]:
-        return self.completer(reader).complete(prefix, size)
+        """Past queries first, then the index's phrases (``complete.merge``)."""
+        queries, phrases = self.completers(reader)
+        return merge([queries.complete(prefix, size), phrases.complete(prefix, size)], size)
 
-    def completer(self, reader: IndexReader) -> Completer:
-        """The completer for ``reader``'s snapshot and the log as last read."""
+    def completers(self, reader: IndexReader) -> tuple[Completer, Completer]:
+        """The log's completer (as last read) and the one for ``reader``'s snapshot: apart, so
+        that re-reading the log does not rebuild the index's, nor a commit the log's."""
         with self._lock:
             snapshot = self._log_locked()
-            if reader is not self._reader:
-                self._reader, self._phrases, self._completer = reader, index_phrases(reader), None
-            if self._completer is None:
+            if reader is not self._reader or self._index_completer is None:
                 deny = DenyList.load(self.deny_file)
-                queries = [Entry(query.text, "query", query.weight) for query in snapshot.popular]
-                phrases = [entry for entry in self._phrases if not deny.denies(entry.text)]
-                self._completer = Completer([*queries, *phrases])
-            return self._completer
+                self._reader = reader
+                self._index_completer = Completer(e for e in index_phrases(reader) if not deny.denies(e.text))
+            return snapshot.completer, self._index_completer
 
     # -- trending and related --------------------------------------------------------------------
     def trending(self, size: int = 10, window: str = DEFAULT_WINDOW) -> list[Trend]:
