@@ -85,9 +85,10 @@ class Completer:
     def _best(self, ranges: np.ndarray, size: int) -> list[int]:
         """The ``size`` best distinct entries under any of the key ranges (entry numbers are
         ranks, so the smallest numbers)."""
-        spans = [(int(first), int(end)) for first, end in ranges if end > first]
-        if not spans:
+        hit = ranges[ranges[:, 1] > ranges[:, 0]]  # most of a typo's variants find nothing
+        if not len(hit):
             return []
+        spans = hit.tolist()
         numbers = np.concatenate([self.table.payloads[first:end] for first, end in spans])
         # An entry has at most KEYS_PER_ENTRY keys under each range, so the smallest
         # size · that · ranges numbers hold the ``size`` smallest distinct ones: a partial sort

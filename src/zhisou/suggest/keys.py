@@ -78,15 +78,15 @@ def prefix_forms(prefix: str) -> list[str]:
 
 
 def one_edit_away(prefix: str) -> list[str]:
-    """Prefixes one edit from a Latin ``prefix`` (letters and spaces: a character dropped,
-    swapped with the next, replaced or added before the last), for prefixes of ``TYPO_FROM``
-    letters or more; else
+    """Prefixes one edit from a Latin ``prefix`` (letters and spaces: a character after the
+    first dropped, swapped with the next, replaced or added before the last), for prefixes of
+    ``TYPO_FROM`` letters or more; else
     none. A letter missing at the end needs no edit: the shorter prefix completes already."""
     if len(prefix.replace(" ", "")) < TYPO_FROM or not _LATIN_PREFIX.fullmatch(prefix):
         return []
     letters = string.ascii_lowercase
     out: set[str] = set()
-    for i in range(len(prefix)):
+    for i in range(1, len(prefix)):  # the first letter is taken as typed (Elasticsearch's prefix_length 1)
         out.add(prefix[:i] + prefix[i + 1 :])
         if i + 1 < len(prefix):
             out.add(prefix[:i] + prefix[i + 1] + prefix[i] + prefix[i + 2 :])
