@@ -155,4 +155,4 @@ class Suggestions:
         def rarity(terms: list[str]) -> list[int]:
             return locate(reader, [term_key(field, term) for term in terms])[1].tolist()
 
-        return self.log().coclicks.related(query, results, size, words, rarity)
+        return self.log().coclicks.related(query, results, size, words, rarity, (field, spec))
