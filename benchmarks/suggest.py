@@ -56,7 +56,8 @@ def build(directory: Path, titles: int, queries: int, seed: int = 7) -> tuple[li
     now = time.time()
     logs = directory / "index" / "logs"
     logs.mkdir()
-    with open(logs / "search-2000-01-01.jsonl", "w", encoding="utf-8") as handle:
+    today = time.strftime("%Y-%m-%d", time.gmtime(now))
+    with open(logs / f"search-{today}.jsonl", "w", encoding="utf-8") as handle:
         for number, query in enumerate(logged):
             for client in range(rng.randint(3, 6)):
                 event = {

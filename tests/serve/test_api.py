@@ -470,7 +470,8 @@ def _log_searches(index_dir: Path, rows: list[tuple[str, float, str, list[str], 
         lines += [{"ts": ts + 1, "event": "click", "query_id": f"t{number}", "id": doc, "rank": 1} for doc in clicked]
     logs = index_dir / "logs"
     logs.mkdir(exist_ok=True)
-    (logs / "search-2000-01-01.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in lines))
+    today = clock.strftime("%Y-%m-%d", clock.gmtime(now))  # the day's file: older days are not read
+    (logs / f"search-{today}.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in lines))
 
 
 def test_trending_and_related_searches_from_the_log(make_client: Callable[..., TestClient], index_dir: Path) -> None:

@@ -175,6 +175,22 @@ def test_phone_layout_has_no_horizontal_scroll(browser, base_url: str) -> None: 
     context.close()
 
 
+def test_phone_suggestions_fit_the_screen_in_chinese(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(
+        base_url=base_url, viewport={"width": 375, "height": 740}, is_mobile=True, bypass_csp=True, locale="zh-CN"
+    )
+    page = context.new_page()
+    page.goto("/")
+    page.locator("#q").press_sequentially("dpsy")
+    option = page.locator("#suggest-list [role=option]").first
+    option.wait_for()
+    box = page.locator("#suggest-list").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+    assert option.locator("small").inner_text() == "标题"  # the source, in the page's language
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    context.close()
+
+
 def test_pages_run_under_their_content_security_policy(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
     """No inline script anywhere: with the policy enforced, search as you type, the theme
     toggle, document pages and the API docs work and the browser reports no violation."""

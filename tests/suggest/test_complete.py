@@ -76,7 +76,8 @@ def test_popular_queries_from_the_log_come_first(make_index: Callable[..., Index
             "client": "c0",
         }
     )  # one client only: never suggested
-    (logs / "search-2026-12-02.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
+    today = time.strftime("%Y-%m-%d", time.gmtime(now))  # the day's file: older days are not read
+    (logs / f"search-{today}.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
     found = index.suggest("倒排")
     assert texts(found) == ["倒排索引 构建", "倒排索引", "倒排索引的压缩"]
     assert found[0].source == "query" and found[1].source == "title"

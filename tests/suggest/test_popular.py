@@ -118,3 +118,30 @@ def test_related_searches_by_co_click_then_by_a_distinctive_word() -> None:
     assert related == ["posting list 压缩", "前缀编码"]  # co-clicked; nothing shares 倒排索引 to fill
     related = coclicks.related("倒排索引", ["d5"], 3, words, lambda ws: [rarity.get(w, 50) for w in ws])
     assert related == ["倒排索引 压缩"]  # no co-clicks: a query holding its word
+
+
+def test_suggestions_read_only_the_recent_days_of_the_log(tmp_path: Path) -> None:
+    """Days older than LOG_DAYS are not read at all (their files are not opened)."""
+    import json
+    import time
+
+    from zhisou.suggest.service import LOG_DAYS, Suggestions
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    now = time.time()
+    for age, query in ((LOG_DAYS + 5, "很久以前"), (1, "最近")):
+        day = time.strftime("%Y-%m-%d", time.gmtime(now - age * DAY))
+        events = [
+            {
+                "ts": now - age * DAY,
+                "event": "search",
+                "query_id": f"{query}{n}",
+                "q": query,
+                "shown": ["a"],
+                "client": f"c{n}",
+            }
+            for n in range(3)
+        ]
+        (logs / f"search-{day}.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
+    assert [query.text for query in Suggestions(tmp_path).log().popular] == ["最近"]

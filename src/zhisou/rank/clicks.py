@@ -49,7 +49,10 @@ def read_sessions(directory: Path, since: float | None = None) -> LogReport:
     """Sessions from the search log in ``directory`` (searches from ``since`` on, epoch seconds)."""
     sessions: dict[str, Session] = {}
     skipped: list[str] = []
+    first_day = time.strftime("%Y-%m-%d", time.gmtime(since)) if since is not None else ""
     for path in log_files(directory):
+        if path.name[len("search-") : len("search-YYYY-MM-DD")] < first_day:
+            continue  # a whole day before ``since``: not even read
         for number, line in _lines(path, skipped):
             where = f"{path.name}:{number}"
             try:

@@ -25,6 +25,7 @@ from zhisou.suggest.related_queries import CoClicks
 from zhisou.suggest.trending import DEFAULT_WINDOW, Trend, trending, window_seconds
 
 LOG_REFRESH_SECONDS = 60.0
+LOG_DAYS = 90  # how far back suggestions read the log (older days' files are not even opened)
 MIN_WORD_DOCS = 2
 MAX_WORDS = 200_000
 _ALL_CHINESE = re.compile(f"[{CJK_CHARS}]+")
@@ -101,7 +102,7 @@ class Suggestions:
 
     def _log_locked(self) -> LogSnapshot:
         if self._snapshot is None or time.monotonic() - self._log_read_at >= LOG_REFRESH_SECONDS:
-            sessions = read_sessions(self.log_directory).sessions
+            sessions = read_sessions(self.log_directory, since=time.time() - LOG_DAYS * 86_400).sessions
             deny = DenyList.load(self.deny_file)
             popular = popular_queries(sessions, now=time.time(), min_clients=self.min_clients, deny=deny)
             queries = Completer(Entry(query.text, "query", query.weight) for query in popular)
