@@ -47,10 +47,11 @@ class Entry:
 class Completer:
     """Completions over fixed entries (rebuilt when the index or the log changes)."""
 
-    def __init__(self, entries: Iterable[Entry]) -> None:
+    def __init__(self, entries: Iterable[Entry], *, normalized: bool = False) -> None:
+        """``normalized``: the entries' texts are ``keys.normalize``d already (logged queries)."""
         best: dict[str, Entry] = {}
         for entry in entries:  # one entry per text: the best source, then the heavier
-            text = normalize(entry.text)
+            text = entry.text if normalized else normalize(entry.text)
             if not text or len(text) > MAX_CHARS:
                 continue
             entry = Entry(text, entry.source, entry.weight)

@@ -52,6 +52,8 @@ class DenyList:
         return cls(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
 
     def denies(self, text: str) -> bool:
+        if not self.entries:
+            return False
         folded = normalize(text)
         return any(entry in folded for entry in self.entries)
 

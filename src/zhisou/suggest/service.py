@@ -105,7 +105,7 @@ class Suggestions:
             sessions = read_sessions(self.log_directory, since=time.time() - LOG_DAYS * 86_400).sessions
             deny = DenyList.load(self.deny_file)
             popular = popular_queries(sessions, now=time.time(), min_clients=self.min_clients, deny=deny)
-            queries = Completer(Entry(query.text, "query", query.weight) for query in popular)
+            queries = Completer((Entry(query.text, "query", query.weight) for query in popular), normalized=True)
             self._snapshot = LogSnapshot(sessions, popular, CoClicks(sessions, popular), queries)
             self._log_read_at = time.monotonic()
         return self._snapshot
