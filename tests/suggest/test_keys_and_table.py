@@ -20,6 +20,7 @@ def test_a_chinese_phrase_is_found_under_its_text_pinyin_and_initials() -> None:
 
 def test_a_typed_prefix_is_looked_up_folded_and_without_spaces() -> None:
     assert prefix_forms("Dao Pai") == ["dao pai", "daopai"]
+    assert prefix_forms("BM25 cs") == ["bm25 cs", "bm25cs"]  # reaches bm25 参数's initials key
     assert prefix_forms("倒排 ") == ["倒排 "]
     assert prefix_forms("   ") == []
 

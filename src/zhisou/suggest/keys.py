@@ -22,6 +22,7 @@ TYPO_FROM = 4  # Latin prefixes this long or longer also find completions one ed
 _SPACES = re.compile(r"\s+")
 _CHINESE_RUN = re.compile(f"[{CJK_CHARS}]+")
 _LATIN_PREFIX = re.compile(r"[a-z][a-z ]*")
+_LATIN_OR_DIGITS = re.compile(r"[a-z0-9][a-z0-9 ]*")  # bm25 cs → bm25cs (the pinyin key of bm25 参数)
 _SEGMENTER = ChineseSegmenter()  # jieba's own dictionary: only to split runs for their pinyin
 
 
@@ -72,7 +73,7 @@ def prefix_forms(prefix: str) -> list[str]:
     """What a typed ``prefix`` is looked up as: folded, and without spaces when it is Latin."""
     folded = _SPACES.sub(" ", fold(prefix).text).lstrip()
     forms = [folded]
-    if " " in folded and _LATIN_PREFIX.fullmatch(folded):
+    if " " in folded and _LATIN_OR_DIGITS.fullmatch(folded):
         forms.append(folded.replace(" ", ""))
     return [form for form in dict.fromkeys(forms) if form]
 
