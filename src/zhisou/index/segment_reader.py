@@ -269,16 +269,19 @@ class SegmentReader:
         end = bisect.bisect_left(self.terms.key_view, (field + chr(ord(FIELD_SEPARATOR) + 1)).encode())
         return range(start, end)
 
-    def field_terms(self, field: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    def field_terms(self, field: str, *, remember: bool = True) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Every term of ``field``, decoded, with its postings (starts, counts) in ``docs``:
-        the values of a keyword field, for facet counts (built once per segment)."""
+        the values of a keyword field, for facet counts (built once per segment). ``remember``
+        False: decoded for one pass and not kept (a text field's dictionary is large)."""
         found = self._field_terms.get(field)
         if found is None:
             prefix = (field + FIELD_SEPARATOR).encode()
             ordinals = self.terms.prefix_range(prefix)
             terms = [self.term_text(ordinal, len(prefix)) for ordinal in ordinals]
             rows = self.term_info[ordinals.start : ordinals.stop]
-            found = self._field_terms[field] = (terms, rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64))
+            found = (terms, rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64))
+            if remember:
+                self._field_terms[field] = found
         return found
 
     def text_field_row(self, name: str) -> int:

@@ -10,7 +10,7 @@ import re
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from zhisou.analysis.normalize import CJK_CHARS
@@ -39,7 +39,7 @@ def frequent_words(reader: IndexReader, fields: CardFields) -> list[Entry]:
     counts: Counter[str] = Counter()
     for name in dict.fromkeys(name for name in (fields.title, fields.body) if name):
         for segment in reader.segments:
-            terms, _, doc_counts = segment.field_terms(name)
+            terms, _, doc_counts = segment.field_terms(name, remember=False)
             for term, docs in zip(terms, doc_counts.tolist()):
                 if len(term) >= 2 and _ALL_CHINESE.fullmatch(term):
                     counts[term] += docs
@@ -79,6 +79,8 @@ class LogSnapshot:
     popular: list[PopularQuery]
     coclicks: CoClicks
     completer: Completer  # over ``popular``
+    deny: DenyList
+    trends: dict[float, list[Trend]] = field(default_factory=dict)  # per window, made on first use
 
 
 class Suggestions:
@@ -106,7 +108,7 @@ class Suggestions:
             deny = DenyList.load(self.deny_file)
             popular = popular_queries(sessions, now=time.time(), min_clients=self.min_clients, deny=deny)
             queries = Completer((Entry(query.text, "query", query.weight) for query in popular), normalized=True)
-            self._snapshot = LogSnapshot(sessions, popular, CoClicks(sessions, popular), queries)
+            self._snapshot = LogSnapshot(sessions, popular, CoClicks(sessions, popular), queries, deny)
             self._log_read_at = time.monotonic()
         return self._snapshot
 
@@ -122,21 +124,23 @@ class Suggestions:
         with self._lock:
             snapshot = self._log_locked()
             if reader is not self._reader or self._index_completer is None:
-                deny = DenyList.load(self.deny_file)
                 self._reader = reader
-                self._index_completer = Completer(e for e in index_phrases(reader) if not deny.denies(e.text))
+                phrases = index_phrases(reader)
+                self._index_completer = Completer(e for e in phrases if not snapshot.deny.denies(e.text))
             return snapshot.completer, self._index_completer
 
     # -- trending and related --------------------------------------------------------------------
     def trending(self, size: int = 10, window: str = DEFAULT_WINDOW) -> list[Trend]:
+        """Rising searches, worked out once per window and reading of the log (the home page
+        asks on every visit)."""
         seconds = window_seconds(window)
-        found = trending(
-            self.log().sessions,
-            now=time.time(),
-            window=seconds,
-            min_clients=self.min_clients,
-            deny=DenyList.load(self.deny_file),
-        )
+        with self._lock:
+            snapshot = self._log_locked()
+            found = snapshot.trends.get(seconds)
+            if found is None:
+                found = snapshot.trends[seconds] = trending(
+                    snapshot.sessions, now=time.time(), window=seconds, min_clients=self.min_clients, deny=snapshot.deny
+                )
         return found[:size]
 
     def related(self, reader: IndexReader, query: str, results: list[str], size: int = 6) -> list[str]:
