@@ -21,7 +21,7 @@ from zhisou.index.buffer import write_segment
 from zhisou.index.check import check_index
 from zhisou.index.merge import TieredMergePolicy
 from zhisou.index.reader import IndexReader
-from zhisou.index.segment import ComponentProducer, OptionalComponent, register_component
+from zhisou.index.segment import ComponentProducer, OptionalComponent, SegmentTerms, register_component
 from zhisou.index.writer import IndexWriter
 
 ROWS = register_component(OptionalComponent("tvec", np.dtype(np.float32), True, "test: a row per document"))
@@ -65,7 +65,9 @@ class Derived(ComponentProducer):
     def produce(self, docs: list[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
         return {}
 
-    def derive(self, components: Mapping[OptionalComponent, np.ndarray]) -> dict[OptionalComponent, np.ndarray]:
+    def derive(
+        self, components: Mapping[OptionalComponent, np.ndarray], terms: SegmentTerms
+    ) -> dict[OptionalComponent, np.ndarray]:
         rows = components.get(PASSAGES)
         return {} if rows is None else {DERIVED: np.frombuffer(json.dumps(len(rows)).encode(), dtype=np.uint8)}
 

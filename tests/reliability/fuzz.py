@@ -34,7 +34,13 @@ def _run_target(name: str, libfuzzer_args: list[str]) -> None:
     import atheris
 
     # The numba kernels' modules stay uninstrumented: numba cannot compile atheris's probes.
-    kernel_modules = ["zhisou.search.kernels", "zhisou.index.termdict", "zhisou.index.blocks", "zhisou.compiled"]
+    kernel_modules = [
+        "zhisou.search.kernels",
+        "zhisou.index.termdict",
+        "zhisou.index.blocks",
+        "zhisou.compiled",
+        "zhisou.suggest.table",
+    ]
     with atheris.instrument_imports(include=["zhisou"], exclude=kernel_modules):
         from zhisou import Index, Schema
         from zhisou.analysis import AnalysisResources, AnalyzerRegistry

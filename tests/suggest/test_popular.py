@@ -3,7 +3,12 @@ threshold, the deny-list, searches that found nothing."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from zhisou.rank.clicks import Session
 from zhisou.suggest.popular import DAY, DenyList, popular_queries
@@ -120,28 +125,88 @@ def test_related_searches_by_co_click_then_by_a_distinctive_word() -> None:
     assert related == ["倒排索引 压缩"]  # no co-clicks: a query holding its word
 
 
+def log_searches(logs: Path, query: str, ts: float, clients: int = 3) -> None:
+    """Append ``clients`` searches for ``query`` at ``ts`` to that day's file of the log."""
+    logs.mkdir(exist_ok=True)
+    events = [
+        {"ts": ts, "event": "search", "query_id": f"{query}{ts}{n}", "q": query, "shown": ["a"], "client": f"c{n}"}
+        for n in range(clients)
+    ]
+    day = time.strftime("%Y-%m-%d", time.gmtime(ts))
+    with (logs / f"search-{day}.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(event, ensure_ascii=False) + "\n" for event in events))
+
+
 def test_suggestions_read_only_the_recent_days_of_the_log(tmp_path: Path) -> None:
     """Days older than LOG_DAYS are not read at all (their files are not opened)."""
-    import json
-    import time
-
     from zhisou.suggest.service import LOG_DAYS, Suggestions
 
-    logs = tmp_path / "logs"
-    logs.mkdir()
     now = time.time()
     for age, query in ((LOG_DAYS + 5, "很久以前"), (1, "最近")):
-        day = time.strftime("%Y-%m-%d", time.gmtime(now - age * DAY))
-        events = [
-            {
-                "ts": now - age * DAY,
-                "event": "search",
-                "query_id": f"{query}{n}",
-                "q": query,
-                "shown": ["a"],
-                "client": f"c{n}",
-            }
-            for n in range(3)
-        ]
-        (logs / f"search-{day}.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
+        log_searches(tmp_path / "logs", query, now - age * DAY)
     assert [query.text for query in Suggestions(tmp_path).log().popular] == ["最近"]
+
+
+def test_a_changed_log_is_read_again_in_the_background(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the first reading, a request is answered from the last snapshot while a thread reads
+    the log again — and only a log that changed is read again."""
+    from zhisou.suggest import service
+
+    def log(query: str) -> None:
+        log_searches(tmp_path / "logs", query, time.time())
+
+    def settled(suggestions: service.Suggestions) -> service.LogSnapshot:
+        for _ in range(500):
+            if not suggestions._refreshing:
+                break
+            time.sleep(0.01)
+        return suggestions.log()
+
+    log("向量检索")
+    suggestions = service.Suggestions(tmp_path)
+    first = suggestions.log()
+    monkeypatch.setattr(service, "LOG_REFRESH_SECONDS", 0.0)
+    assert suggestions.log() is first  # answered at once; the check runs in a thread
+    assert settled(suggestions) is first  # nothing changed: not read again
+    gate = threading.Event()
+    read = suggestions._read_log
+    monkeypatch.setattr(suggestions, "_read_log", lambda: gate.wait(10) and read())
+    settled(suggestions)
+    log("倒排索引")
+    assert suggestions.log() is first and suggestions.log() is first  # not waiting for the reading
+    gate.set()
+    fresh = first
+    for _ in range(500):
+        fresh = settled(suggestions)
+        if fresh is not first:
+            break
+    assert sorted(q.text for q in fresh.popular) == ["倒排索引", "向量检索"]
+
+
+def test_a_new_process_completes_from_the_stored_queries_while_it_reads_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each reading of the log stores its queries' key table; the next Suggestions answers
+    from it, memory-mapped, while its own reading runs — and still honours the deny-list."""
+    from zhisou.suggest import service
+    from zhisou.suggest.complete import StoredCompleter
+
+    for query in ("向量检索", "向量压缩"):
+        log_searches(tmp_path / "logs", query, time.time())
+    first = service.Suggestions(tmp_path)
+    expected = [c.text for c in first.log().completer.complete("xiangl")]
+    assert sorted(expected) == ["向量压缩", "向量检索"]
+    assert (tmp_path / "suggest" / service.QUERIES_FILE).exists()
+
+    gate = threading.Event()
+    monkeypatch.setattr(service.Suggestions, "_read_log", lambda self: gate.wait(10) and None)
+    (tmp_path / "suggest" / service.DENY_FILE).write_text("压缩\n", encoding="utf-8")
+    second = service.Suggestions(tmp_path)
+    try:
+        with second._lock:
+            queries = second._queries_locked()
+        assert isinstance(queries, StoredCompleter)  # answered before the reading ends
+        assert [c.text for c in queries.complete("xiangl")] == ["向量检索"]  # the deny-list holds
+        assert service.Suggestions(tmp_path, min_clients=5)._load_stored() is None  # another threshold
+    finally:
+        gate.set()

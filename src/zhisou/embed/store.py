@@ -24,6 +24,7 @@ from zhisou.index.segment import (
     PASSAGE_VECTORS,
     ComponentProducer,
     OptionalComponent,
+    SegmentTerms,
 )
 from zhisou.schema import SemanticSpec
 
@@ -74,7 +75,9 @@ class EmbeddingProducer(ComponentProducer):
             PASSAGE_SPANS: spans,
         }
 
-    def derive(self, components: Mapping[OptionalComponent, np.ndarray]) -> dict[OptionalComponent, np.ndarray]:
+    def derive(
+        self, components: Mapping[OptionalComponent, np.ndarray], terms: SegmentTerms
+    ) -> dict[OptionalComponent, np.ndarray]:
         return derive_graph(self.spec, components)
 
 
@@ -97,5 +100,7 @@ class SchemaEmbeddings(ComponentProducer):
             self._producer = EmbeddingProducer(self.spec, load_embedder(self.spec.model), self.progress)
         return self._producer.produce(docs)
 
-    def derive(self, components: Mapping[OptionalComponent, np.ndarray]) -> dict[OptionalComponent, np.ndarray]:
+    def derive(
+        self, components: Mapping[OptionalComponent, np.ndarray], terms: SegmentTerms
+    ) -> dict[OptionalComponent, np.ndarray]:
         return derive_graph(self.spec, components)

@@ -131,7 +131,7 @@ class SegmentBuffer:
                 for producer in producers:
                     optional.update(producer.produce(docs))
                 for producer in producers:
-                    optional.update(producer.derive(optional))
+                    optional.update(producer.derive(optional, writer.terms()))
             meta = writer.finish(lengths, columns, self._stored, self._doc_ids, segment_fields(self.schema), optional)
         except BaseException:
             writer.abort()
@@ -174,5 +174,7 @@ def write_segment(
     buffer = SegmentBuffer(schema)
     for prepared in latest.values():
         buffer.add(prepared)
-    meta, _ = buffer.write(directory, new_segment_name(), producers)
+    from zhisou.suggest.phrases import with_suggestions
+
+    meta, _ = buffer.write(directory, new_segment_name(), with_suggestions(schema, producers))
     return meta

@@ -130,7 +130,7 @@ def merge_segments(
         ids = (r.doc_id(int(doc)) for r, live in zip(readers, lives) for doc in np.flatnonzero(live))
         optional = _merged_optional(readers, lives)
         for producer in producers:
-            optional.update(producer.derive(optional))
+            optional.update(producer.derive(optional, writer.terms()))
         return writer.finish(lengths, columns, stored, ids, fields, optional)
     except BaseException:
         writer.abort()

@@ -9,10 +9,11 @@ a component it does not know (the index was written by a newer zhisou) rather th
 
 from __future__ import annotations
 
+import bisect
 import enum
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,20 @@ class OptionalComponent:
         return False
 
 
+@dataclass(frozen=True)
+class SegmentTerms:
+    """A new segment's term dictionary as a producer's ``derive`` sees it: the keys
+    (``field \x1f term``, UTF-8) in ascending order and each one's document frequency."""
+
+    keys: Sequence[bytes]
+    doc_freqs: np.ndarray
+
+    def field_range(self, field: str) -> tuple[int, int]:
+        """The rows of ``field``'s terms (keys sort by field first)."""
+        prefix = (field + "\x1f").encode()
+        return bisect.bisect_left(self.keys, prefix), bisect.bisect_left(self.keys, prefix[:-1] + b"\x20")
+
+
 class ComponentProducer:
     """Computes optional components for each new segment a writer flushes (an embedder
     producing passage vectors and each document's passage count, say), from the documents'
@@ -84,10 +99,13 @@ class ComponentProducer:
     def produce(self, docs: list[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
         raise NotImplementedError
 
-    def derive(self, components: Mapping[OptionalComponent, np.ndarray]) -> dict[OptionalComponent, np.ndarray]:
+    def derive(
+        self, components: Mapping[OptionalComponent, np.ndarray], terms: SegmentTerms
+    ) -> dict[OptionalComponent, np.ndarray]:
         """Derived components (a search structure over per-document rows, say) made from a
-        segment's per-document ones: at flush, after ``produce``, and after a merge, from the
-        merged rows (a merge keeps rows, never derived data). None by default."""
+        segment's per-document ones and its term dictionary: at flush, after ``produce``, and
+        after a merge, from the merged rows and terms (a merge keeps rows, never derived
+        data). None by default."""
         return {}
 
 
@@ -143,6 +161,17 @@ PASSAGE_SPANS = register_component(
 # Derived from the passage vectors of a segment with many of them (``embed/ann.py``).
 PASSAGE_GRAPH = register_component(
     OptionalComponent("hnsw", np.dtype(np.uint8), False, "HNSW graph over the passage vectors (faiss)")
+)
+# Autocomplete (``suggest/phrases.py``): each document's titles and tags with the keys they are
+# found under, and the sorted key table derived from them and the segment's Chinese words.
+SUGGEST_COUNTS = register_component(
+    OptionalComponent("sgn", np.dtype(np.int32), True, "bytes of suggestion phrases per document")
+)
+SUGGEST_PHRASES = register_component(
+    OptionalComponent("sgp", np.dtype(np.uint8), True, "suggestion phrases and their keys, by document", counts="sgn")
+)
+SUGGEST_TABLE = register_component(
+    OptionalComponent("sgt", np.dtype(np.uint8), False, "autocomplete key table over phrases and words")
 )
 
 

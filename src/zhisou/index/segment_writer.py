@@ -16,7 +16,14 @@ import numpy as np
 
 from zhisou.index.codec import FramedWriter
 from zhisou.index.docstore import BLOCK_DOCS, encode_block
-from zhisou.index.segment import Component, FileInfo, OptionalComponent, SegmentComponent, SegmentMeta
+from zhisou.index.segment import (
+    Component,
+    FileInfo,
+    OptionalComponent,
+    SegmentComponent,
+    SegmentMeta,
+    SegmentTerms,
+)
 
 
 class _ComponentFile:
@@ -51,6 +58,7 @@ class SegmentWriter:
         except BaseException:
             self.abort()
             raise
+        self._keys: list[bytes] = []
         self._key_lengths: list[np.ndarray] = []
         self._term_info: list[np.ndarray] = []
         self._postings = 0
@@ -70,6 +78,7 @@ class SegmentWriter:
             raise ValueError(f"terms out of order at {keys[0]!r}")
         self._last_key = keys[-1]
         self._files[Component.TERM_KEYS].write(b"".join(keys))
+        self._keys += keys
         self._key_lengths.append(np.fromiter((len(k) for k in keys), dtype=np.int64, count=len(keys)))
         counts = np.asarray(counts, dtype=np.int64)
         post_starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -81,6 +90,11 @@ class SegmentWriter:
         self._files[Component.POSITIONS].write(positions)
         self._postings += len(docs)
         self._positions += len(positions)
+
+    def terms(self) -> SegmentTerms:
+        """The terms added so far, with their document frequencies (for producers' ``derive``)."""
+        doc_freqs = np.concatenate([info[:, 1] for info in self._term_info]) if self._term_info else np.zeros(0)
+        return SegmentTerms(self._keys, doc_freqs.astype(np.int64))
 
     def finish(
         self,

@@ -143,6 +143,9 @@ class IndexWriter:
                 from zhisou.embed.store import SchemaEmbeddings
 
                 self.producers = (SchemaEmbeddings(self.schema.semantic, on_embedded),)
+            from zhisou.suggest.phrases import with_suggestions
+
+            self.producers = with_suggestions(self.schema, self.producers)
             self.ram_budget_bytes = int(ram_budget_mb * 1024 * 1024)
             self.merge_policy = merge_policy or TieredMergePolicy()
             self._remove_unreferenced_files()

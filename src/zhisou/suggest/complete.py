@@ -11,16 +11,18 @@ edit away (``serach`` → search engine), ranked after the exact ones.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from zhisou.suggest.keys import MAX_CHARS, completion_keys, normalize, one_edit_away, prefix_forms
-from zhisou.suggest.table import PrefixTable
+from zhisou.suggest.table import PrefixTable, pack_arrays, unpack_arrays
 
 SOURCES = ("query", "title", "tag", "word")  # a tie in weight between sources is broken in this order
-_TIER = {"query": 0, "title": 1, "tag": 1, "word": 2}
+TIER = {"query": 0, "title": 1, "tag": 1, "word": 2}
 MAX_SIZE = 20
 KEYS_PER_ENTRY = 3  # text, pinyin, initials (keys.completion_keys)
 MAX_PREFIX_CHARS = 64
@@ -44,8 +46,15 @@ class Entry:
     weight: float
 
 
+class Lookup(Protocol):
+    """Where completions come from: the best entries (lowest rank first) whose keys start with
+    any of ``prefixes``, at most ``limit``."""
+
+    def lookup(self, prefixes: list[str], limit: int) -> list[Entry]: ...
+
+
 class Completer:
-    """Completions over fixed entries (rebuilt when the index or the log changes)."""
+    """Completions over fixed entries held in memory (the search log's popular queries)."""
 
     def __init__(self, entries: Iterable[Entry], *, normalized: bool = False) -> None:
         """``normalized``: the entries' texts are ``keys.normalize``d already (logged queries)."""
@@ -56,9 +65,9 @@ class Completer:
                 continue
             entry = Entry(text, entry.source, entry.weight)
             old = best.get(text)
-            if old is None or _rank(entry) < _rank(old):
+            if old is None or rank(entry) < rank(old):
                 best[text] = entry
-        self.entries = sorted(best.values(), key=_rank)  # entry number = rank: lower is better
+        self.entries = sorted(best.values(), key=rank)  # entry number = rank: lower is better
         self.table = PrefixTable.build(
             (key, number) for number, entry in enumerate(self.entries) for key in completion_keys(entry.text)
         )
@@ -66,49 +75,80 @@ class Completer:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def lookup(self, prefixes: list[str], limit: int) -> list[Entry]:
+        return [self.entries[number] for number in self.table.best(prefixes, limit, KEYS_PER_ENTRY)]
+
     def complete(self, prefix: str, size: int = 8) -> list[Completion]:
-        """Up to ``size`` completions of ``prefix``, best first."""
-        size = max(1, min(size, MAX_SIZE))
-        forms = prefix_forms(prefix[:MAX_PREFIX_CHARS])
-        if not forms:
-            return []
-        typed = {form.strip() for form in forms}  # the typed text itself completes nothing
-        found = [n for n in self._best(self.table.ranges(forms), size + 1) if self.entries[n].text not in typed]
-        out = [self._completion(number, False) for number in found[:size]]
-        if len(out) < size:
-            variants = [variant for form in forms for variant in one_edit_away(form)]
-            if variants:
-                seen = set(found)
-                more = [n for n in self._best(self.table.ranges(variants), size + len(seen)) if n not in seen]
-                out += [self._completion(number, True) for number in more[: size - len(out)]]
-        return out
+        return complete(self, prefix, size)
 
-    def _best(self, ranges: np.ndarray, size: int) -> list[int]:
-        """The ``size`` best distinct entries under any of the key ranges (entry numbers are
-        ranks, so the smallest numbers)."""
-        hit = ranges[ranges[:, 1] > ranges[:, 0]]  # most of a typo's variants find nothing
-        if not len(hit):
-            return []
-        spans = hit.tolist()
-        numbers = np.concatenate([self.table.payloads[first:end] for first, end in spans])
-        # An entry has at most KEYS_PER_ENTRY keys under each range, so the smallest
-        # size · that · ranges numbers hold the ``size`` smallest distinct ones: a partial sort
-        # instead of sorting every completion of a one-letter prefix.
-        keep = size * KEYS_PER_ENTRY * len(spans)
-        if len(numbers) > keep:
-            numbers = np.partition(numbers, keep - 1)[:keep]
-        return np.unique(numbers)[:size].tolist()
+    def pack(self, meta: dict[str, object]) -> np.ndarray:
+        """The completer as bytes for a file (``StoredCompleter`` reads it), with ``meta``."""
+        texts = [entry.text.encode() for entry in self.entries]
+        return pack_arrays(
+            {
+                "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                "text_blob": np.frombuffer(b"".join(texts), dtype=np.uint8),
+                "text_offsets": np.cumsum([0, *map(len, texts)], dtype=np.int64),
+                "source": np.array([SOURCES.index(entry.source) for entry in self.entries], dtype=np.uint8),
+                "weight": np.array([entry.weight for entry in self.entries], dtype=np.float64),
+                "key_blob": self.table.blob,
+                "key_offsets": self.table.offsets,
+                "key_payloads": self.table.payloads,
+            }
+        )
 
-    def _completion(self, number: int, corrected: bool) -> Completion:
-        entry = self.entries[number]
-        return Completion(entry.text, entry.source, entry.weight, corrected)
+
+class StoredCompleter:
+    """A ``Completer`` read back from what ``pack`` made (memory-mapped: nothing is rebuilt),
+    leaving out what ``denies`` (the deny-list may have grown since it was written)."""
+
+    def __init__(self, raw: np.ndarray, denies: Callable[[str], bool]) -> None:
+        arrays = unpack_arrays(raw)
+        self.meta = json.loads(bytes(arrays["meta"]))
+        self.text_blob, self.text_offsets = arrays["text_blob"], arrays["text_offsets"]
+        self.source, self.weight = arrays["source"], arrays["weight"]
+        self.table = PrefixTable(arrays["key_blob"], arrays["key_offsets"], arrays["key_payloads"])
+        self.denies = denies
+
+    def __len__(self) -> int:
+        return len(self.weight)
+
+    def lookup(self, prefixes: list[str], limit: int) -> list[Entry]:
+        found = []
+        for number in self.table.best(prefixes, limit + 8, KEYS_PER_ENTRY):
+            text = bytes(self.text_blob[self.text_offsets[number] : self.text_offsets[number + 1]]).decode()
+            if not self.denies(text):
+                found.append(Entry(text, SOURCES[int(self.source[number])], float(self.weight[number])))
+        return found[:limit]
+
+    def complete(self, prefix: str, size: int = 8) -> list[Completion]:
+        return complete(self, prefix, size)
+
+
+def complete(source: Lookup, prefix: str, size: int = 8) -> list[Completion]:
+    """Up to ``size`` completions of ``prefix`` from ``source``, best first: the exact ones, then
+    — when they are too few — those found one edit away."""
+    size = max(1, min(size, MAX_SIZE))
+    forms = prefix_forms(prefix[:MAX_PREFIX_CHARS])
+    if not forms:
+        return []
+    typed = {form.strip() for form in forms}  # the typed text itself completes nothing
+    found = [entry for entry in source.lookup(forms, size + 1) if entry.text not in typed][:size]
+    out = [Completion(entry.text, entry.source, entry.weight) for entry in found]
+    if len(out) < size:
+        variants = [variant for form in forms for variant in one_edit_away(form)]
+        if variants:
+            seen = {entry.text for entry in found} | typed
+            more = [entry for entry in source.lookup(variants, size + len(seen)) if entry.text not in seen]
+            out += [Completion(entry.text, entry.source, entry.weight, True) for entry in more[: size - len(out)]]
+    return out
 
 
 def merge(lists: Iterable[list[Completion]], size: int) -> list[Completion]:
     """Completions from several completers as one list: exact before corrected, then by source
     tier, each list's own order kept within a tier; a text once (its first appearance)."""
     ordered = sorted(
-        ((completion.corrected, _TIER[completion.source], number, position), completion)
+        ((completion.corrected, TIER[completion.source], number, position), completion)
         for number, found in enumerate(lists)
         for position, completion in enumerate(found)
     )
@@ -121,6 +161,6 @@ def merge(lists: Iterable[list[Completion]], size: int) -> list[Completion]:
     return out[:size]
 
 
-def _rank(entry: Entry) -> tuple[int, float, int, str]:
+def rank(entry: Entry) -> tuple[int, float, int, str]:
     """Past queries first, then titles and tags, then frequent words, each heaviest first."""
-    return _TIER[entry.source], -entry.weight, SOURCES.index(entry.source), entry.text
+    return TIER[entry.source], -entry.weight, SOURCES.index(entry.source), entry.text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import string
+from functools import lru_cache
 
 from zhisou.analysis.normalize import CJK_CHARS, fold
 from zhisou.analysis.pinyin import word_pinyin
@@ -78,13 +79,14 @@ def prefix_forms(prefix: str) -> list[str]:
     return [form for form in dict.fromkeys(forms) if form]
 
 
-def one_edit_away(prefix: str) -> list[str]:
+@lru_cache(maxsize=256)  # the log's completions and the index's ask for the same keystroke
+def one_edit_away(prefix: str) -> tuple[str, ...]:
     """Prefixes one edit from a Latin ``prefix`` (letters and spaces: a character after the
     first dropped, swapped with the next, replaced or added before the last), for prefixes of
     ``TYPO_FROM`` letters or more; else
     none. A letter missing at the end needs no edit: the shorter prefix completes already."""
     if len(prefix.replace(" ", "")) < TYPO_FROM or not _LATIN_PREFIX.fullmatch(prefix):
-        return []
+        return ()
     letters = string.ascii_lowercase
     out: set[str] = set()
     for i in range(1, len(prefix)):  # the first letter is taken as typed (Elasticsearch's prefix_length 1)
@@ -94,4 +96,4 @@ def one_edit_away(prefix: str) -> list[str]:
         out.update(prefix[:i] + c + prefix[i + 1 :] for c in letters)
         out.update(prefix[:i] + c + prefix[i:] for c in letters)
     out.discard(prefix)
-    return sorted(out)
+    return tuple(sorted(out))

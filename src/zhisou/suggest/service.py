@@ -1,74 +1,37 @@
-"""Suggestions for one index: autocomplete over its phrases and words (per snapshot) and the
-search log's popular queries, trending searches and related searches — the log re-read at most
-every ``LOG_REFRESH_SECONDS``. ``Index.suggest`` / ``trending`` / ``related_searches`` and the
-API answer from it.
+"""Suggestions for one index: autocomplete over its phrases and words (the segments' tables,
+``phrases.py``) and the search log's popular queries, trending searches and related searches —
+the log re-read in the background about every ``LOG_REFRESH_SECONDS``. ``Index.suggest`` /
+``trending`` / ``related_searches`` and the API answer from it.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zhisou.analysis.normalize import CJK_CHARS
+import numpy as np
+
+from zhisou.errors import ZhisouError
+from zhisou.index.directory import atomic_write_bytes
 from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import term_key
 from zhisou.rank.clicks import Session, read_sessions
 from zhisou.search.hits import CardFields
 from zhisou.search.stats import locate
-from zhisou.suggest.complete import Completer, Completion, Entry, merge
+from zhisou.serve.searchlog import log_files
+from zhisou.suggest.complete import Completer, Completion, Entry, StoredCompleter, complete, merge
+from zhisou.suggest.phrases import IndexPhrases, SegmentPhrases, phrase_fields
 from zhisou.suggest.popular import MIN_CLIENTS, DenyList, PopularQuery, popular_queries
 from zhisou.suggest.related_queries import CoClicks
 from zhisou.suggest.trending import DEFAULT_WINDOW, Trend, trending, window_seconds
 
 LOG_REFRESH_SECONDS = 60.0
+LOG_REBUILD_SECONDS = 900.0  # an unchanged log is read again this often all the same
 LOG_DAYS = 90  # how far back suggestions read the log (older days' files are not even opened)
-MIN_WORD_DOCS = 2
-MAX_WORDS = 200_000
-_ALL_CHINESE = re.compile(f"[{CJK_CHARS}]+")
 DENY_FILE = "deny.txt"  # under <index>/suggest/: entries no suggestion may contain
-
-
-def frequent_words(reader: IndexReader, fields: CardFields) -> list[Entry]:
-    """Chinese words of two characters or more that the title and body fields hold in at least
-    ``MIN_WORD_DOCS`` documents (deleted ones still count until a merge), read off the term
-    dictionaries — English terms there are stems, not words to offer."""
-    counts: Counter[str] = Counter()
-    for name in dict.fromkeys(name for name in (fields.title, fields.body) if name):
-        for segment in reader.segments:
-            terms, _, doc_counts = segment.field_terms(name, remember=False)
-            for term, docs in zip(terms, doc_counts.tolist()):
-                if len(term) >= 2 and _ALL_CHINESE.fullmatch(term):
-                    counts[term] += docs
-    return [Entry(word, "word", docs) for word, docs in counts.most_common(MAX_WORDS) if docs >= MIN_WORD_DOCS]
-
-
-def index_phrases(reader: IndexReader) -> list[Entry]:
-    """Titles and tags of the live documents, each weighing the documents that carry it."""
-    fields = CardFields.of(reader.schema)
-    titles: Counter[str] = Counter()
-    tags: Counter[str] = Counter()
-    if fields.title is None and fields.tags is None:
-        return []
-    for doc in range(reader.max_doc):
-        if not reader.live[doc]:
-            continue
-        stored = reader.stored(doc)
-        title = stored.get(fields.title) if fields.title else None
-        if isinstance(title, str) and title.strip():
-            titles[title.strip()] += 1
-        values = stored.get(fields.tags) if fields.tags else None
-        for tag in values if isinstance(values, list) else [values]:
-            if isinstance(tag, str) and tag.strip():
-                tags[tag.strip()] += 1
-    return [
-        *(Entry(text, "title", count) for text, count in titles.items()),
-        *(Entry(text, "tag", count) for text, count in tags.items()),
-        *frequent_words(reader, fields),
-    ]
+QUERIES_FILE = "queries.sgt"  # under <index>/suggest/: the popular queries' key table, as last read
 
 
 @dataclass(frozen=True)
@@ -89,45 +52,138 @@ class Suggestions:
     def __init__(self, directory: Path, *, min_clients: int = MIN_CLIENTS, deny_file: Path | None = None) -> None:
         self.log_directory = directory / "logs"
         self.deny_file = deny_file if deny_file is not None else directory / "suggest" / DENY_FILE
+        self.queries_file = directory / "suggest" / QUERIES_FILE
         self.min_clients = min_clients
         self._lock = threading.Lock()
+        self._log_changed = threading.Condition(self._lock)  # a reading of the log ended
         self._reader: IndexReader | None = None
-        self._index_completer: Completer | None = None  # per snapshot of the index
+        self._phrases: IndexPhrases | None = None  # per snapshot of the index
+        self._segment_phrases: dict[str, SegmentPhrases] = {}  # by segment uid
         self._snapshot: LogSnapshot | None = None
-        self._log_read_at = -float("inf")
+        self._stored: StoredCompleter | None = None  # the last reading's queries, until this one reads
+        self._log_read_at = -float("inf")  # when the snapshot was made or found current
+        self._log_rebuilt_at = -float("inf")  # when it was made
+        self._log_files: tuple[object, ...] = ()  # what the log's files and the deny-list were then
+        self._refreshing = False
 
     # -- the log ---------------------------------------------------------------------------------
     def log(self) -> LogSnapshot:
-        """The log as read at most ``LOG_REFRESH_SECONDS`` ago."""
+        """The log as read at most ``LOG_REFRESH_SECONDS`` ago, about: the first call reads it
+        (or waits for the reading under way); later, a snapshot that old is answered while a
+        thread reads the log again (requests never wait for a re-read of a large log), and only
+        when its files or the deny-list changed, or ``LOG_REBUILD_SECONDS`` passed (decay and
+        windows move with the clock)."""
         with self._lock:
             return self._log_locked()
 
     def _log_locked(self) -> LogSnapshot:
-        if self._snapshot is None or time.monotonic() - self._log_read_at >= LOG_REFRESH_SECONDS:
-            sessions = read_sessions(self.log_directory, since=time.time() - LOG_DAYS * 86_400).sessions
-            deny = DenyList.load(self.deny_file)
-            popular = popular_queries(sessions, now=time.time(), min_clients=self.min_clients, deny=deny)
-            queries = Completer((Entry(query.text, "query", query.weight) for query in popular), normalized=True)
-            self._snapshot = LogSnapshot(sessions, popular, CoClicks(sessions, popular), queries, deny)
-            self._log_read_at = time.monotonic()
+        while self._snapshot is None and self._refreshing:
+            self._log_changed.wait()
+        if self._snapshot is None:
+            self._log_files = self._log_signature()
+            self._snapshot = self._read_log()
+            self._log_read_at = self._log_rebuilt_at = time.monotonic()
+        elif time.monotonic() - self._log_read_at >= LOG_REFRESH_SECONDS:
+            self._read_in_background()
         return self._snapshot
+
+    def _queries_locked(self) -> Completer | StoredCompleter:
+        """The popular queries' completer without waiting for a first reading of the log when
+        the last process's is stored (``QUERIES_FILE``): the log is read in the background."""
+        if self._snapshot is None and not self._refreshing:
+            self._stored = self._stored or self._load_stored()
+            if self._stored is not None:
+                self._read_in_background()
+        if self._snapshot is None and self._stored is not None:
+            return self._stored
+        return self._log_locked().completer
+
+    def _read_in_background(self) -> None:
+        if not self._refreshing:
+            self._refreshing = True
+            threading.Thread(target=self._refresh_log, name="zhisou-suggest-log", daemon=True).start()
+
+    def _refresh_log(self) -> None:
+        snapshot = None
+        signature = self._log_signature()
+        try:
+            stale = time.monotonic() - self._log_rebuilt_at >= LOG_REBUILD_SECONDS
+            if self._snapshot is None or signature != self._log_files or stale:
+                snapshot = self._read_log()
+        except Exception:  # a log that cannot be read now: keep answering from the last reading
+            pass
+        with self._lock:
+            if snapshot is not None:
+                self._snapshot, self._log_files, self._stored = snapshot, signature, None
+                self._log_rebuilt_at = time.monotonic()
+            self._log_read_at = time.monotonic()
+            self._refreshing = False
+            self._log_changed.notify_all()
+
+    def _log_signature(self) -> tuple[object, ...]:
+        """Names, sizes and change times of the log's files and the deny-list."""
+        paths = [*log_files(self.log_directory), self.deny_file]
+        out: list[object] = []
+        for path in paths:
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            out.append((path.name, stat.st_size, stat.st_mtime_ns))
+        return tuple(out)
+
+    def _read_log(self) -> LogSnapshot:
+        sessions = read_sessions(self.log_directory, since=time.time() - LOG_DAYS * 86_400).sessions
+        deny = DenyList.load(self.deny_file)
+        popular = popular_queries(sessions, now=time.time(), min_clients=self.min_clients, deny=deny)
+        queries = Completer((Entry(query.text, "query", query.weight) for query in popular), normalized=True)
+        self._store(queries)
+        return LogSnapshot(sessions, popular, CoClicks(sessions, popular), queries, deny)
+
+    def _store(self, queries: Completer) -> None:
+        """Keep the queries' completer for the next process (best effort: a read-only index
+        directory just goes without)."""
+        try:
+            self.queries_file.parent.mkdir(exist_ok=True)
+            atomic_write_bytes(self.queries_file, queries.pack({"min_clients": self.min_clients}).tobytes())
+        except OSError:
+            pass
+
+    def _load_stored(self) -> StoredCompleter | None:
+        """The stored queries' completer, memory-mapped, if one was kept with the same threshold."""
+        try:
+            raw = np.asarray(np.memmap(self.queries_file, dtype=np.uint8, mode="r"))
+            stored = StoredCompleter(raw, DenyList.load(self.deny_file).denies)
+        except (OSError, ValueError, ZhisouError):
+            return None
+        return stored if stored.meta.get("min_clients") == self.min_clients else None
 
     # -- autocomplete ----------------------------------------------------------------------------
     def complete(self, reader: IndexReader, prefix: str, size: int = 8) -> list[Completion]:
         """Past queries first, then the index's phrases (``complete.merge``)."""
         queries, phrases = self.completers(reader)
-        return merge([queries.complete(prefix, size), phrases.complete(prefix, size)], size)
+        return merge([queries.complete(prefix, size), complete(phrases, prefix, size)], size)
 
-    def completers(self, reader: IndexReader) -> tuple[Completer, Completer]:
-        """The log's completer (as last read) and the one for ``reader``'s snapshot: apart, so
-        that re-reading the log does not rebuild the index's, nor a commit the log's."""
+    def completers(self, reader: IndexReader) -> tuple[Completer | StoredCompleter, IndexPhrases]:
+        """The log's completer (as last read) and the phrases of ``reader``'s snapshot: apart, so
+        that re-reading the log does not touch the index's, nor a commit the log's."""
         with self._lock:
-            snapshot = self._log_locked()
-            if reader is not self._reader or self._index_completer is None:
+            queries = self._queries_locked()
+            denies = queries.denies if isinstance(queries, StoredCompleter) else self._log_locked().deny.denies
+            if reader is not self._reader or self._phrases is None:
+                fields = phrase_fields(reader.schema)
+                known = self._segment_phrases
+                self._segment_phrases = {
+                    segment.meta.uid: known.get(segment.meta.uid) or SegmentPhrases.of(segment, fields)
+                    for segment in reader.segments
+                }
+                self._phrases = IndexPhrases(
+                    [(self._segment_phrases[segment.meta.uid], segment.live) for segment in reader.segments], denies
+                )
                 self._reader = reader
-                phrases = index_phrases(reader)
-                self._index_completer = Completer(e for e in phrases if not snapshot.deny.denies(e.text))
-            return snapshot.completer, self._index_completer
+            elif self._phrases.denies != denies:  # bound methods: equal when of the same deny-list
+                self._phrases = IndexPhrases(self._phrases.segments, denies)
+            return queries, self._phrases
 
     # -- trending and related --------------------------------------------------------------------
     def trending(self, size: int = 10, window: str = DEFAULT_WINDOW) -> list[Trend]:

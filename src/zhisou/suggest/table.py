@@ -6,6 +6,7 @@ compiled call (a typo-tolerant lookup asks for a few hundred).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -85,5 +86,56 @@ class PrefixTable:
         queries, query_offsets = _pack([prefix.encode() for prefix in prefixes])
         return prefix_ranges(self.blob, self.offsets, queries, query_offsets)
 
+    def best(self, prefixes: list[str], size: int, keys_per_payload: int) -> list[int]:
+        """The ``size`` smallest distinct payloads of the keys under any of ``prefixes``, where
+        one payload has at most ``keys_per_payload`` keys (payloads are ranks: lower is better)."""
+        ranges = self.ranges(prefixes)
+        hit = ranges[ranges[:, 1] > ranges[:, 0]]  # most of a typo's variants find nothing
+        if not len(hit):
+            return []
+        spans = hit.tolist()
+        payloads = np.concatenate([self.payloads[first:end] for first, end in spans])
+        # A payload has at most keys_per_payload keys under each range, so the smallest
+        # size · that · ranges payloads hold the ``size`` smallest distinct ones: a partial sort
+        # instead of sorting every completion of a one-letter prefix.
+        keep = size * keys_per_payload * len(spans)
+        if len(payloads) > keep:
+            payloads = np.partition(payloads, keep - 1)[:keep]
+        return np.unique(payloads)[:size].tolist()
+
     def key(self, row: int) -> str:
         return bytes(self.blob[self.offsets[row] : self.offsets[row + 1]]).decode()
+
+
+def pack_arrays(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Named 1-d arrays as one byte array (a header, then each array 8-byte aligned), to be
+    stored as one file and read back, without copying, by ``unpack_arrays``."""
+    layout = [[name, array.dtype.str, len(array)] for name, array in arrays.items()]
+    header = json.dumps(layout).encode()
+    parts = [np.array([len(header)], dtype="<i8").tobytes(), header]
+    size = 8 + len(header)
+    for array in arrays.values():
+        parts.append(b"\0" * (-size % 8))
+        size += -size % 8
+        data = np.ascontiguousarray(array).tobytes()
+        parts.append(data)
+        size += len(data)
+    return np.frombuffer(b"".join(parts), dtype=np.uint8)
+
+
+def unpack_arrays(raw: np.ndarray) -> dict[str, np.ndarray]:
+    """The arrays ``pack_arrays`` stored, as views into ``raw`` (memory-mapped stays mapped).
+    Raises ``ValueError`` when ``raw`` is not such a byte array."""
+    try:
+        header_size = int(np.frombuffer(raw[:8], dtype="<i8")[0])
+        layout = json.loads(bytes(raw[8 : 8 + header_size]))
+        out: dict[str, np.ndarray] = {}
+        position = 8 + header_size
+        for name, dtype, count in layout:
+            position += -position % 8
+            kind = np.dtype(dtype)
+            out[name] = np.frombuffer(raw, dtype=kind, count=count, offset=position)
+            position += kind.itemsize * count
+        return out
+    except (IndexError, TypeError, ValueError) as error:
+        raise ValueError(f"not a packed table: {error}") from None
