@@ -186,8 +186,9 @@ def test_a_changed_log_is_read_again_in_the_background(tmp_path: Path, monkeypat
 def test_a_new_process_completes_from_the_stored_queries_while_it_reads_the_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each reading of the log stores its queries' key table; the next Suggestions answers
-    from it, memory-mapped, while its own reading runs — and still honours the deny-list."""
+    """Each reading of the log stores its queries' key table; the next Suggestions answers from
+    it, memory-mapped, while its own reading runs — only while the log, the deny-list and the
+    threshold are what they were."""
     from zhisou.suggest import service
     from zhisou.suggest.complete import StoredCompleter
 
@@ -200,13 +201,18 @@ def test_a_new_process_completes_from_the_stored_queries_while_it_reads_the_log(
 
     gate = threading.Event()
     monkeypatch.setattr(service.Suggestions, "_read_log", lambda self: gate.wait(10) and None)
-    (tmp_path / "suggest" / service.DENY_FILE).write_text("压缩\n", encoding="utf-8")
     second = service.Suggestions(tmp_path)
     try:
         with second._lock:
             queries = second._queries_locked()
         assert isinstance(queries, StoredCompleter)  # answered before the reading ends
-        assert [c.text for c in queries.complete("xiangl")] == ["向量检索"]  # the deny-list holds
-        assert service.Suggestions(tmp_path, min_clients=5)._load_stored() is None  # another threshold
+        assert [c.text for c in queries.complete("xiangl")] == expected
     finally:
         gate.set()
+    assert service.Suggestions(tmp_path, min_clients=5)._load_stored() is None  # another threshold
+    (tmp_path / "suggest" / service.DENY_FILE).write_text("压缩\n", encoding="utf-8")
+    assert service.Suggestions(tmp_path)._load_stored() is None  # another deny-list
+    (tmp_path / "suggest" / service.DENY_FILE).unlink()
+    assert service.Suggestions(tmp_path)._load_stored() is not None
+    log_searches(tmp_path / "logs", "向量检索", time.time())
+    assert service.Suggestions(tmp_path)._load_stored() is None  # the log grew since

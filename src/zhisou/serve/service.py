@@ -71,6 +71,7 @@ class Service:
         kernels and building per-snapshot caches takes a few hundred milliseconds."""
         self.search("index 索引", log=False)
         self.latest(size=1)
+        self.index.suggestions.start()  # the search log, for suggestions: read in the background
 
     # -- reading -----------------------------------------------------------------------------
     def modes(self) -> list[str]:

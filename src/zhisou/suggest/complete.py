@@ -99,8 +99,9 @@ class Completer:
 
 
 class StoredCompleter:
-    """A ``Completer`` read back from what ``pack`` made (memory-mapped: nothing is rebuilt),
-    leaving out what ``denies`` (the deny-list may have grown since it was written)."""
+    """A ``Completer`` read back from what ``pack`` made (memory-mapped: nothing is rebuilt).
+    ``denies`` is the deny-list in force, applied again to what it finds: the table is only
+    used while that list is the one it was made with, but a stale table must not leak."""
 
     def __init__(self, raw: np.ndarray, denies: Callable[[str], bool]) -> None:
         arrays = unpack_arrays(raw)

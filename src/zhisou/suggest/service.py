@@ -6,6 +6,7 @@ the log re-read in the background about every ``LOG_REFRESH_SECONDS``. ``Index.s
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -88,8 +89,9 @@ class Suggestions:
         return self._snapshot
 
     def _queries_locked(self) -> Completer | StoredCompleter:
-        """The popular queries' completer without waiting for a first reading of the log when
-        the last process's is stored (``QUERIES_FILE``): the log is read in the background."""
+        """The popular queries' completer — without reading the log when the last reading
+        stored its table (``QUERIES_FILE``) and the log has not changed since (a restarted
+        server): the log is then read in the background, for trending and related searches."""
         if self._snapshot is None and not self._refreshing:
             self._stored = self._stored or self._load_stored()
             if self._stored is not None:
@@ -97,6 +99,13 @@ class Suggestions:
         if self._snapshot is None and self._stored is not None:
             return self._stored
         return self._log_locked().completer
+
+    def start(self) -> None:
+        """Begin reading the log in the background (a server, as it starts): requests that need
+        it before the reading ends wait for it rather than read it again."""
+        with self._lock:
+            if self._snapshot is None:
+                self._read_in_background()
 
     def _read_in_background(self) -> None:
         if not self._refreshing:
@@ -133,30 +142,34 @@ class Suggestions:
         return tuple(out)
 
     def _read_log(self) -> LogSnapshot:
+        signature = self._log_signature()
         sessions = read_sessions(self.log_directory, since=time.time() - LOG_DAYS * 86_400).sessions
         deny = DenyList.load(self.deny_file)
         popular = popular_queries(sessions, now=time.time(), min_clients=self.min_clients, deny=deny)
         queries = Completer((Entry(query.text, "query", query.weight) for query in popular), normalized=True)
-        self._store(queries)
+        self._store(queries, signature)
         return LogSnapshot(sessions, popular, CoClicks(sessions, popular), queries, deny)
 
-    def _store(self, queries: Completer) -> None:
-        """Keep the queries' completer for the next process (best effort: a read-only index
-        directory just goes without)."""
+    def _store(self, queries: Completer, signature: tuple[object, ...]) -> None:
+        """Keep the queries' completer for the next process, with what the log was (best effort:
+        a read-only index directory just goes without)."""
+        meta = {"min_clients": self.min_clients, "log_days": LOG_DAYS, "log": signature}
         try:
             self.queries_file.parent.mkdir(exist_ok=True)
-            atomic_write_bytes(self.queries_file, queries.pack({"min_clients": self.min_clients}).tobytes())
+            atomic_write_bytes(self.queries_file, queries.pack(meta).tobytes())
         except OSError:
             pass
 
     def _load_stored(self) -> StoredCompleter | None:
-        """The stored queries' completer, memory-mapped, if one was kept with the same threshold."""
+        """The stored queries' completer, memory-mapped, when it was made with the same settings
+        from the log as it is now (the same files, sizes and change times, and deny-list)."""
         try:
             raw = np.asarray(np.memmap(self.queries_file, dtype=np.uint8, mode="r"))
             stored = StoredCompleter(raw, DenyList.load(self.deny_file).denies)
         except (OSError, ValueError, ZhisouError):
             return None
-        return stored if stored.meta.get("min_clients") == self.min_clients else None
+        now = {"min_clients": self.min_clients, "log_days": LOG_DAYS, "log": self._log_signature()}
+        return stored if stored.meta == json.loads(json.dumps(now)) else None
 
     # -- autocomplete ----------------------------------------------------------------------------
     def complete(self, reader: IndexReader, prefix: str, size: int = 8) -> list[Completion]:
