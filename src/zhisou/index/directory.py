@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 from pathlib import Path
 from typing import IO
 
@@ -23,12 +24,15 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, unique: bool = False) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
 
-    Temp file in the same directory → fsync → rename → fsync the directory.
+    Temp file in the same directory → fsync → rename → fsync the directory. ``unique``: the temp
+    file's name holds the process and thread, for files written without the index's write lock
+    (two processes writing one temp file at once would rename a mix of both).
     """
-    temp = path.with_name(f".{path.name}{TEMP_SUFFIX}")
+    owner = f".{os.getpid()}-{threading.get_ident()}" if unique else ""
+    temp = path.with_name(f".{path.name}{owner}{TEMP_SUFFIX}")
     with open(temp, "wb") as handle:
         handle.write(data)
         handle.flush()

@@ -156,7 +156,7 @@ class Suggestions:
         meta = {"min_clients": self.min_clients, "log_days": LOG_DAYS, "log": signature}
         try:
             self.queries_file.parent.mkdir(exist_ok=True)
-            atomic_write_bytes(self.queries_file, queries.pack(meta).tobytes())
+            atomic_write_bytes(self.queries_file, queries.pack(meta).tobytes(), unique=True)
         except OSError:
             pass
 
