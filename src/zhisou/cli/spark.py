@@ -1,0 +1,45 @@
+"""``zhisou spark``: index builds on Apache Spark (``zhisou.spark``; needs the spark extra and Java)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zhisou.cli.base import JsonOption, app, out, print_json, run
+
+spark_app = typer.Typer(help="Apache Spark: build an index on a cluster or in local mode.", no_args_is_help=True)
+app.add_typer(spark_app, name="spark")
+
+
+@spark_app.command("build")
+def spark_build(
+    inputs: Annotated[list[str], typer.Option("--input", "-i", help="File, folder or table to index; repeatable.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The index folder to build or add to.")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl | parquet | csv | table.")] = "jsonl",
+    master: Annotated[str | None, typer.Option(help="Spark master, e.g. local[2] (default: local[*]).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the index at --output.")] = False,
+    docs_per_segment: Annotated[int, typer.Option(min=1, help="Most documents in one segment.")] = 50_000,
+    as_json: JsonOption = False,
+) -> None:
+    """Analyse and write the documents as segments on Spark's executors; publish them in one commit."""
+
+    def action() -> None:
+        from zhisou.spark.build import build_index, read_input, session
+
+        spark = session(master)
+        try:
+            frame = read_input(spark, inputs, fmt)
+            report = build_index(frame, output, overwrite=overwrite, docs_per_segment=docs_per_segment)
+        finally:
+            spark.stop()
+        if as_json:
+            print_json(report.as_dict())
+        else:
+            out.print(
+                f"indexed {report.documents:,} documents as {report.segments} segments into {report.output} "
+                f"in {report.seconds:.1f} s"
+            )
+
+    run(action)
