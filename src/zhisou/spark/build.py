@@ -123,8 +123,11 @@ def build_index(
             schema_dict, resources = shipped.value
             return write_partition(rows, directory, schema_dict, resources, docs_per_segment)
 
+        rows = df.rdd
+        if rows.getNumPartitions() < context.defaultParallelism:  # one big file is one partition
+            rows = rows.repartition(context.defaultParallelism)
         try:
-            written = df.rdd.mapPartitions(partition).collect()
+            written = rows.mapPartitions(partition).collect()
         except Exception as error:  # py4j wraps the executor's Python error in a Java trace
             raise ZhisouError(f"the Spark job failed: {executor_error(error)}") from None
         metas = [SegmentMeta.from_dict(json.loads(text)) for text in written]
