@@ -28,6 +28,7 @@ import numpy as np
 
 from zhisou.analysis.normalize import CJK_CHARS
 from zhisou.analysis.pinyin import word_pinyin
+from zhisou.errors import CorruptIndexError
 from zhisou.index.segment import (
     SUGGEST_COUNTS,
     SUGGEST_PHRASES,
@@ -61,7 +62,7 @@ class PhraseFields:
     tags: str | None
 
     def any(self) -> bool:
-        return bool(self.title or self.tags)
+        return bool(self.title or self.tags or self.body)
 
 
 def phrase_fields(schema: Schema) -> PhraseFields:
@@ -70,8 +71,8 @@ def phrase_fields(schema: Schema) -> PhraseFields:
 
 
 def with_suggestions(schema: Schema, producers: Sequence[ComponentProducer]) -> tuple[ComponentProducer, ...]:
-    """``producers`` and, when the schema has a title or tags and none is there, the producer of
-    the segments' suggestion tables."""
+    """``producers`` and, when the schema has a field phrases come from and none is there, the
+    producer of the segments' suggestion tables."""
     fields = phrase_fields(schema)
     if not fields.any() or any(isinstance(producer, SuggestProducer) for producer in producers):
         return tuple(producers)
@@ -212,7 +213,13 @@ class SegmentPhrases:
         """The segment's stored table, or one built now from its stored fields and terms."""
         raw = segment.optional.get(SUGGEST_TABLE.suffix)
         if raw is not None:
-            return cls(raw)
+            try:
+                return cls(raw)
+            except (KeyError, ValueError) as error:  # checksummed, so written wrong: say where
+                raise CorruptIndexError(
+                    f"segment {segment.meta.name}: its suggestion table cannot be read ({error}); "
+                    "rebuild the index"
+                ) from None
         made = SuggestProducer(fields).produce([segment.stored(doc) for doc in range(segment.doc_count)])
         words = segment_words(_terms(segment, fields), fields)
         return cls(build_table(made[SUGGEST_COUNTS], made[SUGGEST_PHRASES], words))
