@@ -12,7 +12,7 @@ edit away (``serach`` → search engine), ranked after the exact ones.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -56,8 +56,12 @@ class Lookup(Protocol):
 class Completer:
     """Completions over fixed entries held in memory (the search log's popular queries)."""
 
-    def __init__(self, entries: Iterable[Entry], *, normalized: bool = False) -> None:
-        """``normalized``: the entries' texts are ``keys.normalize``d already (logged queries)."""
+    def __init__(
+        self, entries: Iterable[Entry], *, normalized: bool = False, known: Mapping[str, list[str]] | None = None
+    ) -> None:
+        """``normalized``: the entries' texts are ``keys.normalize``d already (logged queries).
+        ``known``: keys already worked out for some texts (an earlier completer's ``keys``):
+        a re-read log is mostly the same queries, and their pinyin is most of the cost."""
         best: dict[str, Entry] = {}
         for entry in entries:  # one entry per text: the best source, then the heavier
             text = entry.text if normalized else normalize(entry.text)
@@ -68,8 +72,10 @@ class Completer:
             if old is None or rank(entry) < rank(old):
                 best[text] = entry
         self.entries = sorted(best.values(), key=rank)  # entry number = rank: lower is better
+        known = known or {}
+        self.keys = {entry.text: known.get(entry.text) or completion_keys(entry.text) for entry in self.entries}
         self.table = PrefixTable.build(
-            (key, number) for number, entry in enumerate(self.entries) for key in completion_keys(entry.text)
+            (key, number) for number, entry in enumerate(self.entries) for key in self.keys[entry.text]
         )
 
     def __len__(self) -> int:

@@ -217,8 +217,7 @@ class SegmentPhrases:
                 return cls(raw)
             except (KeyError, ValueError) as error:  # checksummed, so written wrong: say where
                 raise CorruptIndexError(
-                    f"segment {segment.meta.name}: its suggestion table cannot be read ({error}); "
-                    "rebuild the index"
+                    f"segment {segment.meta.name}: its suggestion table cannot be read ({error}); rebuild the index"
                 ) from None
         made = SuggestProducer(fields).produce([segment.stored(doc) for doc in range(segment.doc_count)])
         words = segment_words(_terms(segment, fields), fields)

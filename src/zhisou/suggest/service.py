@@ -146,7 +146,12 @@ class Suggestions:
         sessions = read_sessions(self.log_directory, since=time.time() - LOG_DAYS * 86_400).sessions
         deny = DenyList.load(self.deny_file)
         popular = popular_queries(sessions, now=time.time(), min_clients=self.min_clients, deny=deny)
-        queries = Completer((Entry(query.text, "query", query.weight) for query in popular), normalized=True)
+        last = self._snapshot  # read without the lock: only its completer's keys, which never change
+        queries = Completer(
+            (Entry(query.text, "query", query.weight) for query in popular),
+            normalized=True,
+            known=last.completer.keys if last is not None else None,
+        )
         self._store(queries, signature)
         return LogSnapshot(sessions, popular, CoClicks(sessions, popular), queries, deny)
 
