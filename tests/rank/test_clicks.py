@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from zhisou.rank.clicks import read_sessions
 from zhisou.serve.searchlog import SearchLog
 
@@ -34,3 +36,66 @@ def test_sessions_join_searches_and_clicks_and_skip_damage(tmp_path: Path) -> No
     assert len(report.skipped) == 5
     assert all(line.startswith(path.name + ":") for line in report.skipped)
     assert "not JSON" in report.skipped[0] and "not a JSON object" in report.skipped[1]
+
+
+@pytest.mark.parametrize("seed", [3, 11, 29])
+def test_an_incremental_reading_agrees_with_reading_the_log_afresh(tmp_path: Path, seed: int) -> None:
+    """Appends to the day's file (a last line half written, clicks for older searches, a query
+    holding U+2028), days passing, an older day's file cut short and removed: after every step
+    SessionLog.read gives what a fresh read_sessions gives."""
+    import os
+    import random
+
+    from zhisou.rank.clicks import SessionLog
+
+    rng = random.Random(seed)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    days = ["2026-11-28", "2026-11-29", "2026-11-30"]
+    base = 1_795_000_000.0
+    reader = SessionLog(logs)
+    searches: list[tuple[str, list[str]]] = []
+    pending: dict[str, bytes] = {}  # a line half written, per file
+
+    def as_tuples(sessions: list) -> list:  # type: ignore[type-arg]
+        return sorted((s.query_id, s.query, s.shown, s.ts, sorted(s.clicks.items()), s.client) for s in sessions)
+
+    for step in range(60):
+        day = days[step // 20]  # events go to today's file; days pass
+        path = logs / f"search-{day}.jsonl"
+        older = logs / f"search-{days[0]}.jsonl"
+        action = rng.random()
+        if action < 0.08 and step >= 20 and older.exists():  # an older day cut short (a prune rewrites it)
+            lines = older.read_bytes().splitlines(keepends=True)
+            older.write_bytes(b"".join(lines[len(lines) // 2 :]))
+        elif action < 0.1 and step >= 40 and older.exists():
+            os.remove(older)
+        else:
+            events = []
+            for _ in range(rng.randint(1, 4)):
+                if searches and rng.random() < 0.4:
+                    query_id, shown = rng.choice(searches)
+                    events.append({"ts": base + step, "event": "click", "query_id": query_id, "id": rng.choice(shown)})
+                else:
+                    query_id, shown = f"q{step}-{len(events)}", [f"d{rng.randint(0, 9)}" for _ in range(3)]
+                    searches.append((query_id, shown))
+                    query = rng.choice(["倒排索引", "spark\u2028join", "bm25"])
+                    events.append(
+                        {"ts": base + step, "event": "search", "query_id": query_id, "q": query, "shown": shown}
+                    )
+            data = (
+                pending.pop(path.name, b"") + "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events).encode()
+            )
+            if rng.random() < 0.3:  # the writer is mid-line when the log is read
+                cut = rng.randint(len(data) - 40, len(data) - 1)
+                data, pending[path.name] = data[:cut], data[cut:]
+            with path.open("ab") as handle:
+                handle.write(data)
+        since = base + rng.choice([0, 20]) if rng.random() < 0.3 else None
+        complete = {name: path for name, path in ((p.name, p) for p in logs.iterdir())}
+        fresh_dir = tmp_path / f"fresh{step}"
+        fresh_dir.mkdir()
+        for name, source in complete.items():  # what a reader sees: lines complete so far
+            raw = source.read_bytes()
+            (fresh_dir / name).write_bytes(raw[: raw.rfind(b"\n") + 1])
+        assert as_tuples(reader.read(since)) == as_tuples(read_sessions(fresh_dir, since).sessions), step

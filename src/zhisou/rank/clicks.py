@@ -10,12 +10,14 @@ skipped likewise.
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from zhisou.serve.searchlog import log_files
+
+READ_BYTES = 16 << 20  # the log is read in blocks of this many bytes
 
 
 @dataclass
@@ -47,52 +49,104 @@ def normalize_query(text: str) -> str:
 
 def read_sessions(directory: Path, since: float | None = None) -> LogReport:
     """Sessions from the search log in ``directory`` (searches from ``since`` on, epoch seconds)."""
-    sessions: dict[str, Session] = {}
-    skipped: list[str] = []
-    first_day = time.strftime("%Y-%m-%d", time.gmtime(since)) if since is not None else ""
-    for path in log_files(directory):
-        if path.name[len("search-") : len("search-YYYY-MM-DD")] < first_day:
-            continue  # a whole day before ``since``: not even read
-        for number, line in _lines(path, skipped):
-            where = f"{path.name}:{number}"
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError as error:
-                skipped.append(f"{where}: not JSON ({error.msg})")
-                continue
-            if not isinstance(event, dict):
-                skipped.append(f"{where}: not a JSON object")
-                continue
-            kind = event.get("event")
-            if kind == "search":
-                session = _session(event)
-                if session is None:
-                    skipped.append(f"{where}: a search without query_id, q or shown ids")
-                elif since is None or session.ts >= since:
-                    sessions[session.query_id] = session
-            elif kind == "click":
-                query_id, doc_id = event.get("query_id"), event.get("id")
-                if not isinstance(query_id, str) or not isinstance(doc_id, str):
-                    skipped.append(f"{where}: a click without query_id or id")
-                    continue
-                session = sessions.get(query_id)
-                if session is not None and doc_id in session.shown:
-                    session.clicks.setdefault(doc_id, _number(event.get("ts"), 0.0))
-            elif kind is not None:
-                continue  # another kind of event: not ours to judge
+    log = SessionLog(directory)
+    return LogReport(log.read(since), log.skipped)
+
+
+class SessionLog:
+    """A search log read incrementally: each ``read`` parses only what was appended to its files
+    since the last one (a file that shrank or was replaced — pruned — is read again whole, as
+    is a file the ``since`` of an earlier read skipped), and never a last line still being
+    written. Long-lived readers (suggestions re-read the log every minute) pay for new events only."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.skipped: list[str] = []
+        self._sessions: dict[str, Session] = {}
+        self._read_to: dict[str, tuple[int, int, int]] = {}  # file name → (inode, bytes read, lines read)
+        self._first_day = ""
+
+    def read(self, since: float | None = None) -> list[Session]:
+        """Every session from ``since`` on, the new events of the log applied."""
+        first_day = time.strftime("%Y-%m-%d", time.gmtime(since)) if since is not None else ""
+        files = log_files(self.directory)
+        names = {path.name for path in files}
+        if first_day < self._first_day or any(name not in names for name in self._read_to):
+            self._sessions, self._read_to = {}, {}  # an earlier day is wanted, or a file went: again
+        self._first_day = first_day
+        for path in files:
+            if path.name[len("search-") : len("search-YYYY-MM-DD")] < first_day:
+                continue  # a whole day before ``since``: not even read
+            self._read_file(path)
+        if since is None:
+            return list(self._sessions.values())
+        # Sessions well before the first file read are let go (an earlier ``since`` reads again).
+        self._sessions = {key: s for key, s in self._sessions.items() if s.ts >= since - 2 * 86_400}
+        return [session for session in self._sessions.values() if session.ts >= since]
+
+    def _read_file(self, path: Path) -> None:
+        try:
+            with open(path, "rb") as handle:
+                status = os.fstat(handle.fileno())
+                inode, size = status.st_ino, status.st_size
+                old_inode, offset, number = self._read_to.get(path.name, (inode, 0, 0))
+                if old_inode != inode or size < offset:  # replaced or cut (pruned): from the start
+                    self._sessions, self._read_to = {}, {}
+                    self._read_again()
+                    return
+                handle.seek(offset)
+                position, rest = offset, b""
+                while position < size:
+                    block = handle.read(min(READ_BYTES, size - position))
+                    if not block:
+                        break
+                    position += len(block)
+                    data = rest + block
+                    end = data.rfind(b"\n") + 1  # a last line without its newline is still being written
+                    rest = data[end:]
+                    # Split on newlines only: a JSON string may hold U+2028 and the like.
+                    for raw in data[:end].decode("utf-8", errors="replace").split("\n")[:-1]:
+                        number += 1
+                        if raw.strip():
+                            self._apply(raw, f"{path.name}:{number}")
+        except OSError as error:
+            self.skipped.append(f"{path}: cannot be read ({error.strerror})")
+            return
+        self._read_to[path.name] = (inode, position - len(rest), number)
+
+    def _read_again(self) -> None:
+        for path in log_files(self.directory):
+            if path.name[len("search-") : len("search-YYYY-MM-DD")] >= self._first_day:
+                self._read_file(path)
+
+    def _apply(self, line: str, where: str) -> None:
+        skipped, sessions = self.skipped, self._sessions
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError as error:
+            skipped.append(f"{where}: not JSON ({error.msg})")
+            return
+        if not isinstance(event, dict):
+            skipped.append(f"{where}: not a JSON object")
+            return
+        kind = event.get("event")
+        if kind == "search":
+            session = _session(event)
+            if session is None:
+                skipped.append(f"{where}: a search without query_id, q or shown ids")
             else:
-                skipped.append(f"{where}: no event kind")
-    return LogReport(list(sessions.values()), skipped)
-
-
-def _lines(path: Path, skipped: list[str]) -> Iterator[tuple[int, str]]:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    yield number, line
-    except OSError as error:
-        skipped.append(f"{path}: cannot be read ({error.strerror})")
+                sessions[session.query_id] = session
+        elif kind == "click":
+            query_id, doc_id = event.get("query_id"), event.get("id")
+            if not isinstance(query_id, str) or not isinstance(doc_id, str):
+                skipped.append(f"{where}: a click without query_id or id")
+                return
+            session = sessions.get(query_id)
+            if session is not None and doc_id in session.shown:
+                session.clicks.setdefault(doc_id, _number(event.get("ts"), 0.0))
+        elif kind is None:
+            skipped.append(f"{where}: no event kind")
+        # another kind of event: not ours to judge
 
 
 def _number(value: object, default: float) -> float:

@@ -18,7 +18,7 @@ from zhisou.errors import ZhisouError
 from zhisou.index.directory import atomic_write_bytes
 from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import term_key
-from zhisou.rank.clicks import Session, read_sessions
+from zhisou.rank.clicks import Session, SessionLog
 from zhisou.search.hits import CardFields
 from zhisou.search.stats import locate
 from zhisou.serve.searchlog import log_files
@@ -66,6 +66,7 @@ class Suggestions:
         self._log_rebuilt_at = -float("inf")  # when it was made
         self._log_files: tuple[object, ...] = ()  # what the log's files and the deny-list were then
         self._refreshing = False
+        self._session_log = SessionLog(self.log_directory)  # read by one thread at a time
 
     # -- the log ---------------------------------------------------------------------------------
     def log(self) -> LogSnapshot:
@@ -143,7 +144,7 @@ class Suggestions:
 
     def _read_log(self) -> LogSnapshot:
         signature = self._log_signature()
-        sessions = read_sessions(self.log_directory, since=time.time() - LOG_DAYS * 86_400).sessions
+        sessions = self._session_log.read(since=time.time() - LOG_DAYS * 86_400)
         deny = DenyList.load(self.deny_file)
         popular = popular_queries(sessions, now=time.time(), min_clients=self.min_clients, deny=deny)
         last = self._snapshot  # read without the lock: only its completer's keys, which never change
