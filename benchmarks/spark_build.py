@@ -1,5 +1,6 @@
 """A Spark build (local mode) against the single-process build of the same corpus: time, peak
-memory, index size, and top-10 latency on each result.
+memory, index size, and top-10 latency on each result; and batch search of the query set (top
+1000) on Spark against one loop in this process.
 
     python benchmarks/spark_build.py --synthetic 100000          # the harness's generated corpus
     python benchmarks/spark_build.py --dataset ../shared/datasets/dureader-robust --json
@@ -96,7 +97,7 @@ def latency_ms(index: object, queries: list[str]) -> tuple[float, float]:
 def measure(dataset: Path, master: str, work: Path) -> dict[str, object]:
     from zhisou import Index
     from zhisou.errors import ZhisouError
-    from zhisou.spark import build_index, session
+    from zhisou.spark import batch_search, build_index, session
 
     docs_path = work / "docs.jsonl"
     count = 0
@@ -127,8 +128,18 @@ def measure(dataset: Path, master: str, work: Path) -> dict[str, object]:
             frame = spark.read.json(str(docs_path))
             report = build_index(frame, work / "spark")
             spark_s = time.perf_counter() - started
+        # Batch search: the query set, top 1000, on the executors vs one loop here.
+        rows = [{"query_id": str(n), "text": text} for n, text in enumerate(queries)]
+        started = time.perf_counter()
+        hits = batch_search(spark.createDataFrame(rows), work / "spark", k=1000)
+        batch_hits = hits.count()
+        batch_s = time.perf_counter() - started
     finally:
         spark.stop()
+    searcher = single.searcher()
+    started = time.perf_counter()
+    loop_hits = sum(len(searcher.search(q, size=1000, with_docs=False, plain=True).ids) for q in queries)
+    loop_s = time.perf_counter() - started
     built = Index.open(work / "spark")
     single_p50, single_p99 = latency_ms(single, queries)
     spark_p50, spark_p99 = latency_ms(built, queries)
@@ -146,6 +157,10 @@ def measure(dataset: Path, master: str, work: Path) -> dict[str, object]:
         "spark_jvm_and_workers_peak_rss_mb": round(children.peak_mb),
         "single_size_mb": round(folder_bytes(work / "single") / 2**20, 1),
         "spark_size_mb": round(folder_bytes(work / "spark") / 2**20, 1),
+        "batch_queries": len(queries),
+        "batch_spark_s": round(batch_s, 2),
+        "batch_loop_s": round(loop_s, 2),
+        "batch_hits_equal": batch_hits == loop_hits,
         "single_top10_p50_ms": round(single_p50, 3),
         "single_top10_p99_ms": round(single_p99, 3),
         "spark_top10_p50_ms": round(spark_p50, 3),

@@ -107,3 +107,32 @@ def test_a_bad_document_fails_the_job_with_one_line_and_publishes_nothing(spark:
         build_index(frame, tmp_path / "ix")
     assert "\n" not in str(caught.value) and "id" in str(caught.value)
     assert Index.open(tmp_path / "ix").searcher().reader.doc_count == 0  # the empty index, as created
+
+
+def test_batch_search_on_spark_ranks_as_a_local_search(spark: Any, tmp_path: Path) -> None:
+    from zhisou.spark import batch_search, write_run
+
+    docs = generated_docs(500)
+    index = Index.create(tmp_path / "ix")
+    index.add(docs)
+    index.commit()
+    queries = [
+        {"_id": f"q{n}", "text": text} for n, text in enumerate(["向量 检索", "spark index", "排序 模型", "cache"])
+    ]
+    frame = spark.read.json(jsonl(queries, tmp_path / "queries.jsonl"))
+    hits = batch_search(frame, tmp_path / "ix", k=20)
+    run = tmp_path / "run.txt"
+    assert write_run(hits, run) == sum(1 for _ in run.open(encoding="utf-8"))
+    got: dict[str, list[tuple[str, float]]] = {}
+    for line in run.read_text(encoding="utf-8").splitlines():
+        query_id, _, doc_id, rank, score, tag = line.split()
+        assert tag == "zhisou" and int(rank) == len(got.setdefault(query_id, [])) + 1
+        got[query_id].append((doc_id, float(score)))
+    searcher = index.searcher()
+    for query in queries:
+        result = searcher.search(query["text"], size=20, with_docs=False, plain=True)
+        expected = list(zip(result.ids, result.scores))
+        assert [d for d, _ in got[query["_id"]]] == [d for d, _ in expected]
+        assert all(abs(a - b) <= 1e-6 for (_, a), (_, b) in zip(got[query["_id"]], expected))
+    with pytest.raises(ZhisouError, match="query text"):
+        batch_search(spark.createDataFrame([("q1", "x")], ["qid", "words"]), tmp_path / "ix")

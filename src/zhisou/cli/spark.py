@@ -43,3 +43,35 @@ def spark_build(
             )
 
     run(action)
+
+
+@spark_app.command("search")
+def spark_search(
+    index: Annotated[Path, typer.Option("--index", help="The index to search (a path every executor sees).")],
+    queries: Annotated[list[str], typer.Option("--queries", "-q", help="Queries: file, folder or table; repeatable.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Run file (trec) or Parquet folder to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="Queries as jsonl | parquet | csv | table.")] = "jsonl",
+    k: Annotated[int, typer.Option("--k", min=1, max=10_000, help="Hits per query.")] = 1000,
+    mode: Annotated[str, typer.Option(help="Search mode (keyword, semantic, hybrid, ltr).")] = "keyword",
+    output_format: Annotated[str, typer.Option("--output-format", help="trec | parquet.")] = "trec",
+    master: Annotated[str | None, typer.Option(help="Spark master, e.g. local[2] (default: local[*]).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Score a query set on Spark's executors: a TREC run or Parquet of (query_id, doc_id, rank, score)."""
+
+    def action() -> None:
+        from zhisou.spark.build import read_input, session
+        from zhisou.spark.search import batch_search, write_run
+
+        spark = session(master, "zhisou search")
+        try:
+            hits = batch_search(read_input(spark, queries, fmt), index, k=k, mode=mode)
+            written = write_run(hits, out_path, output_format)
+        finally:
+            spark.stop()
+        if as_json:
+            print_json({"out": str(out_path), "hits": written})
+        else:
+            out.print(f"wrote {written:,} hits to {out_path}")
+
+    run(action)
