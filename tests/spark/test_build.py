@@ -136,3 +136,12 @@ def test_batch_search_on_spark_ranks_as_a_local_search(spark: Any, tmp_path: Pat
         assert all(abs(a - b) <= 1e-6 for (_, a), (_, b) in zip(got[query["_id"]], expected))
     with pytest.raises(ZhisouError, match="query text"):
         batch_search(spark.createDataFrame([("q1", "x")], ["qid", "words"]), tmp_path / "ix")
+
+
+def test_building_into_an_index_of_another_schema_is_refused(spark: Any, tmp_path: Path) -> None:
+    from zhisou.schema import FieldSpec, Schema
+
+    Index.create(tmp_path / "ix").close()
+    frame = spark.read.json(jsonl([{"id": "a", "body": "x"}], tmp_path / "one.jsonl"))
+    with pytest.raises(ZhisouError, match="another schema"):
+        build_index(frame, tmp_path / "ix", Schema((FieldSpec("body", "text"),)))

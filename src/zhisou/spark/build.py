@@ -109,6 +109,11 @@ def build_index(
     output = Path(output)
     if manifest_generations(output) and not overwrite:
         index = Index.open(output)
+        if schema is not None and schema.to_dict() != index.schema.to_dict():
+            index.close()
+            raise ZhisouError(
+                f"the index at {output} has another schema; build into a new folder, or replace it (overwrite=True)"
+            )
     else:
         index = Index.create(output, schema, overwrite=overwrite)
     try:

@@ -95,7 +95,7 @@ def write_run(hits: DataFrame, out: str | Path, output_format: str = "trec", tag
     try:
         if output_format == "parquet":
             hits.write.mode("overwrite").parquet(str(out))
-            return int(hits.count())
+            return int(hits.sparkSession.read.parquet(str(out)).count())  # not the searches again
         written = 0
         with open(out, "w", encoding="utf-8") as handle:
             for row in hits.orderBy("query_id", "rank").toLocalIterator():
