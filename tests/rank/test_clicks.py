@@ -95,7 +95,34 @@ def test_an_incremental_reading_agrees_with_reading_the_log_afresh(tmp_path: Pat
         complete = {name: path for name, path in ((p.name, p) for p in logs.iterdir())}
         fresh_dir = tmp_path / f"fresh{step}"
         fresh_dir.mkdir()
-        for name, source in complete.items():  # what a reader sees: lines complete so far
+        for name, source in complete.items():  # what a reader sees: whole lines and JSON values so far
             raw = source.read_bytes()
-            (fresh_dir / name).write_bytes(raw[: raw.rfind(b"\n") + 1])
+            whole, tail = raw[: raw.rfind(b"\n") + 1], raw[raw.rfind(b"\n") + 1 :]
+            try:
+                json.loads(tail)
+            except ValueError:
+                tail = b""
+            (fresh_dir / name).write_bytes(whole + tail)
         assert as_tuples(reader.read(since)) == as_tuples(read_sessions(fresh_dir, since).sessions), step
+
+
+def test_a_last_line_without_its_newline_is_read(tmp_path: Path) -> None:
+    """A log written by hand (or by a server killed mid-write) may end without a newline: one
+    reading takes the line; an incremental one takes it once it is whole JSON."""
+    from zhisou.rank.clicks import SessionLog
+
+    event = {"ts": 1.0, "event": "search", "query_id": "q1", "q": "倒排", "shown": ["a"]}
+    path = tmp_path / "search-2026-12-01.jsonl"
+    path.write_text(json.dumps(event, ensure_ascii=False), encoding="utf-8")
+    assert [s.query_id for s in read_sessions(tmp_path).sessions] == ["q1"]
+    log = SessionLog(tmp_path)
+    assert [s.query_id for s in log.read()] == ["q1"]
+    with path.open("a", encoding="utf-8") as handle:  # its newline, then half of the next line
+        handle.write('\n{"ts": 2.0, "event": "click", "query_id": "q1", ')
+    assert [s.clicks for s in log.read()] == [{}]
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('"id": "a"}\n')
+    assert [s.clicks for s in log.read()] == [{"a": 2.0}]
+    path.write_text(json.dumps(event)[:-5], encoding="utf-8")  # cut short, no newline: damage
+    report = read_sessions(tmp_path)
+    assert report.sessions == [] and len(report.skipped) == 1

@@ -49,18 +49,22 @@ def normalize_query(text: str) -> str:
 
 def read_sessions(directory: Path, since: float | None = None) -> LogReport:
     """Sessions from the search log in ``directory`` (searches from ``since`` on, epoch seconds)."""
-    log = SessionLog(directory)
+    log = SessionLog(directory, final=True)
     return LogReport(log.read(since), log.skipped)
 
 
 class SessionLog:
     """A search log read incrementally: each ``read`` parses only what was appended to its files
     since the last one (a file that shrank or was replaced — pruned — is read again whole, as
-    is a file the ``since`` of an earlier read skipped), and never a last line still being
+    is a file the ``since`` of an earlier read skipped), and never half a line still being
     written. Long-lived readers (suggestions re-read the log every minute) pay for new events only."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, final: bool = False) -> None:
+        """``final``: one reading, nothing written after it: a last line without its newline is
+        taken as it is (damaged, it is counted as skipped). Otherwise such a line is taken only
+        once it is a whole JSON value, and else left for the next reading."""
         self.directory = directory
+        self.final = final
         self.skipped: list[str] = []
         self._sessions: dict[str, Session] = {}
         self._read_to: dict[str, tuple[int, int, int]] = {}  # file name → (inode, bytes read, lines read)
@@ -112,7 +116,14 @@ class SessionLog:
         except OSError as error:
             self.skipped.append(f"{path}: cannot be read ({error.strerror})")
             return
-        self._read_to[path.name] = (inode, position - len(rest), number)
+        consumed = position - len(rest)
+        if rest.strip():  # a last line without its newline: written by hand, or being written now
+            text = rest.decode("utf-8", errors="replace")
+            if self.final or _whole_json(text):
+                number += 1
+                self._apply(text, f"{path.name}:{number}")
+                consumed = position
+        self._read_to[path.name] = (inode, consumed, number)
 
     def _read_again(self) -> None:
         for path in log_files(self.directory):
@@ -147,6 +158,14 @@ class SessionLog:
         elif kind is None:
             skipped.append(f"{where}: no event kind")
         # another kind of event: not ours to judge
+
+
+def _whole_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
 
 
 def _number(value: object, default: float) -> float:
