@@ -216,3 +216,43 @@ def test_a_new_process_completes_from_the_stored_queries_while_it_reads_the_log(
     assert service.Suggestions(tmp_path)._load_stored() is not None
     log_searches(tmp_path / "logs", "向量检索", time.time())
     assert service.Suggestions(tmp_path)._load_stored() is None  # the log grew since
+
+
+def test_a_search_does_not_wait_long_for_a_first_reading_of_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Related searches are part of every search: while a large log is read for the first time
+    they are empty after a short wait, and the reading prepares the word map searches need."""
+    from tests.conftest import SMALL_CORPUS
+    from zhisou import Index
+    from zhisou.suggest import service
+
+    index = Index.create(tmp_path / "ix")
+    index.add(SMALL_CORPUS)
+    index.commit()
+    for query in ("倒排索引 压缩", "倒排索引 合并"):
+        log_searches(index.directory / "logs", query, time.time())
+    gate = threading.Event()
+    read = service.Suggestions._read_log
+    monkeypatch.setattr(service.Suggestions, "_read_log", lambda self: gate.wait(10) and read(self))
+    monkeypatch.setattr(service, "RELATED_WAIT_SECONDS", 0.05)
+    started = time.monotonic()
+    assert index.related_searches("倒排索引", []) == []  # the reading goes on in the background
+    assert time.monotonic() - started < 5
+    gate.set()
+    for _ in range(500):
+        if not index.suggestions._refreshing:
+            break
+        time.sleep(0.01)
+    assert sorted(index.related_searches("倒排索引", [])) == ["倒排索引 压缩", "倒排索引 合并"]  # its word
+    words_first = index.suggestions._related_words
+    assert words_first is not None
+    log_searches(index.directory / "logs", "倒排索引 构建", time.time())
+    monkeypatch.setattr(service, "LOG_REFRESH_SECONDS", 0.0)
+    index.suggestions.log()  # stale: read again in the background, the word map made there
+    for _ in range(500):
+        if not index.suggestions._refreshing:
+            break
+        time.sleep(0.01)
+    snapshot = index.suggestions.log()
+    assert words_first[1] in snapshot.coclicks._by_word

@@ -14,9 +14,11 @@ oldest files go once all of them pass ``max_bytes``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
 import secrets
 import threading
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from zhisou.errors import ZhisouError
+from zhisou.index.directory import atomic_write_bytes
 
 logger = logging.getLogger("zhisou.serve")
 _FILE = re.compile(r"^search-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.jsonl$")
@@ -77,10 +80,14 @@ class SearchLog:
             path = self.directory / ".client-salt"
             try:
                 if not path.exists():
+                    # Written whole beside it, then linked in only if no other process was first
+                    # (a replace could swap the salt under a process that already read it).
                     self.directory.mkdir(exist_ok=True)
-                    temporary = path.with_suffix(".tmp")
+                    temporary = path.with_name(f".client-salt.{os.getpid()}-{threading.get_ident()}")
                     temporary.write_text(secrets.token_hex(16), encoding="ascii")
-                    temporary.replace(path)
+                    with contextlib.suppress(FileExistsError):
+                        os.link(temporary, path)
+                    temporary.unlink()
                 self._salt_bytes = path.read_bytes().strip()
             except OSError:
                 return None
@@ -192,9 +199,7 @@ class SearchLog:
                             lines += 1
                         else:
                             kept.append(line)
-                temporary = path.with_name(path.name + ".tmp")
-                temporary.write_text("".join(kept), encoding="utf-8")
-                temporary.replace(path)
+                atomic_write_bytes(path, "".join(kept).encode("utf-8"), unique=True)
         return files, lines
 
     def events(self) -> Iterator[dict[str, Any]]:

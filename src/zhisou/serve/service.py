@@ -69,9 +69,9 @@ class Service:
     def warm_up(self) -> None:
         """Run one search of each kind before the first visitor does: loading the compiled
         kernels and building per-snapshot caches takes a few hundred milliseconds."""
+        self.index.suggestions.start()  # the search log, for suggestions: read in the background
         self.search("index 索引", log=False)
         self.latest(size=1)
-        self.index.suggestions.start()  # the search log, for suggestions: read in the background
 
     # -- reading -----------------------------------------------------------------------------
     def modes(self) -> list[str]:

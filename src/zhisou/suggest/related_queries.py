@@ -60,14 +60,16 @@ class CoClicks:
             query_words = list(dict.fromkeys(words(own)))
             if query_words:
                 distinctive = min(zip(rarity(query_words), query_words))[1]
-                for text in self._word_map(words, analysis).get(distinctive, ()):  # heaviest first
+                for text in self.prepare(words, analysis).get(distinctive, ()):  # heaviest first
                     if len(out) >= size:
                         break
                     if text != own and text not in out:
                         out.append(text)
         return out
 
-    def _word_map(self, words: Callable[[str], list[str]], analysis: Hashable) -> dict[str, list[str]]:
+    def prepare(self, words: Callable[[str], list[str]], analysis: Hashable) -> dict[str, list[str]]:
+        """The word → queries map for ``analysis``, made on first use (a reader of the log makes
+        it ahead, so that no search pays for analysing the pool)."""
         found = self._by_word.get(analysis)
         if found is None:
             found = {}

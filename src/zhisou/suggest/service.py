@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from zhisou.suggest.trending import DEFAULT_WINDOW, Trend, trending, window_seco
 
 LOG_REFRESH_SECONDS = 60.0
 LOG_REBUILD_SECONDS = 900.0  # an unchanged log is read again this often all the same
+RELATED_WAIT_SECONDS = 2.0  # the longest a search waits for a first reading of the log
 LOG_DAYS = 90  # how far back suggestions read the log (older days' files are not even opened)
 DENY_FILE = "deny.txt"  # under <index>/suggest/: entries no suggestion may contain
 QUERIES_FILE = "queries.sgt"  # under <index>/suggest/: the popular queries' key table, as last read
@@ -67,6 +69,7 @@ class Suggestions:
         self._log_files: tuple[object, ...] = ()  # what the log's files and the deny-list were then
         self._refreshing = False
         self._session_log = SessionLog(self.log_directory)  # read by one thread at a time
+        self._related_words: tuple[Callable[[str], list[str]], Hashable] | None = None  # as last used
 
     # -- the log ---------------------------------------------------------------------------------
     def log(self) -> LogSnapshot:
@@ -120,8 +123,10 @@ class Suggestions:
             stale = time.monotonic() - self._log_rebuilt_at >= LOG_REBUILD_SECONDS
             if self._snapshot is None or signature != self._log_files or stale:
                 snapshot = self._read_log()
+            if snapshot is not None and self._related_words is not None:
+                snapshot.coclicks.prepare(*self._related_words)  # here, not in the next search
         except Exception:  # a log that cannot be read now: keep answering from the last reading
-            pass
+            snapshot = None
         with self._lock:
             if snapshot is not None:
                 self._snapshot, self._log_files, self._stored = snapshot, signature, None
@@ -235,4 +240,19 @@ class Suggestions:
         def rarity(terms: list[str]) -> list[int]:
             return locate(reader, [term_key(field, term) for term in terms])[1].tolist()
 
-        return self.log().coclicks.related(query, results, size, words, rarity, (field, spec))
+        snapshot = self._log_within(RELATED_WAIT_SECONDS)
+        if snapshot is None:  # a large log still being read for the first time: none yet
+            return []
+        self._related_words = (words, (field, spec))
+        return snapshot.coclicks.related(query, results, size, words, rarity, (field, spec))
+
+    def _log_within(self, seconds: float) -> LogSnapshot | None:
+        """The log as ``log`` gives it, but waiting at most ``seconds`` for a first reading
+        (which then goes on in the background): related searches are part of every search."""
+        with self._lock:
+            if self._snapshot is None:
+                self._read_in_background()
+                self._log_changed.wait_for(lambda: self._snapshot is not None or not self._refreshing, seconds)
+                if self._snapshot is None:
+                    return None
+            return self._log_locked()
