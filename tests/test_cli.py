@@ -18,6 +18,43 @@ def invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def test_a_sharded_index_works_through_every_command(tmp_path: Path) -> None:
+    index = str(tmp_path / "ix")
+    code, out, _ = invoke("init", index, "--shards", "3")
+    assert code == 0 and "in 3 shards" in out
+    source = tmp_path / "docs.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"id": f"d{n}", "title": f"倒排索引 {n}", "body": "倒排索引 spark" if n % 2 else "bm25"}) + "\n"
+            for n in range(30)
+        ),
+        encoding="utf-8",
+    )
+    code, out, _ = invoke("index", str(source), "-i", index, "--json")
+    assert code == 0 and json.loads(out)["added"] == 30
+    code, out, _ = invoke("search", "spark", "-i", index, "--json", "--size", "50")
+    assert code == 0 and json.loads(out)["total"] == 15
+    code, out, _ = invoke("delete", "d1", "-i", index)
+    assert code == 0 and "deleted 1 of 1" in out
+    code, out, _ = invoke("stats", "-i", index, "--json")
+    stats = json.loads(out)
+    assert stats["documents"] == 29 and stats["shards"] == 3 and stats["size_bytes"] > 10_000
+    code, out, _ = invoke("optimize", "-i", index, "--json")
+    assert code == 0 and json.loads(out)["segments"] == 3  # one per shard
+    code, out, _ = invoke("check", "-i", index, "--json")
+    report = json.loads(out)
+    assert code == 0 and report["ok"] and report["documents"] == 29
+    from zhisou.index.manifest import load_generation
+    from zhisou.index.shards import load_shard_set
+
+    record = load_shard_set(tmp_path / "ix")  # the segment the committed shard holds, not an older one
+    (name,) = [meta.name for meta in load_generation(tmp_path / "ix" / "shard-001", record.generations[1]).segments]
+    damaged = tmp_path / "ix" / "shard-001" / f"{name}.doc"
+    damaged.write_bytes(damaged.read_bytes()[:-3] + b"xyz")
+    code, _, err = invoke("check", "-i", index)
+    assert code != 0 and "shard-001" in err
+
+
 def test_init_index_search_get_delete_stats(tmp_path: Path) -> None:
     index = str(tmp_path / "ix")
     code, out, _ = invoke("init", index)

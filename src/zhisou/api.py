@@ -22,6 +22,8 @@ from zhisou.errors import DocumentError, IndexExistsError, ZhisouError
 from zhisou.index.directory import atomic_write_bytes, fsync_directory
 from zhisou.index.manifest import Manifest, load_latest, manifest_generations
 from zhisou.index.reader import IndexReader
+from zhisou.index.sharded import ShardedReader, ShardedWriter, create_shards, drop_shards, open_reader
+from zhisou.index.shards import is_sharded, load_shard_set
 from zhisou.index.writer import IndexWriter, replace_index
 from zhisou.schema import Schema
 from zhisou.search.results import SearchResult
@@ -52,9 +54,9 @@ class Index:
         self.ram_budget_mb = ram_budget_mb
         self.on_embedded = on_embedded
         self.similarity = similarity or BM25()
-        self._writer: IndexWriter | None = None
+        self._writer: IndexWriter | ShardedWriter | None = None
         self._searcher: Searcher | None = None
-        self._reader = IndexReader.open(self.directory)
+        self._reader: IndexReader = open_reader(self.directory)
         self._checked_at = time.monotonic()
         self._suggestions: Suggestions | None = None
 
@@ -67,9 +69,10 @@ class Index:
         *,
         overwrite: bool = False,
         origin: str | None = None,
+        shards: int = 1,
         **options: Any,
     ) -> Index:
-        """Create an empty index at ``directory``.
+        """Create an empty index at ``directory`` (of ``shards`` shards: ``index/sharded.py``).
 
         A new or empty folder is always fine. An existing index is replaced only with
         ``overwrite=True`` — atomically, under its write lock (``IndexLockedError`` while another
@@ -81,7 +84,7 @@ class Index:
         directory = Path(directory)
         if directory.exists() and not directory.is_dir():
             raise IndexExistsError(f"{directory} is a file; choose a folder for the index")
-        existing = manifest_generations(directory)
+        existing = bool(manifest_generations(directory)) or is_sharded(directory)
         if not overwrite:
             if existing:
                 raise IndexExistsError(
@@ -99,7 +102,16 @@ class Index:
         schema = schema or Schema.default()
         settings = {"origin": origin} if origin else {}
         manifest = Manifest(generation=0, schema=schema.to_dict(), settings=settings)
-        if existing:
+        if shards != 1 or is_sharded(directory):
+            # Replacing a sharded index (or an index by a sharded one) is not atomic: the old
+            # one is removed, then the new one laid out.
+            if existing:
+                drop_shards(directory)
+            if shards != 1:
+                create_shards(directory, schema, shards, settings)
+            else:
+                manifest.write(directory)
+        elif existing:
             replace_index(directory, manifest)
         else:
             manifest.write(directory)
@@ -113,6 +125,8 @@ class Index:
     def origin_of(directory: str | Path) -> str | None:
         """What created the index at ``directory`` (``Index.create``'s ``origin``), if readable."""
         try:
+            if is_sharded(Path(directory)):
+                return load_shard_set(Path(directory)).settings.get("origin")
             return load_latest(Path(directory)).settings.get("origin")
         except ZhisouError:
             return None
@@ -123,7 +137,7 @@ class Index:
 
     @classmethod
     def open_or_create(cls, directory: str | Path, schema: Schema | None = None, **options: Any) -> Index:
-        if manifest_generations(Path(directory)):
+        if manifest_generations(Path(directory)) or is_sharded(Path(directory)):
             return cls.open(directory, **options)
         return cls.create(directory, schema, **options)
 
@@ -133,9 +147,10 @@ class Index:
 
     # -- writing ---------------------------------------------------------------------------
     @property
-    def writer(self) -> IndexWriter:
+    def writer(self) -> IndexWriter | ShardedWriter:
         if self._writer is None or self._writer.closed:
-            self._writer = IndexWriter(
+            kind = ShardedWriter if isinstance(self._reader, ShardedReader) else IndexWriter
+            self._writer = kind(
                 self.directory,
                 ram_budget_mb=self.ram_budget_mb,
                 analyzers=self._reader.analyzers,
@@ -170,7 +185,7 @@ class Index:
             self._writer.rollback()
 
     @property
-    def open_writer(self) -> IndexWriter | None:
+    def open_writer(self) -> IndexWriter | ShardedWriter | None:
         """The writer, if one is open (holding the write lock); None otherwise."""
         return self._writer if self._writer is not None and not self._writer.closed else None
 
@@ -239,9 +254,13 @@ class Index:
     def stats(self) -> dict[str, Any]:
         reader = self.searcher().reader
         manifest = reader.manifest
-        size = sum(p.stat().st_size for p in self.directory.iterdir() if p.is_file())
+        folders = [self.directory]
+        if isinstance(reader, ShardedReader):
+            folders += [shard.directory for shard in reader.shards]
+        size = sum(p.stat().st_size for folder in folders for p in folder.iterdir() if p.is_file())
         return {
             "path": str(self.directory),
+            "shards": len(reader.shards) if isinstance(reader, ShardedReader) else 1,
             "generation": manifest.generation,
             "documents": reader.doc_count,
             "deleted": sum(s.del_count for s in manifest.segments),

@@ -50,6 +50,7 @@ def eval_command(
     cache: Annotated[
         Path | None, typer.Option(help="Index cache directory (default $ZHISOU_CACHE or ~/.cache/zhisou).")
     ] = None,
+    shards: Annotated[int, typer.Option(min=1, max=256, help="Build the dataset's index in this many shards.")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Evaluate retrieval on a BEIR dataset: nDCG@10, Recall@100/1000, MRR@10, MAP, queries/s."""
@@ -81,6 +82,7 @@ def eval_command(
             normalization=normalization,
             base=base,
             folds=folds,
+            shards=shards,
         )
         if as_json:
             print_json(report.to_dict())

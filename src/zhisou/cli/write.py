@@ -38,18 +38,20 @@ def init(
             metavar="", help="Replace an existing index, or create one in a folder holding other files (left alone)."
         ),
     ] = False,
+    shards: Annotated[int, typer.Option(min=1, max=256, help="Split the index into shards (by id hash).")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Create an empty index."""
 
     def action() -> None:
         spec = Schema.load(schema) if schema else Schema.default()
-        index = Index.create(directory, spec, overwrite=overwrite)
+        index = Index.create(directory, spec, overwrite=overwrite, shards=shards)
         if as_json:
             print_json(index.stats())
         else:
             fields = ", ".join(f"{f.name}:{f.type}" for f in spec.fields)
-            out.print(f"created index at [bold]{escape(str(directory))}[/] with fields {escape(fields)}")
+            split = f" in {shards} shards" if shards > 1 else ""
+            out.print(f"created index at [bold]{escape(str(directory))}[/]{split} with fields {escape(fields)}")
 
     run(action)
 

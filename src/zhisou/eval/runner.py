@@ -18,6 +18,7 @@ from zhisou.errors import CorruptIndexError, ZhisouError
 from zhisou.eval.beir import BeirDataset
 from zhisou.eval.metrics import Run, evaluate
 from zhisou.index.manifest import CODEC, manifest_generations
+from zhisou.index.shards import is_sharded
 from zhisou.modes import resolve
 from zhisou.schema import DEFAULT_EMBEDDING_MODEL, FieldSpec, Schema, SemanticSpec
 from zhisou.search.similarity import BM25
@@ -62,15 +63,15 @@ def cached_index(
     similarity: BM25,
     on_progress: Callable[[int], None] | None = None,
     schema: Schema = EVAL_SCHEMA,
+    shards: int = 1,
 ) -> tuple[Index, float | None]:
-    """The dataset's index, built once per (corpus, schema, zhisou version, analysis version);
-    returns (index, build seconds)."""
-    key_source = json.dumps(
-        [dataset.fingerprint(), schema.to_dict(), __version__, CODEC, ANALYSIS_VERSION], sort_keys=True
-    )
+    """The dataset's index (of ``shards`` shards), built once per (corpus, schema, zhisou
+    version, analysis version, shards); returns (index, build seconds)."""
+    parts: list[Any] = [dataset.fingerprint(), schema.to_dict(), __version__, CODEC, ANALYSIS_VERSION]
+    key_source = json.dumps(parts + ([shards] if shards != 1 else []), sort_keys=True)
     key = hashlib.sha1(key_source.encode()).hexdigest()[:12]
     directory = cache_dir / f"{dataset.name}-{key}"
-    if manifest_generations(directory) and (directory / "COMPLETE").exists():
+    if (manifest_generations(directory) or is_sharded(directory)) and (directory / "COMPLETE").exists():
         try:
             return Index.open(directory, similarity=similarity), None
         except CorruptIndexError:
@@ -78,7 +79,7 @@ def cached_index(
     if (directory / "COMPLETE").exists():
         (directory / "COMPLETE").unlink()
     started = time.perf_counter()
-    index = Index.create(directory, schema, overwrite=True, similarity=similarity)
+    index = Index.create(directory, schema, overwrite=True, similarity=similarity, shards=shards)
     added = 0
     for doc in dataset.documents():
         index.add(doc)
@@ -151,6 +152,7 @@ def run_evaluation(
     normalization: str = "minmax",
     base: str = "hybrid",
     folds: int = 0,
+    shards: int = 1,
 ) -> EvalReport:
     """Evaluate ``mode`` on the split; ``folds`` (ltr only): instead of the active model, each
     query reranked by a model trained on the other folds of the same split (for a dataset with
@@ -163,7 +165,9 @@ def run_evaluation(
     similarity = similarity or BM25()
     dataset = BeirDataset.load(dataset_dir, split)
     schema = eval_schema(base if chosen.name == "ltr" else mode, model)
-    index, index_seconds = cached_index(dataset, cache_dir or default_cache_dir(), similarity, on_progress, schema)
+    index, index_seconds = cached_index(
+        dataset, cache_dir or default_cache_dir(), similarity, on_progress, schema, shards
+    )
     if folds and chosen.name != "ltr":
         raise ZhisouError("--folds cross-validates a ranking model: use it with --mode ltr")
     if chosen.name == "ltr" and not folds:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from zhisou.errors import CorruptIndexError, ZhisouError
 from zhisou.index.deletes import read_live
-from zhisou.index.manifest import load_latest
+from zhisou.index.manifest import load_generation, load_latest
 from zhisou.index.segment import components_of, deletes_file_name
 from zhisou.index.segment_reader import SegmentReader, map_component, verify_file
+from zhisou.index.shards import is_sharded, load_shard_set
 
 
 @dataclass
@@ -29,10 +30,38 @@ class CheckReport:
 
 def check_index(directory: Path) -> CheckReport:
     """Every referenced file: present, of the recorded size, framed for its segment and
-    component, matching its checksum; then each segment's structure. Nothing is cached."""
+    component, matching its checksum; then each segment's structure. Nothing is cached.
+    A sharded index: its record, then every shard at the generation the record names."""
+    if is_sharded(directory):
+        return _check_shards(directory)
+    return _check_one(directory, None)
+
+
+def _check_shards(root: Path) -> CheckReport:
     report = CheckReport()
     try:
-        manifest = load_latest(directory)
+        record = load_shard_set(root)
+    except ZhisouError as error:
+        report.problems.append(str(error))
+        return report
+    report.generation = record.generation
+    report.files = 1
+    for path, generation in zip(record.paths(root), record.generations):
+        part = _check_one(path, generation)
+        report.segments += part.segments
+        report.files += part.files
+        report.documents += part.documents
+        report.problems += [f"{path.name}: {problem}" for problem in part.problems]
+    return report
+
+
+def _check_one(directory: Path, generation: int | None) -> CheckReport:
+    report = CheckReport()
+    try:
+        manifest = load_latest(directory) if generation is None else load_generation(directory, generation)
+    except FileNotFoundError:
+        report.problems.append(f"{directory}: generation {generation}, which the shard record names, is missing")
+        return report
     except ZhisouError as error:
         report.problems.append(str(error))
         return report

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from zhisou._version import __version__
 from zhisou.errors import CorruptIndexError, IndexNotFoundError
@@ -61,8 +62,7 @@ class Manifest:
             "segments": [segment.to_dict() for segment in self.segments],
             "user_data": self.user_data,
         }
-        data["checksum"] = _checksum(data)
-        return _dump(data)
+        return checksummed(data)
 
     def write(self, directory: Path) -> None:
         atomic_write_bytes(directory / self.file_name, self.to_json())
@@ -78,8 +78,7 @@ class Manifest:
                     f"{source}: index format {data.get('format_version')}/{data.get('codec')} is not supported "
                     f"by zhisou {__version__} (expects {FORMAT_VERSION}/{CODEC}); rebuild the index"
                 )
-            recorded = data.pop("checksum", None)
-            if recorded != _checksum(data):
+            if not checksum_matches(data):
                 raise CorruptIndexError(f"{source}: manifest checksum mismatch; the index is damaged (restore it)")
             return cls(
                 generation=int(data["generation"]),
@@ -90,6 +89,17 @@ class Manifest:
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise CorruptIndexError(f"{source}: unreadable manifest ({exc})") from exc
+
+
+def checksummed(data: dict[str, Any]) -> bytes:
+    """``data`` as the JSON of a commit point: its last key ``checksum`` the CRC32 of the rest."""
+    return _dump({**data, "checksum": _checksum(data)})
+
+
+def checksum_matches(data: dict[str, Any]) -> bool:
+    """Whether the ``checksum`` of a parsed commit point (removed from ``data``) matches the rest."""
+    recorded = data.pop("checksum", None)
+    return recorded == _checksum(data)
 
 
 def _dump(data: dict[str, Any]) -> bytes:
@@ -119,21 +129,57 @@ def manifest_generations(directory: Path) -> list[int]:
 
 def load_latest(directory: Path) -> Manifest:
     """The current commit of the index at ``directory``."""
+    missing = f"no zhisou index at {directory}; create one with `zhisou init {directory}` or `zhisou index`"
+    return read_newest(directory, manifest_generations, manifest_file_name, Manifest.parse, missing)
+
+
+class CommitPoint(Protocol):
+    generation: int
+
+
+C = TypeVar("C", bound=CommitPoint)
+
+
+def read_newest(
+    directory: Path,
+    generations_of: Callable[[Path], list[int]],
+    file_name: Callable[[int], str],
+    parse: Callable[[bytes, str], C],
+    missing: str,
+) -> C:
+    """The newest commit point in ``directory`` (a manifest, a shard record): listed, read and
+    parsed, listing again when a commit removed the file in between; ``missing`` when none."""
     for _attempt in range(_OPEN_ATTEMPTS):
-        generations = manifest_generations(directory)
+        generations = generations_of(directory)
         if not generations:
-            raise IndexNotFoundError(
-                f"no zhisou index at {directory}; create one with `zhisou init {directory}` or `zhisou index`"
-            )
-        path = directory / manifest_file_name(generations[0])
+            raise IndexNotFoundError(missing)
+        path = directory / file_name(generations[0])
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
             continue  # a commit removed it after publishing a newer one: list again
         except OSError as exc:
-            raise CorruptIndexError(f"{path}: cannot read the manifest ({exc.strerror})") from exc
-        manifest = Manifest.parse(raw, str(path))
-        if manifest.generation != generations[0]:
-            raise CorruptIndexError(f"{path}: names generation {manifest.generation}; the index is damaged")
-        return manifest
-    raise CorruptIndexError(f"{directory}: manifests keep vanishing while opening; is another program deleting them?")
+            raise CorruptIndexError(f"{path}: cannot read the commit point ({exc.strerror})") from exc
+        point = parse(raw, str(path))
+        if point.generation != generations[0]:
+            raise CorruptIndexError(f"{path}: names generation {point.generation}; the index is damaged")
+        return point
+    raise CorruptIndexError(
+        f"{directory}: commit points keep vanishing while opening; is another program deleting them?"
+    )
+
+
+def load_generation(directory: Path, generation: int) -> Manifest:
+    """Commit ``generation`` of the index at ``directory`` (a shard, opened at the generation its
+    sharded commit names). ``FileNotFoundError`` when it is gone (a newer commit removed it)."""
+    path = directory / manifest_file_name(generation)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise CorruptIndexError(f"{path}: cannot read the manifest ({exc.strerror})") from exc
+    manifest = Manifest.parse(raw, str(path))
+    if manifest.generation != generation:
+        raise CorruptIndexError(f"{path}: names generation {manifest.generation}; the index is damaged")
+    return manifest

@@ -15,7 +15,7 @@ import numpy as np
 from zhisou.analysis import AnalysisResources, AnalyzerRegistry
 from zhisou.errors import CorruptIndexError
 from zhisou.index.idpages import IdPages
-from zhisou.index.manifest import Manifest, load_latest, manifest_generations
+from zhisou.index.manifest import Manifest, load_generation, load_latest, manifest_generations
 from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.termdict import term_key
 from zhisou.schema import Schema
@@ -48,8 +48,11 @@ class IndexReader:
         self._distinct_terms: int | None = None
 
     @classmethod
-    def open(cls, directory: Path, analyzers: AnalyzerRegistry | None = None) -> IndexReader:
-        """Open the newest commit.
+    def open(
+        cls, directory: Path, analyzers: AnalyzerRegistry | None = None, *, generation: int | None = None
+    ) -> IndexReader:
+        """Open the newest commit (or commit ``generation``: ``FileNotFoundError`` when a newer
+        commit removed it).
 
         A commit removes the files of the commit before last; a reader that loses that race
         (it read an old manifest, then its files went) tries the newer commit, keeping the
@@ -59,7 +62,7 @@ class IndexReader:
         opened: dict[tuple[str, str, int], SegmentReader] = {}
         deadline = time.monotonic() + OPEN_RETRY_SECONDS
         while True:
-            manifest = load_latest(directory)
+            manifest = load_latest(directory) if generation is None else load_generation(directory, generation)
             try:
                 segments = []
                 for meta in manifest.segments:
@@ -69,6 +72,8 @@ class IndexReader:
                         segment = opened[key] = SegmentReader(directory, meta)
                     segments.append(segment)
             except (CorruptIndexError, FileNotFoundError) as exc:
+                if generation is not None:
+                    raise
                 if load_latest(directory).generation != manifest.generation and time.monotonic() < deadline:
                     continue  # a newer commit replaced these files while we opened them
                 if isinstance(exc, CorruptIndexError):

@@ -293,15 +293,18 @@ class SegmentReader:
 
     def live_term_ordinals(self) -> np.ndarray:
         """Ordinals of the terms with at least one posting in a live document."""
+        return np.flatnonzero(self.live_doc_freqs() > 0)
+
+    def live_doc_freqs(self) -> np.ndarray:
+        """Per term ordinal, how many live documents hold it."""
         counts = self.term_info[:, 1].astype(np.int64)
         if self.live is None or not len(self.docs):
-            return np.flatnonzero(counts > 0)
+            return counts
         ends = np.cumsum(self.live[self.docs].astype(np.int64))  # live postings up to each one
         starts = self.term_info[:, 0].astype(np.int64)
         before = np.where(starts > 0, ends[np.maximum(starts - 1, 0)], 0)
         last = np.maximum(starts + counts - 1, 0)
-        live = np.where(counts > 0, ends[last] - before, 0)
-        return np.flatnonzero(live > 0)
+        return np.where(counts > 0, ends[last] - before, 0)
 
     def postings(self, key: bytes) -> tuple[np.ndarray, np.ndarray]:
         """(doc ids, term frequencies) of ``key``, deleted docs included; empty when absent."""

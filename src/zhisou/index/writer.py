@@ -304,8 +304,13 @@ class IndexWriter:
         ids = [doc_id for reader in readers for doc_id in reader.all_doc_ids()]
         for doc_id in ids:
             self._buffer.delete(doc_id)
-        self._mark_older_copies(ids)
-        self._segments.extend(readers)
+        if len(set(ids)) == len(ids):
+            self._mark_older_copies(ids)
+            self._segments.extend(readers)
+        else:  # an id in two of them: the later segment's copy wins, as a later add would
+            for reader in readers:
+                self._mark_older_copies(reader.all_doc_ids())
+                self._segments.append(reader)
         self._flushed = True
         return sum(meta.doc_count for meta in segments)
 

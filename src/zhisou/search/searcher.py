@@ -21,6 +21,7 @@ import numpy as np
 
 from zhisou.errors import ZhisouError
 from zhisou.index.reader import IndexReader
+from zhisou.index.sharded import ShardedReader
 from zhisou.modes import resolve
 from zhisou.search.collectors import FacetCollector, check_facet_fields, facet_counts
 from zhisou.search.explain import explain_page
@@ -51,6 +52,7 @@ from zhisou.search.topk import TopDocs
 
 if TYPE_CHECKING:
     from zhisou.rank.model import RankingModel
+    from zhisou.search.sharded import ShardedRetrieval
 
 KEYWORD_STAGES = Stages()  # the lexical retrieval alone
 PASSAGE_SNIPPET_CHARS = 240  # the matching passage shown under a semantic hit
@@ -80,6 +82,11 @@ class Searcher:
         self.similarity = similarity or BM25()
         self.stats = ReaderStats(reader, statistics)
         self.context = Context(reader, self.stats, self.similarity)
+        self._sharded: ShardedRetrieval | None = None
+        if isinstance(reader, ShardedReader):
+            from zhisou.search.sharded import ShardedRetrieval
+
+            self._sharded = ShardedRetrieval(reader, self.stats, self.similarity)
         self.stages = stages or Stages()
         self._keyword_only = self.stages.empty
         fields = {f.name: FieldInfo(f.type) for f in self.schema.fields}
@@ -204,8 +211,7 @@ class Searcher:
         lexical = plan = None
         if stages.lexical:  # a semantic search reads the query as text: no syntax to parse
             plan = self.plan(request)
-            strategy = choose(request.strategy, self.context, plan, depth, collector)
-            lexical = strategy.run(self.context, plan, depth, collector)
+            lexical = self.lexical(request.strategy, plan, depth, collector)
         top = lexical if stages.empty else stages.run(request, self, lexical, depth, channels)
         assert top is not None
         if channels is not None and stages.empty:
@@ -346,8 +352,14 @@ class Searcher:
         before any other stage: what a fuser or a shard merge takes."""
         request.check()
         plan = self.plan(request)
-        limit = depth or request.window
-        return choose(request.strategy, self.context, plan, limit, None).run(self.context, plan, limit, None)
+        return self.lexical(request.strategy, plan, depth or request.window, None)
+
+    def lexical(self, strategy: str, plan: Plan, limit: int, collector: FacetCollector | None) -> TopDocs:
+        """The best ``limit`` documents of ``plan`` by ``strategy`` (``auto``: chosen per plan),
+        on each shard's thread when the index is sharded (``sharded.py``)."""
+        if self._sharded is not None and self._sharded.handles(plan):
+            return self._sharded.run(strategy, plan, limit, collector)
+        return choose(strategy, self.context, plan, limit, collector).run(self.context, plan, limit, collector)
 
     # -- aggregates and neighbours -------------------------------------------------------------
     def match_mask(

@@ -5,13 +5,17 @@ field lengths over the live documents, and each term's live document frequency. 
 larger index (or a segment set built by a distributed job) must instead score with the
 statistics of the *whole* collection, or its scores are not comparable with its siblings';
 those are computed elsewhere — ``local_statistics`` on every shard, ``combine`` — and handed
-in as ``SuppliedStatistics``. Lengths and column values always come from the reader.
+in as ``SuppliedStatistics``; or, when the shards are open in this process, read from the
+reader over all of them (``EnclosingStatistics``). Lengths and column values always come from
+the reader searched.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -19,6 +23,16 @@ from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import encode_keys
 from zhisou.search import kernels
 from zhisou.search.similarity import FieldStats
+
+
+class Statistics(Protocol):
+    """Collection statistics from outside the reader searched."""
+
+    def field_stats(self, name: str) -> FieldStats | None:
+        """The documents that have text field ``name`` and their summed length (None: the reader's)."""
+
+    def doc_freqs_of(self, keys: list[bytes], local: np.ndarray) -> np.ndarray:
+        """The document frequency of each key, given its ``local`` one in the reader searched."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,13 @@ class SuppliedStatistics:
                 doc_freqs[key] = doc_freqs.get(key, 0) + count
         return SuppliedStatistics(fields, doc_freqs)
 
+    def field_stats(self, name: str) -> FieldStats | None:
+        return self.fields.get(name)
+
+    def doc_freqs_of(self, keys: list[bytes], local: np.ndarray) -> np.ndarray:
+        supplied = self.doc_freqs
+        return np.array([supplied.get(key, int(n)) for key, n in zip(keys, local.tolist())], dtype=np.int64)
+
 
 def locate(reader: IndexReader, keys: list[bytes]) -> tuple[list[np.ndarray], np.ndarray]:
     """Per segment, (postings start, count) of every key (count 0 where a segment lacks it);
@@ -66,7 +87,7 @@ class ReaderStats:
     """The statistics one searcher scores with (live, or ``supplied``), and per-reader caches:
     global length and column arrays, and ``memo`` for other constants (a reader never changes)."""
 
-    def __init__(self, reader: IndexReader, supplied: SuppliedStatistics | None = None) -> None:
+    def __init__(self, reader: IndexReader, supplied: Statistics | None = None) -> None:
         self.reader = reader
         self.supplied = supplied
         self._fields: dict[str, FieldStats] = {}
@@ -92,8 +113,10 @@ class ReaderStats:
         return self._columns[name]
 
     def field(self, name: str) -> FieldStats:
-        if self.supplied is not None and name in self.supplied.fields:
-            return self.supplied.fields[name]
+        if self.supplied is not None:
+            found = self.supplied.field_stats(name)
+            if found is not None:
+                return found
         if name not in self._fields:
             lengths = self.lengths(name)[self.reader.live]
             self._fields[name] = FieldStats(int(np.count_nonzero(lengths)), int(lengths.sum(dtype=np.int64)))
@@ -103,8 +126,49 @@ class ReaderStats:
         """The document frequencies to score ``keys`` with, given their ``live`` ones here."""
         if self.supplied is None:
             return live
-        supplied = self.supplied.doc_freqs
-        return np.array([supplied.get(key, int(n)) for key, n in zip(keys, live.tolist())], dtype=np.int64)
+        return self.supplied.doc_freqs_of(keys, live)
+
+
+class EnclosingStatistics:
+    """The statistics of a reader that holds the one searched among others — a sharded index's
+    reader over all its shards, for one shard's searcher: exact global counts, each key's looked
+    up once per snapshot (the counts never change) whichever shard asks first."""
+
+    HELD = 200_000  # keys remembered before the memo is cleared
+
+    def __init__(self, stats: ReaderStats) -> None:
+        self.stats = stats
+        self._doc_freqs: dict[bytes, int] = {}
+        self._lock = threading.Lock()
+
+    def field_stats(self, name: str) -> FieldStats | None:
+        with self._lock:  # the first call computes and caches: once, not once per thread
+            return self.stats.field(name)
+
+    def doc_freqs_of(self, keys: list[bytes], local: np.ndarray) -> np.ndarray:
+        known = self._doc_freqs
+        found = {key: known.get(key) for key in keys}  # another thread may clear ``known``
+        missing = [key for key, count in found.items() if count is None]
+        if missing:
+            counted = dict(zip(missing, locate(self.stats.reader, missing)[1].tolist()))
+            found.update(counted)
+            with self._lock:
+                if len(known) + len(counted) > self.HELD:
+                    known.clear()
+                known.update(counted)
+        return np.array([found[key] for key in keys], dtype=np.int64)
+
+    def look_up(self, keys: list[bytes]) -> int:
+        """Count ``keys``' document frequencies now (before the shards ask, on their threads);
+        returns how many postings they have in all (deleted documents included)."""
+        if not keys:
+            return 0
+        ranges, counts = locate(self.stats.reader, keys)
+        with self._lock:
+            if len(self._doc_freqs) + len(keys) > self.HELD:
+                self._doc_freqs.clear()
+            self._doc_freqs.update(zip(keys, counts.tolist()))
+        return int(sum(int(r[:, 1].sum()) for r in ranges))
 
 
 def local_statistics(reader: IndexReader, keys: Iterable[bytes] = ()) -> SuppliedStatistics:
