@@ -13,9 +13,12 @@ import pytest
 
 pytest.importorskip("pyspark")
 
+from tests.embed.conftest import WORDS
 from zhisou import Index
 from zhisou.cli.demo import DEMO_QUERIES, sample_corpus
 from zhisou.errors import ZhisouError
+from zhisou.index.sharded import ShardedReader
+from zhisou.index.shards import shard_of
 from zhisou.ingest.loaders import Record, load
 from zhisou.spark import build_index, session
 
@@ -78,17 +81,25 @@ def jsonl(docs: list[dict[str, Any]], path: Path) -> str:
     return str(path)
 
 
+@pytest.mark.parametrize("shards", [1, 4])
 @pytest.mark.parametrize("corpus", ["sample", "generated"])
-def test_a_spark_build_searches_like_a_single_process_build(spark: Any, tmp_path: Path, corpus: str) -> None:
+def test_a_spark_build_searches_like_a_single_process_build(
+    spark: Any, tmp_path: Path, corpus: str, shards: int
+) -> None:
     docs = sample_docs() if corpus == "sample" else generated_docs(2000)
     single = Index.create(tmp_path / "single")
     single.add(docs)
     single.commit()
     frame = spark.read.json(jsonl(docs, tmp_path / "docs.jsonl")).repartition(4)
-    report = build_index(frame, tmp_path / "spark", docs_per_segment=max(len(docs) // 6, 1))
+    report = build_index(frame, tmp_path / "spark", docs_per_segment=max(len(docs) // 6, 1), shards=shards)
     assert report.documents == len(docs) and report.segments >= 4
     built = Index.open(tmp_path / "spark")
-    assert built.searcher().reader.doc_count == len(docs)
+    reader = built.searcher().reader
+    assert reader.doc_count == len(docs)
+    if shards > 1:
+        assert isinstance(reader, ShardedReader) and len(reader.shards) == shards
+        for number, shard in enumerate(reader.shards):  # each document in the shard its id hashes to
+            assert shard.doc_count and all(shard_of(i, shards) == number for i in shard.all_doc_ids())
     assert_same(single, built)
 
     # Deletes and re-adds after the build keep the two alike.
@@ -101,12 +112,21 @@ def test_a_spark_build_searches_like_a_single_process_build(spark: Any, tmp_path
     assert_same(single, built)
 
 
-def test_a_bad_document_fails_the_job_with_one_line_and_publishes_nothing(spark: Any, tmp_path: Path) -> None:
-    frame = spark.read.json(jsonl([{"id": "a", "body": "fine"}, {"body": "no id"}], tmp_path / "bad.jsonl"))
+@pytest.mark.parametrize("shards", [1, 3])
+def test_a_bad_document_fails_the_job_with_one_line_and_publishes_nothing(
+    spark: Any, tmp_path: Path, shards: int
+) -> None:
+    good = [{"id": f"a{n}", "body": "fine"} for n in range(20)]
+    frame = spark.read.json(jsonl([*good, {"body": "no id"}], tmp_path / "bad.jsonl"))
     with pytest.raises(ZhisouError) as caught:
-        build_index(frame, tmp_path / "ix")
+        build_index(frame, tmp_path / "ix", shards=shards, docs_per_segment=2)
     assert "\n" not in str(caught.value) and "id" in str(caught.value)
     assert Index.open(tmp_path / "ix").searcher().reader.doc_count == 0  # the empty index, as created
+    # A later build into it adopts only its own segments (the failed job's were never named).
+    build_index(spark.read.json(jsonl(good, tmp_path / "good.jsonl")), tmp_path / "ix", shards=shards)
+    assert len(Index.open(tmp_path / "ix")) == 20
+    with pytest.raises(ZhisouError, match="shard"):
+        build_index(spark.read.json(str(tmp_path / "good.jsonl")), tmp_path / "ix", shards=shards + 1)
 
 
 def test_batch_search_on_spark_ranks_as_a_local_search(spark: Any, tmp_path: Path) -> None:
@@ -145,3 +165,54 @@ def test_building_into_an_index_of_another_schema_is_refused(spark: Any, tmp_pat
     frame = spark.read.json(jsonl([{"id": "a", "body": "x"}], tmp_path / "one.jsonl"))
     with pytest.raises(ZhisouError, match="another schema"):
         build_index(frame, tmp_path / "ix", Schema((FieldSpec("body", "text"),)))
+
+
+def test_collection_statistics_on_spark_equal_the_index_s_own(spark: Any, tmp_path: Path) -> None:
+    """explode + groupBy over the segments' term lists counts what the reader scores with."""
+    from zhisou.search.stats import ReaderStats, locate
+    from zhisou.spark.statistics import collection_statistics
+
+    docs = generated_docs(800)
+    frame = spark.read.json(jsonl(docs, tmp_path / "docs.jsonl")).repartition(3)
+    report = build_index(frame, tmp_path / "ix", shards=2, docs_per_segment=100, statistics=tmp_path / "stats")
+    index = Index.open(tmp_path / "ix")
+    index.delete([doc["id"] for doc in docs[:50]])  # live counts: deleted documents left out
+    index.commit()
+    stats = collection_statistics(spark, tmp_path / "ix")
+    stats.check(tmp_path / "ix")
+    reader = index.searcher().reader
+    own = ReaderStats(reader)
+    fields = {row["field"]: (row["docs"], row["total_length"]) for row in stats.fields.collect()}
+    text = [spec.name for spec in reader.schema.text_fields]
+    assert fields == {name: (own.field(name).doc_count, own.field(name).total_length) for name in text}
+    rows = stats.terms.collect()
+    keys = [f"{row['field']}\x1f{row['term']}".encode() for row in rows]
+    assert [row["df"] for row in rows] == locate(reader, keys)[1].tolist()
+    assert report.terms is not None and report.terms >= len(rows) > 20
+    assert spark.read.parquet(str(tmp_path / "stats" / "terms")).count() == report.terms
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+def test_passages_are_embedded_on_the_executors(spark: Any, tmp_path: Path, tiny_model: Path, shards: int) -> None:
+    """A schema with semantic recall: the executors embed the passages (the model loaded in each
+    Python worker), and semantic searches score as on a single-process build."""
+    from zhisou.schema import FieldSpec, Schema, SemanticSpec
+
+    rng = random.Random(3)
+    docs = [{"id": f"e{n}", "body": " ".join(rng.choices(WORDS, k=rng.randint(4, 30)))} for n in range(120)]
+    spec = SemanticSpec(model=str(tiny_model), passage_tokens=16, overlap_tokens=2, hnsw_min_passages=10**6)
+    schema = Schema((FieldSpec("body", "text"),), semantic=spec)
+    single = Index.create(tmp_path / "single", schema)
+    single.add(docs)
+    single.commit()
+    frame = spark.read.json(jsonl(docs, tmp_path / "docs.jsonl")).repartition(3)
+    build_index(frame, tmp_path / "spark", schema, shards=shards, docs_per_segment=25)
+    built = Index.open(tmp_path / "spark")
+    assert built.searcher().has_vectors
+    assert all("pvc" in segment.optional for segment in built.searcher().reader.segments)
+    for query in ("倒排 索引", "spark vector", "rank fusion dense"):
+        a = single.search(query, mode="semantic", size=10, with_docs=False)
+        b = built.search(query, mode="semantic", size=10, with_docs=False)
+        assert sorted(a.scores) == pytest.approx(sorted(b.scores), abs=1e-5), query
+        # Hybrid fuses ranks, and documents tied in BM25 rank in index order: totals only.
+        assert single.search(query, mode="hybrid").total == built.search(query, mode="hybrid").total

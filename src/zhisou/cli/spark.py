@@ -21,6 +21,10 @@ def spark_build(
     master: Annotated[str | None, typer.Option(help="Spark master, e.g. local[2] (default: local[*]).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the index at --output.")] = False,
     docs_per_segment: Annotated[int, typer.Option(min=1, help="Most documents in one segment.")] = 50_000,
+    shards: Annotated[int, typer.Option(min=1, max=256, help="Shards of a new index (documents by id hash).")] = 1,
+    statistics: Annotated[
+        Path | None, typer.Option(help="Also compute the collection statistics on Spark; Parquet goes here.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Analyse and write the documents as segments on Spark's executors; publish them in one commit."""
@@ -31,7 +35,14 @@ def spark_build(
         spark = session(master)
         try:
             frame = read_input(spark, inputs, fmt)
-            report = build_index(frame, output, overwrite=overwrite, docs_per_segment=docs_per_segment)
+            report = build_index(
+                frame,
+                output,
+                overwrite=overwrite,
+                docs_per_segment=docs_per_segment,
+                shards=shards,
+                statistics=statistics,
+            )
         finally:
             spark.stop()
         if as_json:
@@ -40,6 +51,7 @@ def spark_build(
             out.print(
                 f"indexed {report.documents:,} documents as {report.segments} segments into {report.output} "
                 f"in {report.seconds:.1f} s"
+                + (f"; {report.terms:,} distinct terms counted into {statistics}" if report.terms is not None else "")
             )
 
     run(action)

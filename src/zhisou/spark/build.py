@@ -34,8 +34,11 @@ from zhisou.analysis import AnalysisResources, AnalyzerRegistry
 from zhisou.api import Index
 from zhisou.errors import ZhisouError
 from zhisou.index.buffer import write_segment
+from zhisou.index.documents import document_id
 from zhisou.index.manifest import manifest_generations
-from zhisou.index.segment import SegmentMeta
+from zhisou.index.segment import ComponentProducer, SegmentMeta
+from zhisou.index.sharded import ShardedReader, ShardedWriter
+from zhisou.index.shards import is_sharded, shard_of
 from zhisou.schema import Schema
 
 if TYPE_CHECKING:
@@ -51,12 +54,16 @@ class BuildReport:
     documents: int
     segments: int
     seconds: float
+    shards: int = 1
+    terms: int | None = None  # distinct (field, term) pairs, when statistics were computed
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "output": str(self.output),
             "documents": self.documents,
             "segments": self.segments,
+            "shards": self.shards,
+            "terms": self.terms,
             "seconds": round(self.seconds, 3),
         }
 
@@ -84,14 +91,40 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def write_partition(
-    rows: Iterable[Any], directory: str, schema: dict[str, Any], resources: AnalysisResources, docs_per_segment: int
+    rows: Iterable[Any],
+    directories: list[str],
+    schema: dict[str, Any],
+    resources: AnalysisResources,
+    docs_per_segment: int,
 ) -> Iterator[str]:
-    """On an executor: a partition's rows as segments in ``directory``; each one's meta as JSON."""
+    """On an executor: a partition's rows as segments, each in the folder of the shard its
+    documents' ids hash to (``directories``: one per shard); each segment's shard and meta as JSON."""
     parsed = Schema.from_dict(schema)
     analyzers = AnalyzerRegistry(resources)
-    for chunk in _chunks((row_document(row) for row in rows), docs_per_segment):
-        meta = write_segment(Path(directory), parsed, analyzers, chunk)
-        yield json.dumps(meta.to_dict())
+    producers: tuple[ComponentProducer, ...] = ()
+    if parsed.semantic is not None:  # passages embedded here, in batches; the model loaded once per worker
+        from zhisou.embed.store import SchemaEmbeddings
+
+        producers = (SchemaEmbeddings(parsed.semantic),)
+    count = len(directories)
+    if count == 1:
+        for chunk in _chunks((row_document(row) for row in rows), docs_per_segment):
+            meta = write_segment(Path(directories[0]), parsed, analyzers, chunk, producers)
+            yield json.dumps({"shard": 0, "meta": meta.to_dict()})
+        return
+    pending: list[list[dict[str, Any]]] = [[] for _ in directories]
+    for row in rows:
+        doc = row_document(row)
+        shard = shard_of(document_id(doc, parsed), count)
+        pending[shard].append(doc)
+        if len(pending[shard]) >= docs_per_segment:
+            meta = write_segment(Path(directories[shard]), parsed, analyzers, pending[shard], producers)
+            pending[shard] = []
+            yield json.dumps({"shard": shard, "meta": meta.to_dict()})
+    for shard, docs in enumerate(pending):
+        if docs:
+            meta = write_segment(Path(directories[shard]), parsed, analyzers, docs, producers)
+            yield json.dumps({"shard": shard, "meta": meta.to_dict()})
 
 
 def build_index(
@@ -101,32 +134,47 @@ def build_index(
     *,
     overwrite: bool = False,
     docs_per_segment: int = DOCS_PER_SEGMENT,
+    shards: int = 1,
+    statistics: str | Path | None = None,
 ) -> BuildReport:
     """Index the rows of ``df`` (one document each: an ``id`` column and the schema's fields)
-    into a new index at ``output`` — or into the index there, adding to and replacing its
-    documents by id, when it exists and ``overwrite`` is not set."""
+    into a new index of ``shards`` shards at ``output`` — or into the index there, adding to
+    and replacing its documents by id, when it exists and ``overwrite`` is not set.
+
+    ``statistics``: a folder to write the collection statistics to, computed on Spark with
+    explode + groupBy and checked against the index's own (``statistics.py``)."""
     started = time.perf_counter()
     output = Path(output)
-    if manifest_generations(output) and not overwrite:
+    if (manifest_generations(output) or is_sharded(output)) and not overwrite:
         index = Index.open(output)
+        reader = index.searcher().reader
+        held = len(reader.shards) if isinstance(reader, ShardedReader) else 1
+        problem = None
         if schema is not None and schema.to_dict() != index.schema.to_dict():
+            problem = "has another schema"
+        elif held != shards:
+            problem = f"has {held} shard(s), not {shards}"
+        if problem is not None:
             index.close()
             raise ZhisouError(
-                f"the index at {output} has another schema; build into a new folder, or replace it (overwrite=True)"
+                f"the index at {output} {problem}; build into a new folder, or replace it (overwrite=True)"
             )
     else:
-        index = Index.create(output, schema, overwrite=overwrite)
+        index = Index.create(output, schema, overwrite=overwrite, shards=shards)
     try:
         # The writer first: opening one removes files no commit names, which the executors'
         # segments are until the commit below.
         writer = index.writer
-        directory = str(index.directory.resolve())
+        if isinstance(writer, ShardedWriter):
+            directories = [str(shard.directory.resolve()) for shard in writer.writers]
+        else:
+            directories = [str(index.directory.resolve())]
         context = df.sparkSession.sparkContext
         shipped = context.broadcast((index.schema.to_dict(), AnalysisResources.load(index.directory)))
 
         def partition(rows: Iterable[Any]) -> Iterator[str]:
             schema_dict, resources = shipped.value
-            return write_partition(rows, directory, schema_dict, resources, docs_per_segment)
+            return write_partition(rows, directories, schema_dict, resources, docs_per_segment)
 
         rows = df.rdd
         if rows.getNumPartitions() < context.defaultParallelism:  # one big file is one partition
@@ -135,11 +183,27 @@ def build_index(
             written = rows.mapPartitions(partition).collect()
         except Exception as error:  # py4j wraps the executor's Python error in a Java trace
             raise ZhisouError(f"the Spark job failed: {executor_error(error)}") from None
-        metas = [SegmentMeta.from_dict(json.loads(text)) for text in written]
-        documents = writer.add_segments(metas)
+        by_shard: dict[int, list[SegmentMeta]] = {}
+        for text in written:
+            entry = json.loads(text)
+            by_shard.setdefault(int(entry["shard"]), []).append(SegmentMeta.from_dict(entry["meta"]))
+        metas = [meta for group in by_shard.values() for meta in group]
+        if isinstance(writer, ShardedWriter):
+            documents = sum(writer.add_segments(shard, group) for shard, group in sorted(by_shard.items()))
+        else:
+            documents = writer.add_segments(metas)
         index.commit()
         shipped.unpersist()
-        return BuildReport(index.directory, documents, len(metas), time.perf_counter() - started)
+        terms = None
+        if statistics is not None:
+            from zhisou.spark.statistics import collection_statistics
+
+            computed = collection_statistics(df.sparkSession, index.directory)
+            computed.check(index.directory)
+            computed.write(statistics)
+            terms = computed.terms.count()
+        seconds = time.perf_counter() - started
+        return BuildReport(index.directory, documents, len(metas), seconds, shards, terms)
     finally:
         index.close()
 
@@ -204,13 +268,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--master", default=None, help="e.g. local[2]; default: spark-submit's, else local[*]")
     parser.add_argument("--overwrite", action="store_true", help="replace the index at --output")
     parser.add_argument("--docs-per-segment", type=int, default=DOCS_PER_SEGMENT)
+    parser.add_argument("--shards", type=int, default=1, help="shards of a new index (by id hash)")
+    parser.add_argument("--statistics", default=None, help="write the collection statistics (Parquet) here")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     try:
         spark = session(args.master)
         try:
             df = read_input(spark, args.input, args.format)
-            report = build_index(df, args.output, overwrite=args.overwrite, docs_per_segment=args.docs_per_segment)
+            report = build_index(
+                df,
+                args.output,
+                overwrite=args.overwrite,
+                docs_per_segment=args.docs_per_segment,
+                shards=args.shards,
+                statistics=args.statistics,
+            )
         finally:
             spark.stop()
     except ZhisouError as error:
