@@ -27,6 +27,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import load_queries, make_synthetic, read_jsonl
 
@@ -94,7 +96,7 @@ def latency_ms(index: object, queries: list[str]) -> tuple[float, float]:
     return statistics.median(times), times[int(0.99 * (len(times) - 1))]
 
 
-def measure(dataset: Path, master: str, work: Path) -> dict[str, object]:
+def measure(dataset: Path, master: str, work: Path, shards: int, batch_queries: int) -> dict[str, object]:
     from zhisou import Index
     from zhisou.errors import ZhisouError
     from zhisou.spark import batch_search, build_index, session
@@ -107,6 +109,7 @@ def measure(dataset: Path, master: str, work: Path) -> dict[str, object]:
             handle.write(json.dumps(out, ensure_ascii=False) + "\n")
             count += 1
     queries = list(load_queries(dataset)[0].values())[:1000]
+    batch = [queries[n % len(queries)] for n in range(batch_queries)]  # the set again, if it is smaller
 
     docs = list(read_jsonl(docs_path))
     started = time.perf_counter()
@@ -128,8 +131,12 @@ def measure(dataset: Path, master: str, work: Path) -> dict[str, object]:
             frame = spark.read.json(str(docs_path))
             report = build_index(frame, work / "spark")
             spark_s = time.perf_counter() - started
+        with TreeRSS() as sharded_children:
+            started = time.perf_counter()
+            build_index(spark.read.json(str(docs_path)), work / "sharded", shards=shards)
+            sharded_s = time.perf_counter() - started
         # Batch search: the query set, top 1000, on the executors vs one loop here.
-        rows = [{"query_id": str(n), "text": text} for n, text in enumerate(queries)]
+        rows = [{"query_id": str(n), "text": text} for n, text in enumerate(batch)]
         started = time.perf_counter()
         hits = batch_search(spark.createDataFrame(rows), work / "spark", k=1000)
         batch_hits = hits.count()
@@ -138,11 +145,22 @@ def measure(dataset: Path, master: str, work: Path) -> dict[str, object]:
         spark.stop()
     searcher = single.searcher()
     started = time.perf_counter()
-    loop_hits = sum(len(searcher.search(q, size=1000, with_docs=False, plain=True).ids) for q in queries)
+    loop_hits = sum(len(searcher.search(q, size=1000, with_docs=False, plain=True).ids) for q in batch)
     loop_s = time.perf_counter() - started
     built = Index.open(work / "spark")
     single_p50, single_p99 = latency_ms(single, queries)
     spark_p50, spark_p99 = latency_ms(built, queries)
+    sharded = Index.open(work / "sharded")
+    sharded_p50, sharded_p99 = latency_ms(sharded, queries)
+    same = all(  # scores, not ids: equal scores fall in index order, which sharding changes
+        np.allclose(
+            single.search(q, size=10, with_docs=False, plain=True).scores,
+            sharded.search(q, size=10, with_docs=False, plain=True).scores,
+            rtol=0,
+            atol=1e-6,
+        )
+        for q in queries[:200]
+    )
     return {
         "dataset": dataset.name,
         "documents": count,
@@ -157,7 +175,14 @@ def measure(dataset: Path, master: str, work: Path) -> dict[str, object]:
         "spark_jvm_and_workers_peak_rss_mb": round(children.peak_mb),
         "single_size_mb": round(folder_bytes(work / "single") / 2**20, 1),
         "spark_size_mb": round(folder_bytes(work / "spark") / 2**20, 1),
-        "batch_queries": len(queries),
+        "shards": shards,
+        "sharded_build_s": round(sharded_s, 2),
+        "sharded_jvm_and_workers_peak_rss_mb": round(sharded_children.peak_mb),
+        "sharded_size_mb": round(folder_bytes(work / "sharded") / 2**20, 1),
+        "sharded_top10_p50_ms": round(sharded_p50, 3),
+        "sharded_top10_p99_ms": round(sharded_p99, 3),
+        "sharded_top10_scores_equal_single": same,
+        "batch_queries": len(batch),
         "batch_spark_s": round(batch_s, 2),
         "batch_loop_s": round(loop_s, 2),
         "batch_hits_equal": batch_hits == loop_hits,
@@ -174,6 +199,8 @@ def main() -> int:
     parser.add_argument("--synthetic", type=int, help="generate the harness's corpus of N documents")
     parser.add_argument("--synthetic-dir", type=Path, default=Path(tempfile.gettempdir()) / "zhisou-synthetic")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--shards", type=int, default=4, help="shards of the second Spark build")
+    parser.add_argument("--batch-queries", type=int, default=1000, help="queries in the batch (the set repeated)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.dataset is None and args.synthetic is None:
@@ -184,7 +211,7 @@ def main() -> int:
         return 0
     work = Path(tempfile.mkdtemp(prefix="zhisou-spark-bench-"))
     try:
-        result = measure(dataset, args.master, work)
+        result = measure(dataset, args.master, work, args.shards, args.batch_queries)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result) if args.json else "\n".join(f"{key}: {value}" for key, value in result.items()))
