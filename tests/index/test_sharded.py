@@ -132,23 +132,27 @@ def test_shards_are_searched_on_parallel_threads(pair: tuple[Index, Index], monk
 
     seen: set[str] = set()
     original = module.choose
+    together = threading.Barrier(2, timeout=20)  # passes only when two shard searches run at once
 
     def spy(*args: Any) -> Any:
         seen.add(threading.current_thread().name)
+        if threading.current_thread().name.startswith("zhisou-shard"):
+            together.wait()
         return original(*args)
 
     monkeypatch.setattr(module, "choose", spy)
     single, sharded = pair
-    sharded.search("spark 索引")  # few postings: one thread, the caller's
-    assert seen == {threading.current_thread().name}
-    seen.clear()
+    sharded.search("spark 索引")  # few postings: on the reader of all shards, no shard searches
+    assert not seen
     monkeypatch.setattr(module, "PARALLEL_MIN_POSTINGS", 10)  # as if the postings were many
     parallel = sharded.search("spark 索引")
     assert len(seen) >= 2 and all(name.startswith("zhisou-shard") for name in seen)
     assert parallel.scores == pytest.approx(single.search("spark 索引").scores, abs=1e-6)
     seen.clear()
     sharded.search("spark 索引", size=200)  # a deep top-k: its own threshold
-    assert seen == {threading.current_thread().name}
+    assert not seen
+    sharded.search('"spark 索引"')  # a phrase: not merged from shards
+    assert not seen
 
 
 def test_a_reader_keeps_its_snapshot_and_sees_a_commit_whole(pair: tuple[Index, Index]) -> None:

@@ -357,7 +357,7 @@ class Searcher:
     def lexical(self, strategy: str, plan: Plan, limit: int, collector: FacetCollector | None) -> TopDocs:
         """The best ``limit`` documents of ``plan`` by ``strategy`` (``auto``: chosen per plan),
         on each shard's thread when the index is sharded (``sharded.py``)."""
-        if self._sharded is not None and self._sharded.handles(plan):
+        if self._sharded is not None and self._sharded.threads_pay(plan, limit):
             return self._sharded.run(strategy, plan, limit, collector)
         return choose(strategy, self.context, plan, limit, collector).run(self.context, plan, limit, collector)
 

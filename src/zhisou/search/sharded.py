@@ -5,13 +5,12 @@ reader of all shards), so its scores are the ones a single index over the same d
 each returns its best ``limit`` with shard-local doc numbers, shifted by the shard's base into
 the enclosing reader's numbering, and ``topk.merge`` keeps the best ``limit`` of them (ties in
 shard order: the order of one reader holding the shards one after another). The kernels release
-the GIL, so shards are scored in parallel — when that pays: the rest of a shard's search is
-Python, which one thread runs at a time, so a query whose terms have few postings runs its shards
-one after another on the calling thread (``PARALLEL_MIN_POSTINGS``, measured).
-
-Ranked by score only: a query sorted by a field, or one matching everything (index order), runs
-on the enclosing reader instead, as does everything other than retrieval (facets counted from
-the shards' matches, stored fields, the feed).
+the GIL, so shards are scored in parallel — when that pays: the rest of a search is Python,
+which one thread runs at a time, and four small searches cost more than one over all segments.
+So a query runs on threads only when its words have many postings (``threads_pay``, measured);
+any other — few postings, phrases and wildcards, a sort by a field, match-all — runs on the
+reader of all shards as on any index of many segments, with the same scores. Everything other
+than retrieval (facets, stored fields, the feed) reads that reader too.
 """
 
 from __future__ import annotations
@@ -33,24 +32,29 @@ from zhisou.search.strategies import Context, choose
 from zhisou.search.strategies.terms import query_keys
 from zhisou.search.topk import TopDocs, merge
 
-# Threads pay once a query's terms have this many postings in all (benchmarks/RESULTS.md,
-# "Sharded search": 4 shards on 2 cores, synthetic 100k and 1M documents, two runs). A top 10:
-# below ~300,000 postings one thread was as fast or faster (1.1-1.7x under 100,000); from
-# 300,000 threads were faster, 1.2-1.5x from 600,000. A deeper top-k, whose selection is
-# heavier: threads as fast at 100,000 and 1.1-1.3x faster above.
-PARALLEL_MIN_POSTINGS = 300_000
-PARALLEL_MIN_POSTINGS_DEEP = 100_000
+# Threads pay once a query's terms have this many postings in all. Measured with
+# benchmarks/sharded_threads.py (4 shards, 2 cores, synthetic 100k and 1M documents; RESULTS.md,
+# "Spark builds and sharded indexes"): one thread over the reader of all shards was faster than
+# the shards on threads for every top 10 up to the largest query seen (1.1M postings; by 1.06-2x),
+# and for every top 1000 below 1M postings (by 1.1-2.3x); threads won only above that (1.13x).
+# A shard's search repeats the Python a query costs (planning its terms, the top-k selection)
+# and on two cores its kernels' share is too small to make that up; with more cores or longer
+# postings the break-even comes earlier.
+PARALLEL_MIN_POSTINGS = 2_000_000
+PARALLEL_MIN_POSTINGS_DEEP = 1_000_000
+DEEP = 100_000
 DEEP = 100  # a top-k deeper than this is "deep"
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
 def pool() -> ThreadPoolExecutor:
-    """Threads shared by every sharded searcher (one per core; tasks never wait on each other)."""
+    """Threads shared by every sharded searcher (one per core, two at least; tasks never wait on
+    each other)."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="zhisou-shard")
+            _pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="zhisou-shard")
         return _pool
 
 
@@ -74,13 +78,19 @@ class ShardedRetrieval:
         self.bases = reader.shard_bases[:-1].tolist()
         self._tree_lock = threading.Lock()
 
-    @staticmethod
-    def handles(plan: Plan) -> bool:
-        """Whether the plan's result is ranked by score (what merging shard lists needs)."""
-        return plan.sort is None and not plan.match_all
+    def threads_pay(self, plan: Plan, limit: int) -> bool:
+        """Whether to search ``plan`` shard by shard on threads rather than on the reader of
+        all shards: a plan of words ranked by score (what merging shard lists needs) whose terms
+        have enough postings. Counts the words' document frequencies on the way, once, for the
+        shards' threads to read instead of each counting them."""
+        if len(self.contexts) < 2 or plan.words is None or plan.sort is not None or plan.match_all:
+            return False
+        threshold = PARALLEL_MIN_POSTINGS_DEEP if limit > DEEP else PARALLEL_MIN_POSTINGS
+        return self.enclosing.look_up(query_keys(plan.words).keys) >= threshold
 
     def run(self, name: str, plan: Plan, limit: int, collector: Collector | None) -> TopDocs:
-        """The best ``limit`` documents of ``plan`` over all shards, strategy ``name`` on each."""
+        """The best ``limit`` documents of ``plan`` over all shards, strategy ``name`` on each
+        shard's thread (``threads_pay`` first: it counts the document frequencies)."""
         tree: list[Query] = []
 
         def shared_tree() -> Query:  # parsed once, whichever shard asks first
@@ -101,13 +111,4 @@ class ShardedRetrieval:
             top = choose(name, context, part, limit, fed).run(context, part, limit, fed)
             return TopDocs(top.docs + base, top.scores, top.total, top.exact)
 
-        if len(self.contexts) == 1:
-            return one(0)
-        # The words' document frequencies counted once, here, rather than by every shard's
-        # thread at once; their postings say whether threads are worth their cost.
-        postings = self.enclosing.look_up(query_keys(plan.words).keys) if plan.words is not None else None
-        numbers = range(len(self.contexts))
-        threshold = PARALLEL_MIN_POSTINGS_DEEP if limit > DEEP else PARALLEL_MIN_POSTINGS
-        if postings is not None and postings < threshold:
-            return merge([one(number) for number in numbers], limit)
-        return merge(list(pool().map(one, numbers)), limit)
+        return merge(list(pool().map(one, range(len(self.contexts)))), limit)
