@@ -199,9 +199,10 @@ def build_index(
             from zhisou.spark.statistics import collection_statistics
 
             computed = collection_statistics(df.sparkSession, index.directory)
+            terms = computed.terms.count()
             computed.check(index.directory)
             computed.write(statistics)
-            terms = computed.terms.count()
+            computed.unpersist()
         seconds = time.perf_counter() - started
         return BuildReport(index.directory, documents, len(metas), seconds, shards, terms)
     finally:

@@ -64,6 +64,11 @@ class CollectionStatistics:
     terms: DataFrame  # field, term, df
     fields: DataFrame  # field, docs, total_length
 
+    def unpersist(self) -> None:
+        """Let Spark drop the cached tables."""
+        self.terms.unpersist()
+        self.fields.unpersist()
+
     def write(self, folder: str | Path) -> None:
         self.terms.write.mode("overwrite").parquet(str(Path(folder) / "terms"))
         self.fields.write.mode("overwrite").parquet(str(Path(folder) / "fields"))
@@ -129,4 +134,5 @@ def collection_statistics(spark: SparkSession, index: str | Path) -> CollectionS
         F.col("f.fields").alias("field"), F.col("f.docs").alias("docs"), F.col("f.lengths").alias("length")
     )
     by_field = counts.groupBy("field").agg(F.sum("docs").alias("docs"), F.sum("length").alias("total_length"))
-    return CollectionStatistics(terms, by_field)
+    # Kept once computed: counting, checking and writing them must not read the segments again.
+    return CollectionStatistics(terms.persist(), by_field.persist())
