@@ -145,6 +145,11 @@ def directory_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def build_threads() -> int:
+    """Threads (zhisou: processes) each engine may build with: ``--threads``, default 1."""
+    return int(os.environ.get("ZHISOU_BENCH_THREADS", "1"))
+
+
 # -- engines: build(ids, texts, workdir) and load(workdir) -> search(text, k) -> [(id, score)] --
 Search = Callable[[str, int], list[tuple[str, float]]]
 
@@ -153,7 +158,7 @@ def build_zhisou(ids: list[str], texts: list[str], workdir: Path) -> None:
     from zhisou import Index, Schema
     from zhisou.schema import FieldSpec
 
-    index = Index.create(workdir / "index", Schema((FieldSpec("body", "text"),)))
+    index = Index.create(workdir / "index", Schema((FieldSpec("body", "text"),)), threads=build_threads())
     index.add({"id": i, "body": t} for i, t in zip(ids, texts))
     index.commit()
     index.close()
@@ -220,7 +225,7 @@ def build_tantivy(ids: list[str], texts: list[str], workdir: Path) -> None:
     (workdir / "index").mkdir()
     index = tantivy.Index(schema, path=str(workdir / "index"))
     index.register_tokenizer("pretokenized", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build())
-    writer = index.writer(heap_size=256_000_000, num_threads=1)
+    writer = index.writer(heap_size=256_000_000, num_threads=build_threads())
     for doc_id, text in zip(ids, texts):
         writer.add_document(tantivy.Document(id=doc_id, body=" ".join(tokenize(text))))
     writer.commit()
@@ -461,11 +466,16 @@ def main() -> int:
     )
     parser.add_argument("--synthetic-dir", type=Path, default=Path(tempfile.gettempdir()) / "zhisou-synthetic")
     parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="build with this many threads (tantivy) or processes (zhisou)"
+    )
     parser.add_argument("--json", type=Path, help="append the rows as JSON lines to this file")
     parser.add_argument("--markdown", type=Path, help="write the tables to this file")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if not args.worker:
+        os.environ["ZHISOU_BENCH_THREADS"] = str(args.threads)  # the build workers inherit it
     if args.worker:
         role, engine, dataset, workdir, *rest = args.worker
         if role == "build":

@@ -47,12 +47,15 @@ class Index:
         ram_budget_mb: float = 256,
         similarity: BM25 | None = None,
         on_embedded: Callable[[int], None] | None = None,
+        threads: int | None = None,
     ) -> None:
         """``on_embedded``: called with how many passages were just embedded, while the writer
-        of an index with semantic recall flushes (for a progress display)."""
+        of an index with semantic recall flushes (for a progress display). ``threads``: processes
+        that analyse long batches of added documents (0: one per core; default: this one)."""
         self.directory = Path(directory)
         self.ram_budget_mb = ram_budget_mb
         self.on_embedded = on_embedded
+        self.threads = threads
         self.similarity = similarity or BM25()
         self._writer: IndexWriter | ShardedWriter | None = None
         self._searcher: Searcher | None = None
@@ -155,6 +158,7 @@ class Index:
                 ram_budget_mb=self.ram_budget_mb,
                 analyzers=self._reader.analyzers,
                 on_embedded=self.on_embedded,
+                threads=self.threads,
             )
         return self._writer
 

@@ -164,16 +164,22 @@ def write_segment(
     on another machine — for ``IndexWriter.add_segments`` to adopt. A later document replaces an
     earlier one with the same id. Raises ``DocumentError`` for a bad document (nothing written)."""
     preparer = DocumentPreparer(schema, analyzers)
+    return write_prepared(directory, schema, [preparer.prepare(doc) for doc in docs], producers)
+
+
+def write_prepared(
+    directory: Path, schema: Schema, prepared: Iterable[PreparedDocument], producers: Sequence[ComponentProducer] = ()
+) -> SegmentMeta:
+    """Prepared documents as one new segment in ``directory`` (a later copy of an id wins)."""
     latest: dict[str, PreparedDocument] = {}
-    for doc in docs:
-        prepared = preparer.prepare(doc)
-        latest.pop(prepared.doc_id, None)
-        latest[prepared.doc_id] = prepared
+    for document in prepared:
+        latest.pop(document.doc_id, None)
+        latest[document.doc_id] = document
     if not latest:
         raise DocumentError("no documents to write as a segment")
     buffer = SegmentBuffer(schema)
-    for prepared in latest.values():
-        buffer.add(prepared)
+    for document in latest.values():
+        buffer.add(document)
     from zhisou.suggest.phrases import with_suggestions
 
     meta, _ = buffer.write(directory, new_segment_name(), with_suggestions(schema, producers))

@@ -23,6 +23,7 @@ from zhisou.errors import CorruptIndexError, IndexNotFoundError, ZhisouError
 from zhisou.index.directory import WriteLock, fsync_directory
 from zhisou.index.documents import PreparedDocument, document_id
 from zhisou.index.manifest import Manifest, load_generation, manifest_generations
+from zhisou.index.parallel import add_documents, resolve_workers
 from zhisou.index.reader import OPEN_RETRY_SECONDS, IndexReader
 from zhisou.index.segment import SegmentMeta
 from zhisou.index.shards import ShardSet, load_shard_set, record_generations, remove_old_records, shard_of
@@ -98,8 +99,10 @@ class ShardedWriter:
         ram_budget_mb: float = 256,
         analyzers: AnalyzerRegistry | None = None,
         on_embedded: Callable[[int], None] | None = None,
+        threads: int | None = None,
     ) -> None:
         self.directory = Path(root)
+        self.workers = resolve_workers(threads)
         self._lock = WriteLock(self.directory)
         self._lock.acquire()
         self.writers: list[IndexWriter] = []
@@ -170,11 +173,16 @@ class ShardedWriter:
         return self.writers[self.shard_of(prepared.doc_id)].add_prepared(prepared)
 
     def add_many(self, docs: Iterable[Mapping[str, Any]]) -> int:
-        count = 0
-        for doc in docs:
-            self.add(doc)
-            count += 1
-        return count
+        """As ``IndexWriter.add_many``: a long batch written as segments of every shard by
+        ``threads`` processes."""
+        self._check_open()
+
+        def adopt(segments: list[tuple[int, SegmentMeta]]) -> None:
+            for shard, meta in segments:
+                self.writers[shard].add_segments([meta])
+
+        folders = [writer.directory for writer in self.writers]
+        return add_documents(docs, self.workers, self.add, adopt, folders, self.schema, self.analyzers.resources)
 
     def unchanged(self, doc_ids: list[str], hashes: list[float | None]) -> list[bool]:
         result = [False] * len(doc_ids)

@@ -28,6 +28,7 @@ from zhisou.index.directory import TEMP_SUFFIX, WriteLock, fsync_directory
 from zhisou.index.documents import CONTENT_HASH_COLUMN, DocumentPreparer, PreparedDocument, document_id
 from zhisou.index.manifest import FORMAT, Manifest, load_latest, manifest_file_name, manifest_generations
 from zhisou.index.merge import TieredMergePolicy, merge_segments
+from zhisou.index.parallel import add_documents, resolve_workers
 from zhisou.index.segment import (
     SEGMENT_NAME,
     ComponentProducer,
@@ -125,10 +126,12 @@ class IndexWriter:
         analyzers: AnalyzerRegistry | None = None,
         producers: Sequence[ComponentProducer] = (),
         on_embedded: Callable[[int], None] | None = None,
+        threads: int | None = None,
     ) -> None:
         """``producers`` compute optional components (embeddings, say) for every flushed
         segment; with none given, an index with semantic recall embeds its passages, calling
-        ``on_embedded`` with how many it just encoded."""
+        ``on_embedded`` with how many it just encoded. ``threads``: processes that analyse the
+        documents of ``add_many`` (0: one per core; default 1, this one; ``parallel.py``)."""
         self.directory = Path(directory)
         self.producers = tuple(producers)
         self._lock = WriteLock(self.directory)
@@ -146,6 +149,7 @@ class IndexWriter:
             from zhisou.suggest.phrases import with_suggestions
 
             self.producers = with_suggestions(self.schema, self.producers)
+            self.workers = resolve_workers(threads)
             self.ram_budget_bytes = int(ram_budget_mb * 1024 * 1024)
             self.merge_policy = merge_policy or TieredMergePolicy()
             self._remove_unreferenced_files()
@@ -187,11 +191,19 @@ class IndexWriter:
         return prepared.doc_id
 
     def add_many(self, docs: Iterable[Mapping[str, Any]]) -> int:
-        count = 0
-        for doc in docs:
-            self.add(doc)
-            count += 1
-        return count
+        """Add or replace documents in order; returns how many. A long batch is analysed and
+        written as segments by ``threads`` processes (``parallel.py``). A bad document raises
+        its ``DocumentError`` with the ones before it added."""
+        self._check_open()
+        return add_documents(
+            docs,
+            self.workers,
+            self.add,
+            lambda segments: self.add_segments([meta for _, meta in segments]),
+            [self.directory],
+            self.schema,
+            self.analyzers.resources,
+        )
 
     def unchanged(self, doc_ids: list[str], hashes: list[float | None]) -> list[bool]:
         """For each id: whether the flushed or committed document with that id is live and was

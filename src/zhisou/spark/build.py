@@ -7,7 +7,7 @@ executors, the driver adopts the segments and publishes them with one commit.
 
 Each partition's documents go through the index's own analyzers (the schema and the per-index
 resources — user dictionary, synonyms — are broadcast once) and are written as segments of at
-most ``docs_per_segment`` documents straight into the index folder, by ``index.write_segment``
+most ``docs_per_segment`` documents straight into the index folder, by ``parallel.SegmentWorker``
 (unique names, no shared counter). Nothing is visible until the driver's commit names them: a job
 that fails or is killed leaves the index as it was (the segment files it wrote are removed by the
 next writer). The index's statistics — document frequencies, document count, field lengths —
@@ -26,19 +26,17 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zhisou.analysis import AnalysisResources, AnalyzerRegistry
 from zhisou.api import Index
-from zhisou.errors import ZhisouError
-from zhisou.index.buffer import write_segment
-from zhisou.index.documents import document_id
+from zhisou.errors import DocumentError, ZhisouError
 from zhisou.index.manifest import manifest_generations
-from zhisou.index.segment import ComponentProducer, SegmentMeta
+from zhisou.index.parallel import SegmentWorker
+from zhisou.index.segment import SegmentMeta
 from zhisou.index.sharded import ShardedReader, ShardedWriter
-from zhisou.index.shards import is_sharded, shard_of
+from zhisou.index.shards import is_sharded
 from zhisou.schema import Schema
 
 if TYPE_CHECKING:
@@ -84,12 +82,6 @@ def row_document(row: Any) -> dict[str, Any]:
     return {key: plain_value(value) for key, value in row.asDict(recursive=False).items() if value is not None}
 
 
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
 def write_partition(
     rows: Iterable[Any],
     directories: list[str],
@@ -98,33 +90,15 @@ def write_partition(
     docs_per_segment: int,
 ) -> Iterator[str]:
     """On an executor: a partition's rows as segments, each in the folder of the shard its
-    documents' ids hash to (``directories``: one per shard); each segment's shard and meta as JSON."""
-    parsed = Schema.from_dict(schema)
-    analyzers = AnalyzerRegistry(resources)
-    producers: tuple[ComponentProducer, ...] = ()
-    if parsed.semantic is not None:  # passages embedded here, in batches; the model loaded once per worker
-        from zhisou.embed.store import SchemaEmbeddings
-
-        producers = (SchemaEmbeddings(parsed.semantic),)
-    count = len(directories)
-    if count == 1:
-        for chunk in _chunks((row_document(row) for row in rows), docs_per_segment):
-            meta = write_segment(Path(directories[0]), parsed, analyzers, chunk, producers)
-            yield json.dumps({"shard": 0, "meta": meta.to_dict()})
-        return
-    pending: list[list[dict[str, Any]]] = [[] for _ in directories]
-    for row in rows:
-        doc = row_document(row)
-        shard = shard_of(document_id(doc, parsed), count)
-        pending[shard].append(doc)
-        if len(pending[shard]) >= docs_per_segment:
-            meta = write_segment(Path(directories[shard]), parsed, analyzers, pending[shard], producers)
-            pending[shard] = []
-            yield json.dumps({"shard": shard, "meta": meta.to_dict()})
-    for shard, docs in enumerate(pending):
-        if docs:
-            meta = write_segment(Path(directories[shard]), parsed, analyzers, docs, producers)
-            yield json.dumps({"shard": shard, "meta": meta.to_dict()})
+    documents' ids hash to (``directories``: one per shard), by the same ``SegmentWorker`` that
+    indexes on every core locally; each segment's shard and meta as JSON. A bad document fails
+    the task with its error."""
+    worker = SegmentWorker(directories, Schema.from_dict(schema), AnalyzerRegistry(resources))
+    for item in worker.write((row_document(row) for row in rows), docs_per_segment):
+        if isinstance(item, DocumentError):
+            raise item
+        shard, meta = item
+        yield json.dumps({"shard": shard, "meta": meta.to_dict()})
 
 
 def build_index(

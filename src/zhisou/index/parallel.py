@@ -1,0 +1,210 @@
+"""Indexing on every core: worker processes analyse documents and write them as segments, which
+the writer adopts (Lucene's per-thread document writers; the same code writes a Spark
+executor's segments).
+
+Analysis is pure Python for the most part (the tokenizer's stream, pinyin, stored JSON) — about
+60 % of a build — so threads would take turns on the GIL. Sending analysed documents back from
+worker processes costs the parent as much to unpickle as the analysis saved; so each worker also
+inverts its documents and writes a segment, and the parent receives only the segment's metadata
+and adopts it (``IndexWriter.add_segments``: checksums checked, older copies of its ids marked
+deleted). Documents go out in blocks of consecutive input (``BLOCK``), each written as one
+segment per shard and adopted in input order, so an id added twice keeps its later copy; a bad
+document's ``DocumentError`` is raised at its own place, the documents before it added. At most
+two blocks per worker are out at a time: memory stays bounded however long the input.
+
+Workers start by ``fork`` when the calling process runs one thread (they inherit the analyzers
+and loaded dictionaries), else by ``forkserver`` (a server's threads must not be forked
+mid-lock). The first ``PARALLEL_MIN_DOCS`` documents of a batch, and a batch that ends within the
+block after them, are added in the calling process: for a small batch workers cost more than
+they save (forking, pickling the documents, an idle parent).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import chain, islice
+from pathlib import Path
+from typing import Any
+
+from zhisou.analysis import AnalysisResources, AnalyzerRegistry
+from zhisou.errors import DocumentError
+from zhisou.index.documents import DocumentPreparer, PreparedDocument
+from zhisou.index.segment import ComponentProducer, SegmentMeta
+from zhisou.schema import Schema
+
+# Documents per worker task, written as one segment per shard. Measured (RESULTS.md, "Parallel
+# indexing"; synthetic 100k, 2 workers): 4,096 and 8,192 leave so many segments that the commit
+# spends 2 s merging them (8.3 and 8.1 s in all), 32,768 gives too few blocks to keep both
+# workers busy (8.4 s); 16,384: 6.4 s, against 10 s in one process.
+BLOCK = 16_384
+PARALLEL_MIN_DOCS = 4_096
+IN_FLIGHT_PER_WORKER = 2
+
+
+def resolve_workers(threads: int | None) -> int:
+    """``threads`` as a process count: None or 1 → 1 (no workers), 0 → one per core."""
+    if threads is None:
+        return 1
+    if threads < 0:
+        raise ValueError(f"threads must be 0 (every core) or more, got {threads}")
+    return threads or os.cpu_count() or 1
+
+
+def schema_producers(schema: Schema) -> tuple[ComponentProducer, ...]:
+    """What a segment written outside a writer computes besides its postings: passage
+    vectors when the schema has semantic recall (the suggestion tables are added by
+    ``write_prepared``)."""
+    if schema.semantic is None:
+        return ()
+    from zhisou.embed.store import SchemaEmbeddings
+
+    return (SchemaEmbeddings(schema.semantic),)
+
+
+class SegmentWorker:
+    """Writes documents as segments, each into the folder of the shard its id hashes to
+    (``directories``: one per shard, or the index's own folder)."""
+
+    def __init__(self, directories: Sequence[str | Path], schema: Schema, analyzers: AnalyzerRegistry) -> None:
+        self.directories = [Path(d) for d in directories]
+        self.schema = schema
+        self.preparer = DocumentPreparer(schema, analyzers)
+        self.producers = schema_producers(schema)
+
+    def write(
+        self, docs: Iterable[Mapping[str, Any]], docs_per_segment: int
+    ) -> Iterator[tuple[int, SegmentMeta] | DocumentError]:
+        """Each written segment as (shard, meta), in the order written; a bad document stops
+        the writing with its error as the last item, the documents before it written."""
+        from zhisou.index.buffer import write_prepared
+        from zhisou.index.shards import shard_of
+
+        count = len(self.directories)
+        pending: list[list[PreparedDocument]] = [[] for _ in self.directories]
+        error: DocumentError | None = None
+        for doc in docs:
+            try:
+                prepared = self.preparer.prepare(doc)
+            except DocumentError as bad:
+                error = bad
+                break
+            shard = 0 if count == 1 else shard_of(prepared.doc_id, count)
+            pending[shard].append(prepared)
+            if len(pending[shard]) >= docs_per_segment:
+                yield shard, write_prepared(self.directories[shard], self.schema, pending[shard], self.producers)
+                pending[shard] = []
+        for shard, held in enumerate(pending):
+            if held:
+                yield shard, write_prepared(self.directories[shard], self.schema, held, self.producers)
+        if error is not None:
+            yield error
+
+
+@dataclass(frozen=True)
+class Written:
+    """What one block became: its segments (shard, meta), and the error that stopped it."""
+
+    segments: list[tuple[int, SegmentMeta]]
+    error: DocumentError | None
+    documents: int  # of the block, before the error
+
+
+_worker: SegmentWorker | None = None
+
+
+def _start(directories: list[str], schema: dict[str, Any], resources: AnalysisResources) -> None:
+    global _worker
+    _worker = SegmentWorker(directories, Schema.from_dict(schema), AnalyzerRegistry(resources))
+
+
+def _write_block(block: list[Mapping[str, Any]]) -> Written:
+    assert _worker is not None
+    return _written(_worker, block)
+
+
+def _written(worker: SegmentWorker, block: list[Mapping[str, Any]]) -> Written:
+    segments: list[tuple[int, SegmentMeta]] = []
+    error = None
+    for item in worker.write(block, len(block)):
+        if isinstance(item, DocumentError):
+            error = item
+        else:
+            segments.append(item)
+    documents = sum(meta.doc_count for _, meta in segments)
+    return Written(segments, error, documents)
+
+
+def _context() -> Any:
+    methods = multiprocessing.get_all_start_methods()
+    if threading.active_count() == 1 and "fork" in methods:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def write_in_workers(
+    docs: Iterator[Mapping[str, Any]],
+    directories: Sequence[Path],
+    schema: Schema,
+    resources: AnalysisResources,
+    workers: int,
+) -> Iterator[Written]:
+    """``docs`` written as segments by ``workers`` processes, block by block, in input order
+    (this process only adopts: sharing the cores with them, it slowed them more than its own
+    blocks gained). Stops after the first block that holds a bad document (the caller raises its
+    error; later blocks' segments stay unnamed, and the next commit removes their files)."""
+    block = list(islice(docs, BLOCK))
+    if not block:
+        return
+    args = ([str(d) for d in directories], schema.to_dict(), resources)
+    with _context().Pool(workers, _start, args) as pool:
+        pending: deque[Any] = deque()
+        while block or pending:
+            if block:
+                pending.append(pool.apply_async(_write_block, (block,)))
+                block = list(islice(docs, BLOCK))
+                if len(pending) < IN_FLIGHT_PER_WORKER * workers and block:
+                    continue
+            written = pending.popleft().get()
+            yield written
+            if written.error is not None:
+                return
+
+
+def add_documents(
+    docs: Iterable[Mapping[str, Any]],
+    workers: int,
+    add: Callable[[Mapping[str, Any]], object],
+    adopt: Callable[[list[tuple[int, SegmentMeta]]], object],
+    directories: Sequence[Path],
+    schema: Schema,
+    resources: AnalysisResources,
+) -> int:
+    """A writer's ``add_many``: the first ``PARALLEL_MIN_DOCS`` documents, and any batch that
+    ends within one more block, through ``add`` in this process; the rest written by workers
+    and their segments handed to ``adopt`` in input order. Returns how many were added; raises
+    a bad document's ``DocumentError`` with the documents before it added."""
+    iterator = iter(docs)
+    count = 0
+    for doc in iterator if workers <= 1 else islice(iterator, PARALLEL_MIN_DOCS):
+        add(doc)
+        count += 1
+    if workers <= 1:
+        return count
+    block = list(islice(iterator, BLOCK))
+    if len(block) < BLOCK:  # the batch ends within a block: workers would cost more than they save
+        for doc in block:
+            add(doc)
+            count += 1
+        return count
+    for written in write_in_workers(chain(block, iterator), directories, schema, resources, workers):
+        if written.segments:
+            adopt(written.segments)
+        count += written.documents
+        if written.error is not None:
+            raise written.error
+    return count

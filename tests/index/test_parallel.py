@@ -1,0 +1,126 @@
+"""Indexing in worker processes adds exactly what indexing in one process adds: the same
+documents and scores, a later copy of an id winning, a bad document stopping the batch at its
+own place — for one index and for shards."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zhisou import Index
+from zhisou.errors import DocumentError
+from zhisou.index import parallel
+from zhisou.index.parallel import resolve_workers
+
+WORDS = ["倒排", "索引", "压缩", "缓存", "向量", "检索", "spark", "search", "ranking", "segment", "query", "cache"]
+QUERIES = ["索引 压缩", "spark search", "向量", "ranking cache", '"倒排 索引"']
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers for batches of a few hundred documents, in blocks of 40."""
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_DOCS", 30)
+    monkeypatch.setattr(parallel, "BLOCK", 40)
+
+
+def corpus(count: int, seed: int = 2) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    return [
+        {
+            "id": f"p{n}",
+            "title": " ".join(rng.sample(WORDS, 2)),
+            "body": " ".join(rng.choices(WORDS, k=rng.randint(3, 25))),
+            "tags": rng.sample(["a", "b", "c"], rng.randint(0, 2)),
+        }
+        for n in range(count)
+    ]
+
+
+def answers(index: Index) -> dict[str, list[tuple[str, float]]]:
+    out = {}
+    for query in QUERIES:
+        result = index.search(query, size=1000)
+        out[query] = sorted(zip(result.ids, (round(score, 6) for score in result.scores)), key=lambda p: (-p[1], p[0]))
+    return out
+
+
+@pytest.mark.parametrize("shards", [1, 3])
+def test_workers_index_what_one_process_indexes(make_index: Callable[..., Index], shards: int) -> None:
+    docs = corpus(400)
+    docs += [{**docs[5], "body": "replaced in the head's block"}, {**docs[100], "body": "replaced later 向量"}]
+    docs += [{**docs[-1], "body": "replaced twice 向量 spark"}]  # the same id in three blocks
+    one = make_index(docs, shards=shards)
+    many = make_index(docs, shards=shards, threads=2)
+    assert len(many.searcher().reader.segments) > len(one.searcher().reader.segments)  # workers wrote segments
+    assert len(many) == len(one) == 400
+    assert answers(many) == answers(one)
+    assert many.get("p100")["body"] == "replaced twice 向量 spark"  # type: ignore[index]
+    assert many.get("p5")["body"] == "replaced in the head's block"  # type: ignore[index]
+    assert many.search("", facets=["tags"]).facets == one.search("", facets=["tags"]).facets
+
+
+def test_a_bad_document_stops_the_batch_at_its_place(tmp_path: Path) -> None:
+    docs = corpus(300)
+    docs.insert(170, {"title": "no id"})  # in the fourth block after the head
+    index = Index.create(tmp_path / "ix", threads=2)
+    with pytest.raises(DocumentError, match="id"):
+        index.add(docs)
+    index.commit()
+    assert len(index) == 170  # the documents before it, and none after
+    assert index.get("p169") is not None and index.get("p170") is None
+    assert not any(p.name.endswith(".zhisou-tmp") for p in (tmp_path / "ix").iterdir())
+    index.add(docs[171:])
+    index.commit()
+    assert len(index) == 300
+
+
+def test_a_generator_is_read_as_it_is_indexed(tmp_path: Path) -> None:
+    """Workers take the input a few blocks ahead at most: a generator is never read whole first."""
+    read = [0]
+
+    def stream() -> Iterator[dict[str, Any]]:
+        for doc in corpus(600):
+            read[0] += 1
+            yield doc
+
+    index = Index.create(tmp_path / "ix", threads=2)
+    writer = index.writer
+    adopted_after: list[int] = []
+    adopt = writer.add_segments
+
+    def spy(*args: Any, **kwargs: Any) -> int:
+        adopted_after.append(read[0])
+        return adopt(*args, **kwargs)
+
+    writer.add_segments = spy  # type: ignore[method-assign]
+    index.add(stream())
+    index.commit()
+    assert len(index) == 600 and read[0] == 600
+    # The first block was adopted with at most head + (1 + 2 per worker) blocks read.
+    assert adopted_after and adopted_after[0] <= 30 + 40 * (1 + 2 * 2) + 1
+
+
+def test_workers_start_by_forkserver_beside_other_threads(tmp_path: Path) -> None:
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        assert parallel._context().get_start_method() != "fork"
+        index = Index.create(tmp_path / "ix", threads=2)
+        index.add(corpus(150))
+        index.commit()
+        assert len(index) == 150
+    finally:
+        stop.set()
+
+
+def test_thread_counts() -> None:
+    assert resolve_workers(None) == 1 and resolve_workers(1) == 1 and resolve_workers(3) == 3
+    assert resolve_workers(0) >= 1
+    with pytest.raises(ValueError):
+        resolve_workers(-1)
