@@ -60,6 +60,10 @@ MapOption = Annotated[list[str] | None, typer.Option("--map", help="Rename a sou
 ListSepOption = Annotated[
     str, typer.Option(help="CSV: what separates the values of a keyword field (tags) in one cell.")
 ]
+ThreadsOption = Annotated[
+    int,
+    typer.Option(min=0, help="Processes that analyse and write documents (0: one per core). Long inputs only."),
+]
 RootOption = Annotated[
     Path | None,
     typer.Option(
@@ -80,6 +84,7 @@ def index_command(
     commit_interval: Annotated[float, typer.Option(min=0.001, help="Commit at least this often (seconds).")] = 60.0,
     list_sep: ListSepOption = ";",
     root: RootOption = None,
+    threads: ThreadsOption = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Add documents from files (creating the index if needed). Re-adding an id replaces it.
@@ -100,6 +105,7 @@ def index_command(
             commit_interval=commit_interval,
             list_sep=list_sep,
             root=root,
+            threads=threads,
             as_json=as_json,
             remove_missing=False,
         )
@@ -113,6 +119,7 @@ def sync(
     field_map: MapOption = None,
     list_sep: ListSepOption = ";",
     root: RootOption = None,
+    threads: ThreadsOption = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Bring the index in line with a folder: add new and changed files, delete the documents of
@@ -132,6 +139,7 @@ def sync(
             commit_interval=float("inf"),
             list_sep=list_sep,
             root=root,
+            threads=threads,
             as_json=as_json,
             remove_missing=True,
         )
@@ -150,6 +158,7 @@ def _index_files(
     commit_interval: float,
     list_sep: str,
     root: Path | None,
+    threads: int,
     as_json: bool,
     remove_missing: bool,
 ) -> None:
@@ -174,7 +183,9 @@ def _index_files(
             progress.update(embed_task[0], docs=embedded[0])  # type: ignore[arg-type]
 
     created = not Path(index).exists()  # a failed --strict run must not leave an empty index behind
-    target_index = Index.open_or_create(index, Schema.load(schema) if schema else None, on_embedded=on_embedded)
+    target_index = Index.open_or_create(
+        index, Schema.load(schema) if schema else None, on_embedded=on_embedded, threads=threads
+    )
     try:
         target_index.writer  # noqa: B018 - takes the write lock now: a locked index fails before any bar
         files_root = resolve_root(target_index.directory, paths, root)

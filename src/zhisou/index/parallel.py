@@ -25,11 +25,11 @@ import multiprocessing
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from zhisou.analysis import AnalysisResources, AnalyzerRegistry
 from zhisou.errors import DocumentError
@@ -66,6 +66,9 @@ def schema_producers(schema: Schema) -> tuple[ComponentProducer, ...]:
     return (SchemaEmbeddings(schema.semantic),)
 
 
+Item = tuple[Mapping[str, Any], float | None]  # a document and its content hash (or None)
+
+
 class SegmentWorker:
     """Writes documents as segments, each into the folder of the shard its id hashes to
     (``directories``: one per shard, or the index's own folder)."""
@@ -77,22 +80,26 @@ class SegmentWorker:
         self.producers = schema_producers(schema)
 
     def write(
-        self, docs: Iterable[Mapping[str, Any]], docs_per_segment: int
-    ) -> Iterator[tuple[int, SegmentMeta] | DocumentError]:
-        """Each written segment as (shard, meta), in the order written; a bad document stops
-        the writing with its error as the last item, the documents before it written."""
+        self, items: Iterable[Item], docs_per_segment: int, *, keep_going: bool = False
+    ) -> Iterator[tuple[int, SegmentMeta] | tuple[int, DocumentError]]:
+        """Each written segment as (shard, meta), in the order written, and each bad document as
+        (its position, its error): the writing stops there, the documents before it written —
+        or, with ``keep_going``, goes on without it."""
         from zhisou.index.buffer import write_prepared
         from zhisou.index.shards import shard_of
 
         count = len(self.directories)
         pending: list[list[PreparedDocument]] = [[] for _ in self.directories]
-        error: DocumentError | None = None
-        for doc in docs:
+        stopped: tuple[int, DocumentError] | None = None
+        for position, (doc, content_hash) in enumerate(items):
             try:
-                prepared = self.preparer.prepare(doc)
+                prepared = self.preparer.prepare(doc, content_hash)
             except DocumentError as bad:
-                error = bad
-                break
+                if not keep_going:
+                    stopped = (position, bad)
+                    break
+                yield position, bad
+                continue
             shard = 0 if count == 1 else shard_of(prepared.doc_id, count)
             pending[shard].append(prepared)
             if len(pending[shard]) >= docs_per_segment:
@@ -101,17 +108,29 @@ class SegmentWorker:
         for shard, held in enumerate(pending):
             if held:
                 yield shard, write_prepared(self.directories[shard], self.schema, held, self.producers)
-        if error is not None:
-            yield error
+        if stopped is not None:
+            yield stopped
 
 
 @dataclass(frozen=True)
 class Written:
-    """What one block became: its segments (shard, meta), and the error that stopped it."""
+    """What one block became: its segments (shard, meta), its bad documents (position in the
+    block, error), and whether the first of them stopped it."""
 
     segments: list[tuple[int, SegmentMeta]]
-    error: DocumentError | None
-    documents: int  # of the block, before the error
+    rejected: list[tuple[int, DocumentError]]
+    stopped: bool
+    size: int  # documents in the block
+
+    @property
+    def error(self) -> DocumentError | None:
+        """The error that stopped the block."""
+        return self.rejected[0][1] if self.stopped else None
+
+    @property
+    def added(self) -> int:
+        """Documents of the block added (before the stop, or all but the rejected)."""
+        return self.rejected[0][0] if self.stopped else self.size - len(self.rejected)
 
 
 _worker: SegmentWorker | None = None
@@ -122,21 +141,20 @@ def _start(directories: list[str], schema: dict[str, Any], resources: AnalysisRe
     _worker = SegmentWorker(directories, Schema.from_dict(schema), AnalyzerRegistry(resources))
 
 
-def _write_block(block: list[Mapping[str, Any]]) -> Written:
+def _write_block(block: list[Item], keep_going: bool) -> Written:
     assert _worker is not None
-    return _written(_worker, block)
+    return _written(_worker, block, keep_going)
 
 
-def _written(worker: SegmentWorker, block: list[Mapping[str, Any]]) -> Written:
+def _written(worker: SegmentWorker, block: list[Item], keep_going: bool) -> Written:
     segments: list[tuple[int, SegmentMeta]] = []
-    error = None
-    for item in worker.write(block, len(block)):
-        if isinstance(item, DocumentError):
-            error = item
+    rejected: list[tuple[int, DocumentError]] = []
+    for first, second in worker.write(block, len(block), keep_going=keep_going):
+        if isinstance(second, DocumentError):
+            rejected.append((first, second))
         else:
-            segments.append(item)
-    documents = sum(meta.doc_count for _, meta in segments)
-    return Written(segments, error, documents)
+            segments.append((first, second))
+    return Written(segments, rejected, bool(rejected) and not keep_going, len(block))
 
 
 def _context() -> Any:
@@ -147,17 +165,20 @@ def _context() -> Any:
 
 
 def write_in_workers(
-    docs: Iterator[Mapping[str, Any]],
+    items: Iterator[Item],
     directories: Sequence[Path],
     schema: Schema,
     resources: AnalysisResources,
     workers: int,
+    *,
+    keep_going: bool = False,
 ) -> Iterator[Written]:
     """``docs`` written as segments by ``workers`` processes, block by block, in input order
     (this process only adopts: sharing the cores with them, it slowed them more than its own
     blocks gained). Stops after the first block that holds a bad document (the caller raises its
-    error; later blocks' segments stay unnamed, and the next commit removes their files)."""
-    block = list(islice(docs, BLOCK))
+    error; later blocks' segments stay unnamed, and the next commit removes their files) — or,
+    with ``keep_going``, goes on, each block listing its bad documents."""
+    block = list(islice(items, BLOCK))
     if not block:
         return
     args = ([str(d) for d in directories], schema.to_dict(), resources)
@@ -165,8 +186,8 @@ def write_in_workers(
         pending: deque[Any] = deque()
         while block or pending:
             if block:
-                pending.append(pool.apply_async(_write_block, (block,)))
-                block = list(islice(docs, BLOCK))
+                pending.append(pool.apply_async(_write_block, (block, keep_going)))
+                block = list(islice(items, BLOCK))
                 if len(pending) < IN_FLIGHT_PER_WORKER * workers and block:
                     continue
             written = pending.popleft().get()
@@ -175,36 +196,52 @@ def write_in_workers(
                 return
 
 
-def add_documents(
-    docs: Iterable[Mapping[str, Any]],
-    workers: int,
-    add: Callable[[Mapping[str, Any]], object],
-    adopt: Callable[[list[tuple[int, SegmentMeta]]], object],
-    directories: Sequence[Path],
-    schema: Schema,
-    resources: AnalysisResources,
-) -> int:
+class BlockWriter(Protocol):
+    """What a writer offers ``add_documents``: its folders, schema and analyzers, adding one
+    document here, and adopting segments written in them."""
+
+    schema: Schema
+    analyzers: AnalyzerRegistry
+    workers: int
+
+    @property
+    def segment_folders(self) -> list[Path]: ...
+
+    def add(self, doc: Mapping[str, Any], content_hash: float | None = None) -> str: ...
+
+    def adopt(self, segments: list[tuple[int, SegmentMeta]]) -> None: ...
+
+
+def written_blocks(writer: BlockWriter, items: Iterator[Item], *, keep_going: bool = False) -> Iterator[Written]:
+    """``items`` written by ``writer.workers`` processes and adopted by ``writer``, block by block."""
+    folders = writer.segment_folders
+    resources = writer.analyzers.resources
+    for written in write_in_workers(items, folders, writer.schema, resources, writer.workers, keep_going=keep_going):
+        if written.segments:
+            writer.adopt(written.segments)
+        yield written
+
+
+def add_documents(writer: BlockWriter, docs: Iterable[Mapping[str, Any]]) -> int:
     """A writer's ``add_many``: the first ``PARALLEL_MIN_DOCS`` documents, and any batch that
-    ends within one more block, through ``add`` in this process; the rest written by workers
-    and their segments handed to ``adopt`` in input order. Returns how many were added; raises
-    a bad document's ``DocumentError`` with the documents before it added."""
+    ends within one more block, through ``writer.add`` in this process; the rest written by the
+    writer's workers and adopted in input order. Returns how many were added; raises a bad
+    document's ``DocumentError`` with the documents before it added."""
     iterator = iter(docs)
     count = 0
-    for doc in iterator if workers <= 1 else islice(iterator, PARALLEL_MIN_DOCS):
-        add(doc)
+    for doc in iterator if writer.workers <= 1 else islice(iterator, PARALLEL_MIN_DOCS):
+        writer.add(doc)
         count += 1
-    if workers <= 1:
+    if writer.workers <= 1:
         return count
     block = list(islice(iterator, BLOCK))
     if len(block) < BLOCK:  # the batch ends within a block: workers would cost more than they save
         for doc in block:
-            add(doc)
+            writer.add(doc)
             count += 1
         return count
-    for written in write_in_workers(chain(block, iterator), directories, schema, resources, workers):
-        if written.segments:
-            adopt(written.segments)
-        count += written.documents
+    for written in written_blocks(writer, ((doc, None) for doc in chain(block, iterator))):
+        count += written.added
         if written.error is not None:
             raise written.error
     return count

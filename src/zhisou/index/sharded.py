@@ -177,12 +177,15 @@ class ShardedWriter:
         ``threads`` processes."""
         self._check_open()
 
-        def adopt(segments: list[tuple[int, SegmentMeta]]) -> None:
-            for shard, meta in segments:
-                self.writers[shard].add_segments([meta])
+        return add_documents(self, docs)
 
-        folders = [writer.directory for writer in self.writers]
-        return add_documents(docs, self.workers, self.add, adopt, folders, self.schema, self.analyzers.resources)
+    @property
+    def segment_folders(self) -> list[Path]:
+        return [writer.directory for writer in self.writers]
+
+    def adopt(self, segments: list[tuple[int, SegmentMeta]]) -> None:
+        for shard, meta in segments:
+            self.writers[shard].add_segments([meta])
 
     def unchanged(self, doc_ids: list[str], hashes: list[float | None]) -> list[bool]:
         result = [False] * len(doc_ids)

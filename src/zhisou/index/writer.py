@@ -195,15 +195,16 @@ class IndexWriter:
         written as segments by ``threads`` processes (``parallel.py``). A bad document raises
         its ``DocumentError`` with the ones before it added."""
         self._check_open()
-        return add_documents(
-            docs,
-            self.workers,
-            self.add,
-            lambda segments: self.add_segments([meta for _, meta in segments]),
-            [self.directory],
-            self.schema,
-            self.analyzers.resources,
-        )
+        return add_documents(self, docs)
+
+    @property
+    def segment_folders(self) -> list[Path]:
+        """Where segments for this writer are written (``parallel.py``)."""
+        return [self.directory]
+
+    def adopt(self, segments: list[tuple[int, SegmentMeta]]) -> None:
+        """Adopt segments written in ``segment_folders`` (shard numbers are all 0 here)."""
+        self.add_segments([meta for _, meta in segments])
 
     def unchanged(self, doc_ids: list[str], hashes: list[float | None]) -> list[bool]:
         """For each id: whether the flushed or committed document with that id is live and was

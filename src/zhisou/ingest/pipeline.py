@@ -14,7 +14,7 @@ already in the index (a content hash kept beside each document), so it resumes c
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import numpy as np
 
 from zhisou.api import Index
 from zhisou.errors import DocumentError, IngestError, ZhisouError
+from zhisou.index import parallel
 from zhisou.index.documents import content_hash
 from zhisou.ingest.loaders import PATH_FIELD, Record, load, source_files
 
@@ -160,6 +161,9 @@ def ingest(
         ids = [str(doc.get(id_field, "")).strip() for doc in docs]
         same = iter(index.writer.unchanged(ids, hashes) if skip_unchanged and records else [False] * len(records))
         found = iter(zip(records, docs, ids, hashes))
+        if workers > 1 and len(records) >= parallel.BLOCK:
+            add_in_workers(batch, found, same)
+            batch = []  # handled
         for item in batch:
             if isinstance(item, IngestError):
                 fail(item)
@@ -188,12 +192,69 @@ def ingest(
         if not strict and pending and (pending >= commit_every or time.monotonic() - last_commit >= commit_seconds):
             commit()
 
+    def add_in_workers(
+        batch: list[Record | IngestError],
+        found: Iterator[tuple[Record, dict[str, Any], str, float]],
+        same: Iterator[bool],
+    ) -> None:
+        """A batch analysed and written as segments by the writer's worker processes. A record
+        whose id an earlier record of the run holds is a duplicate even when that one turns
+        out to be bad (its documents are judged in the workers, after the duplicates)."""
+        nonlocal pending
+        candidates: list[tuple[Record, dict[str, Any], str, float]] = []
+        for item in batch:
+            if isinstance(item, IngestError):
+                fail(item)
+                continue
+            record, doc, doc_id, digest = next(found)
+            unchanged = next(same)  # drawn for every record, as ``found`` is
+            where = f"{record.source}:{record.line}" if record.line else record.source
+            if doc_id and doc_id in seen:
+                message = f"duplicate id {doc_id!r} in this batch (first at {seen[doc_id]})"
+                fail(IngestError(message, record.source, record.line))
+                continue
+            seen[doc_id] = where
+            if unchanged:
+                report.unchanged += 1
+                if on_record is not None:
+                    on_record(record.size, report.added)
+                continue
+            candidates.append((record, doc, doc_id, digest))
+        writer = index.writer
+        items = ((doc, digest) for _, doc, _, digest in candidates)
+        offset = 0
+        blocks = parallel.write_in_workers(
+            items, writer.segment_folders, writer.schema, writer.analyzers.resources, workers, keep_going=not strict
+        )
+        for written in blocks:
+            in_writer[0] = True
+            if written.segments:
+                writer.adopt(written.segments)
+            in_writer[0] = False
+            bad = dict(written.rejected)
+            for position in range(written.added if written.stopped else written.size):
+                record, _, doc_id, _ = candidates[offset + position]
+                if position in bad:
+                    seen.pop(doc_id, None)
+                    fail(IngestError(str(bad[position]), record.source, record.line))
+                    continue
+                report.added += 1
+                pending += 1
+                if on_record is not None:
+                    on_record(record.size, report.added)
+            if written.stopped:  # strict: the first bad document ends the run
+                record = candidates[offset + written.added][0]
+                fail(IngestError(str(written.rejected[0][1]), record.source, record.line))
+            offset += written.size
+
+    workers = index.writer.workers
+    batch_size = BATCH if workers <= 1 else parallel.BLOCK * parallel.IN_FLIGHT_PER_WORKER * workers
     batch: list[Record | IngestError] = []
     try:
         for path in paths:
             for item in load(Path(path), root):
                 batch.append(item)
-                if len(batch) >= BATCH or (stop is not None and stop()):
+                if len(batch) >= batch_size or (stop is not None and stop()):
                     add_batch(batch)
                     batch = []
                 if stop is not None and stop():

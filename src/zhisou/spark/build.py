@@ -94,10 +94,9 @@ def write_partition(
     indexes on every core locally; each segment's shard and meta as JSON. A bad document fails
     the task with its error."""
     worker = SegmentWorker(directories, Schema.from_dict(schema), AnalyzerRegistry(resources))
-    for item in worker.write((row_document(row) for row in rows), docs_per_segment):
-        if isinstance(item, DocumentError):
-            raise item
-        shard, meta = item
+    for shard, meta in worker.write(((row_document(row), None) for row in rows), docs_per_segment):
+        if isinstance(meta, DocumentError):
+            raise meta
         yield json.dumps({"shard": shard, "meta": meta.to_dict()})
 
 
