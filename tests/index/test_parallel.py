@@ -4,6 +4,8 @@ own place — for one index and for shards."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 
 from zhisou import Index
-from zhisou.errors import DocumentError
+from zhisou.errors import DocumentError, ZhisouError
 from zhisou.index import parallel
 from zhisou.index.parallel import resolve_workers
 
@@ -124,3 +126,19 @@ def test_thread_counts() -> None:
     assert resolve_workers(0) >= 1
     with pytest.raises(ValueError):
         resolve_workers(-1)
+
+
+def die(block: list[Any], keep_going: bool) -> None:
+    """A worker task that kills its process, as the kernel's OOM killer would."""
+    os._exit(3)
+
+
+def test_a_dead_worker_is_an_error_not_a_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_context", lambda: multiprocessing.get_context("fork"))
+    monkeypatch.setattr(parallel, "_write_block", die)
+    index = Index.create(tmp_path / "ix", threads=2)
+    with pytest.raises(ZhisouError, match="died") as caught:
+        index.add(corpus(300))
+    assert "\n" not in str(caught.value)
+    index.commit()
+    assert len(index) == 30  # what the calling process added before the workers' first block

@@ -26,13 +26,15 @@ import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Protocol
 
 from zhisou.analysis import AnalysisResources, AnalyzerRegistry
-from zhisou.errors import DocumentError
+from zhisou.errors import DocumentError, ZhisouError
 from zhisou.index.documents import DocumentPreparer, PreparedDocument
 from zhisou.index.segment import ComponentProducer, SegmentMeta
 from zhisou.schema import Schema
@@ -173,27 +175,37 @@ def write_in_workers(
     *,
     keep_going: bool = False,
 ) -> Iterator[Written]:
-    """``docs`` written as segments by ``workers`` processes, block by block, in input order
+    """``items`` written as segments by ``workers`` processes, block by block, in input order
     (this process only adopts: sharing the cores with them, it slowed them more than its own
     blocks gained). Stops after the first block that holds a bad document (the caller raises its
     error; later blocks' segments stay unnamed, and the next commit removes their files) — or,
-    with ``keep_going``, goes on, each block listing its bad documents."""
+    with ``keep_going``, goes on, each block listing its bad documents. A worker that dies (out
+    of memory, killed) is a ``ZhisouError``, not a hang."""
     block = list(islice(items, BLOCK))
     if not block:
         return
     args = ([str(d) for d in directories], schema.to_dict(), resources)
-    with _context().Pool(workers, _start, args) as pool:
-        pending: deque[Any] = deque()
+    pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_start, initargs=args)
+    try:
+        pending: deque[Future[Written]] = deque()
         while block or pending:
             if block:
-                pending.append(pool.apply_async(_write_block, (block, keep_going)))
+                pending.append(pool.submit(_write_block, block, keep_going))
                 block = list(islice(items, BLOCK))
                 if len(pending) < IN_FLIGHT_PER_WORKER * workers and block:
                     continue
-            written = pending.popleft().get()
+            try:
+                written = pending.popleft().result()
+            except BrokenProcessPool:
+                raise ZhisouError(
+                    "an indexing worker process died (out of memory?); nothing of its block was added — "
+                    "lower --threads (threads=) and add the rest again"
+                ) from None
             yield written
             if written.error is not None:
                 return
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 class BlockWriter(Protocol):
