@@ -236,3 +236,27 @@ def test_routing_is_stable_and_spreads_ids() -> None:
         counts[shard_of(f"id{n}", 8)] += 1
     assert min(counts) > 800  # about 1,000 each
     assert shard_of("文档-1", 3) in range(3)
+
+
+@pytest.mark.parametrize("threads", [False, True])
+def test_statistics_handed_in_reach_every_shard(
+    pair: tuple[Index, Index], threads: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sharded searcher given a larger collection's statistics scores with them on every path."""
+    from zhisou.index.termdict import term_key
+    from zhisou.search import sharded as module
+    from zhisou.search.searcher import Searcher
+    from zhisou.search.similarity import FieldStats
+    from zhisou.search.stats import SuppliedStatistics
+
+    if threads:
+        monkeypatch.setattr(module, "PARALLEL_MIN_POSTINGS", 0)
+    single, sharded = pair
+    supplied = SuppliedStatistics(
+        {"body": FieldStats(50_000, 900_000)}, {term_key("body", "spark"): 20_000, term_key("title", "spark"): 3}
+    )
+    for query in ("spark search", "spark 索引"):
+        plain = Searcher(single.searcher().reader, statistics=supplied).search(query, size=50)
+        split = Searcher(sharded.searcher().reader, statistics=supplied).search(query, size=50)
+        assert sorted(split.scores) == pytest.approx(sorted(plain.scores), abs=1e-6), query
+        assert sorted(plain.scores) != pytest.approx(sorted(single.search(query, size=50).scores), abs=1e-3)

@@ -150,7 +150,8 @@ class EnclosingStatistics:
         found = {key: known.get(key) for key in keys}  # another thread may clear ``known``
         missing = [key for key, count in found.items() if count is None]
         if missing:
-            counted = dict(zip(missing, locate(self.stats.reader, missing)[1].tolist()))
+            counts = self.stats.doc_freqs(missing, locate(self.stats.reader, missing)[1])  # supplied, if any
+            counted = dict(zip(missing, counts.tolist()))
             found.update(counted)
             with self._lock:
                 if len(known) + len(counted) > self.HELD:
@@ -163,7 +164,8 @@ class EnclosingStatistics:
         returns how many postings they have in all (deleted documents included)."""
         if not keys:
             return 0
-        ranges, counts = locate(self.stats.reader, keys)
+        ranges, live = locate(self.stats.reader, keys)
+        counts = self.stats.doc_freqs(keys, live)  # the enclosing searcher's (supplied ones, if any)
         with self._lock:
             if len(self._doc_freqs) + len(keys) > self.HELD:
                 self._doc_freqs.clear()
