@@ -37,7 +37,7 @@ def stats(index: IndexOption = Path(DEFAULT_INDEX), as_json: JsonOption = False)
             print_json(info)
             return
         table = Table(box=None, show_header=False)
-        for key in ("path", "generation", "documents", "deleted", "segments", "terms"):
+        for key in ("path", "shards", "generation", "documents", "deleted", "segments", "terms"):
             table.add_row(key, f"{info[key]:,}" if isinstance(info[key], int) else escape(str(info[key])))
         table.add_row("size", f"{info['size_bytes'] / 1e6:.2f} MB")
         table.add_row("fields", escape(", ".join(f"{f['name']}:{f['type']}" for f in info["fields"])))
