@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -140,6 +141,9 @@ _worker: SegmentWorker | None = None
 
 def _start(directories: list[str], schema: dict[str, Any], resources: AnalysisResources) -> None:
     global _worker
+    # Ctrl-C reaches the whole process group: the writer decides what an interruption keeps
+    # (``ingest``), and stops the workers; one dying of it would read as a crash.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker = SegmentWorker(directories, Schema.from_dict(schema), AnalyzerRegistry(resources))
 
 
