@@ -42,7 +42,6 @@ from zhisou.search.topk import TopDocs, merge
 # postings the break-even comes earlier.
 PARALLEL_MIN_POSTINGS = 2_000_000
 PARALLEL_MIN_POSTINGS_DEEP = 1_000_000
-DEEP = 100_000
 DEEP = 100  # a top-k deeper than this is "deep"
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
