@@ -176,7 +176,6 @@ class ShardedWriter:
         """As ``IndexWriter.add_many``: a long batch written as segments of every shard by
         ``threads`` processes."""
         self._check_open()
-
         return add_documents(self, docs)
 
     @property
