@@ -179,7 +179,7 @@ def test_collection_statistics_on_spark_equal_the_index_s_own(spark: Any, tmp_pa
     index.delete([doc["id"] for doc in docs[:50]])  # live counts: deleted documents left out
     index.commit()
     stats = collection_statistics(spark, tmp_path / "ix")
-    stats.check(tmp_path / "ix")
+    stats.check()
     reader = index.searcher().reader
     own = ReaderStats(reader)
     fields = {row["field"]: (row["docs"], row["total_length"]) for row in stats.fields.collect()}

@@ -128,12 +128,17 @@ def run_queries(index: Index, dataset: BeirDataset, k: int, **options: Any) -> t
     return run, len(run) / seconds if seconds > 0 else float("inf")
 
 
+def trec_line(query_id: str, doc_id: str, rank: int, score: float, tag: str) -> str:
+    """One line of a TREC run file (``zhisou eval --run``, ``zhisou spark search``)."""
+    return f"{query_id} Q0 {doc_id} {rank} {score:.6f} {tag}\n"
+
+
 def write_trec_run(run: Run, path: Path, tag: str) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         for query_id, docs in run.items():
             ranked = sorted(docs.items(), key=lambda item: (-item[1], item[0]))
             for rank, (doc_id, score) in enumerate(ranked, start=1):
-                handle.write(f"{query_id} Q0 {doc_id} {rank} {score:.6f} {tag}\n")
+                handle.write(trec_line(query_id, doc_id, rank, score, tag))
 
 
 def run_evaluation(

@@ -21,24 +21,24 @@ they save (forking, pickling the documents, an idle parent).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from zhisou.analysis import AnalysisResources, AnalyzerRegistry
 from zhisou.errors import DocumentError, ZhisouError
 from zhisou.index.documents import DocumentPreparer, PreparedDocument
 from zhisou.index.segment import ComponentProducer, SegmentMeta
 from zhisou.schema import Schema
+
+if TYPE_CHECKING:  # multiprocessing is imported when workers start, not with zhisou
+    from concurrent.futures import Future
 
 # Documents per worker task, written as one segment per shard. Measured (RESULTS.md, "Parallel
 # indexing"; synthetic 100k, 2 workers): 4,096 and 8,192 leave so many segments that the commit
@@ -164,6 +164,8 @@ def _written(worker: SegmentWorker, block: list[Item], keep_going: bool) -> Writ
 
 
 def _context() -> Any:
+    import multiprocessing
+
     methods = multiprocessing.get_all_start_methods()
     if threading.active_count() == 1 and "fork" in methods:
         return multiprocessing.get_context("fork")
@@ -188,6 +190,9 @@ def write_in_workers(
     block = list(islice(items, BLOCK))
     if not block:
         return
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     args = ([str(d) for d in directories], schema.to_dict(), resources)
     pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_start, initargs=args)
     try:
@@ -228,16 +233,6 @@ class BlockWriter(Protocol):
     def adopt(self, segments: list[tuple[int, SegmentMeta]]) -> None: ...
 
 
-def written_blocks(writer: BlockWriter, items: Iterator[Item], *, keep_going: bool = False) -> Iterator[Written]:
-    """``items`` written by ``writer.workers`` processes and adopted by ``writer``, block by block."""
-    folders = writer.segment_folders
-    resources = writer.analyzers.resources
-    for written in write_in_workers(items, folders, writer.schema, resources, writer.workers, keep_going=keep_going):
-        if written.segments:
-            writer.adopt(written.segments)
-        yield written
-
-
 def add_documents(writer: BlockWriter, docs: Iterable[Mapping[str, Any]]) -> int:
     """A writer's ``add_many``: the first ``PARALLEL_MIN_DOCS`` documents, and any batch that
     ends within one more block, through ``writer.add`` in this process; the rest written by the
@@ -256,7 +251,11 @@ def add_documents(writer: BlockWriter, docs: Iterable[Mapping[str, Any]]) -> int
             writer.add(doc)
             count += 1
         return count
-    for written in written_blocks(writer, ((doc, None) for doc in chain(block, iterator))):
+    items = ((doc, None) for doc in chain(block, iterator))
+    resources = writer.analyzers.resources
+    for written in write_in_workers(items, writer.segment_folders, writer.schema, resources, writer.workers):
+        if written.segments:
+            writer.adopt(written.segments)
         count += written.added
         if written.error is not None:
             raise written.error

@@ -183,8 +183,12 @@ class ShardedWriter:
         return [writer.directory for writer in self.writers]
 
     def adopt(self, segments: list[tuple[int, SegmentMeta]]) -> None:
+        """Adopt segments written in ``segment_folders``, each shard's in one call, in order."""
+        by_shard: dict[int, list[SegmentMeta]] = {}
         for shard, meta in segments:
-            self.writers[shard].add_segments([meta])
+            by_shard.setdefault(shard, []).append(meta)
+        for shard, metas in by_shard.items():
+            self.writers[shard].add_segments(metas)
 
     def unchanged(self, doc_ids: list[str], hashes: list[float | None]) -> list[bool]:
         result = [False] * len(doc_ids)
@@ -205,10 +209,6 @@ class ShardedWriter:
             normalised = document_id({self.schema.id_field: doc_id}, self.schema)
             deleted += self.writers[self.shard_of(normalised)].delete([normalised])
         return deleted
-
-    def add_segments(self, shard: int, segments: Sequence[SegmentMeta], source: Path | None = None) -> int:
-        """Adopt segments written elsewhere into ``shard`` (their documents must hash to it)."""
-        return self.writers[shard].add_segments(segments, source)
 
     # -- commits -----------------------------------------------------------------------------
     @property

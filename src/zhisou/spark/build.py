@@ -35,7 +35,7 @@ from zhisou.errors import DocumentError, ZhisouError
 from zhisou.index.manifest import manifest_generations
 from zhisou.index.parallel import SegmentWorker
 from zhisou.index.segment import SegmentMeta
-from zhisou.index.sharded import ShardedReader, ShardedWriter
+from zhisou.index.sharded import ShardedReader
 from zhisou.index.shards import is_sharded
 from zhisou.schema import Schema
 
@@ -138,10 +138,7 @@ def build_index(
         # The writer first: opening one removes files no commit names, which the executors'
         # segments are until the commit below.
         writer = index.writer
-        if isinstance(writer, ShardedWriter):
-            directories = [str(shard.directory.resolve()) for shard in writer.writers]
-        else:
-            directories = [str(index.directory.resolve())]
+        directories = [str(folder.resolve()) for folder in writer.segment_folders]
         context = df.sparkSession.sparkContext
         shipped = context.broadcast((index.schema.to_dict(), AnalysisResources.load(index.directory)))
 
@@ -156,15 +153,9 @@ def build_index(
             written = rows.mapPartitions(partition).collect()
         except Exception as error:  # py4j wraps the executor's Python error in a Java trace
             raise ZhisouError(f"the Spark job failed: {executor_error(error)}") from None
-        by_shard: dict[int, list[SegmentMeta]] = {}
-        for text in written:
-            entry = json.loads(text)
-            by_shard.setdefault(int(entry["shard"]), []).append(SegmentMeta.from_dict(entry["meta"]))
-        metas = [meta for group in by_shard.values() for meta in group]
-        if isinstance(writer, ShardedWriter):
-            documents = sum(writer.add_segments(shard, group) for shard, group in sorted(by_shard.items()))
-        else:
-            documents = writer.add_segments(metas)
+        segments = [(int(entry["shard"]), SegmentMeta.from_dict(entry["meta"])) for entry in map(json.loads, written)]
+        writer.adopt(segments)
+        documents = sum(meta.doc_count for _, meta in segments)
         index.commit()
         shipped.unpersist()
         terms = None
@@ -173,11 +164,11 @@ def build_index(
 
             computed = collection_statistics(df.sparkSession, index.directory)
             terms = computed.terms.count()
-            computed.check(index.directory)
+            computed.check()
             computed.write(statistics)
             computed.unpersist()
         seconds = time.perf_counter() - started
-        return BuildReport(index.directory, documents, len(metas), seconds, shards, terms)
+        return BuildReport(index.directory, documents, len(segments), seconds, shards, terms)
     finally:
         index.close()
 

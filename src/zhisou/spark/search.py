@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from zhisou.api import Index
 from zhisou.errors import ZhisouError
+from zhisou.eval.runner import trec_line
 from zhisou.spark.build import executor_error
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def write_run(hits: DataFrame, out: str | Path, output_format: str = "trec", tag
         written = 0
         with open(out, "w", encoding="utf-8") as handle:
             for row in hits.orderBy("query_id", "rank").toLocalIterator():
-                handle.write(f"{row.query_id} Q0 {row.doc_id} {row.rank} {row.score:.6f} {tag}\n")
+                handle.write(trec_line(row.query_id, row.doc_id, row.rank, row.score, tag))
                 written += 1
         return written
     except OSError as error:

@@ -6,7 +6,8 @@ explodes the lists and groups by term (and by field): document frequency per ter
 count and total length per field, over the whole collection.
 
     stats = collection_statistics(spark, "my-index")      # DataFrames: stats.terms, stats.fields
-    stats.write("my-index/statistics")                    # Parquet, for analysis or another scorer
+    stats.check()                                         # equal to what the index scores with?
+    stats.write("my-index-statistics")                    # Parquet, for analysis or another scorer
 
 A zhisou reader computes the same numbers from the shards' dictionaries when it opens (that is
 what searches score with, exact under later deletes too); ``check`` compares the two, and
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zhisou.errors import ZhisouError
+from zhisou.index.reader import IndexReader
 from zhisou.index.segment import SegmentMeta
 from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.sharded import open_reader
@@ -63,6 +65,7 @@ def segment_terms(directory: str, meta_json: str, fields: list[str]) -> Iterator
 class CollectionStatistics:
     terms: DataFrame  # field, term, df
     fields: DataFrame  # field, docs, total_length
+    reader: IndexReader  # the snapshot they were counted from
 
     def unpersist(self) -> None:
         """Let Spark drop the cached tables."""
@@ -73,10 +76,11 @@ class CollectionStatistics:
         self.terms.write.mode("overwrite").parquet(str(Path(folder) / "terms"))
         self.fields.write.mode("overwrite").parquet(str(Path(folder) / "fields"))
 
-    def check(self, index: str | Path) -> None:
-        """Raise ``ZhisouError`` unless these statistics are those the index scores with: every
-        field's counts, and the document frequency of a sample of terms."""
-        reader = open_reader(Path(index))
+    def check(self) -> None:
+        """Raise ``ZhisouError`` unless these statistics are those the index scores with (the
+        snapshot they were counted from): every field's counts, and the document frequency of a
+        sample of terms."""
+        reader = self.reader
         stats = ReaderStats(reader)
         for row in self.fields.collect():
             expected = stats.field(row["field"])
@@ -119,6 +123,7 @@ def collection_statistics(spark: SparkSession, index: str | Path) -> CollectionS
         return CollectionStatistics(
             spark.createDataFrame([], "field string, term string, df long"),
             spark.createDataFrame([(name, 0, 0) for name in fields], "field string, docs long, total_length long"),
+            reader,
         )
     rows = spark.sparkContext.parallelize(work, len(work)).flatMap(lambda item: segment_terms(item[0], item[1], fields))
     lists = spark.createDataFrame(rows, row_type)
@@ -135,4 +140,4 @@ def collection_statistics(spark: SparkSession, index: str | Path) -> CollectionS
     )
     by_field = counts.groupBy("field").agg(F.sum("docs").alias("docs"), F.sum("length").alias("total_length"))
     # Kept once computed: counting, checking and writing them must not read the segments again.
-    return CollectionStatistics(terms.persist(), by_field.persist())
+    return CollectionStatistics(terms.persist(), by_field.persist(), reader)
