@@ -49,7 +49,7 @@ def test_a_sharded_index_works_through_every_command(tmp_path: Path) -> None:
 
     record = load_shard_set(tmp_path / "ix")  # the segment the committed shard holds, not an older one
     (name,) = [meta.name for meta in load_generation(tmp_path / "ix" / "shard-001", record.generations[1]).segments]
-    damaged = tmp_path / "ix" / "shard-001" / f"{name}.doc"
+    damaged = tmp_path / "ix" / "shard-001" / f"{name}.pst"
     damaged.write_bytes(damaged.read_bytes()[:-3] + b"xyz")
     code, _, err = invoke("check", "-i", index)
     assert code != 0 and "shard-001" in err

@@ -20,8 +20,18 @@ from typing import Any, TypeVar, cast
 F = TypeVar("F", bound=Callable[..., Any])
 
 _python: dict[Callable[..., Any], FunctionType] = {}  # wrapper → the Python function it stands for
+_inlined: set[Callable[..., Any]] = set()  # wrappers compiled into their callers (``inline``)
 _dispatchers: dict[Callable[..., Any], Callable[..., Any]] = {}  # wrapper → numba dispatcher
 _lock = threading.Lock()
+
+
+def inline(function: F) -> F:
+    """A kernel that compiled callers take in whole (numba's ``inline="always"``): a small helper
+    called per posting, where a call passing arrays costs more than its work (reference counts
+    of every array argument)."""
+    wrapper = kernel(function)
+    _inlined.add(wrapper)
+    return wrapper
 
 
 def kernel(function: F) -> F:
@@ -45,7 +55,8 @@ def _compile(wrapper: Callable[..., Any]) -> Callable[..., Any]:
 
             for each, function in _python.items():
                 if each not in _dispatchers:
-                    _dispatchers[each] = njit(cache=True, nogil=True)(function)
+                    options = {"inline": "always"} if each in _inlined else {}
+                    _dispatchers[each] = njit(cache=True, nogil=True, **options)(function)
             # Rebind module names from wrappers to dispatchers: a kernel's own name (callers
             # that look it up in its module skip the wrapper from now on) and every name a
             # kernel calls, in whichever module it was imported into.

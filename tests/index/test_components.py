@@ -1,5 +1,5 @@
 """Unit tests of the index's building blocks: the codec frame, the segment writer and reader,
-the document store, block maxima and the manifest — each against a reference it must equal."""
+the document store and the manifest (the postings codec: test_postings.py) — each against a reference it must equal."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from zhisou.errors import CorruptIndexError
 from zhisou.index import codec
-from zhisou.index.blocks import BLOCK, block_maxima
 from zhisou.index.docstore import BLOCK_DOCS, DocStoreReader, encode_block, encode_doc
 from zhisou.index.manifest import Manifest, load_latest
 from zhisou.index.segment import Component
@@ -120,24 +119,6 @@ def test_docstore_reports_damage_as_corruption() -> None:
         store.get(3)
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    freqs=st.lists(st.integers(1, 9), min_size=1, max_size=400),
-    base=st.floats(0.1, 2.0),
-    slope=st.floats(0.0, 0.5),
-)
-def test_block_maxima_equal_a_numpy_reference(freqs: list[int], base: float, slope: float) -> None:
-    count = len(freqs)
-    docs = np.arange(0, 2 * count, 2, dtype=np.int32)
-    lengths = (np.arange(2 * count) % 17).astype(np.uint32)
-    tf = np.array(freqs, dtype=np.float64)
-    factors = tf / (tf + base + slope * lengths[docs])
-    last, best = block_maxima(docs, np.array(freqs, dtype=np.int32), 0, count, lengths, base, slope)
-    starts = range(0, count, BLOCK)
-    assert last.tolist() == [int(docs[min(s + BLOCK, count) - 1]) for s in starts]
-    assert np.allclose(best, [factors[s : s + BLOCK].max() for s in starts])
-
-
 def test_manifest_round_trip_checksum_and_generation(tmp_path: Path) -> None:
     manifest = Manifest(generation=3, schema={"fields": []}, settings={"origin": "test"}, user_data={"k": "v"})
     manifest.write(tmp_path)
@@ -159,6 +140,6 @@ def test_manifest_round_trip_checksum_and_generation(tmp_path: Path) -> None:
 def test_component_dtypes_match_what_the_writer_writes() -> None:
     sizes = {c.suffix: c.dtype.itemsize for c in Component}
     assert sizes == {
-        "tdk": 1, "tdo": 8, "tdi": 8, "doc": 4, "frq": 4, "pos": 4,
+        "tdk": 1, "tdo": 8, "tdi": 8, "pst": 4, "pos": 4,
         "len": 4, "col": 8, "sto": 1, "sti": 8, "ids": 1, "ido": 8,
     }  # fmt: skip

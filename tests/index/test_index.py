@@ -251,7 +251,7 @@ def test_damaged_file_is_reported(make_index: Callable[..., Index]) -> None:
     index = make_index()
     directory = index.directory
     index.close()
-    postings = next(p for p in directory.iterdir() if p.suffix == ".doc")
+    postings = next(p for p in directory.iterdir() if p.suffix == ".pst")
     data = bytearray(postings.read_bytes())
     data[40] ^= 0xFF  # inside the postings, past the 32-byte header
     postings.write_bytes(bytes(data))

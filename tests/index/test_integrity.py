@@ -14,6 +14,7 @@ from zhisou import CorruptIndexError, DocumentError, Index, IndexExistsError, In
 from zhisou.index import manifest as manifest_module
 from zhisou.index.manifest import load_latest
 from zhisou.index.segment import Component
+from zhisou.search.strategies.terms import BUFFERS
 
 
 def build(directory: Path, segments: int = 2) -> Index:
@@ -108,13 +109,13 @@ def test_merging_a_damaged_segment_fails_instead_of_laundering_it(tmp_path: Path
     index = build(tmp_path / "ix")
     index.close()
     first = segment_names(tmp_path / "ix")[0]
-    postings = tmp_path / "ix" / Component.FREQS.file_name(first)
+    postings = tmp_path / "ix" / Component.POSTINGS.file_name(first)
     flip(postings, 40)
     # Open without the checksum (as for a large segment), then optimize must refuse.
     monkeypatch.setattr("zhisou.index.segment_reader.VERIFY_ON_OPEN_BYTES", 0)
     index = Index.open(tmp_path / "ix")
     generation = load_latest(tmp_path / "ix").generation
-    with pytest.raises(CorruptIndexError, match=rf"{first}\.frq"):
+    with pytest.raises(CorruptIndexError, match=rf"{first}\.pst"):
         index.optimize()
     index.close()
     assert load_latest(tmp_path / "ix").generation == generation  # nothing published: no empty commit, no merge
@@ -136,17 +137,18 @@ def test_damaged_postings_raise_instead_of_crashing(tmp_path: Path, monkeypatch)
     raises CorruptIndexError; the per-thread score buffer stays clean for the next query."""
     build(tmp_path / "ix", segments=1).close()
     (only,) = segment_names(tmp_path / "ix")
-    docs = tmp_path / "ix" / Component.DOCS.file_name(only)
-    data = bytearray(docs.read_bytes())
-    values = np.frombuffer(bytes(data[32:-16]), dtype=np.int32).copy()
-    values[:] = 1 << 30
-    data[32:-16] = values.tobytes()
-    docs.write_bytes(bytes(data))
+    postings = tmp_path / "ix" / Component.POSTINGS.file_name(only)
+    data = bytearray(postings.read_bytes())
+    words = np.frombuffer(bytes(data[32:-16]), dtype=np.uint32).copy()
+    words[:-1] = 0x1F1F1F1F  # every header says 31-bit gaps: doc ids far outside the segment
+    data[32:-16] = words.tobytes()
+    postings.write_bytes(bytes(data))
     monkeypatch.setattr("zhisou.index.segment_reader.VERIFY_ON_OPEN_BYTES", 0)
     index = Index.open(tmp_path / "ix")
     for strategy in ("auto", "taat", "maxscore", "blockmax", "exhaustive"):
-        with pytest.raises(CorruptIndexError, match=rf"{only}\.doc"):
+        with pytest.raises(CorruptIndexError, match=rf"{only}\.pst"):
             index.search("bm25 ranking", strategy=strategy)
+        assert not BUFFERS.scores.any()
     with pytest.raises(CorruptIndexError):
         index.verify()
 
@@ -251,7 +253,7 @@ def test_check_lists_every_damaged_file(tmp_path: Path) -> None:
     assert check_index(tmp_path / "ix").ok
     first, second = segment_names(tmp_path / "ix")
     damaged = [
-        tmp_path / "ix" / Component.FREQS.file_name(first),
+        tmp_path / "ix" / Component.POSTINGS.file_name(first),
         tmp_path / "ix" / Component.STORE.file_name(second),
     ]
     for path in damaged:
@@ -263,7 +265,7 @@ def test_check_lists_every_damaged_file(tmp_path: Path) -> None:
         assert any(path.name in problem for problem in report.problems), path
     result = CliRunner().invoke(app, ["check", "-i", str(tmp_path / "ix")])
     assert result.exit_code == 3
-    assert "3 problem(s)" in result.output and f"{first}.frq" in result.output
+    assert "3 problem(s)" in result.output and f"{first}.pst" in result.output
 
 
 def test_an_older_format_index_is_refused_then_replaced_cleanly(tmp_path: Path) -> None:

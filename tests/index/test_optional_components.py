@@ -169,7 +169,7 @@ def test_a_component_this_version_does_not_know_is_refused_in_one_line(tmp_path:
 
 def test_registration_refuses_clashes() -> None:
     with pytest.raises(ValueError, match="required component"):
-        register_component(OptionalComponent("doc", np.dtype(np.int32), True, "clash"))
+        register_component(OptionalComponent("pst", np.dtype(np.int32), True, "clash"))
     with pytest.raises(ValueError, match="already registered"):
         register_component(OptionalComponent("tvec", np.dtype(np.int8), True, "another"))
     with pytest.raises(ValueError, match="lower-case"):

@@ -102,7 +102,11 @@ class SegmentBuffer:
         """Serialize as segment ``name`` (with the optional components ``producers`` compute);
         returns its meta and, if any buffered doc was deleted, its live mask."""
         count = len(self._stored)
-        writer = SegmentWriter(directory, name, count)
+        n_text = len(self.schema.text_fields)
+        lengths = np.asarray(self._lengths, dtype=np.uint32).reshape(count, n_text).T
+        writer = SegmentWriter(
+            directory, name, count, {spec.name: row for spec, row in zip(self.schema.text_fields, lengths)}
+        )
         try:
             keys, rank = self._sorted_keys()
             term = rank[np.asarray(self._token_terms, dtype=np.int64)]
@@ -121,9 +125,7 @@ class SegmentBuffer:
                 freqs,
                 positions,
             )
-            n_text = len(self.schema.text_fields)
             n_cols = len(self.schema.column_fields) + 1  # and the content hash
-            lengths = np.asarray(self._lengths, dtype=np.uint32).reshape(count, n_text).T
             columns = np.asarray(self._columns, dtype=np.float64).reshape(count, n_cols).T
             optional: dict[OptionalComponent, np.ndarray] = {}
             if producers:

@@ -98,6 +98,7 @@ def _check_one(directory: Path, generation: int | None) -> CheckReport:
         if not damaged:
             try:
                 segment = SegmentReader(directory, meta)
+                segment.check_postings()
                 report.documents += int(segment.live_mask().sum())
             except CorruptIndexError as error:
                 report.problems.append(str(error))

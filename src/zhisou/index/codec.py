@@ -23,7 +23,7 @@ import numpy as np
 
 from zhisou.errors import CorruptIndexError
 
-CODEC_VERSION = 2
+CODEC_VERSION = 3  # 3: packed postings and positions (index/postings.py); 2: int32 arrays
 HEADER_MAGIC = b"ZHSH"
 FOOTER_MAGIC = b"ZHSF"
 _HEADER = struct.Struct("<4sHH8s16s")

@@ -22,8 +22,8 @@ from zhisou.index.directory import atomic_write_bytes
 from zhisou.index.segment import SegmentMeta
 
 FORMAT = "zhisou-index"
-FORMAT_VERSION = 2
-CODEC = "zhisou2"
+FORMAT_VERSION = 3
+CODEC = "zhisou3"
 _OPEN_ATTEMPTS = 20
 _MANIFEST_RE = re.compile(r"^manifest_(\d+)\.json$")
 

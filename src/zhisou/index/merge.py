@@ -103,7 +103,14 @@ def merge_segments(
         remap = np.cumsum(live, dtype=np.int64) - 1 + base
         remaps.append(remap.astype(np.int32))
         base += int(live.sum())
-    writer = SegmentWriter(directory, name, base)
+    text_fields = fields["text"]
+    column_fields = fields["columns"]
+    lengths = (
+        np.stack([np.concatenate([r.lengths[f][live] for r, live in zip(readers, lives)]) for f in text_fields])
+        if text_fields
+        else np.empty((0, base), dtype=np.uint32)
+    )
+    writer = SegmentWriter(directory, name, base, dict(zip(text_fields, lengths)))
     try:
         segment_keys = [list(r.terms.keys()) for r in readers]
         all_keys = sorted(set().union(*segment_keys))
@@ -114,13 +121,6 @@ def merge_segments(
         for first in range(0, len(all_keys), MERGE_BATCH_TERMS):
             last = min(first + MERGE_BATCH_TERMS, len(all_keys))
             _merge_batch(writer, all_keys, first, last, readers, lives, remaps, ranks)
-        text_fields = fields["text"]
-        column_fields = fields["columns"]
-        lengths = (
-            np.stack([np.concatenate([r.lengths[f][live] for r, live in zip(readers, lives)]) for f in text_fields])
-            if text_fields
-            else np.empty((0, base), dtype=np.uint32)
-        )
         columns = (
             np.stack([np.concatenate([r.columns[f][live] for r, live in zip(readers, lives)]) for f in column_fields])
             if column_fields
@@ -154,11 +154,8 @@ def _merge_batch(
         if low == high:
             continue
         info = reader.term_info[low:high]
-        post_start, post_end = int(info[0, 0]), int(info[-1, 0] + info[-1, 1])
-        pos_start = int(info[0, 2])
-        docs = reader.docs[post_start:post_end]
-        freqs = reader.freqs[post_start:post_end]
-        positions = reader.positions_slice(pos_start, pos_start + int(freqs.sum(dtype=np.int64)))
+        docs, freqs = reader.postings_of_rows(low, high)
+        positions = reader.positions_of_rows(low, high, freqs)
         terms = np.repeat(segment_ranks[low:high], info[:, 1])
         keep = live[docs]
         if not keep.all():

@@ -25,10 +25,9 @@ class Component(enum.Enum):
 
     TERM_KEYS = ("tdk", np.uint8)  # sorted term keys ``field \x1f term`` (UTF-8), concatenated
     TERM_OFFSETS = ("tdo", np.int64)  # start of each key in TERM_KEYS, plus the end
-    TERM_INFO = ("tdi", np.int64)  # per term: postings start, doc freq, positions start
-    DOCS = ("doc", np.int32)  # postings: segment-local doc ids, ascending per term
-    FREQS = ("frq", np.int32)  # postings: term frequency of each posting
-    POSITIONS = ("pos", np.int32)  # positions of every posting, in posting order
+    TERM_INFO = ("tdi", np.int64)  # per term: postings start, doc freq, positions start (in words)
+    POSTINGS = ("pst", np.uint32)  # per term: doc ids and frequencies in packed blocks (index/postings.py)
+    POSITIONS = ("pos", np.uint32)  # per term: the positions of its postings in packed blocks
     LENGTHS = ("len", np.uint32)  # tokens per (text field, doc), field-major
     COLUMNS = ("col", np.float64)  # date/number values per (column field, doc); NaN = missing
     STORE = ("sto", np.uint8)  # stored fields: zlib-compressed JSON blocks

@@ -14,15 +14,16 @@ import numpy as np
 from zhisou.analysis.tokenizers import is_single_chinese_character
 from zhisou.errors import CorruptIndexError, ZhisouError
 from zhisou.index import termdict
-from zhisou.index.blocks import block_maxima
 from zhisou.index.codec import check_frame, file_crc
 from zhisou.index.deletes import read_live
 from zhisou.index.docstore import BLOCK_DOCS, DocStoreReader
 from zhisou.index.idpages import IdPages
+from zhisou.index.postings import decode_positions, decode_postings
 from zhisou.index.segment import Component, SegmentComponent, SegmentMeta, components_of, deletes_file_name
 from zhisou.index.termdict import FIELD_SEPARATOR, TermDictionary
 
 _EMPTY_I32 = np.empty(0, dtype=np.int32)
+_DECODE_BATCH_TERMS = 20_000  # terms decoded together when every posting is read
 # Segments up to this size have every byte checked against its checksum when a process first
 # opens them (~1 GB/s); larger ones get the structural checks only, and the kernels bound-check
 # what they read. ``zhisou check`` and merges always read everything.
@@ -107,9 +108,7 @@ class SegmentReader:
                 self.optional[c.suffix] = arrays[c].reshape(rows, -1) if c.per_doc and rows else arrays[c]
         self.terms = TermDictionary(arrays[Component.TERM_KEYS], arrays[Component.TERM_OFFSETS])
         self.term_info = arrays[Component.TERM_INFO].reshape(-1, 3)  # postings start, doc freq, positions start
-        self._docs = arrays[Component.DOCS]
-        self._docs_checked = False
-        self.freqs = arrays[Component.FREQS]
+        self.packed_postings = arrays[Component.POSTINGS]  # index/postings.py; the kernels read it
         self._positions = arrays[Component.POSITIONS]
         text_fields: list[str] = meta.fields.get("text", [])
         column_fields: list[str] = meta.fields.get("columns", [])
@@ -125,7 +124,7 @@ class SegmentReader:
         self._id_pages: IdPages | None = None
         self._char_index: dict[str, dict[str, list[int]]] = {}
         self._field_terms: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
-        self._block_cache: dict[tuple[int, float, float], tuple[np.ndarray, np.ndarray]] = {}
+        self._field_docs: dict[str, np.ndarray] = {}
         # What other layers build from this segment's files and keep as long as the reader (a
         # loaded ANN graph, say): the segment never changes, so neither do they.
         self.derived: dict[str, object] = {}
@@ -136,19 +135,6 @@ class SegmentReader:
             )
         else:
             self.live = None
-
-    @property
-    def docs(self) -> np.ndarray:
-        """Every posting's doc id (deleted documents included), all of them checked to lie inside
-        the segment before any is first read: one vectorised pass (min and max, ~20 ms for 44M
-        postings), so the compiled loops index by them without a check per posting, which cost
-        12 % of term-at-a-time scoring."""
-        if not self._docs_checked:
-            docs = self._docs
-            if len(docs) and (int(docs.min()) < 0 or int(docs.max()) >= self.meta.doc_count):
-                raise CorruptIndexError(f"{self.path(Component.DOCS)}: postings out of range; the index is damaged")
-            self._docs_checked = True
-        return self._docs
 
     def path(self, component: SegmentComponent) -> Path:
         return self.directory / component.file_name(self.meta.name)
@@ -169,27 +155,29 @@ class SegmentReader:
         info = arrays[Component.TERM_INFO]
         _check(info.shape[0] == 3 * n_terms, info_path, f"{info.shape[0] // 3} term rows for {n_terms} terms")
         rows = info.reshape(-1, 3)
-        n_postings = arrays[Component.DOCS].shape[0]
-        _check(arrays[Component.FREQS].shape[0] == n_postings, self.path(Component.FREQS), "not one per posting")
+        postings, positions_file = arrays[Component.POSTINGS], arrays[Component.POSITIONS]
+        _check(postings.shape[0] >= 1, self.path(Component.POSTINGS), "no spare word at the end")
+        _check(positions_file.shape[0] >= 1, self.path(Component.POSITIONS), "no spare word at the end")
         if n_terms:
             starts, counts, positions = rows[:, 0], rows[:, 1], rows[:, 2]
-            _check(bool(np.all(counts >= 1)), info_path, "a term without postings")
+            _check(bool(np.all(counts >= 1)) and int(counts.max()) <= n, info_path, "a term without postings")
+            # Areas in term order inside their files; each block read is checked again.
             _check(
                 int(starts[0]) == 0
-                and bool(np.all(starts[1:] == starts[:-1] + counts[:-1]))
-                and int(starts[-1] + counts[-1]) == n_postings,
+                and bool(np.all(starts[1:] > starts[:-1]))
+                and int(starts[-1]) < postings.shape[0] - 1,
                 info_path,
-                "postings ranges do not tile the postings file",
+                "postings areas out of order or out of the file",
             )
             _check(
                 int(positions[0]) == 0
-                and bool(np.all(positions[1:] >= positions[:-1]))
-                and int(positions[-1]) <= arrays[Component.POSITIONS].shape[0],
+                and bool(np.all(positions[1:] > positions[:-1]))
+                and int(positions[-1]) < positions_file.shape[0] - 1,
                 info_path,
-                "positions ranges out of order or out of the file",
+                "positions areas out of order or out of the file",
             )
         else:
-            _check(n_postings == 0, info_path, "postings without terms")
+            _check(postings.shape[0] == 1, info_path, "postings without terms")
         fields = meta.fields
         n_text, n_columns = len(fields.get("text", [])), len(fields.get("columns", []))
         _check(arrays[Component.LENGTHS].shape[0] == n_text * n, self.path(Component.LENGTHS), "wrong shape")
@@ -227,22 +215,6 @@ class SegmentReader:
     @property
     def doc_count(self) -> int:
         return self.meta.doc_count
-
-    def block_maxima(
-        self, start: int, count: int, row: int, norm_base: float, norm_slope: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Block-max metadata of the postings at ``start`` (see ``blocks.block_maxima``),
-        computed on first use for these length-norm parameters and kept."""
-        key = (start, norm_base, norm_slope)
-        cached = self._block_cache.get(key)
-        if cached is None:
-            if len(self._block_cache) >= 1 << 16:
-                self._block_cache.clear()
-            self.postings_range(start, count)  # bound-checks the doc ids the kernel reads
-            lengths = self.length_matrix[row]
-            cached = block_maxima(self.docs, self.freqs, start, count, lengths, norm_base, norm_slope)
-            self._block_cache[key] = cached
-        return cached
 
     def terms_containing(self, field: str, char: str) -> list[int]:
         """Ordinals of the field's terms that contain the Chinese character ``char``.
@@ -284,6 +256,16 @@ class SegmentReader:
                 self._field_terms[field] = found
         return found
 
+    def field_docs(self, field: str) -> np.ndarray:
+        """The decoded doc ids of every term of ``field``, term after term (``field_terms``
+        order): what facet counts read, decoded once per segment and kept."""
+        found = self._field_docs.get(field)
+        if found is None:
+            _, starts, counts = self.field_terms(field)
+            found, _ = self.postings_range(starts, counts)
+            self._field_docs[field] = found
+        return found
+
     def text_field_row(self, name: str) -> int:
         """Row of a text field in ``length_matrix``."""
         return self._text_rows[name]
@@ -296,15 +278,20 @@ class SegmentReader:
         return np.flatnonzero(self.live_doc_freqs() > 0)
 
     def live_doc_freqs(self) -> np.ndarray:
-        """Per term ordinal, how many live documents hold it."""
+        """Per term ordinal, how many live documents hold it (decodes every posting once when
+        the segment has deletes, a batch of terms at a time)."""
         counts = self.term_info[:, 1].astype(np.int64)
-        if self.live is None or not len(self.docs):
+        if self.live is None or not len(counts):
             return counts
-        ends = np.cumsum(self.live[self.docs].astype(np.int64))  # live postings up to each one
-        starts = self.term_info[:, 0].astype(np.int64)
-        before = np.where(starts > 0, ends[np.maximum(starts - 1, 0)], 0)
-        last = np.maximum(starts + counts - 1, 0)
-        return np.where(counts > 0, ends[last] - before, 0)
+        out = np.empty(len(counts), dtype=np.int64)
+        for low in range(0, len(counts), _DECODE_BATCH_TERMS):
+            high = min(low + _DECODE_BATCH_TERMS, len(counts))
+            docs, _ = self.postings_of_rows(low, high)
+            ends = np.cumsum(self.live[docs], dtype=np.int64)
+            last = np.cumsum(counts[low:high]) - 1
+            totals = ends[last]
+            out[low:high] = np.diff(totals, prepend=0)
+        return out
 
     def postings(self, key: bytes) -> tuple[np.ndarray, np.ndarray]:
         """(doc ids, term frequencies) of ``key``, deleted docs included; empty when absent."""
@@ -314,24 +301,35 @@ class SegmentReader:
         return self.postings_at(ordinal)
 
     def postings_at(self, ordinal: int) -> tuple[np.ndarray, np.ndarray]:
-        start, count, _ = self.term_info[ordinal]
-        return self.postings_range(int(start), int(count))
+        """(doc ids, frequencies) of one term, decoded; every read checked against the file."""
+        return self.postings_of_rows(ordinal, ordinal + 1)
 
-    def postings_range(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """(doc ids, frequencies) of one term's postings, checked: ids inside the segment (``docs``),
-        frequencies positive (the numpy paths index arrays with them)."""
-        docs, freqs = self.docs[start : start + count], self.freqs[start : start + count]
-        if count and int(freqs.min()) < 1:
-            raise CorruptIndexError(f"{self.path(Component.FREQS)}: frequencies below 1; the index is damaged")
+    def postings_of_rows(self, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
+        """(doc ids, frequencies) of the terms of ordinals ``low`` .. ``high`` - 1, decoded and
+        concatenated (int32)."""
+        rows = self.term_info[low:high]
+        return self.postings_range(rows[:, 0], rows[:, 1])
+
+    def postings_range(self, starts: np.ndarray | int, counts: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
+        """(doc ids, frequencies) of the terms whose postings start at ``starts`` (words, as
+        ``term_info`` and ``postings_of`` give them) with ``counts`` postings, decoded and
+        concatenated; ids checked to lie inside the segment."""
+        try:
+            docs, freqs = decode_postings(self.packed_postings, np.atleast_1d(starts), np.atleast_1d(counts))
+        except CorruptIndexError as error:
+            raise CorruptIndexError(f"{self.path(Component.POSTINGS)}: {error}") from None
+        if len(docs) and (int(docs.min()) < 0 or int(docs.max()) >= self.meta.doc_count):
+            raise CorruptIndexError(f"{self.path(Component.POSTINGS)}: postings out of range; the index is damaged")
         return docs, freqs
 
-    def positions_slice(self, start: int, end: int) -> np.ndarray:
-        return self._positions[start:end]
-
-    @property
-    def positions(self) -> np.ndarray:
-        """Every term's positions, term after term and posting after posting (mapped)."""
-        return self._positions
+    def positions_of_rows(self, low: int, high: int, freqs: np.ndarray) -> np.ndarray:
+        """The positions of terms ``low`` .. ``high`` - 1 whose postings have ``freqs``
+        (from ``postings_of_rows``), posting after posting."""
+        rows = self.term_info[low:high]
+        try:
+            return decode_positions(self._positions, rows[:, 2], rows[:, 1], freqs)
+        except CorruptIndexError as error:
+            raise CorruptIndexError(f"{self.path(Component.POSITIONS)}: {error}") from None
 
     def postings_of(self, keys: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """(postings start, doc freq) of each key, one row per key, (0, 0) where the segment
@@ -343,15 +341,22 @@ class SegmentReader:
         blob, offsets, table = self.terms.arrays
         return termdict.find_postings(blob, offsets, table, self.term_info, wanted, wanted_offsets)
 
+    def damaged(self, error: CorruptIndexError) -> CorruptIndexError:
+        """``error``, raised by a compiled loop reading this segment's postings, naming the file."""
+        return CorruptIndexError(f"{self.path(Component.POSTINGS)}: {error}")
+
+    def check_postings(self) -> None:
+        """Decode every term's postings and positions (``zhisou check``): a damaged block
+        raises ``CorruptIndexError`` here rather than when a search first reads it."""
+        for low in range(0, len(self.term_info), _DECODE_BATCH_TERMS):
+            high = min(low + _DECODE_BATCH_TERMS, len(self.term_info))
+            _, freqs = self.postings_of_rows(low, high)
+            self.positions_of_rows(low, high, freqs)
+
     def positions_at(self, ordinal: int) -> np.ndarray:
         """All positions of the term, posting after posting (split them with the frequencies)."""
-        start, count, pos_start = (int(v) for v in self.term_info[ordinal])
-        _, freqs = self.postings_range(start, count)
-        total = int(freqs.sum(dtype=np.int64))
-        end = int(self.term_info[ordinal + 1, 2]) if ordinal + 1 < len(self.term_info) else len(self._positions)
-        if pos_start + total != end:
-            raise CorruptIndexError(f"{self.path(Component.FREQS)}: frequencies disagree with positions; damaged")
-        return self._positions[pos_start:end]
+        _, freqs = self.postings_at(ordinal)
+        return self.positions_of_rows(ordinal, ordinal + 1, freqs)
 
     def doc_ids_for(self, key: bytes) -> np.ndarray:
         """Live documents containing ``key`` (used to find a document by its id)."""

@@ -6,9 +6,10 @@ Call order: the terms, in ascending key order, in batches (``add_sorted_terms``)
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from zhisou.index.codec import FramedWriter
 from zhisou.index.docstore import BLOCK_DOCS, encode_block
+from zhisou.index.postings import encode_positions, encode_postings
 from zhisou.index.segment import (
     Component,
     FileInfo,
@@ -24,6 +26,9 @@ from zhisou.index.segment import (
     SegmentMeta,
     SegmentTerms,
 )
+
+FIELD_SEPARATOR = b"\x1f"
+NEXT_SEPARATOR = b"\x20"  # the byte after the separator: keys below field + it are the field's
 
 
 class _ComponentFile:
@@ -45,7 +50,11 @@ class _ComponentFile:
 
 
 class SegmentWriter:
-    def __init__(self, directory: Path, name: str, doc_count: int) -> None:
+    def __init__(
+        self, directory: Path, name: str, doc_count: int, lengths: Mapping[str, np.ndarray] | None = None
+    ) -> None:
+        """``lengths``: each text field's token count per document, for the block bounds the
+        postings carry (a field without lengths, a keyword field, bounds by length 0)."""
         self.directory = directory
         self.name = name
         self.doc_count = doc_count
@@ -61,8 +70,9 @@ class SegmentWriter:
         self._keys: list[bytes] = []
         self._key_lengths: list[np.ndarray] = []
         self._term_info: list[np.ndarray] = []
-        self._postings = 0
-        self._positions = 0
+        self._lengths = {name: np.asarray(values, dtype=np.int64) for name, values in (lengths or {}).items()}
+        self._postings = 0  # words of the postings file so far
+        self._positions = 0  # words of the positions file so far
         self._last_key: bytes | None = None
 
     def add_sorted_terms(
@@ -81,15 +91,29 @@ class SegmentWriter:
         self._keys += keys
         self._key_lengths.append(np.fromiter((len(k) for k in keys), dtype=np.int64, count=len(keys)))
         counts = np.asarray(counts, dtype=np.int64)
-        post_starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        positions_per_term = np.add.reduceat(freqs.astype(np.int64), post_starts)
-        pos_starts = np.concatenate(([0], np.cumsum(positions_per_term)[:-1]))
+        docs = np.asarray(docs, dtype=np.int64)
+        post_words, post_starts = encode_postings(counts, docs, freqs, self._posting_lengths(keys, counts, docs))
+        pos_words, pos_starts = encode_positions(freqs, positions, counts)
         self._term_info.append(np.column_stack((post_starts + self._postings, counts, pos_starts + self._positions)))
-        self._files[Component.DOCS].write(docs)
-        self._files[Component.FREQS].write(freqs)
-        self._files[Component.POSITIONS].write(positions)
-        self._postings += len(docs)
-        self._positions += len(positions)
+        self._files[Component.POSTINGS].write(post_words)
+        self._files[Component.POSITIONS].write(pos_words)
+        self._postings += len(post_words)
+        self._positions += len(pos_words)
+
+    def _posting_lengths(self, keys: list[bytes], counts: np.ndarray, docs: np.ndarray) -> np.ndarray:
+        """The field length of each posting's document (0 in a field without lengths)."""
+        out = np.zeros(len(docs), dtype=np.int64)
+        ends = np.cumsum(counts)
+        first = 0
+        while first < len(keys):  # keys sort by field first: one run per field
+            field = keys[first].split(FIELD_SEPARATOR, 1)[0]
+            stop = bisect.bisect_left(keys, field + NEXT_SEPARATOR, first)
+            values = self._lengths.get(field.decode(errors="replace"))
+            if values is not None:
+                low, high = int(ends[first] - counts[first]), int(ends[stop - 1])
+                out[low:high] = values[docs[low:high]]
+            first = stop
+        return out
 
     def terms(self) -> SegmentTerms:
         """The terms added so far, with their document frequencies (for producers' ``derive``)."""
@@ -133,6 +157,9 @@ class SegmentWriter:
             raise ValueError(f"segment {self.name}: {len(encoded)} ids for {self.doc_count} docs")
         files[Component.IDS].write(b"".join(encoded))
         files[Component.ID_OFFSETS].write(np.concatenate(([0], np.cumsum([len(e) for e in encoded]))))
+        # A spare word at the end of the packed files: decoders read words in pairs.
+        files[Component.POSTINGS].write(np.zeros(1, dtype=np.uint32))
+        files[Component.POSITIONS].write(np.zeros(1, dtype=np.uint32))
         infos = {component.suffix: handle.close() for component, handle in files.items()}
         optional = optional or {}
         for component, payload in optional.items():

@@ -273,7 +273,7 @@ class IndexWriter:
             held = np.flatnonzero(ranges[:, 1])
             if not len(held):
                 continue
-            docs = np.concatenate([segment.postings_range(start, count)[0] for start, count in ranges[held].tolist()])
+            docs, _ = segment.postings_range(ranges[held, 0], ranges[held, 1])
             live = self._live.get(segment.meta.name)
             if live is None:
                 live = segment.live_mask().copy()

@@ -187,13 +187,15 @@ def _lexical(
 @dataclass
 class _Occurrences:
     """Where the candidates' postings of the query's keys keep their positions: one record per
-    (candidate row, key) that occurs, with the segment and the range in its positions file."""
+    (candidate row, key) that occurs, with the segment and the range in ``positions`` (the
+    decoded positions of every (segment, key) that occurs, one after another)."""
 
     rows: np.ndarray
     keys: np.ndarray
     segments: np.ndarray
     begins: np.ndarray
     ends: np.ndarray
+    positions: np.ndarray
 
 
 def _term_frequencies(searcher: Searcher, keys: list[bytes], docs: np.ndarray) -> tuple[np.ndarray, _Occurrences]:
@@ -201,6 +203,8 @@ def _term_frequencies(searcher: Searcher, keys: list[bytes], docs: np.ndarray) -
     reader = searcher.reader
     tf = np.zeros((len(docs), len(keys)))
     parts: list[tuple[np.ndarray, ...]] = []
+    pool: list[np.ndarray] = []
+    pooled = 0
     owners = np.searchsorted(reader.bases, docs, side="right") - 1
     for number, segment in enumerate(reader.segments):
         rows = np.flatnonzero(owners == number)
@@ -210,8 +214,8 @@ def _term_frequencies(searcher: Searcher, keys: list[bytes], docs: np.ndarray) -
         for key, ordinal in enumerate(segment.terms.ordinals(keys).tolist()):
             if ordinal < 0:
                 continue
-            start, count, position_start = (int(v) for v in segment.term_info[ordinal])
-            posting_docs, freqs = segment.postings_range(start, count)
+            posting_docs, freqs = segment.postings_at(ordinal)
+            count = len(posting_docs)
             at = np.minimum(np.searchsorted(posting_docs, local), count - 1)
             found = posting_docs[at] == local
             if not found.any():
@@ -221,6 +225,9 @@ def _term_frequencies(searcher: Searcher, keys: list[bytes], docs: np.ndarray) -
             # A posting's positions follow those of the postings before it: frequencies summed.
             ends = np.cumsum(freqs[: int(postings.max()) + 1], dtype=np.int64)
             begins = np.where(postings > 0, ends[postings - 1], 0)
+            position_start = pooled
+            pool.append(segment.positions_of_rows(ordinal, ordinal + 1, freqs))
+            pooled += len(pool[-1])
             parts.append(
                 (
                     rows[found],
@@ -232,9 +239,9 @@ def _term_frequencies(searcher: Searcher, keys: list[bytes], docs: np.ndarray) -
             )
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
-        return tf, _Occurrences(empty, empty, empty, empty, empty)
+        return tf, _Occurrences(empty, empty, empty, empty, empty, empty)
     columns = [np.concatenate(column).astype(np.int64) for column in zip(*parts)]
-    return tf, _Occurrences(*columns)
+    return tf, _Occurrences(*columns, np.concatenate(pool))
 
 
 def _proximity(
@@ -251,7 +258,7 @@ def _proximity(
         order = np.lexsort((occurrences.keys[chosen], occurrences.rows[chosen]))
         rows = occurrences.rows[chosen][order]
         positions, lengths = gather_ranges(
-            searcher.reader.segments[segment_number].positions,
+            occurrences.positions,
             occurrences.begins[chosen][order],
             occurrences.ends[chosen][order],
         )

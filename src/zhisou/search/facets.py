@@ -24,20 +24,18 @@ def _top(counts: dict[str, int], size: int) -> list[FacetCount]:
 def keyword_counts(reader: IndexReader, field: str, mask: np.ndarray, size: int) -> list[FacetCount]:
     """Every value of ``field`` is a term of the index: count its postings inside ``mask``.
 
-    One vectorized pass over the field's postings per segment — fine for tags and categories,
+    One vectorized pass over the field's postings per segment (decoded once and kept) — fine for tags and categories,
     wasteful for high-cardinality fields such as ids.
     """
     counts: dict[str, int] = {}
     for segment, base in zip(reader.segments, reader.bases):
         segment_mask = mask[int(base) : int(base) + segment.doc_count]
-        terms, starts, lengths = segment.field_terms(field)
+        terms, _, lengths = segment.field_terms(field)
         if not terms or not segment_mask.any():
             continue
-        low, high = int(starts.min()), int((starts + lengths).max())
-        running = np.concatenate(
-            ([0], np.cumsum(segment_mask[segment.postings_range(low, high - low)[0]], dtype=np.int64))
-        )
-        per_term = running[starts - low + lengths] - running[starts - low]
+        running = np.concatenate(([0], np.cumsum(segment_mask[segment.field_docs(field)], dtype=np.int64)))
+        ends = np.cumsum(lengths)
+        per_term = running[ends] - running[ends - lengths]
         for index in np.flatnonzero(per_term).tolist():
             counts[terms[index]] = counts.get(terms[index], 0) + int(per_term[index])
     return _top(counts, size)

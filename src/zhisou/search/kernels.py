@@ -4,6 +4,10 @@ They know no formula: a ``Similarity`` (``similarity.py``) turns statistics into
 loops take — per-term weights (multiplicity · boost · idf) and per-field length-norm constants —
 and every loop computes the one shape ``weight · tf / (tf + base + slope · dl)``.
 
+Postings are read block by block from a segment's packed postings (``index/postings.py``):
+term-at-a-time decodes every block of a term in turn; the document-at-a-time loops keep one
+decoded block per term (a cursor) and jump over blocks by their skip rows without decoding them.
+
 Term-at-a-time: each query term's postings add their contribution into a dense score array;
 documents are remembered the first time they score, so selecting the top k and clearing the
 array afterwards touch only the matching documents.
@@ -13,7 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from zhisou.compiled import kernel
+from zhisou.compiled import inline, kernel
+from zhisou.errors import CorruptIndexError
+from zhisou.index.postings import BLOCK, SKIP_WORDS, block_at, load_block
 from zhisou.index.termdict import find_keys
 
 DEEP_FROM = 64  # top_k_and_clear: deeper lists than this, out of 8× more candidates, find a floor first
@@ -27,8 +33,7 @@ FLOOR_BINS = 64 << FLOOR_MANTISSA_BITS
 
 @kernel
 def accumulate(
-    docs: np.ndarray,
-    freqs: np.ndarray,
+    postings: np.ndarray,
     ranges: np.ndarray,
     weights: np.ndarray,
     field_of: np.ndarray,
@@ -39,11 +44,12 @@ def accumulate(
     allowed: np.ndarray,
     filtered: bool,
     base: int,
+    n_docs: int,
     scores: np.ndarray,
     touched: np.ndarray,
     n_touched: int,
 ) -> int:
-    """Add the contributions of every query term one segment holds.
+    """Add the contributions of every query term one segment (of ``n_docs`` documents) holds.
 
     ``ranges[t]`` is (postings start, count) of term t, ``field_of[t]`` its field; per field,
     ``rows`` is its row in the segment's length matrix ``lengths`` and the length norm is
@@ -51,28 +57,54 @@ def accumulate(
     When ``filtered``, ``allowed[base + doc]`` says which documents may score (live and passing
     filters; not looking it up when every document may saves 12 % of this loop at 1M); returns the new
     number of entries in ``touched``, which needs one slot more than documents can be touched.
-    Doc ids are used unchecked: a segment checks its postings once before they are first read
-    (``SegmentReader.docs``); a check per posting here cost 12 % of this loop.
+    Each decoded doc id is checked against ``n_docs`` before it is used (a predictable branch).
     """
     for t in range(ranges.shape[0]):
         weight = weights[t]
-        if weight == 0.0:
+        count = ranges[t, 1]
+        if weight == 0.0 or count == 0:
             continue
         field_lengths = lengths[rows[field_of[t]]]
         slope = norm_slopes[field_of[t]]
         norm_base = norm_bases[field_of[t]]
         start = ranges[t, 0]
-        for i in range(start, start + ranges[t, 1]):
-            local = docs[i]
-            doc = base + local
-            if filtered and not allowed[doc]:
-                continue
-            tf = float(freqs[i])
-            contribution = weight * tf / (tf + norm_base + slope * field_lengths[local])
-            # Branch-free first-touch bookkeeping: whether a doc is new is unpredictable.
-            touched[n_touched] = doc
-            n_touched += scores[doc] == 0.0
-            scores[doc] += contribution
+        for block in range((count + BLOCK - 1) // BLOCK):
+            # The block's doc gaps and frequencies are decoded as they are scored: two 64-bit
+            # windows slide along their words (see ``postings.unpack``), no buffer between.
+            size, data, doc_width, freq_width, local = block_at(postings, start, count, block)
+            doc_mask = (np.uint64(1) << np.uint64(doc_width)) - np.uint64(1)
+            freq_mask = (np.uint64(1) << np.uint64(freq_width)) - np.uint64(1)
+            doc_at = data
+            freq_at = data + ((size * doc_width + 31) >> 5)
+            doc_window = np.uint64(0)
+            freq_window = np.uint64(0)
+            doc_held = 0
+            freq_held = 0
+            for _ in range(size):
+                if doc_held < doc_width:
+                    doc_window |= np.uint64(postings[doc_at]) << np.uint64(doc_held)
+                    doc_at += 1
+                    doc_held += 32
+                local += np.int64(doc_window & doc_mask) + 1
+                doc_window >>= np.uint64(doc_width)
+                doc_held -= doc_width
+                if freq_held < freq_width:
+                    freq_window |= np.uint64(postings[freq_at]) << np.uint64(freq_held)
+                    freq_at += 1
+                    freq_held += 32
+                tf = float(np.int64(freq_window & freq_mask) + 1)
+                freq_window >>= np.uint64(freq_width)
+                freq_held -= freq_width
+                if local >= n_docs:  # predictable: the one check of a decoded id before use
+                    raise CorruptIndexError("a postings block names a document outside its segment; restore or rebuild")
+                doc = base + local
+                if filtered and not allowed[doc]:
+                    continue
+                contribution = weight * tf / (tf + norm_base + slope * field_lengths[local])
+                # Branch-free first-touch bookkeeping: whether a doc is new is unpredictable.
+                touched[n_touched] = doc
+                n_touched += scores[doc] == 0.0
+                scores[doc] += contribution
     return n_touched
 
 
@@ -88,8 +120,7 @@ def score_one_segment(
     multiplicity: np.ndarray,
     field_of: np.ndarray,
     boosts: np.ndarray,
-    docs: np.ndarray,
-    freqs: np.ndarray,
+    postings: np.ndarray,
     rows: np.ndarray,
     norm_slopes: np.ndarray,
     lengths: np.ndarray,
@@ -117,8 +148,7 @@ def score_one_segment(
             ranges[t, 1] = term_info[ordinal, 1]
             weights[t] = multiplicity[t] * boosts[field_of[t]] * idf_table[ordinal]
     n_touched = accumulate(
-        docs,
-        freqs,
+        postings,
         ranges,
         weights,
         field_of,
@@ -129,6 +159,7 @@ def score_one_segment(
         allowed,
         filtered,
         0,
+        lengths.shape[1],
         scores,
         touched,
         0,
@@ -138,12 +169,16 @@ def score_one_segment(
 
 
 @kernel
-def live_doc_freq(docs: np.ndarray, start: int, count: int, live: np.ndarray) -> int:
+def live_doc_freq(postings: np.ndarray, start: int, count: int, live: np.ndarray, n_docs: int) -> int:
     """Live postings of one term."""
+    block_docs = np.empty(BLOCK, dtype=np.int64)
+    block_freqs = np.empty(BLOCK, dtype=np.int64)
     total = 0
-    for i in range(start, start + count):
-        if live[docs[i]]:
-            total += 1
+    for block in range((count + BLOCK - 1) // BLOCK):
+        size = load_block(postings, start, count, block, n_docs, block_docs, block_freqs)
+        for j in range(size):
+            if live[block_docs[j]]:
+                total += 1
     return total
 
 
@@ -275,30 +310,110 @@ def _deep_top_k_and_clear(
     return sort_heap(heap_scores, heap_docs, filled)
 
 
+SENTINEL = np.iinfo(np.int64).max  # the doc of a cursor past its last posting
+
+
 @kernel
-def _seek(docs: np.ndarray, position: int, end: int, target: int) -> int:
-    """First position in [position, end) whose doc is >= target (galloping, then binary search)."""
-    if position >= end or docs[position] >= target:
-        return position
-    step = 1
-    low = position
-    while position + step < end and docs[position + step] < target:
-        low = position + step
-        step *= 2
-    high = min(position + step, end)
-    while low < high:
-        middle = (low + high) // 2
-        if docs[middle] < target:
-            low = middle + 1
+def _load(
+    postings: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    i: int,
+    block: int,
+    n_docs: int,
+    current: np.ndarray,
+    state: np.ndarray,
+    block_docs: np.ndarray,
+    block_freqs: np.ndarray,
+) -> None:
+    """Decode block ``block`` of cursor ``i`` and put the cursor on its first posting.
+    ``state[i]`` is (block, position in the block, postings in the block)."""
+    state[i, 2] = load_block(postings, starts[i], counts[i], block, n_docs, block_docs[i], block_freqs[i])
+    state[i, 0] = block
+    state[i, 1] = 0
+    current[i] = block_docs[i, 0]
+
+
+@kernel
+def _next(
+    postings: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    i: int,
+    n_docs: int,
+    current: np.ndarray,
+    state: np.ndarray,
+    block_docs: np.ndarray,
+    block_freqs: np.ndarray,
+) -> None:
+    """Move cursor ``i`` to its next posting (``SENTINEL`` past the last)."""
+    at = state[i, 1] + 1
+    if at < state[i, 2]:
+        state[i, 1] = at
+        current[i] = block_docs[i, at]
+    elif (state[i, 0] + 1) * BLOCK < counts[i]:
+        _load(postings, starts, counts, i, state[i, 0] + 1, n_docs, current, state, block_docs, block_freqs)
+    else:
+        current[i] = SENTINEL
+
+
+@kernel
+def _advance(
+    postings: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    i: int,
+    target: int,
+    n_docs: int,
+    current: np.ndarray,
+    state: np.ndarray,
+    block_docs: np.ndarray,
+    block_freqs: np.ndarray,
+) -> None:
+    """Move cursor ``i`` to its first posting at or after ``target``: blocks that end before it
+    are passed by their skip rows, undecoded; then a scan inside the one block decoded."""
+    if current[i] >= target:
+        return
+    n_blocks = (counts[i] + BLOCK - 1) // BLOCK
+    block = state[i, 0]
+    if n_blocks > 1:
+        start = starts[i]
+        while block < n_blocks - 1 and np.int64(np.int32(postings[start + SKIP_WORDS * block])) < target:
+            block += 1
+        if block != state[i, 0]:
+            _load(postings, starts, counts, i, block, n_docs, current, state, block_docs, block_freqs)
+    at = state[i, 1]
+    size = state[i, 2]
+    while at < size and block_docs[i, at] < target:
+        at += 1
+    if at < size:
+        state[i, 1] = at
+        current[i] = block_docs[i, at]
+    else:  # only in the last block: every posting is before the target
+        current[i] = SENTINEL
+
+
+@kernel
+def _open_cursors(
+    postings: np.ndarray, starts: np.ndarray, counts: np.ndarray, n_docs: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cursors on the first posting of each term: (current docs, state, block docs, block freqs)."""
+    n = starts.shape[0]
+    current = np.empty(n, dtype=np.int64)
+    state = np.zeros((n, 3), dtype=np.int64)
+    block_docs = np.empty((n, BLOCK), dtype=np.int64)
+    block_freqs = np.empty((n, BLOCK), dtype=np.int64)
+    for i in range(n):
+        if counts[i] > 0:
+            _load(postings, starts, counts, i, 0, n_docs, current, state, block_docs, block_freqs)
         else:
-            high = middle
-    return low
+            current[i] = SENTINEL
+    return current, state, block_docs, block_freqs
 
 
 @kernel
 def maxscore(
-    docs: np.ndarray,
-    freqs: np.ndarray,
+    postings: np.ndarray,
     starts: np.ndarray,
     counts: np.ndarray,
     weights: np.ndarray,
@@ -325,8 +440,8 @@ def maxscore(
     """
     n = starts.shape[0]
     k = heap_scores.shape[0]
-    end_of = starts + counts
-    position = starts.copy()
+    n_docs = lengths.shape[1]
+    current, state, block_docs, block_freqs = _open_cursors(postings, starts, counts, n_docs)
     bound_prefix = np.empty(n)
     running = 0.0
     for i in range(n):
@@ -337,30 +452,40 @@ def maxscore(
     if matched >= count_limit:
         while first_essential < n and bound_prefix[first_essential] <= threshold:
             first_essential += 1
-    sentinel = np.iinfo(np.int64).max
     while first_essential < n:
-        candidate = sentinel
+        candidate = SENTINEL
         for i in range(first_essential, n):
-            if position[i] < end_of[i] and docs[position[i]] < candidate:
-                candidate = docs[position[i]]
-        if candidate == sentinel:
+            if current[i] < candidate:
+                candidate = current[i]
+        if candidate == SENTINEL:
             break
         score = 0.0
         for i in range(first_essential, n):
-            p = position[i]
-            if p < end_of[i] and docs[p] == candidate:
-                tf = float(freqs[p])
+            if current[i] == candidate:
+                tf = float(block_freqs[i, state[i, 1]])
                 score += weights[i] * tf / (tf + norm_base[i] + norm_slope[i] * lengths[fields[i], candidate])
-                position[i] = p + 1
+                at = state[i, 1] + 1  # the next posting: in the decoded block, or the helper loads one
+                if at < state[i, 2]:
+                    state[i, 1] = at
+                    current[i] = block_docs[i, at]
+                else:
+                    _next(postings, starts, counts, i, n_docs, current, state, block_docs, block_freqs)
         if not allowed[base + candidate]:
             continue
         for i in range(first_essential - 1, -1, -1):
             if score + bound_prefix[i] <= threshold:
                 break
-            p = _seek(docs, position[i], end_of[i], candidate)
-            position[i] = p
-            if p < end_of[i] and docs[p] == candidate:
-                tf = float(freqs[p])
+            if current[i] < candidate:  # probe: in the decoded block, or the helper skips blocks
+                at, size = state[i, 1], state[i, 2]
+                if block_docs[i, size - 1] >= candidate:
+                    while block_docs[i, at] < candidate:
+                        at += 1
+                    state[i, 1] = at
+                    current[i] = block_docs[i, at]
+                else:
+                    _advance(postings, starts, counts, i, candidate, n_docs, current, state, block_docs, block_freqs)
+            if current[i] == candidate:
+                tf = float(block_freqs[i, state[i, 1]])
                 score += weights[i] * tf / (tf + norm_base[i] + norm_slope[i] * lengths[fields[i], candidate])
         matched += 1
         doc = base + candidate
@@ -399,10 +524,14 @@ def sort_heap(heap_scores: np.ndarray, heap_docs: np.ndarray, size: int) -> tupl
     return heap_docs[:size], heap_scores[:size]
 
 
+@inline
+def _point_bound(tf: float, length: float, norm_base: float, norm_slope: float) -> float:
+    return tf / (tf + norm_base + norm_slope * length) if tf > 0.0 else 0.0
+
+
 @kernel
 def block_max_maxscore(
-    docs: np.ndarray,
-    freqs: np.ndarray,
+    postings: np.ndarray,
     starts: np.ndarray,
     counts: np.ndarray,
     weights: np.ndarray,
@@ -410,9 +539,6 @@ def block_max_maxscore(
     lengths: np.ndarray,
     norm_base: np.ndarray,
     norm_slope: np.ndarray,
-    block_offsets: np.ndarray,
-    block_last: np.ndarray,
-    block_max: np.ndarray,
     allowed: np.ndarray,
     base: int,
     heap_scores: np.ndarray,
@@ -424,42 +550,63 @@ def block_max_maxscore(
     """Block-max MaxScore over one segment, window by window (after Lucene's block-max MaxScore).
 
     A window ends where the first of the cursors' current blocks ends. Each term's bound in the
-    window is its block maximum; a window whose bounds sum to no more than the k-th score is
-    skipped whole, and inside a window the terms whose bounds cannot lift a document past it
-    are only probed. Until ``count_limit`` matches are counted nothing is skipped. Cursor ``i``
-    owns blocks ``block_offsets[i]:block_offsets[i + 1]`` of the block arrays. The scoring,
-    probing and heap code repeats ``maxscore``'s on purpose: shared njit helpers in these loops
-    measured much slower (see ``top_k_and_clear``).
+    window is its block's bound: from the block's skip row (two (tf, length) points stored at
+    flush, valid for any k1 and b), or for a term of one block, its exact maximum (the block is
+    decoded anyway). A window whose bounds sum to no more than the k-th score is skipped whole —
+    its blocks are never decoded — and inside a window the terms whose bounds cannot lift a
+    document past it are only probed. Until ``count_limit`` matches are counted nothing is
+    skipped. The scoring, probing and heap code repeats ``maxscore``'s on purpose: shared njit
+    helpers in these loops measured much slower (see ``top_k_and_clear``).
     """
     n = starts.shape[0]
     k = heap_scores.shape[0]
-    end_of = starts + counts
-    position = starts.copy()
-    block = block_offsets[:-1].copy()
+    n_docs = lengths.shape[1]
+    current, state, block_docs, block_freqs = _open_cursors(postings, starts, counts, n_docs)
+    n_blocks = (counts + BLOCK - 1) // BLOCK
+    # A one-block term: its last doc and exact bound, from the block decoded on opening.
+    single_last = np.zeros(n, dtype=np.int64)
+    single_bound = np.zeros(n)
+    for i in range(n):
+        if n_blocks[i] == 1:
+            size = state[i, 2]
+            single_last[i] = block_docs[i, size - 1]
+            top = 0.0
+            for j in range(size):
+                tf = float(block_freqs[i, j])
+                top = max(top, tf / (tf + norm_base[i] + norm_slope[i] * lengths[fields[i], block_docs[i, j]]))
+            single_bound[i] = top
+    bound_block = np.zeros(n, dtype=np.int64)  # the block each cursor's window bound comes from
     bound = np.zeros(n)
     order = np.arange(n)
     prefix = np.zeros(n)
-    sentinel = np.iinfo(np.int64).max
     threshold = heap_scores[0] if heap_size == k else -1.0
     while True:
-        window_start = sentinel
+        window_start = SENTINEL
         for i in range(n):
-            if position[i] < end_of[i] and docs[position[i]] < window_start:
-                window_start = docs[position[i]]
-        if window_start == sentinel:
+            if current[i] < window_start:
+                window_start = current[i]
+        if window_start == SENTINEL:
             break
-        window_end = sentinel
+        window_end = SENTINEL
         for i in range(n):
             bound[i] = 0.0
-            if position[i] >= end_of[i]:
+            if current[i] == SENTINEL:
                 continue
-            b = block[i]
-            while b < block_offsets[i + 1] - 1 and block_last[b] < window_start:
-                b += 1
-            block[i] = b
-            if block_last[b] < window_end:
-                window_end = block_last[b]
-            bound[i] = weights[i] * block_max[b]
+            if n_blocks[i] == 1:
+                last = single_last[i]
+                bound[i] = weights[i] * single_bound[i]
+            else:
+                row = starts[i] + SKIP_WORDS * bound_block[i]
+                while bound_block[i] < n_blocks[i] - 1 and np.int64(np.int32(postings[row])) < window_start:
+                    bound_block[i] += 1
+                    row += SKIP_WORDS
+                last = np.int64(np.int32(postings[row]))
+                bound[i] = weights[i] * max(
+                    _point_bound(float(postings[row + 2]), float(postings[row + 3]), norm_base[i], norm_slope[i]),
+                    _point_bound(float(postings[row + 4]), float(postings[row + 5]), norm_base[i], norm_slope[i]),
+                )
+            if last < window_end:
+                window_end = last
         pruning = matched >= count_limit and heap_size == k
         if pruning:
             total_bound = 0.0
@@ -467,18 +614,20 @@ def block_max_maxscore(
                 total_bound += bound[i]
             if total_bound <= threshold:
                 for i in range(n):
-                    position[i] = _seek(docs, position[i], end_of[i], window_end + 1)
+                    _advance(
+                        postings, starts, counts, i, window_end + 1, n_docs, current, state, block_docs, block_freqs
+                    )
                 continue
         # Terms by window bound, ascending; the non-essential prefix only gets probed.
         for j in range(n):  # insertion sort: few terms, and no allocation per window
             order[j] = j
         for j in range(1, n):
-            current = order[j]
+            chosen = order[j]
             m = j - 1
-            while m >= 0 and bound[order[m]] > bound[current]:
+            while m >= 0 and bound[order[m]] > bound[chosen]:
                 order[m + 1] = order[m]
                 m -= 1
-            order[m + 1] = current
+            order[m + 1] = chosen
         running = 0.0
         for j in range(n):
             running += bound[order[j]]
@@ -488,36 +637,50 @@ def block_max_maxscore(
             while first_essential < n and prefix[first_essential] <= threshold:
                 first_essential += 1
         while True:
-            candidate = sentinel
+            candidate = SENTINEL
             for j in range(first_essential, n):
                 i = order[j]
-                p = position[i]
-                if p < end_of[i] and docs[p] < candidate:
-                    candidate = docs[p]
-            if candidate == sentinel or candidate > window_end:
+                if current[i] < candidate:
+                    candidate = current[i]
+            if candidate == SENTINEL or candidate > window_end:
                 # Every document of the window is settled: scored, or (only in probed lists)
                 # unable to reach the top k. Move all cursors past it, so none is seen twice.
                 for i in range(n):
-                    position[i] = _seek(docs, position[i], end_of[i], window_end + 1)
+                    _advance(
+                        postings, starts, counts, i, window_end + 1, n_docs, current, state, block_docs, block_freqs
+                    )
                 break
             score = 0.0
             for j in range(first_essential, n):
                 i = order[j]
-                p = position[i]
-                if p < end_of[i] and docs[p] == candidate:
-                    tf = float(freqs[p])
+                if current[i] == candidate:
+                    tf = float(block_freqs[i, state[i, 1]])
                     score += weights[i] * tf / (tf + norm_base[i] + norm_slope[i] * lengths[fields[i], candidate])
-                    position[i] = p + 1
+                    at = state[i, 1] + 1  # the next posting: in the decoded block, or the helper loads one
+                    if at < state[i, 2]:
+                        state[i, 1] = at
+                        current[i] = block_docs[i, at]
+                    else:
+                        _next(postings, starts, counts, i, n_docs, current, state, block_docs, block_freqs)
             if not allowed[base + candidate]:
                 continue
             for j in range(first_essential - 1, -1, -1):
                 if score + prefix[j] <= threshold:
                     break
                 i = order[j]
-                p = _seek(docs, position[i], end_of[i], candidate)
-                position[i] = p
-                if p < end_of[i] and docs[p] == candidate:
-                    tf = float(freqs[p])
+                if current[i] < candidate:  # probe: in the decoded block, or the helper skips blocks
+                    at, size = state[i, 1], state[i, 2]
+                    if block_docs[i, size - 1] >= candidate:
+                        while block_docs[i, at] < candidate:
+                            at += 1
+                        state[i, 1] = at
+                        current[i] = block_docs[i, at]
+                    else:
+                        _advance(
+                            postings, starts, counts, i, candidate, n_docs, current, state, block_docs, block_freqs
+                        )
+                if current[i] == candidate:
+                    tf = float(block_freqs[i, state[i, 1]])
                     score += weights[i] * tf / (tf + norm_base[i] + norm_slope[i] * lengths[fields[i], candidate])
             matched += 1
             doc = base + candidate

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
+from zhisou.errors import CorruptIndexError
 from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import encode_keys
 from zhisou.search import kernels
@@ -79,7 +80,12 @@ def locate(reader: IndexReader, keys: list[bytes]) -> tuple[list[np.ndarray], np
             continue
         for index, (start, count) in enumerate(segment_ranges.tolist()):
             if count:
-                doc_freqs[index] += kernels.live_doc_freq(segment.docs, start, count, segment.live)
+                try:
+                    doc_freqs[index] += kernels.live_doc_freq(
+                        segment.packed_postings, start, count, segment.live, segment.doc_count
+                    )
+                except CorruptIndexError as error:
+                    raise segment.damaged(error) from None
     return ranges, doc_freqs
 
 

@@ -1,6 +1,8 @@
 """Block-max MaxScore (as PISA's ``block_max_maxscore``): MaxScore whose bounds are refined per
-block of 128 postings (``index/blocks.py``, from the same similarity constants), so a candidate
-is dropped as soon as the blocks it falls in cannot lift it into the heap.
+block of 128 postings from the bounds every block carries in its skip row (``index/postings.py``:
+two (tf, length) points, valid for any similarity of the kernels' shape), so a candidate is
+dropped as soon as the blocks it falls in cannot lift it into the heap, and blocks of a window
+that cannot are never decoded.
 """
 
 from __future__ import annotations
@@ -20,13 +22,8 @@ class BlockMax(PrunedStrategy):
     def search_segment(
         segment: SegmentReader, base: int, flat: Cursors, allowed: np.ndarray, heap: Heap, plan: Plan
     ) -> None:
-        blocks = [
-            segment.block_maxima(int(s), int(c), int(r), float(nb), float(ns))
-            for s, c, r, nb, ns in zip(flat.starts, flat.counts, flat.rows, flat.norm_base, flat.norm_slope)
-        ]
         heap.size, heap.matched = kernels.block_max_maxscore(
-            segment.docs,
-            segment.freqs,
+            segment.packed_postings,
             flat.starts,
             flat.counts,
             flat.weights,
@@ -34,9 +31,6 @@ class BlockMax(PrunedStrategy):
             segment.length_matrix,
             flat.norm_base,
             flat.norm_slope,
-            np.concatenate(([0], np.cumsum([len(b[0]) for b in blocks]))),
-            np.concatenate([b[0] for b in blocks]),
-            np.concatenate([b[1] for b in blocks]),
             allowed,
             base,
             heap.scores,

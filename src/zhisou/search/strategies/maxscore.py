@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zhisou.errors import CorruptIndexError
 from zhisou.index.segment_reader import SegmentReader
 from zhisou.search import kernels
 from zhisou.search.collectors import Collector
@@ -122,8 +123,7 @@ class MaxScore(PrunedStrategy):
     ) -> None:
         flat = flat.sorted_by_weight()  # MaxScore wants cursors by bound, ascending
         heap.size, heap.matched = kernels.maxscore(
-            segment.docs,
-            segment.freqs,
+            segment.packed_postings,
             flat.starts,
             flat.counts,
             flat.weights,
@@ -154,5 +154,8 @@ def run_pruned(context: Context, plan: Plan, limit: int, search_segment: Segment
     for segment, base, flat in zip(context.reader.segments, context.reader.bases, cursors.segments):
         if not len(flat.starts):
             continue
-        search_segment(segment, int(base), flat, allowed, heap, plan)
+        try:
+            search_segment(segment, int(base), flat, allowed, heap, plan)
+        except CorruptIndexError as error:
+            raise segment.damaged(error) from None
     return heap.top_docs(plan.track_total_hits, cursors.known_total)

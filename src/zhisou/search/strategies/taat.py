@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from zhisou.errors import CorruptIndexError
 from zhisou.index.termdict import encode_keys
 from zhisou.search import kernels
 from zhisou.search.collectors import Collector
@@ -18,6 +19,7 @@ from zhisou.search.stats import locate
 from zhisou.search.strategies.base import Context
 from zhisou.search.strategies.terms import (
     BUFFERS,
+    QueryKeys,
     field_constants,
     one_segment,
     query_keys,
@@ -38,40 +40,60 @@ class TermAtATime:
         query = query_keys(words_of(plan))
         if not query.keys:
             return TopDocs.empty()
+        scores, touched, gathered = BUFFERS.ensure(context.reader.max_doc)
+        try:
+            docs, top_scores, n_touched = self._accumulate(context, plan, query, limit, scores, touched, gathered)
+        except CorruptIndexError:
+            scores.fill(0.0)  # a damaged block stopped the loop half-way: the next query starts clean
+            raise
+        if collector is not None:
+            collector.collect(touched[:n_touched].copy())
+        return TopDocs(np.asarray(docs, dtype=np.int64), top_scores, n_touched)
+
+    @staticmethod
+    def _accumulate(
+        context: Context,
+        plan: Plan,
+        query: QueryKeys,
+        limit: int,
+        scores: np.ndarray,
+        touched: np.ndarray,
+        gathered: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, int]:
         reader = context.reader
         allowed = context.allowed(plan)
         constants = field_constants(context, tuple(query.fields))
         filtered = allowed is not reader.live or reader.doc_count < reader.max_doc
-        scores, touched, gathered = BUFFERS.ensure(reader.max_doc)
         if len(reader.segments) == 1 and reader.segments[0].live is None and context.stats.local:
             one = one_segment(context)
-            docs, top_scores, n_touched = kernels.score_one_segment(
-                *one.dictionary,
-                *encode_keys(query.keys),
-                query.multiplicity,
-                query.field_of,
-                constants.boosts,
-                one.docs,
-                one.freqs,
-                constants.rows[0],
-                constants.norm_slopes,
-                one.lengths,
-                constants.norm_bases,
-                allowed,
-                filtered,
-                scores,
-                touched,
-                gathered,
-                limit,
-            )
-        else:
-            ranges, live_doc_freqs = locate(reader, query.keys)
-            term_weights = weights(context, query, constants, live_doc_freqs)
-            n_touched = 0
-            for segment, base, segment_ranges, rows in zip(reader.segments, reader.bases, ranges, constants.rows):
+            try:
+                return kernels.score_one_segment(
+                    *one.dictionary,
+                    *encode_keys(query.keys),
+                    query.multiplicity,
+                    query.field_of,
+                    constants.boosts,
+                    one.postings,
+                    constants.rows[0],
+                    constants.norm_slopes,
+                    one.lengths,
+                    constants.norm_bases,
+                    allowed,
+                    filtered,
+                    scores,
+                    touched,
+                    gathered,
+                    limit,
+                )
+            except CorruptIndexError as error:
+                raise reader.segments[0].damaged(error) from None
+        ranges, live_doc_freqs = locate(reader, query.keys)
+        term_weights = weights(context, query, constants, live_doc_freqs)
+        n_touched = 0
+        for segment, base, segment_ranges, rows in zip(reader.segments, reader.bases, ranges, constants.rows):
+            try:
                 n_touched = kernels.accumulate(
-                    segment.docs,
-                    segment.freqs,
+                    segment.packed_postings,
                     segment_ranges,
                     term_weights,
                     query.field_of,
@@ -82,11 +104,12 @@ class TermAtATime:
                     allowed,
                     filtered,
                     int(base),
+                    segment.doc_count,
                     scores,
                     touched,
                     n_touched,
                 )
-            docs, top_scores = kernels.top_k_and_clear(scores, touched, n_touched, limit, gathered)
-        if collector is not None:
-            collector.collect(touched[:n_touched].copy())
-        return TopDocs(np.asarray(docs, dtype=np.int64), top_scores, n_touched)
+            except CorruptIndexError as error:
+                raise segment.damaged(error) from None
+        docs, top_scores = kernels.top_k_and_clear(scores, touched, n_touched, limit, gathered)
+        return docs, top_scores, n_touched

@@ -96,8 +96,7 @@ class OneSegment:
     of computing a formula; keyword and id terms get 0, never asked), and the postings."""
 
     dictionary: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # keys, offsets, table, info, idf
-    docs: np.ndarray
-    freqs: np.ndarray
+    postings: np.ndarray  # packed (index/postings.py)
     lengths: np.ndarray
 
 
@@ -114,7 +113,7 @@ def one_segment(context: Context) -> OneSegment:
             counts = np.full(len(doc_freqs), stats.field(spec.name).doc_count, dtype=np.float64)
             table[ordinals.start : ordinals.stop] = similarity.idf_array(doc_freqs, counts)
         found = OneSegment(
-            (*segment.terms.arrays, segment.term_info, table), segment.docs, segment.freqs, segment.length_matrix
+            (*segment.terms.arrays, segment.term_info, table), segment.packed_postings, segment.length_matrix
         )
         stats.memo[key] = (similarity, found)
     return found
