@@ -140,6 +140,6 @@ def test_manifest_round_trip_checksum_and_generation(tmp_path: Path) -> None:
 def test_component_dtypes_match_what_the_writer_writes() -> None:
     sizes = {c.suffix: c.dtype.itemsize for c in Component}
     assert sizes == {
-        "tdk": 1, "tdo": 8, "tdi": 8, "pst": 4, "pos": 4,
+        "tdk": 1, "tdo": 4, "tdi": 4, "pst": 4, "pos": 4,
         "len": 4, "col": 8, "sto": 1, "sti": 8, "ids": 1, "ido": 8,
     }  # fmt: skip

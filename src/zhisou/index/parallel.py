@@ -144,6 +144,9 @@ def _start(directories: list[str], schema: dict[str, Any], resources: AnalysisRe
     # Ctrl-C reaches the whole process group: the writer decides what an interruption keeps
     # (``ingest``), and stops the workers; one dying of it would read as a crash.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker writes blocks of 16,384 documents: the compiled postings codec pays for loading
+    # numba once per worker (index/postings.py uses it whenever numba is loaded).
+    import numba  # noqa: F401
     _worker = SegmentWorker(directories, Schema.from_dict(schema), AnalyzerRegistry(resources))
 
 

@@ -35,6 +35,8 @@ second the highest tf among postings shorter than it with the block's shortest l
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from zhisou.compiled import inline, kernel
@@ -162,7 +164,7 @@ def encode_postings(
         return np.zeros(0, dtype=np.uint32), _EMPTY_I64
     docs = np.asarray(docs, dtype=np.int64)
     freqs = np.asarray(freqs, dtype=np.int64)
-    if len(docs) >= COMPILED_FROM:
+    if _compiled(len(docs)):
         return _encode_postings_compiled(counts, docs, freqs, np.asarray(lengths, dtype=np.int64))
     n_blocks, term_of, sizes = _block_layout(counts)
     block_starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
@@ -234,7 +236,7 @@ def encode_positions(freqs: np.ndarray, positions: np.ndarray, counts: np.ndarra
         return np.zeros(0, dtype=np.uint32), _EMPTY_I64
     freqs = np.asarray(freqs, dtype=np.int64)
     positions = np.asarray(positions, dtype=np.int64)
-    if len(positions) >= COMPILED_FROM:
+    if _compiled(len(positions)):
         return _encode_positions_compiled(freqs, positions, counts)
     per_term = np.add.reduceat(freqs, np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64))
     gaps = positions.copy()
@@ -273,7 +275,7 @@ def decode_postings(words: np.ndarray, starts: np.ndarray, counts: np.ndarray) -
     counts = np.asarray(counts, dtype=np.int64)
     if not len(counts) or not int(counts.sum()):
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
-    if int(counts.sum()) >= COMPILED_FROM:
+    if _compiled(int(counts.sum())):
         return _decode_postings_compiled(words, starts, counts)
     n_blocks, term_of, sizes = _block_layout(counts)
     first_block = np.concatenate(([0], np.cumsum(n_blocks)[:-1])).astype(np.int64)
@@ -319,7 +321,7 @@ def decode_positions(words: np.ndarray, starts: np.ndarray, counts: np.ndarray, 
     total = int(freqs.sum())
     if not total:
         return np.zeros(0, dtype=np.int32)
-    if total >= COMPILED_FROM:
+    if _compiled(total):
         return _decode_positions_compiled(words, starts, counts, freqs)
     per_term = np.add.reduceat(freqs, np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64))
     per_term[counts == 0] = 0
@@ -439,10 +441,16 @@ def load_block(
 # -- the same codec compiled, for large batches ---------------------------------------------
 # Writing or reading millions of postings vectorised costs ~100 ns a value in numpy temporaries
 # and scattered writes; these loops do it in a few. They produce the same words (tested), and
-# run only for batches of ``COMPILED_FROM`` values or more, so a small index is built without
-# loading numba at all.
+# run for batches of ``COMPILED_FROM`` values or more, or whenever numba is loaded anyway (a
+# process that searches — a phrase's positions, a facet's postings — and the parallel indexing
+# workers), so a small index is built without loading numba: its ~0.7 s outweighs numpy's
+# ~120 ns a value below a few million values.
 
-COMPILED_FROM = 1 << 18
+COMPILED_FROM = 1 << 22
+
+
+def _compiled(values: int) -> bool:
+    return values >= COMPILED_FROM or "numba" in sys.modules
 
 
 @kernel

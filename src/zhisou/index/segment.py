@@ -24,8 +24,8 @@ class Component(enum.Enum):
     """The files every segment holds; file names are ``<segment>.<suffix>``."""
 
     TERM_KEYS = ("tdk", np.uint8)  # sorted term keys ``field \x1f term`` (UTF-8), concatenated
-    TERM_OFFSETS = ("tdo", np.int64)  # start of each key in TERM_KEYS, plus the end
-    TERM_INFO = ("tdi", np.int64)  # per term: postings start, doc freq, positions start (in words)
+    TERM_OFFSETS = ("tdo", np.uint32)  # start of each key in TERM_KEYS, plus the end
+    TERM_INFO = ("tdi", np.uint32)  # per term: postings start, doc freq, positions start (in words)
     POSTINGS = ("pst", np.uint32)  # per term: doc ids and frequencies in packed blocks (index/postings.py)
     POSITIONS = ("pos", np.uint32)  # per term: the positions of its postings in packed blocks
     LENGTHS = ("len", np.uint32)  # tokens per (text field, doc), field-major

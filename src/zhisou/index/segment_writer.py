@@ -27,6 +27,7 @@ from zhisou.index.segment import (
     SegmentTerms,
 )
 
+_U32_MAX = (1 << 32) - 1
 FIELD_SEPARATOR = b"\x1f"
 NEXT_SEPARATOR = b"\x20"  # the byte after the separator: keys below field + it are the field's
 
@@ -133,8 +134,12 @@ class SegmentWriter:
         id; ``optional`` components' payloads (a per-doc one: ``doc_count`` rows)."""
         files = self._files
         key_lengths = np.concatenate(self._key_lengths) if self._key_lengths else np.zeros(0, dtype=np.int64)
-        files[Component.TERM_OFFSETS].write(np.concatenate(([0], np.cumsum(key_lengths))))
+        key_offsets = np.concatenate(([0], np.cumsum(key_lengths)))
         term_info = np.concatenate(self._term_info) if self._term_info else np.zeros((0, 3), dtype=np.int64)
+        if int(key_offsets[-1]) > _U32_MAX or (len(term_info) and int(term_info.max()) > _U32_MAX):
+            # 2^32 words is 16 GiB of postings in one segment: far beyond what merges produce.
+            raise ValueError(f"segment {self.name}: over 2^32 words of postings or bytes of terms")
+        files[Component.TERM_OFFSETS].write(key_offsets)
         files[Component.TERM_INFO].write(term_info)
         files[Component.LENGTHS].write(np.ascontiguousarray(lengths, dtype=np.uint32))
         files[Component.COLUMNS].write(np.ascontiguousarray(columns, dtype=np.float64))
