@@ -145,7 +145,7 @@ def test_damaged_postings_raise_instead_of_crashing(tmp_path: Path, monkeypatch)
     postings.write_bytes(bytes(data))
     monkeypatch.setattr("zhisou.index.segment_reader.VERIFY_ON_OPEN_BYTES", 0)
     index = Index.open(tmp_path / "ix")
-    for strategy in ("auto", "taat", "maxscore", "blockmax", "exhaustive"):
+    for strategy in ("auto", "taat", "maxscore", "blockmax", "bmw", "exhaustive"):
         with pytest.raises(CorruptIndexError, match=rf"{only}\.pst"):
             index.search("bm25 ranking", strategy=strategy)
         assert not BUFFERS.scores.any()

@@ -80,7 +80,7 @@ def pair(make_index: Callable[..., Index]) -> tuple[Index, Index]:
 
 
 @pytest.mark.parametrize("threads", [False, True])
-@pytest.mark.parametrize("strategy", ["auto", "exhaustive", "taat", "maxscore", "blockmax"])
+@pytest.mark.parametrize("strategy", ["auto", "exhaustive", "taat", "maxscore", "blockmax", "bmw"])
 def test_a_sharded_index_ranks_and_scores_like_one_index(
     pair: tuple[Index, Index], strategy: str, threads: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -37,7 +37,7 @@ def _run_target(name: str, libfuzzer_args: list[str]) -> None:
     kernel_modules = [
         "zhisou.search.kernels",
         "zhisou.index.termdict",
-        "zhisou.index.blocks",
+        "zhisou.index.postings",
         "zhisou.compiled",
         "zhisou.suggest.table",
     ]

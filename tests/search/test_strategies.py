@@ -44,6 +44,8 @@ def compare(index: Index, query: str, **options: object) -> None:
             ("maxscore", 0),
             ("blockmax", 10_000),
             ("blockmax", 0),
+            ("bmw", 10_000),
+            ("bmw", 0),
         ):
             fast = searcher.search(
                 query,
@@ -138,6 +140,45 @@ def test_pruning_over_many_blocks(tmp_path: Path, seed: int) -> None:
     index.commit()
     for query in ("w0 w1", "w0 w7 w30", "w2 w3 w4 w5", "w39 w0", "w10 w11 w12 w13 w14 w15"):
         compare(index, query)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 2**31),
+    n_docs=st.integers(200, 2500),
+    vocabulary=st.integers(3, 80),
+    skew=st.sampled_from([0.0, 1.0, 2.0]),
+    segments=st.integers(1, 3),
+)
+def test_pruning_strategies_equal_exhaustive_over_many_blocks(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, n_docs: int, vocabulary: int, skew: float, segments: int
+) -> None:
+    """Long posting lists of many blocks (skip rows, block bounds, blocks passed undecoded),
+    Zipf-skewed or flat term frequencies, short and long documents, deletes and filters: every
+    pruning strategy returns the exhaustive top k."""
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(vocabulary)]
+    weights = [1 / (i + 1) ** skew for i in range(vocabulary)]
+    docs = [
+        {
+            "id": str(i),
+            "body": " ".join(rng.choices(words, weights, k=rng.choice([2, 5, 30, 200]))),
+            "tags": ["a"] if i % 3 else ["b"],
+        }
+        for i in range(n_docs)
+    ]
+    index = Index.create(tmp_path_factory.mktemp("blocks") / "ix", SCHEMA)
+    step = -(-n_docs // segments)
+    for start in range(0, n_docs, step):
+        index.add(docs[start : start + step])
+        index.writer.commit(merge=False)
+    index.delete([str(i) for i in range(0, n_docs, 23)])
+    index.commit()
+    for _ in range(3):
+        query = " ".join(rng.sample(words, min(len(words), rng.randint(1, 5))))
+        compare(index, query)
+    compare(index, words[0], filters={"tags": "a"})
+    index.close()
 
 
 @settings(max_examples=60, deadline=None)

@@ -147,6 +147,7 @@ def _start(directories: list[str], schema: dict[str, Any], resources: AnalysisRe
     # A worker writes blocks of 16,384 documents: the compiled postings codec pays for loading
     # numba once per worker (index/postings.py uses it whenever numba is loaded).
     import numba  # noqa: F401
+
     _worker = SegmentWorker(directories, Schema.from_dict(schema), AnalyzerRegistry(resources))
 
 

@@ -702,3 +702,195 @@ def block_max_maxscore(
                 while first_essential < n and prefix[first_essential] <= threshold:
                     first_essential += 1
     return heap_size, matched
+
+
+# Block and term bounds are computed with the scoring formula itself, so a bound can equal a
+# posting's contribution; summed in another order the two may differ in the last bit. The bounds
+# are raised by this factor so that rounding never lets a bound fall below a score.
+BOUND_SLACK = 1.0 + 1e-12
+
+
+@kernel
+def block_max_wand(
+    postings: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    weights: np.ndarray,
+    fields: np.ndarray,
+    lengths: np.ndarray,
+    norm_base: np.ndarray,
+    norm_slope: np.ndarray,
+    allowed: np.ndarray,
+    base: int,
+    heap_scores: np.ndarray,
+    heap_docs: np.ndarray,
+    heap_size: int,
+    matched: int,
+    count_limit: int,
+) -> tuple[int, int]:
+    """Block-max WAND (Ding & Suel, 2011; as PISA's ``block_max_wand``) over one segment.
+
+    Cursors are kept in order of their current doc. The pivot is the first cursor at which the
+    terms' whole-list bounds, summed in that order, exceed the k-th score: no document before
+    the pivot's can enter the heap. Then the block bounds of the cursors up to the pivot, at the
+    pivot's doc, decide: above the k-th score, the pivot doc is scored (when every cursor up to
+    the pivot is on it) or those cursors move to it; otherwise every document up to the end of
+    the first of those blocks is passed at once (or up to the next cursor's doc, if that comes
+    first), its blocks undecoded. Until ``count_limit`` matches are counted nothing is pruned.
+    Same heap and result order as ``maxscore``.
+    """
+    n = starts.shape[0]
+    k = heap_scores.shape[0]
+    n_docs = lengths.shape[1]
+    current, state, block_docs, block_freqs = _open_cursors(postings, starts, counts, n_docs)
+    n_blocks = (counts + BLOCK - 1) // BLOCK
+    single_last = np.zeros(n, dtype=np.int64)
+    single_bound = np.zeros(n)
+    term_bound = np.zeros(n)
+    for i in range(n):
+        if n_blocks[i] == 1:
+            size = state[i, 2]
+            single_last[i] = block_docs[i, size - 1]
+            top = 0.0
+            for j in range(size):
+                tf = float(block_freqs[i, j])
+                top = max(top, tf / (tf + norm_base[i] + norm_slope[i] * lengths[fields[i], block_docs[i, j]]))
+            single_bound[i] = top
+            term_bound[i] = weights[i] * top * BOUND_SLACK
+        else:
+            top = 0.0
+            for b in range(n_blocks[i]):
+                row = starts[i] + SKIP_WORDS * b
+                top = max(
+                    top,
+                    _point_bound(float(postings[row + 2]), float(postings[row + 3]), norm_base[i], norm_slope[i]),
+                    _point_bound(float(postings[row + 4]), float(postings[row + 5]), norm_base[i], norm_slope[i]),
+                )
+            term_bound[i] = weights[i] * top * BOUND_SLACK
+    # Each cursor's block for bounds (moved by skip rows, ahead of the decoded one), with its
+    # last doc and weighted bound, recomputed only when it moves.
+    bound_block = np.zeros(n, dtype=np.int64)
+    block_last = np.zeros(n, dtype=np.int64)
+    block_bound = np.zeros(n)
+    for i in range(n):
+        if n_blocks[i] == 1:
+            block_last[i] = single_last[i]
+            block_bound[i] = term_bound[i]
+        else:
+            row = starts[i]
+            block_last[i] = np.int64(np.int32(postings[row]))
+            block_bound[i] = (
+                weights[i]
+                * BOUND_SLACK
+                * max(
+                    _point_bound(float(postings[row + 2]), float(postings[row + 3]), norm_base[i], norm_slope[i]),
+                    _point_bound(float(postings[row + 4]), float(postings[row + 5]), norm_base[i], norm_slope[i]),
+                )
+            )
+    order = np.arange(n)
+    threshold = heap_scores[0] if heap_size == k and matched >= count_limit else -1.0
+    while True:
+        for j in range(1, n):  # insertion sort by current doc: few terms, mostly in order already
+            chosen = order[j]
+            m = j - 1
+            while m >= 0 and current[order[m]] > current[chosen]:
+                order[m + 1] = order[m]
+                m -= 1
+            order[m + 1] = chosen
+        upper = 0.0
+        pivot = -1
+        for j in range(n):
+            if current[order[j]] == SENTINEL:
+                break
+            upper += term_bound[order[j]]
+            if upper > threshold:
+                pivot = j
+                break
+        if pivot < 0:
+            break
+        pivot_doc = current[order[pivot]]
+        while pivot + 1 < n and current[order[pivot + 1]] == pivot_doc:
+            pivot += 1
+        block_upper = 0.0
+        window_end = SENTINEL
+        for j in range(pivot + 1):
+            i = order[j]
+            if block_last[i] < pivot_doc:  # only a term of several blocks: move by skip rows
+                row = starts[i] + SKIP_WORDS * bound_block[i]
+                while bound_block[i] < n_blocks[i] - 1 and np.int64(np.int32(postings[row])) < pivot_doc:
+                    bound_block[i] += 1
+                    row += SKIP_WORDS
+                block_last[i] = np.int64(np.int32(postings[row]))
+                block_bound[i] = (
+                    weights[i]
+                    * BOUND_SLACK
+                    * max(
+                        _point_bound(float(postings[row + 2]), float(postings[row + 3]), norm_base[i], norm_slope[i]),
+                        _point_bound(float(postings[row + 4]), float(postings[row + 5]), norm_base[i], norm_slope[i]),
+                    )
+                )
+            block_upper += block_bound[i]
+            if block_last[i] < window_end:
+                window_end = block_last[i]
+        if block_upper > threshold:
+            if current[order[0]] == pivot_doc:  # every cursor up to the pivot is on its doc
+                score = 0.0
+                for j in range(pivot + 1):
+                    i = order[j]
+                    tf = float(block_freqs[i, state[i, 1]])
+                    score += weights[i] * tf / (tf + norm_base[i] + norm_slope[i] * lengths[fields[i], pivot_doc])
+                    at = state[i, 1] + 1
+                    if at < state[i, 2]:
+                        state[i, 1] = at
+                        current[i] = block_docs[i, at]
+                    else:
+                        _next(postings, starts, counts, i, n_docs, current, state, block_docs, block_freqs)
+                if not allowed[base + pivot_doc]:
+                    continue
+                matched += 1
+                doc = base + pivot_doc
+                if heap_size < k:
+                    heap_scores[heap_size] = score
+                    heap_docs[heap_size] = doc
+                    heap_size += 1
+                    if heap_size == k:
+                        for start in range(k // 2 - 1, -1, -1):
+                            _sift_down(heap_scores, heap_docs, k, start)
+                elif score > heap_scores[0]:  # equal scores keep the earlier (lower) doc
+                    heap_scores[0] = score
+                    heap_docs[0] = doc
+                    _sift_down(heap_scores, heap_docs, k, 0)
+                if heap_size == k and matched >= count_limit:
+                    threshold = heap_scores[0]
+            else:
+                for j in range(pivot):
+                    i = order[j]
+                    if current[i] < pivot_doc:  # in the decoded block, or the helper skips blocks
+                        at, size = state[i, 1], state[i, 2]
+                        if block_docs[i, size - 1] >= pivot_doc:
+                            while block_docs[i, at] < pivot_doc:
+                                at += 1
+                            state[i, 1] = at
+                            current[i] = block_docs[i, at]
+                        else:
+                            _advance(
+                                postings, starts, counts, i, pivot_doc, n_docs, current, state, block_docs, block_freqs
+                            )
+        else:
+            target = window_end + 1
+            if pivot + 1 < n and current[order[pivot + 1]] < target:
+                target = current[order[pivot + 1]]
+            if target <= pivot_doc:
+                target = pivot_doc + 1
+            for j in range(pivot + 1):
+                i = order[j]
+                if current[i] < target:
+                    at, size = state[i, 1], state[i, 2]
+                    if block_docs[i, size - 1] >= target:
+                        while block_docs[i, at] < target:
+                            at += 1
+                        state[i, 1] = at
+                        current[i] = block_docs[i, at]
+                    else:
+                        _advance(postings, starts, counts, i, target, n_docs, current, state, block_docs, block_freqs)
+    return heap_size, matched

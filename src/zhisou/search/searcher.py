@@ -1,7 +1,7 @@
 """Searcher: one reader snapshot, searched as a pipeline of stages.
 
     SearchRequest → plan (parse once, filters as queries, analyze the words once)
-      → strategy (auto/exhaustive/taat/maxscore/blockmax) + collectors (facets) → TopDocs
+      → strategy (auto/exhaustive/taat/maxscore/blockmax/bmw) + collectors (facets) → TopDocs
       → stages (other retrievers, fuser, rerankers; none by default) → page → hydrate
 
 Each step lives in its own module: ``request.py``, ``plan.py``, ``strategies/``,
@@ -136,9 +136,9 @@ class Searcher:
 
         ``strategy``: ``auto`` picks one by the rule in ``strategies``; ``exhaustive`` evaluates
         the whole query tree (the reference); ``taat`` scores every posting of a free-text query
-        with compiled kernels; ``maxscore`` / ``blockmax`` prune with term or block upper bounds
-        — ``total`` is then exact up to ``track_total_hits`` matches and a lower bound past that
-        (``total_exact``). ``facets`` are counted in the same pass as the top hits (a pruning
+        with compiled kernels; ``maxscore`` / ``blockmax`` / ``bmw`` (block-max WAND) prune with term
+        or block upper bounds — ``total`` is then exact up to ``track_total_hits`` matches and a
+        lower bound past that (``total_exact``). ``facets`` are counted in the same pass as the top hits (a pruning
         strategy then yields to ``taat``: facet counts need every match).
         """
         try:

@@ -1,6 +1,6 @@
 """Top-k strategies: one signature (``base.Strategy``), one registry, and the ``auto`` rule.
 
-``exhaustive`` runs any plan; ``taat``, ``maxscore`` and ``blockmax`` run free-text plans (words
+``exhaustive`` runs any plan; ``taat``, ``maxscore``, ``blockmax`` and ``bmw`` run free-text plans (words
 with filters and exclusions, ranked by a saturating similarity). A strategy asked for a plan it
 cannot run hands it to ``taat`` when that can, else to ``exhaustive``; all give the same scores.
 """
@@ -13,11 +13,14 @@ from zhisou.search.collectors import Collector
 from zhisou.search.plan import Plan
 from zhisou.search.strategies.base import Context, Strategy
 from zhisou.search.strategies.blockmax import BlockMax
+from zhisou.search.strategies.bmw import BlockMaxWand
 from zhisou.search.strategies.exhaustive import Exhaustive
 from zhisou.search.strategies.maxscore import MaxScore
 from zhisou.search.strategies.taat import TermAtATime
 
-STRATEGIES: dict[str, Strategy] = {s.name: s for s in (Exhaustive(), TermAtATime(), MaxScore(), BlockMax())}
+STRATEGIES: dict[str, Strategy] = {
+    s.name: s for s in (Exhaustive(), TermAtATime(), MaxScore(), BlockMax(), BlockMaxWand())
+}
 NAMES: tuple[str, ...] = ("auto", *STRATEGIES)
 
 
