@@ -8,8 +8,8 @@ Both files are arrays of little-endian u32 words; a term's area starts at the wo
 Postings (``pst``), a term of ``df`` postings in B = ⌈df / 128⌉ blocks of 128 (the last holds
 the rest):
 
-    skip rows     only when B > 1: per block 6 words (i32) — the block's last doc id, where its
-                  data starts (words from the term's start), and two (tf, length) points that
+    skip rows     only when B > 1: per block 10 words (i32) — the block's last doc id, where its
+                  data starts (words from the term's start), and four (tf, length) points that
                   bound every posting of the block (``BOUND_POINTS``)
     headers       ⌈B / 2⌉ words: per block 16 bits, the doc width (low byte) and freq width
     blocks        per block: n doc gaps (doc − previous doc − 1; the previous doc of a block's
@@ -26,11 +26,12 @@ Reading is either bulk, vectorised with numpy (merges, phrase positions, facets:
 or block by block inside the compiled scoring loops (``unpack``, ``load_block``); the two
 are tested against each other and against the arrays they were made from.
 
-The bound points: a block's BM25 contribution is largest at some posting of the Pareto front
-of (tf high, field length low); ``tf / (tf + c + d · length)`` rises with tf and falls with
-length for every k1 and b, so points that dominate every posting bound the block for any
-parameters. The first point is the posting of the highest tf (the shortest among equals), the
-second the highest tf among postings shorter than it with the block's shortest length.
+The bound points: ``tf / (tf + c + d · length)`` rises with tf and falls with length for every
+c, d ≥ 0 (every k1 and b), so a block's BM25 factor is largest at a posting of its Pareto front
+— the postings no other posting beats in both tf and length — and points that dominate every
+posting bound the block for any parameters. A front of up to four postings is stored as it is
+(the bound is then exact); a longer one is cut into four runs of consecutive front postings,
+each stored as (its highest tf, its shortest length). Unused points are (0, 0).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from zhisou.compiled import inline, kernel
 from zhisou.errors import CorruptIndexError
 
 BLOCK = 128
-SKIP_WORDS = 6  # last doc, data offset, tf and length of point 1, tf and length of point 2
+BOUND_POINTS = 4  # (tf, length) points per skip row
+SKIP_WORDS = 2 + 2 * BOUND_POINTS  # last doc, data offset, then the points
 _EMPTY_I64 = np.zeros(0, dtype=np.int64)
 
 
@@ -215,17 +217,33 @@ def encode_postings(
 
 
 def block_bounds(freqs: np.ndarray, lengths: np.ndarray, block_starts: np.ndarray) -> np.ndarray:
-    """Per block, the two (tf, length) points of the module docstring, as 4 columns."""
+    """Per block, its ``BOUND_POINTS`` (tf, length) points (module docstring), as tf₁, length₁,
+    tf₂, … columns."""
     n = len(freqs)
-    block_of = np.repeat(np.arange(len(block_starts)), np.diff(np.append(block_starts, n)))
-    top_tf = np.maximum.reduceat(freqs, block_starts)
-    at_top = freqs == top_tf[block_of]
-    big = np.iinfo(np.int64).max
-    top_len = np.minimum.reduceat(np.where(at_top, lengths, big), block_starts)
-    shortest = np.minimum.reduceat(lengths, block_starts)
-    shorter = lengths < top_len[block_of]
-    second_tf = np.maximum.reduceat(np.where(shorter, freqs, 0), block_starts)
-    return np.column_stack((top_tf, top_len, second_tf, shortest)).astype(np.int64)
+    n_blocks = len(block_starts)
+    block_of = np.repeat(np.arange(n_blocks), np.diff(np.append(block_starts, n)))
+    # By block, then length ascending, then tf descending: a posting is on the front when its tf
+    # beats every shorter posting's of its block (a running maximum restarted per block).
+    order = np.lexsort((-freqs, lengths, block_of))
+    tf, length, block = freqs[order], lengths[order], block_of[order]
+    shifted = block * (1 << 40) + tf  # tf < 2^32: the running max never crosses a block
+    before = np.empty(n, dtype=np.int64)
+    before[0] = -1
+    before[1:] = np.maximum.accumulate(shifted)[:-1]
+    first = np.ones(n, dtype=bool)
+    first[1:] = block[1:] != block[:-1]
+    on_front = first | (shifted > before)
+    front_tf, front_length, front_block = tf[on_front], length[on_front], block[on_front]
+    size = np.bincount(front_block, minlength=n_blocks)
+    rank = np.arange(len(front_block)) - (np.cumsum(size) - size)[front_block]
+    group = np.where(size[front_block] <= BOUND_POINTS, rank, rank * BOUND_POINTS // size[front_block])
+    slot = front_block * BOUND_POINTS + group
+    out_tf = np.zeros(n_blocks * BOUND_POINTS, dtype=np.int64)
+    out_length = np.full(n_blocks * BOUND_POINTS, np.iinfo(np.int64).max, dtype=np.int64)
+    np.maximum.at(out_tf, slot, front_tf)
+    np.minimum.at(out_length, slot, front_length)
+    out_length[out_tf == 0] = 0
+    return np.column_stack((out_tf, out_length)).reshape(n_blocks, 2 * BOUND_POINTS)
 
 
 def encode_positions(freqs: np.ndarray, positions: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -475,6 +493,49 @@ def _pack_block(out: np.ndarray, word: int, values: np.ndarray, count: int, widt
 
 
 @kernel
+def _front_points(freqs: np.ndarray, lengths: np.ndarray, out: np.ndarray, at: int) -> None:
+    """``block_bounds`` for one block, written as words at ``out[at]`` on."""
+    size = freqs.shape[0]
+    keys = np.empty(size, dtype=np.int64)
+    for j in range(size):  # length ascending, then tf descending
+        keys[j] = lengths[j] * (1 << 32) + ((1 << 32) - 1 - freqs[j])
+    order = np.argsort(keys)
+    front_tf = np.empty(size, dtype=np.int64)
+    front_length = np.empty(size, dtype=np.int64)
+    m = 0
+    best = 0
+    for j in range(size):
+        tf = freqs[order[j]]
+        if m == 0 or tf > best:
+            front_tf[m] = tf
+            front_length[m] = lengths[order[j]]
+            m += 1
+            best = tf
+    for g in range(BOUND_POINTS):
+        out[at + 2 * g] = 0
+        out[at + 2 * g + 1] = 0
+    previous = -1
+    for r in range(m):  # runs of consecutive front postings: (highest tf = last, shortest = first)
+        g = r if m <= BOUND_POINTS else r * BOUND_POINTS // m
+        out[at + 2 * g] = np.uint32(front_tf[r])
+        if g != previous:
+            out[at + 2 * g + 1] = np.uint32(front_length[r])
+            previous = g
+
+
+@inline
+def block_bound(words: np.ndarray, row: int, norm_base: float, norm_slope: float) -> float:
+    """The largest ``tf / (tf + norm_base + norm_slope · length)`` of the block whose skip row
+    starts at ``words[row]``: the best of its bound points."""
+    top = 0.0
+    for g in range(BOUND_POINTS):
+        tf = float(words[row + 2 + 2 * g])
+        if tf > 0.0:
+            top = max(top, tf / (tf + norm_base + norm_slope * float(words[row + 3 + 2 * g])))
+    return top
+
+
+@kernel
 def _encode_postings_compiled(
     counts: np.ndarray, docs: np.ndarray, freqs: np.ndarray, lengths: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -529,25 +590,9 @@ def _encode_postings_compiled(
             out[start + skip + (b >> 1)] |= np.uint32((doc_width[block] | (freq_width[block] << 8)) << (16 * (b & 1)))
             if n_blocks > 1:
                 row = start + SKIP_WORDS * b
-                top_tf = 0
-                for j in range(low, low + size):
-                    top_tf = max(top_tf, freqs[j])
-                top_len = np.iinfo(np.int64).max
-                shortest = np.iinfo(np.int64).max
-                for j in range(low, low + size):
-                    shortest = min(shortest, lengths[j])
-                    if freqs[j] == top_tf:
-                        top_len = min(top_len, lengths[j])
-                second_tf = 0
-                for j in range(low, low + size):
-                    if lengths[j] < top_len:
-                        second_tf = max(second_tf, freqs[j])
                 out[row] = np.uint32(docs[low + size - 1] & 0xFFFFFFFF)
                 out[row + 1] = np.uint32(data - start)
-                out[row + 2] = np.uint32(top_tf & 0xFFFFFFFF)
-                out[row + 3] = np.uint32(top_len & 0xFFFFFFFF)
-                out[row + 4] = np.uint32(second_tf & 0xFFFFFFFF)
-                out[row + 5] = np.uint32(shortest & 0xFFFFFFFF)
+                _front_points(freqs[low : low + size], lengths[low : low + size], out, row + 2)
             for j in range(size):
                 values[j] = docs[low + j] - previous - 1
                 previous = docs[low + j]

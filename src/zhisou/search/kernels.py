@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from zhisou.compiled import inline, kernel
+from zhisou.compiled import kernel
 from zhisou.errors import CorruptIndexError
-from zhisou.index.postings import BLOCK, SKIP_WORDS, block_at, load_block
+from zhisou.index.postings import BLOCK, SKIP_WORDS, block_at, block_bound, load_block
 from zhisou.index.termdict import find_keys
 
 DEEP_FROM = 64  # top_k_and_clear: deeper lists than this, out of 8× more candidates, find a floor first
@@ -29,6 +29,10 @@ FLOOR_MANTISSA_BITS = 8
 FLOOR_SHIFT = 52 - FLOOR_MANTISSA_BITS
 FLOOR_FIRST_BIN = (1023 - 40) << FLOOR_MANTISSA_BITS
 FLOOR_BINS = 64 << FLOOR_MANTISSA_BITS
+# Block and term bounds are computed with the scoring formula itself, so a bound can equal a
+# posting's contribution; summed in another order the two may differ in the last bit. The bounds
+# are raised by this factor so that rounding never lets a bound fall below a score.
+BOUND_SLACK = 1.0 + 1e-12
 
 
 @kernel
@@ -524,11 +528,6 @@ def sort_heap(heap_scores: np.ndarray, heap_docs: np.ndarray, size: int) -> tupl
     return heap_docs[:size], heap_scores[:size]
 
 
-@inline
-def _point_bound(tf: float, length: float, norm_base: float, norm_slope: float) -> float:
-    return tf / (tf + norm_base + norm_slope * length) if tf > 0.0 else 0.0
-
-
 @kernel
 def block_max_maxscore(
     postings: np.ndarray,
@@ -550,7 +549,7 @@ def block_max_maxscore(
     """Block-max MaxScore over one segment, window by window (after Lucene's block-max MaxScore).
 
     A window ends where the first of the cursors' current blocks ends. Each term's bound in the
-    window is its block's bound: from the block's skip row (two (tf, length) points stored at
+    window is its block's bound: from the block's skip row (the (tf, length) points stored at
     flush, valid for any k1 and b), or for a term of one block, its exact maximum (the block is
     decoded anyway). A window whose bounds sum to no more than the k-th score is skipped whole —
     its blocks are never decoded — and inside a window the terms whose bounds cannot lift a
@@ -601,10 +600,7 @@ def block_max_maxscore(
                     bound_block[i] += 1
                     row += SKIP_WORDS
                 last = np.int64(np.int32(postings[row]))
-                bound[i] = weights[i] * max(
-                    _point_bound(float(postings[row + 2]), float(postings[row + 3]), norm_base[i], norm_slope[i]),
-                    _point_bound(float(postings[row + 4]), float(postings[row + 5]), norm_base[i], norm_slope[i]),
-                )
+                bound[i] = weights[i] * BOUND_SLACK * block_bound(postings, row, norm_base[i], norm_slope[i])
             if last < window_end:
                 window_end = last
         pruning = matched >= count_limit and heap_size == k
@@ -704,12 +700,6 @@ def block_max_maxscore(
     return heap_size, matched
 
 
-# Block and term bounds are computed with the scoring formula itself, so a bound can equal a
-# posting's contribution; summed in another order the two may differ in the last bit. The bounds
-# are raised by this factor so that rounding never lets a bound fall below a score.
-BOUND_SLACK = 1.0 + 1e-12
-
-
 @kernel
 def block_max_wand(
     postings: np.ndarray,
@@ -761,32 +751,21 @@ def block_max_wand(
             top = 0.0
             for b in range(n_blocks[i]):
                 row = starts[i] + SKIP_WORDS * b
-                top = max(
-                    top,
-                    _point_bound(float(postings[row + 2]), float(postings[row + 3]), norm_base[i], norm_slope[i]),
-                    _point_bound(float(postings[row + 4]), float(postings[row + 5]), norm_base[i], norm_slope[i]),
-                )
+                top = max(top, block_bound(postings, row, norm_base[i], norm_slope[i]))
             term_bound[i] = weights[i] * top * BOUND_SLACK
     # Each cursor's block for bounds (moved by skip rows, ahead of the decoded one), with its
     # last doc and weighted bound, recomputed only when it moves.
     bound_block = np.zeros(n, dtype=np.int64)
     block_last = np.zeros(n, dtype=np.int64)
-    block_bound = np.zeros(n)
+    current_bound = np.zeros(n)
     for i in range(n):
         if n_blocks[i] == 1:
             block_last[i] = single_last[i]
-            block_bound[i] = term_bound[i]
+            current_bound[i] = term_bound[i]
         else:
             row = starts[i]
             block_last[i] = np.int64(np.int32(postings[row]))
-            block_bound[i] = (
-                weights[i]
-                * BOUND_SLACK
-                * max(
-                    _point_bound(float(postings[row + 2]), float(postings[row + 3]), norm_base[i], norm_slope[i]),
-                    _point_bound(float(postings[row + 4]), float(postings[row + 5]), norm_base[i], norm_slope[i]),
-                )
-            )
+            current_bound[i] = weights[i] * BOUND_SLACK * block_bound(postings, row, norm_base[i], norm_slope[i])
     order = np.arange(n)
     threshold = heap_scores[0] if heap_size == k and matched >= count_limit else -1.0
     while True:
@@ -821,15 +800,8 @@ def block_max_wand(
                     bound_block[i] += 1
                     row += SKIP_WORDS
                 block_last[i] = np.int64(np.int32(postings[row]))
-                block_bound[i] = (
-                    weights[i]
-                    * BOUND_SLACK
-                    * max(
-                        _point_bound(float(postings[row + 2]), float(postings[row + 3]), norm_base[i], norm_slope[i]),
-                        _point_bound(float(postings[row + 4]), float(postings[row + 5]), norm_base[i], norm_slope[i]),
-                    )
-                )
-            block_upper += block_bound[i]
+                current_bound[i] = weights[i] * BOUND_SLACK * block_bound(postings, row, norm_base[i], norm_slope[i])
+            block_upper += current_bound[i]
             if block_last[i] < window_end:
                 window_end = block_last[i]
         if block_upper > threshold:

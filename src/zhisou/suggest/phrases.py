@@ -42,7 +42,7 @@ from zhisou.schema import Schema
 from zhisou.search.hits import CardFields
 from zhisou.suggest.complete import KEYS_PER_ENTRY, SOURCES, Entry, rank
 from zhisou.suggest.keys import MAX_CHARS, completion_keys, normalize
-from zhisou.suggest.table import PrefixTable, pack_arrays, unpack_arrays
+from zhisou.suggest.table import PrefixTable, narrow, pack_arrays, unpack_arrays
 
 MIN_WORD_DOCS = 2  # a word is offered when the index holds it in this many documents
 MAX_WORDS = 200_000  # per segment, the most frequent
@@ -152,7 +152,7 @@ def build_table(counts: np.ndarray, blob: np.ndarray, words: Counter[str]) -> np
             "text_blob": np.frombuffer(b"".join(texts), dtype=np.uint8),
             "text_offsets": _offsets(len(text) for text in texts),
             "source": np.array([_SOURCE_NUMBER[entry.source] for entry, _ in entries], dtype=np.uint8),
-            "weight": np.array([entry.weight for entry, _ in entries], dtype=np.int64),
+            "weight": narrow(np.array([entry.weight for entry, _ in entries], dtype=np.int64)),
             "doc_offsets": _offsets(len(docs) for docs in doc_lists),
             "docs": np.array([doc for docs in doc_lists for doc in docs], dtype=np.int32),
             "key_blob": key_table.blob,
@@ -172,7 +172,7 @@ def _word_keys(entry: Entry) -> tuple[str, ...]:
 
 
 def _offsets(lengths: Iterator[int] | Any) -> np.ndarray:
-    return np.concatenate(([0], np.cumsum(np.fromiter(lengths, dtype=np.int64)))).astype(np.int64)
+    return narrow(np.concatenate(([0], np.cumsum(np.fromiter(lengths, dtype=np.int64)))))
 
 
 class SuggestProducer(ComponentProducer):

@@ -57,24 +57,35 @@ def prefix_ranges(blob: np.ndarray, offsets: np.ndarray, queries: np.ndarray, qu
     return out
 
 
+def narrow(values: np.ndarray) -> np.ndarray:
+    """Integers in the smallest type that holds them — uint8, uint16 or uint32 when none is
+    negative, else int32 or int64 — so a table costs bytes in proportion to what it counts."""
+    values = np.asarray(values, dtype=np.int64)
+    low, high = (int(values.min()), int(values.max())) if len(values) else (0, 0)
+    for dtype in (np.uint8, np.uint16, np.uint32) if low >= 0 else (np.int32,):
+        if np.iinfo(dtype).min <= low and high <= np.iinfo(dtype).max:
+            return values.astype(dtype)
+    return values
+
+
 def _pack(strings: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.zeros(len(strings) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(s) for s in strings], dtype=np.int64)
-    return np.frombuffer(b"".join(strings), dtype=np.uint8).copy(), offsets
+    return np.frombuffer(b"".join(strings), dtype=np.uint8).copy(), narrow(offsets)
 
 
 @dataclass(frozen=True)
 class PrefixTable:
     blob: np.ndarray  # uint8: the keys, sorted, concatenated
-    offsets: np.ndarray  # int64: where each key starts (one more entry than keys)
-    payloads: np.ndarray  # int64: each key's payload
+    offsets: np.ndarray  # integers (``narrow``): where each key starts (one more entry than keys)
+    payloads: np.ndarray  # integers (``narrow``): each key's payload
 
     @classmethod
     def build(cls, pairs: Iterable[tuple[str, int]]) -> PrefixTable:
         """From (key, payload) pairs; a repeated pair is kept once."""
         unique = sorted({(key.encode(), payload) for key, payload in pairs})
         blob, offsets = _pack([key for key, _ in unique])
-        return cls(blob, offsets, np.array([payload for _, payload in unique], dtype=np.int64))
+        return cls(blob, offsets, narrow(np.array([payload for _, payload in unique], dtype=np.int64)))
 
     def __len__(self) -> int:
         return len(self.payloads)

@@ -37,12 +37,13 @@ def choose(name: str, context: Context, plan: Plan, limit: int, collector: Colle
     return taat if taat.supports(plan, collector) else STRATEGIES["exhaustive"]
 
 
-# ``auto``, as measured (benchmarks/RESULTS.md, "Choosing a strategy"): block-max beats
-# term-at-a-time on a query of one term in one field once its postings are long — from about
-# 40,000 postings for the top 10 (2-8x faster from 80,000 to 1M postings, on 100k and 1M
-# document corpora) and about 100,000 for the top 100; never for the top 1,000, and on no
-# query of several terms on average (term-at-a-time then wins by 1.1-2.8x). So: block-max for
-# one long posting list and a shallow top-k, term-at-a-time otherwise.
+# ``auto``, as measured (benchmarks/RESULTS.md, "Choosing a strategy", and with codec 3's stored
+# block bounds "Compact postings"): block-max beats term-at-a-time on a query of one term in one
+# field once its postings are long — from about 40,000 postings for the top 10 (1.9× at
+# 40k–100k, 2.0× at 100k–400k, 1.2× beyond, on the 1M corpus) and about 100,000 for the top
+# 100 (1.3× at 100k–400k; 0.9× beyond 400k); never for the top 1,000, and on no query of
+# several terms on average (term-at-a-time then wins by 1.1-2.8×; block-max WAND too). So:
+# block-max for one long posting list and a shallow top-k, term-at-a-time otherwise.
 BLOCKMAX_MAX_LIMIT = 100
 BLOCKMAX_MIN_POSTINGS = 40_000
 BLOCKMAX_POSTINGS_PER_HIT = 1_000
