@@ -172,7 +172,7 @@ def encode_postings(
     block_starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
     block_of = np.repeat(np.arange(len(sizes)), sizes)
     index = np.arange(len(docs)) - block_starts[block_of]
-    # Gaps: within a term each doc minus the one before it, minus one; a term's first doc + 1 - 1.
+    # Gaps: each doc minus the one before it in its term, minus one (a term's first: the doc itself).
     term_starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     previous = np.empty_like(docs)
     previous[0] = -1
@@ -307,7 +307,6 @@ def decode_postings(words: np.ndarray, starts: np.ndarray, counts: np.ndarray) -
     doc_width, freq_width = header & 0xFF, header >> 8
     if len(header) and (int(doc_width.max()) > 32 or int(freq_width.max()) > 32):
         raise CorruptIndexError("a postings block header is damaged; restore the index or rebuild it")
-    data_words = _words(sizes, doc_width) + _words(sizes, freq_width)
     # Block data starts: single-block terms right after the header; otherwise the skip rows say.
     rel = np.where(multi, 0, 1).astype(np.int64)
     if multi.any():
@@ -326,7 +325,6 @@ def decode_postings(words: np.ndarray, starts: np.ndarray, counts: np.ndarray) -
     running = np.cumsum(steps)
     term_first = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
     docs = running - np.repeat(running[term_first] - steps[term_first], counts) - 1
-    del data_words
     return docs.astype(np.int32), freqs.astype(np.int32)
 
 
