@@ -529,6 +529,33 @@ def sort_heap(heap_scores: np.ndarray, heap_docs: np.ndarray, size: int) -> tupl
 
 
 @kernel
+def _one_block_terms(
+    n_blocks: np.ndarray,
+    state: np.ndarray,
+    block_docs: np.ndarray,
+    block_freqs: np.ndarray,
+    fields: np.ndarray,
+    lengths: np.ndarray,
+    norm_base: np.ndarray,
+    norm_slope: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each term of one block (no skip rows): its last doc and its exact largest factor,
+    read off the block the cursor decoded on opening (once per segment, not per posting)."""
+    n = n_blocks.shape[0]
+    last = np.zeros(n, dtype=np.int64)
+    bound = np.zeros(n)
+    for i in range(n):
+        if n_blocks[i] == 1:
+            size = state[i, 2]
+            last[i] = block_docs[i, size - 1]
+            for j in range(size):
+                tf = float(block_freqs[i, j])
+                factor = tf / (tf + norm_base[i] + norm_slope[i] * lengths[fields[i], block_docs[i, j]])
+                bound[i] = max(bound[i], factor)
+    return last, bound
+
+
+@kernel
 def block_max_maxscore(
     postings: np.ndarray,
     starts: np.ndarray,
@@ -562,18 +589,9 @@ def block_max_maxscore(
     n_docs = lengths.shape[1]
     current, state, block_docs, block_freqs = _open_cursors(postings, starts, counts, n_docs)
     n_blocks = (counts + BLOCK - 1) // BLOCK
-    # A one-block term: its last doc and exact bound, from the block decoded on opening.
-    single_last = np.zeros(n, dtype=np.int64)
-    single_bound = np.zeros(n)
-    for i in range(n):
-        if n_blocks[i] == 1:
-            size = state[i, 2]
-            single_last[i] = block_docs[i, size - 1]
-            top = 0.0
-            for j in range(size):
-                tf = float(block_freqs[i, j])
-                top = max(top, tf / (tf + norm_base[i] + norm_slope[i] * lengths[fields[i], block_docs[i, j]]))
-            single_bound[i] = top
+    single_last, single_bound = _one_block_terms(
+        n_blocks, state, block_docs, block_freqs, fields, lengths, norm_base, norm_slope
+    )
     bound_block = np.zeros(n, dtype=np.int64)  # the block each cursor's window bound comes from
     bound = np.zeros(n)
     order = np.arange(n)
@@ -734,19 +752,13 @@ def block_max_wand(
     n_docs = lengths.shape[1]
     current, state, block_docs, block_freqs = _open_cursors(postings, starts, counts, n_docs)
     n_blocks = (counts + BLOCK - 1) // BLOCK
-    single_last = np.zeros(n, dtype=np.int64)
-    single_bound = np.zeros(n)
+    single_last, single_bound = _one_block_terms(
+        n_blocks, state, block_docs, block_freqs, fields, lengths, norm_base, norm_slope
+    )
     term_bound = np.zeros(n)
     for i in range(n):
         if n_blocks[i] == 1:
-            size = state[i, 2]
-            single_last[i] = block_docs[i, size - 1]
-            top = 0.0
-            for j in range(size):
-                tf = float(block_freqs[i, j])
-                top = max(top, tf / (tf + norm_base[i] + norm_slope[i] * lengths[fields[i], block_docs[i, j]]))
-            single_bound[i] = top
-            term_bound[i] = weights[i] * top * BOUND_SLACK
+            term_bound[i] = weights[i] * single_bound[i] * BOUND_SLACK
         else:
             top = 0.0
             for b in range(n_blocks[i]):

@@ -95,11 +95,15 @@ def segment_cursors(context: Context, plan: Plan) -> SegmentCursors | None:
 
 
 class PrunedStrategy:
-    """What MaxScore and block-max share: free-text plans whose collector (if any) does not need
-    every match, one pass over the segments into one heap; a subclass searches one segment."""
+    """What MaxScore, block-max MaxScore and block-max WAND share: free-text plans whose
+    collector (if any) does not need every match, one pass over the segments into one heap,
+    each segment searched by the strategy's kernel (``kernel``, a name in ``search/kernels.py``;
+    all take the same arguments)."""
 
     name = ""
     prunes = True
+    kernel = ""
+    by_bound = False  # the kernel wants its cursors by bound, ascending (MaxScore)
 
     def supports(self, plan: Plan, collector: Collector | None) -> bool:
         return plan.words is not None and (collector is None or not collector.needs_every_match)
@@ -107,22 +111,12 @@ class PrunedStrategy:
     def run(self, context: Context, plan: Plan, limit: int, collector: Collector | None) -> TopDocs:
         return run_pruned(context, plan, limit, self.search_segment)
 
-    @staticmethod
     def search_segment(
-        segment: SegmentReader, base: int, flat: Cursors, allowed: np.ndarray, heap: Heap, plan: Plan
+        self, segment: SegmentReader, base: int, flat: Cursors, allowed: np.ndarray, heap: Heap, plan: Plan
     ) -> None:
-        raise NotImplementedError
-
-
-class MaxScore(PrunedStrategy):
-    name = "maxscore"
-
-    @staticmethod
-    def search_segment(
-        segment: SegmentReader, base: int, flat: Cursors, allowed: np.ndarray, heap: Heap, plan: Plan
-    ) -> None:
-        flat = flat.sorted_by_weight()  # MaxScore wants cursors by bound, ascending
-        heap.size, heap.matched = kernels.maxscore(
+        if self.by_bound:
+            flat = flat.sorted_by_weight()
+        heap.size, heap.matched = getattr(kernels, self.kernel)(
             segment.packed_postings,
             flat.starts,
             flat.counts,
@@ -139,6 +133,12 @@ class MaxScore(PrunedStrategy):
             heap.matched,
             plan.track_total_hits,
         )
+
+
+class MaxScore(PrunedStrategy):
+    name = "maxscore"
+    kernel = "maxscore"
+    by_bound = True
 
 
 SegmentSearch = Callable[[SegmentReader, int, Cursors, np.ndarray, Heap, Plan], None]
