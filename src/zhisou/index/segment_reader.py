@@ -160,7 +160,11 @@ class SegmentReader:
         _check(positions_file.shape[0] >= 1, self.path(Component.POSITIONS), "no spare word at the end")
         if n_terms:
             starts, counts, positions = rows[:, 0], rows[:, 1], rows[:, 2]
-            _check(bool(np.all(counts >= 1)) and int(counts.max()) <= n, info_path, "a term without postings")
+            _check(
+                bool(np.all(counts >= 1)) and int(counts.max()) <= n,
+                info_path,
+                "a term with no postings, or with more than the segment has documents",
+            )
             # Areas in term order inside their files; each block read is checked again.
             _check(
                 int(starts[0]) == 0
