@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from zhisou.index.docstore import encode_doc
+from zhisou.index.postings import prefer_compiled
 from zhisou.index.segment import ComponentProducer, OptionalComponent, SegmentMeta
 from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.segment_writer import SegmentWriter
@@ -111,6 +112,9 @@ def merge_segments(
         else np.empty((0, base), dtype=np.uint32)
     )
     writer = SegmentWriter(directory, name, base, dict(zip(text_fields, lengths)))
+    # Batches of a large merge each hold fewer postings than pay for loading numba, the merge
+    # as a whole does: take the compiled codec for all of them.
+    prefer_compiled(sum(int(r.term_info[:, 1].sum(dtype=np.int64)) for r in readers))
     try:
         segment_keys = [list(r.terms.keys()) for r in readers]
         all_keys = sorted(set().union(*segment_keys))

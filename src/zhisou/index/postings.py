@@ -469,6 +469,13 @@ def _compiled(values: int) -> bool:
     return values >= COMPILED_FROM or "numba" in sys.modules
 
 
+def prefer_compiled(values: int) -> None:
+    """Work on ``values`` postings is coming in batches (a merge): load numba when that much
+    work pays for it, so every batch takes the compiled loops, however small each one is."""
+    if values >= COMPILED_FROM:
+        import numba  # noqa: F401
+
+
 @kernel
 def _bits(value: int) -> int:
     width = 0
