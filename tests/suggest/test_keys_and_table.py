@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zhisou.suggest.keys import completion_keys, normalize, one_edit_away, prefix_forms
-from zhisou.suggest.table import PrefixTable
+from zhisou.suggest.table import PrefixTable, lengths_of, narrow, offsets_from
 
 
 def test_a_chinese_phrase_is_found_under_its_text_pinyin_and_initials() -> None:
@@ -62,3 +63,16 @@ def test_prefix_ranges_agree_with_a_scan(keys: list[str], prefixes: list[str]) -
         got = sorted((table.key(row), int(table.payloads[row])) for row in range(first, end))
         expected = sorted({(key, number) for number, key in enumerate(keys) if key.startswith(prefix)})
         assert got == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=40))
+def test_offsets_stored_as_lengths_read_back_as_older_tables_stored_them(strings: list[bytes]) -> None:
+    """Tables keep string offsets as narrowed lengths; a table that stored the offsets reads the same."""
+    offsets = np.concatenate(([0], np.cumsum([len(s) for s in strings], dtype=np.int64))).astype(np.int64)
+    lengths = lengths_of(offsets)
+    assert lengths.dtype == (np.uint16 if any(len(s) > 255 for s in strings) else np.uint8)
+    assert offsets_from({"key_lengths": lengths}, "key").tolist() == offsets.tolist()
+    assert offsets_from({"key_offsets": offsets}, "key").tolist() == offsets.tolist()
+    assert narrow(np.array([-1, 2**31 - 1])).dtype == np.int32
+    assert narrow(np.array([0, 2**32])).dtype == np.int64

@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from zhisou.suggest.keys import MAX_CHARS, completion_keys, normalize, one_edit_away, prefix_forms
-from zhisou.suggest.table import PrefixTable, pack_arrays, unpack_arrays
+from zhisou.suggest.table import PrefixTable, lengths_of, narrow, offsets_from, pack_arrays, unpack_arrays
 
 SOURCES = ("query", "title", "tag", "word")  # a tie in weight between sources is broken in this order
 TIER = {"query": 0, "title": 1, "tag": 1, "word": 2}
@@ -94,11 +94,11 @@ class Completer:
             {
                 "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
                 "text_blob": np.frombuffer(b"".join(texts), dtype=np.uint8),
-                "text_offsets": np.cumsum([0, *map(len, texts)], dtype=np.int64),
+                "text_lengths": narrow(np.array([len(text) for text in texts], dtype=np.int64)),
                 "source": np.array([SOURCES.index(entry.source) for entry in self.entries], dtype=np.uint8),
                 "weight": np.array([entry.weight for entry in self.entries], dtype=np.float64),
                 "key_blob": self.table.blob,
-                "key_offsets": self.table.offsets,
+                "key_lengths": lengths_of(self.table.offsets),
                 "key_payloads": self.table.payloads,
             }
         )
@@ -112,9 +112,9 @@ class StoredCompleter:
     def __init__(self, raw: np.ndarray, denies: Callable[[str], bool]) -> None:
         arrays = unpack_arrays(raw)
         self.meta = json.loads(bytes(arrays["meta"]))
-        self.text_blob, self.text_offsets = arrays["text_blob"], arrays["text_offsets"]
+        self.text_blob, self.text_offsets = arrays["text_blob"], offsets_from(arrays, "text")
         self.source, self.weight = arrays["source"], arrays["weight"]
-        self.table = PrefixTable(arrays["key_blob"], arrays["key_offsets"], arrays["key_payloads"])
+        self.table = PrefixTable(arrays["key_blob"], offsets_from(arrays, "key"), arrays["key_payloads"])
         self.denies = denies
 
     def __len__(self) -> int:

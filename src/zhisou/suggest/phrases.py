@@ -42,7 +42,7 @@ from zhisou.schema import Schema
 from zhisou.search.hits import CardFields
 from zhisou.suggest.complete import KEYS_PER_ENTRY, SOURCES, Entry, rank
 from zhisou.suggest.keys import MAX_CHARS, completion_keys, normalize
-from zhisou.suggest.table import PrefixTable, narrow, pack_arrays, unpack_arrays
+from zhisou.suggest.table import PrefixTable, lengths_of, narrow, offsets_from, pack_arrays, unpack_arrays
 
 MIN_WORD_DOCS = 2  # a word is offered when the index holds it in this many documents
 MAX_WORDS = 200_000  # per segment, the most frequent
@@ -150,13 +150,13 @@ def build_table(counts: np.ndarray, blob: np.ndarray, words: Counter[str]) -> np
     return pack_arrays(
         {
             "text_blob": np.frombuffer(b"".join(texts), dtype=np.uint8),
-            "text_offsets": _offsets(len(text) for text in texts),
+            "text_lengths": narrow(np.fromiter((len(text) for text in texts), dtype=np.int64, count=len(texts))),
             "source": np.array([_SOURCE_NUMBER[entry.source] for entry, _ in entries], dtype=np.uint8),
             "weight": narrow(np.array([entry.weight for entry, _ in entries], dtype=np.int64)),
             "doc_offsets": _offsets(len(docs) for docs in doc_lists),
             "docs": np.array([doc for docs in doc_lists for doc in docs], dtype=np.int32),
             "key_blob": key_table.blob,
-            "key_offsets": key_table.offsets,
+            "key_lengths": lengths_of(key_table.offsets),
             "key_payloads": key_table.payloads,
         }
     )
@@ -203,10 +203,10 @@ class SegmentPhrases:
 
     def __init__(self, raw: np.ndarray) -> None:
         arrays = unpack_arrays(raw)
-        self.text_blob, self.text_offsets = arrays["text_blob"], arrays["text_offsets"]
+        self.text_blob, self.text_offsets = arrays["text_blob"], offsets_from(arrays, "text")
         self.source, self.weight = arrays["source"], arrays["weight"]
         self.doc_offsets, self.docs = arrays["doc_offsets"], arrays["docs"]
-        self.keys = PrefixTable(arrays["key_blob"], arrays["key_offsets"], arrays["key_payloads"])
+        self.keys = PrefixTable(arrays["key_blob"], offsets_from(arrays, "key"), arrays["key_payloads"])
 
     @classmethod
     def of(cls, segment: SegmentReader, fields: PhraseFields) -> SegmentPhrases:

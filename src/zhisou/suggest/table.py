@@ -68,6 +68,24 @@ def narrow(values: np.ndarray) -> np.ndarray:
     return values
 
 
+def lengths_of(offsets: np.ndarray) -> np.ndarray:
+    """Offsets stored as the lengths between them (narrowed: a byte each for short strings);
+    ``offsets_from`` turns them back."""
+    return narrow(np.diff(np.asarray(offsets, dtype=np.int64)))
+
+
+def offsets_from(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """The offsets array ``name`` of a packed table: summed from ``<name>_lengths`` (tables
+    written since 2026-12-02 afternoon; held in memory, 8 bytes a string), or ``<name>_offsets``
+    as older tables stored it."""
+    lengths = arrays.get(f"{name}_lengths")
+    if lengths is None:
+        return arrays[f"{name}_offsets"]
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, dtype=np.int64, out=offsets[1:])
+    return offsets
+
+
 def _pack(strings: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.zeros(len(strings) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(s) for s in strings], dtype=np.int64)
