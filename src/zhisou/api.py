@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zhisou.errors import DocumentError, IndexExistsError, ZhisouError
+from zhisou.index.codec import CODEC_VERSION
 from zhisou.index.directory import atomic_write_bytes, fsync_directory
 from zhisou.index.manifest import Manifest, load_latest, manifest_generations
 from zhisou.index.reader import IndexReader
@@ -269,6 +270,8 @@ class Index:
             "documents": reader.doc_count,
             "deleted": sum(s.del_count for s in manifest.segments),
             "segments": len(manifest.segments),
+            # Segments of an older codec (read through index/legacy.py): ``optimize`` rewrites them.
+            "old_codec_segments": sum(segment.meta.codec != CODEC_VERSION for segment in reader.segments),
             "terms": reader.distinct_live_terms(),  # distinct (field, term) keys of live documents
             "size_bytes": size,
             "fields": [

@@ -41,6 +41,9 @@ def stats(index: IndexOption = Path(DEFAULT_INDEX), as_json: JsonOption = False)
             table.add_row(key, f"{info[key]:,}" if isinstance(info[key], int) else escape(str(info[key])))
         table.add_row("size", f"{info['size_bytes'] / 1e6:.2f} MB")
         table.add_row("fields", escape(", ".join(f"{f['name']}:{f['type']}" for f in info["fields"])))
+        if info["old_codec_segments"]:
+            old = info["old_codec_segments"]
+            table.add_row("codec", f"{old} segment(s) of an older codec: `zhisou optimize` rewrites them")
         out.print(table)
 
     run(action)

@@ -24,6 +24,7 @@ import numpy as np
 from zhisou.errors import CorruptIndexError
 
 CODEC_VERSION = 3  # 3: packed postings and positions (index/postings.py); 2: int32 arrays
+READABLE_CODECS = (2, 3)  # codec 2 segments are re-encoded in memory on open (index/legacy.py)
 HEADER_MAGIC = b"ZHSH"
 FOOTER_MAGIC = b"ZHSF"
 _HEADER = struct.Struct("<4sHH8s16s")
@@ -57,10 +58,13 @@ def has_header(path: Path) -> bool:
         return False
 
 
-def check_frame(path: Path, raw: np.ndarray, suffix: str, uid: bytes, crc: int | None) -> np.ndarray:
+def check_frame(
+    path: Path, raw: np.ndarray, suffix: str, uid: bytes, crc: int | None, codecs: tuple[int, ...] = (CODEC_VERSION,)
+) -> np.ndarray:
     """The payload of a mapped (or read) file, after checking its header and footer: the
-    magic numbers, the component, the segment uid, the payload length and, when given, that
-    the footer's checksum is the one the manifest recorded. Raises ``CorruptIndexError``."""
+    magic numbers, a codec version among ``codecs`` (the segment's), the component, the segment
+    uid, the payload length and, when given, that the footer's checksum is the one the manifest
+    recorded. Raises ``CorruptIndexError``."""
     size = raw.shape[0]
     if size < FRAME_BYTES:
         raise CorruptIndexError(f"{path}: {size} bytes, too short to be an index file; the index is damaged")
@@ -68,8 +72,9 @@ def check_frame(path: Path, raw: np.ndarray, suffix: str, uid: bytes, crc: int |
     end_magic, found_crc, payload = _FOOTER.unpack(raw[size - FOOTER_BYTES :].tobytes())
     if magic != HEADER_MAGIC or end_magic != FOOTER_MAGIC:
         raise CorruptIndexError(f"{path}: header or footer damaged; the index is damaged (restore it or rebuild)")
-    if version != CODEC_VERSION:
-        raise CorruptIndexError(f"{path}: codec version {version}, expected {CODEC_VERSION}; rebuild the index")
+    if version not in codecs:
+        expected = " or ".join(map(str, codecs))
+        raise CorruptIndexError(f"{path}: codec version {version}, expected {expected}; the index is damaged or newer")
     if found_suffix.rstrip(b"\0") != suffix.encode("ascii") or found_uid != uid:
         raise CorruptIndexError(f"{path}: this file belongs to another segment or component; the index is damaged")
     if payload != size - FRAME_BYTES:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from zhisou.errors import CorruptIndexError
-from zhisou.index.codec import FOOTER_BYTES, check_frame, frame
+from zhisou.index.codec import FOOTER_BYTES, READABLE_CODECS, check_frame, frame
 from zhisou.index.directory import atomic_write_bytes
 
 SUFFIX = "del"
@@ -30,7 +30,7 @@ def read_live(path: Path, doc_count: int, uid: bytes, crc: int) -> np.ndarray:
         raw = np.fromfile(path, dtype=np.uint8)
     except FileNotFoundError as exc:
         raise CorruptIndexError(f"{path} is missing; restore it from a backup or rebuild the index") from exc
-    packed = check_frame(path, raw, SUFFIX, uid, crc)
+    packed = check_frame(path, raw, SUFFIX, uid, crc, READABLE_CODECS)  # one layout in every codec
     if zlib.crc32(raw[: raw.shape[0] - FOOTER_BYTES].tobytes()) != crc:
         raise CorruptIndexError(f"{path}: checksum mismatch; the deletes of this segment are damaged")
     if packed.size != (doc_count + 7) // 8:

@@ -18,12 +18,16 @@ from typing import Any, Protocol, TypeVar
 
 from zhisou._version import __version__
 from zhisou.errors import CorruptIndexError, IndexNotFoundError
+from zhisou.index.codec import CODEC_VERSION
 from zhisou.index.directory import atomic_write_bytes
 from zhisou.index.segment import SegmentMeta
 
 FORMAT = "zhisou-index"
 FORMAT_VERSION = 3
 CODEC = "zhisou3"
+# Older formats this version still opens, with the codec their segments were written in: a
+# format-2 index's segments are codec 2 (``index/legacy.py``); its next commit is format 3.
+_READABLE_FORMATS = {(FORMAT_VERSION, CODEC): CODEC_VERSION, (2, "zhisou2"): 2}
 _OPEN_ATTEMPTS = 20
 _MANIFEST_RE = re.compile(r"^manifest_(\d+)\.json$")
 
@@ -73,17 +77,18 @@ class Manifest:
             data = json.loads(raw)
             if not isinstance(data, dict) or data.get("format") != FORMAT:
                 raise CorruptIndexError(f"{source}: not a zhisou manifest (damaged, or not written by zhisou)")
-            if data.get("format_version") != FORMAT_VERSION or data.get("codec") != CODEC:
+            segment_codec = _READABLE_FORMATS.get((data.get("format_version"), data.get("codec")))
+            if segment_codec is None:
                 raise CorruptIndexError(
                     f"{source}: index format {data.get('format_version')}/{data.get('codec')} is not supported "
-                    f"by zhisou {__version__} (expects {FORMAT_VERSION}/{CODEC}); rebuild the index"
+                    f"by zhisou {__version__} (it reads 3/zhisou3 and 2/zhisou2); rebuild the index"
                 )
             if not checksum_matches(data):
                 raise CorruptIndexError(f"{source}: manifest checksum mismatch; the index is damaged (restore it)")
             return cls(
                 generation=int(data["generation"]),
                 schema=data["schema"],
-                segments=tuple(SegmentMeta.from_dict(s) for s in data["segments"]),
+                segments=tuple(SegmentMeta.from_dict(s, segment_codec) for s in data["segments"]),
                 settings=dict(data.get("settings", {})),
                 user_data=dict(data.get("user_data", {})),
             )

@@ -10,6 +10,7 @@ a component it does not know (the index was written by a newer zhisou) rather th
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import enum
 import re
 import uuid
@@ -19,21 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from zhisou.index.codec import CODEC_VERSION, READABLE_CODECS
 
-class Component(enum.Enum):
-    """The files every segment holds; file names are ``<segment>.<suffix>``."""
 
-    TERM_KEYS = ("tdk", np.uint8)  # sorted term keys ``field \x1f term`` (UTF-8), concatenated
-    TERM_OFFSETS = ("tdo", np.uint32)  # start of each key in TERM_KEYS, plus the end
-    TERM_INFO = ("tdi", np.uint32)  # per term: postings start, doc freq, positions start (in words)
-    POSTINGS = ("pst", np.uint32)  # per term: doc ids and frequencies in packed blocks (index/postings.py)
-    POSITIONS = ("pos", np.uint32)  # per term: the positions of its postings in packed blocks
-    LENGTHS = ("len", np.uint32)  # tokens per (text field, doc), field-major
-    COLUMNS = ("col", np.float64)  # date/number values per (column field, doc); NaN = missing
-    STORE = ("sto", np.uint8)  # stored fields: zlib-compressed JSON blocks
-    STORE_INDEX = ("sti", np.int64)  # start of each stored block, plus the end
-    IDS = ("ids", np.uint8)  # document ids (UTF-8), concatenated in doc order
-    ID_OFFSETS = ("ido", np.int64)  # start of each id in IDS, plus the end
+class _FileKind:
+    """What a required component's ``(suffix, dtype)`` value says."""
+
+    value: tuple[str, type]
 
     @property
     def suffix(self) -> str:
@@ -49,6 +42,45 @@ class Component(enum.Enum):
     @property
     def required(self) -> bool:
         return True
+
+
+class Component(_FileKind, enum.Enum):
+    """The files every segment of the current codec holds; file names are ``<segment>.<suffix>``."""
+
+    TERM_KEYS = ("tdk", np.uint8)  # sorted term keys ``field \x1f term`` (UTF-8), concatenated
+    TERM_OFFSETS = ("tdo", np.uint32)  # start of each key in TERM_KEYS, plus the end
+    TERM_INFO = ("tdi", np.uint32)  # per term: postings start, doc freq, positions start (in words)
+    POSTINGS = ("pst", np.uint32)  # per term: doc ids and frequencies in packed blocks (index/postings.py)
+    POSITIONS = ("pos", np.uint32)  # per term: the positions of its postings in packed blocks
+    LENGTHS = ("len", np.uint32)  # tokens per (text field, doc), field-major
+    COLUMNS = ("col", np.float64)  # date/number values per (column field, doc); NaN = missing
+    STORE = ("sto", np.uint8)  # stored fields: zlib-compressed JSON blocks
+    STORE_INDEX = ("sti", np.int64)  # start of each stored block, plus the end
+    IDS = ("ids", np.uint8)  # document ids (UTF-8), concatenated in doc order
+    ID_OFFSETS = ("ido", np.int64)  # start of each id in IDS, plus the end
+
+
+class Codec2Component(_FileKind, enum.Enum):
+    """The files of a codec-2 segment (2026-12-01) that differ from codec 3's: the term
+    dictionary's numbers as i64, postings as plain i32 arrays (``index/legacy.py`` reads them);
+    its other files are ``Component``'s."""
+
+    TERM_OFFSETS = ("tdo", np.int64)
+    TERM_INFO = ("tdi", np.int64)  # per term: postings start, doc freq, positions start (in values)
+    DOCS = ("doc", np.int32)  # segment-local doc ids, ascending within a term
+    FREQS = ("frq", np.int32)  # the term frequency of each posting
+    POSITIONS = ("pos", np.int32)  # the positions of every posting, in posting order
+
+
+CODEC2_SHARED = (
+    Component.TERM_KEYS,
+    Component.LENGTHS,
+    Component.COLUMNS,
+    Component.STORE,
+    Component.STORE_INDEX,
+    Component.IDS,
+    Component.ID_OFFSETS,
+)
 
 
 @dataclass(frozen=True)
@@ -108,7 +140,7 @@ class ComponentProducer:
         return {}
 
 
-SegmentComponent = Component | OptionalComponent
+SegmentComponent = Component | Codec2Component | OptionalComponent
 OPTIONAL_COMPONENTS: dict[str, OptionalComponent] = {}
 _SUFFIX = re.compile(r"[a-z0-9]{2,8}")
 
@@ -133,8 +165,8 @@ def register_component(component: OptionalComponent) -> OptionalComponent:
 def components_of(meta: SegmentMeta) -> list[SegmentComponent]:
     """The components a segment holds: every required one, then its optional ones by suffix.
     Raises ``ValueError`` for a file of a kind this version does not know."""
-    out: list[SegmentComponent] = list(Component)
-    core = {c.suffix for c in Component}
+    out: list[SegmentComponent] = list(Component) if meta.codec == CODEC_VERSION else [*CODEC2_SHARED, *Codec2Component]
+    core = {c.suffix for c in out}
     for suffix in sorted(set(meta.files) - core):
         component = OPTIONAL_COMPONENTS.get(suffix)
         if component is None:
@@ -205,6 +237,7 @@ class SegmentMeta:
     fields: dict[str, Any] = field(default_factory=dict)
     uid: str = ""  # 16 random bytes, hex: every file's header carries them
     del_crc32: int = 0  # checksum of the deletes file of ``del_gen``
+    codec: int = CODEC_VERSION  # the layout of its files: 3, or 2 (read through ``index/legacy.py``)
 
     @property
     def uid_bytes(self) -> bytes:
@@ -222,7 +255,7 @@ class SegmentMeta:
         return names
 
     def with_deletes(self, del_gen: int, del_count: int, del_crc32: int) -> SegmentMeta:
-        return SegmentMeta(self.name, self.doc_count, self.files, del_gen, del_count, self.fields, self.uid, del_crc32)
+        return dataclasses.replace(self, del_gen=del_gen, del_count=del_count, del_crc32=del_crc32)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -234,10 +267,13 @@ class SegmentMeta:
             "del_crc32": self.del_crc32,
             "fields": self.fields,
             "files": {key: {"size": info.size, "crc32": info.crc32} for key, info in self.files.items()},
+            "codec": self.codec,
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SegmentMeta:
+    def from_dict(cls, data: dict[str, Any], codec: int = CODEC_VERSION) -> SegmentMeta:
+        """``codec``: the segment's codec when ``data`` names none (a manifest of format 2
+        names none: all its segments are codec 2)."""
         meta = cls(
             name=str(data["name"]),
             doc_count=int(data["doc_count"]),
@@ -247,7 +283,13 @@ class SegmentMeta:
             fields=dict(data.get("fields", {})),
             uid=str(data["uid"]),
             del_crc32=int(data.get("del_crc32", 0)),
+            codec=int(data.get("codec", codec)),
         )
+        if meta.codec not in READABLE_CODECS:
+            raise ValueError(
+                f"segment {meta.name}: codec {meta.codec} is not one this zhisou reads {READABLE_CODECS}; "
+                "open the index with the zhisou that wrote it, or rebuild it"
+            )
         if not all(_SUFFIX.fullmatch(suffix) for suffix in meta.files):
             raise ValueError(f"segment {meta.name}: a file suffix is not 2-8 lower-case letters or digits")
         if len(meta.uid) != 32 or not 0 <= meta.del_count <= meta.doc_count or meta.doc_count < 0:

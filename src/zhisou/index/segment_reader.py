@@ -14,12 +14,20 @@ import numpy as np
 from zhisou.analysis.tokenizers import is_single_chinese_character
 from zhisou.errors import CorruptIndexError, ZhisouError
 from zhisou.index import termdict
-from zhisou.index.codec import check_frame, file_crc
+from zhisou.index.codec import CODEC_VERSION, check_frame, file_crc
 from zhisou.index.deletes import read_live
 from zhisou.index.docstore import BLOCK_DOCS, DocStoreReader
 from zhisou.index.idpages import IdPages
+from zhisou.index.legacy import transcode
 from zhisou.index.postings import decode_positions, decode_postings
-from zhisou.index.segment import Component, SegmentComponent, SegmentMeta, components_of, deletes_file_name
+from zhisou.index.segment import (
+    Codec2Component,
+    Component,
+    SegmentComponent,
+    SegmentMeta,
+    components_of,
+    deletes_file_name,
+)
 from zhisou.index.termdict import FIELD_SEPARATOR, TermDictionary
 
 _EMPTY_I32 = np.empty(0, dtype=np.int32)
@@ -45,7 +53,9 @@ def map_component(path: Path, component: SegmentComponent, meta: SegmentMeta) ->
         raise CorruptIndexError(f"{path}: size {actual} bytes, manifest says {expected_size}; the index is damaged")
     # A plain ndarray view of the map: slicing it avoids np.memmap's per-call overhead.
     raw = np.asarray(np.memmap(path, dtype=np.uint8, mode="r")) if actual else np.zeros(0, dtype=np.uint8)
-    payload = check_frame(path, raw, component.suffix, meta.uid_bytes, meta.files[component.suffix].crc32)
+    payload = check_frame(
+        path, raw, component.suffix, meta.uid_bytes, meta.files[component.suffix].crc32, (meta.codec,)
+    )
     if payload.shape[0] % component.dtype.itemsize:
         raise CorruptIndexError(f"{path}: {payload.shape[0]} bytes is not a whole number of values")
     return payload.view(component.dtype)
@@ -96,9 +106,11 @@ class SegmentReader:
             if component.suffix not in meta.files:
                 raise CorruptIndexError(f"segment {meta.name}: manifest lists no {component.suffix} file")
             arrays[component] = map_component(self.path(component), component, meta)
-        self._arrays = arrays
         if sum(info.size for info in meta.files.values()) <= VERIFY_ON_OPEN_BYTES:
             self.verify()
+        if meta.codec != CODEC_VERSION:
+            arrays = transcode(arrays, meta, self.path)
+        self._arrays = arrays
         self._check_structure()
         # Optional components by suffix; rows that belong to documents as a (rows, width) matrix.
         self.optional: dict[str, np.ndarray] = {}
@@ -347,7 +359,8 @@ class SegmentReader:
 
     def damaged(self, error: CorruptIndexError) -> CorruptIndexError:
         """``error``, raised by a compiled loop reading this segment's postings, naming the file."""
-        return CorruptIndexError(f"{self.path(Component.POSTINGS)}: {error}")
+        postings = Component.POSTINGS if self.meta.codec == CODEC_VERSION else Codec2Component.DOCS
+        return CorruptIndexError(f"{self.path(postings)}: {error}")
 
     def check_postings(self) -> None:
         """Decode every term's postings and positions (``zhisou check``): a damaged block

@@ -32,6 +32,25 @@ FIELD_SEPARATOR = b"\x1f"
 NEXT_SEPARATOR = b"\x20"  # the byte after the separator: keys below field + it are the field's
 
 
+def posting_lengths(
+    keys: list[bytes], counts: np.ndarray, docs: np.ndarray, lengths: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    """The field length of each posting's document (0 in a field without ``lengths``), for
+    terms of ``keys`` in ascending order with ``counts`` postings each."""
+    out = np.zeros(len(docs), dtype=np.int64)
+    ends = np.cumsum(counts)
+    first = 0
+    while first < len(keys):  # keys sort by field first: one run per field
+        field = keys[first].split(FIELD_SEPARATOR, 1)[0]
+        stop = bisect.bisect_left(keys, field + NEXT_SEPARATOR, first)
+        values = lengths.get(field.decode(errors="replace"))
+        if values is not None:
+            low, high = int(ends[first] - counts[first]), int(ends[stop - 1])
+            out[low:high] = values[docs[low:high]]
+        first = stop
+    return out
+
+
 class _ComponentFile:
     """One component's framed file (see ``codec``), written as arrays or bytes."""
 
@@ -93,28 +112,15 @@ class SegmentWriter:
         self._key_lengths.append(np.fromiter((len(k) for k in keys), dtype=np.int64, count=len(keys)))
         counts = np.asarray(counts, dtype=np.int64)
         docs = np.asarray(docs, dtype=np.int64)
-        post_words, post_starts = encode_postings(counts, docs, freqs, self._posting_lengths(keys, counts, docs))
+        post_words, post_starts = encode_postings(
+            counts, docs, freqs, posting_lengths(keys, counts, docs, self._lengths)
+        )
         pos_words, pos_starts = encode_positions(freqs, positions, counts)
         self._term_info.append(np.column_stack((post_starts + self._postings, counts, pos_starts + self._positions)))
         self._files[Component.POSTINGS].write(post_words)
         self._files[Component.POSITIONS].write(pos_words)
         self._postings += len(post_words)
         self._positions += len(pos_words)
-
-    def _posting_lengths(self, keys: list[bytes], counts: np.ndarray, docs: np.ndarray) -> np.ndarray:
-        """The field length of each posting's document (0 in a field without lengths)."""
-        out = np.zeros(len(docs), dtype=np.int64)
-        ends = np.cumsum(counts)
-        first = 0
-        while first < len(keys):  # keys sort by field first: one run per field
-            field = keys[first].split(FIELD_SEPARATOR, 1)[0]
-            stop = bisect.bisect_left(keys, field + NEXT_SEPARATOR, first)
-            values = self._lengths.get(field.decode(errors="replace"))
-            if values is not None:
-                low, high = int(ends[first] - counts[first]), int(ends[stop - 1])
-                out[low:high] = values[docs[low:high]]
-            first = stop
-        return out
 
     def terms(self) -> SegmentTerms:
         """The terms added so far, with their document frequencies (for producers' ``derive``)."""
