@@ -33,6 +33,11 @@ FLOOR_BINS = 64 << FLOOR_MANTISSA_BITS
 # posting's contribution; summed in another order the two may differ in the last bit. The bounds
 # are raised by this factor so that rounding never lets a bound fall below a score.
 BOUND_SLACK = 1.0 + 1e-12
+# Term-at-a-time scores a segment in windows of this many documents, every term's blocks of one
+# window before the next (as Lucene's BooleanScorer does in windows of 2,048): the scores and
+# lengths a window touches (~0.8 MB) stay in the core's cache instead of streaming a segment's
+# worth of them from memory once per term.
+TAAT_WINDOW = 1 << 14
 
 
 @kernel
@@ -52,6 +57,7 @@ def accumulate(
     scores: np.ndarray,
     touched: np.ndarray,
     n_touched: int,
+    window: int = TAAT_WINDOW,
 ) -> int:
     """Add the contributions of every query term one segment (of ``n_docs`` documents) holds.
 
@@ -62,53 +68,78 @@ def accumulate(
     filters; not looking it up when every document may saves 12 % of this loop at 1M); returns the new
     number of entries in ``touched``, which needs one slot more than documents can be touched.
     Each decoded doc id is checked against ``n_docs`` before it is used (a predictable branch).
+    Blocks are taken ``window`` documents at a time (``TAAT_WINDOW``): a block goes with the
+    window its first document falls in, so a document's contributions may add up in another
+    term order than one term after another would (equal to rounding).
     """
-    for t in range(ranges.shape[0]):
-        weight = weights[t]
-        count = ranges[t, 1]
-        if weight == 0.0 or count == 0:
-            continue
-        field_lengths = lengths[rows[field_of[t]]]
-        slope = norm_slopes[field_of[t]]
-        norm_base = norm_bases[field_of[t]]
-        start = ranges[t, 0]
-        for block in range((count + BLOCK - 1) // BLOCK):
-            # The block's doc gaps and frequencies are decoded as they are scored: two 64-bit
-            # windows slide along their words (see ``postings.unpack``), no buffer between.
-            size, data, doc_width, freq_width, local = block_at(postings, start, count, block)
-            doc_mask = (np.uint64(1) << np.uint64(doc_width)) - np.uint64(1)
-            freq_mask = (np.uint64(1) << np.uint64(freq_width)) - np.uint64(1)
-            doc_at = data
-            freq_at = data + ((size * doc_width + 31) >> 5)
-            doc_window = np.uint64(0)
-            freq_window = np.uint64(0)
-            doc_held = 0
-            freq_held = 0
-            for _ in range(size):
-                if doc_held < doc_width:
-                    doc_window |= np.uint64(postings[doc_at]) << np.uint64(doc_held)
-                    doc_at += 1
-                    doc_held += 32
-                local += np.int64(doc_window & doc_mask) + 1
-                doc_window >>= np.uint64(doc_width)
-                doc_held -= doc_width
-                if freq_held < freq_width:
-                    freq_window |= np.uint64(postings[freq_at]) << np.uint64(freq_held)
-                    freq_at += 1
-                    freq_held += 32
-                tf = float(np.int64(freq_window & freq_mask) + 1)
-                freq_window >>= np.uint64(freq_width)
-                freq_held -= freq_width
-                if local >= n_docs:  # predictable: the one check of a decoded id before use
-                    raise CorruptIndexError("a postings block names a document outside its segment; restore or rebuild")
-                doc = base + local
-                if filtered and not allowed[doc]:
-                    continue
-                contribution = weight * tf / (tf + norm_base + slope * field_lengths[local])
-                # Branch-free first-touch bookkeeping: whether a doc is new is unpredictable.
-                touched[n_touched] = doc
-                n_touched += scores[doc] == 0.0
-                scores[doc] += contribution
+    n_terms = ranges.shape[0]
+    next_block = np.zeros(n_terms, dtype=np.int64)
+    for window_end in range(window, n_docs + window, window):
+        last_window = window_end >= n_docs
+        for t in range(n_terms):
+            weight = weights[t]
+            count = ranges[t, 1]
+            if weight == 0.0 or count == 0:
+                continue
+            start = ranges[t, 0]
+            n_blocks = (count + BLOCK - 1) // BLOCK
+            block = next_block[t]
+            if block == n_blocks:
+                continue
+            if n_blocks > 1 and (start < 0 or start + SKIP_WORDS * n_blocks >= postings.shape[0]):
+                raise CorruptIndexError("postings point outside their file; the index is damaged (restore or rebuild)")
+            field_lengths = lengths[rows[field_of[t]]]
+            slope = norm_slopes[field_of[t]]
+            norm_base = norm_bases[field_of[t]]
+            while block < n_blocks:
+                # A block whose first doc lies past this window waits for the next window (its
+                # skip row names the doc before it); the last window takes every block left.
+                if (
+                    block > 0
+                    and not last_window
+                    and np.int64(np.int32(postings[start + SKIP_WORDS * (block - 1)])) + 1 >= window_end
+                ):
+                    break
+                # The block's doc gaps and frequencies are decoded as they are scored: two 64-bit
+                # windows slide along their words (see ``postings.unpack``), no buffer between.
+                size, data, doc_width, freq_width, local = block_at(postings, start, count, block)
+                block += 1
+                doc_mask = (np.uint64(1) << np.uint64(doc_width)) - np.uint64(1)
+                freq_mask = (np.uint64(1) << np.uint64(freq_width)) - np.uint64(1)
+                doc_at = data
+                freq_at = data + ((size * doc_width + 31) >> 5)
+                doc_window = np.uint64(0)
+                freq_window = np.uint64(0)
+                doc_held = 0
+                freq_held = 0
+                for _ in range(size):
+                    if doc_held < doc_width:
+                        doc_window |= np.uint64(postings[doc_at]) << np.uint64(doc_held)
+                        doc_at += 1
+                        doc_held += 32
+                    local += np.int64(doc_window & doc_mask) + 1
+                    doc_window >>= np.uint64(doc_width)
+                    doc_held -= doc_width
+                    if freq_held < freq_width:
+                        freq_window |= np.uint64(postings[freq_at]) << np.uint64(freq_held)
+                        freq_at += 1
+                        freq_held += 32
+                    tf = float(np.int64(freq_window & freq_mask) + 1)
+                    freq_window >>= np.uint64(freq_width)
+                    freq_held -= freq_width
+                    if local >= n_docs:  # predictable: the one check of a decoded id before use
+                        raise CorruptIndexError(
+                            "a postings block names a document outside its segment; restore or rebuild"
+                        )
+                    doc = base + local
+                    if filtered and not allowed[doc]:
+                        continue
+                    contribution = weight * tf / (tf + norm_base + slope * field_lengths[local])
+                    # Branch-free first-touch bookkeeping: whether a doc is new is unpredictable.
+                    touched[n_touched] = doc
+                    n_touched += scores[doc] == 0.0
+                    scores[doc] += contribution
+            next_block[t] = block
     return n_touched
 
 
