@@ -352,3 +352,49 @@ def test_stats_count_distinct_live_terms_across_segments(tmp_path: Path) -> None
     index.optimize()
     merged = index.searcher().reader.segments
     assert len(merged) == 1 and counted == len(merged[0].terms) == index.stats()["terms"]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    sizes=st.lists(st.sampled_from([1, 5, 15, 16, 17, 32, 47, 48]), min_size=2, max_size=5),
+    deleted=st.sets(st.integers(0, 200), max_size=12),
+)
+def test_merges_keep_every_stored_document_whether_blocks_are_copied_or_rewritten(
+    tmp_path_factory: pytest.TempPathFactory, sizes: list[int], deleted: set[int]
+) -> None:
+    """A merge copies a source's compressed blocks of 16 documents as they are when the source has
+    no deletes and the merged output stands at a block boundary, and re-encodes documents
+    otherwise (deletes, sizes that are not multiples of 16 shifting later sources): either way
+    every live document keeps its stored fields, in order."""
+    docs = [
+        {"id": f"d{i}", "title": f"标题 {i}", "body": f"body {i} " + "词" * (i % 7), "tags": [str(i % 3)]}
+        for i in range(sum(sizes))
+    ]
+    index = Index.create(tmp_path_factory.mktemp("merge") / "ix")
+    start = 0
+    for size in sizes:
+        index.add(docs[start : start + size])
+        index.writer.commit(merge=False)
+        start += size
+    index.delete([f"d{i}" for i in deleted if i < len(docs)])
+    index.commit()
+    index.optimize()
+    reader = index.searcher().reader
+    assert len(reader.segments) == 1
+    live = [doc for i, doc in enumerate(docs) if i not in deleted]
+    assert reader.all_doc_ids() == [doc["id"] for doc in live]
+    for doc in live:
+        stored = index.get(str(doc["id"]))
+        assert stored is not None and {key: stored[key] for key in doc} == doc
+    index.close()
+
+
+def test_a_compressed_block_between_block_starts_is_refused(tmp_path: Path) -> None:
+    from zhisou.index.docstore import encode_block, encode_doc
+    from zhisou.index.segment_writer import SegmentWriter
+
+    writer = SegmentWriter(tmp_path, "seg_00000000000000aa", 17)
+    block = encode_block([encode_doc({"id": str(i)}) for i in range(16)])
+    with pytest.raises(ValueError, match="between block starts"):
+        writer.finish(np.zeros((0, 17), dtype=np.uint32), np.zeros((0, 17)), [encode_doc({"id": "x"}), block], [], {})
+    writer.abort()

@@ -38,15 +38,31 @@ class DocStoreReader:
         self._offsets = offsets
         self._block = lru_cache(maxsize=16)(self._read_block)
 
-    def _read_block(self, block: int) -> list[dict[str, Any]]:
-        raw = self._blob[self._offsets[block] : self._offsets[block + 1]].tobytes()
+    @property
+    def block_count(self) -> int:
+        return self._offsets.shape[0] - 1
+
+    def raw_block(self, block: int) -> bytes:
+        """Block ``block`` compressed as it is stored: a merge copies whole blocks of a source
+        whose files it has checked against their checksums."""
+        return self._blob[self._offsets[block] : self._offsets[block + 1]].tobytes()
+
+    @staticmethod
+    def _inflate(block: int, raw: bytes) -> bytes:
         try:
             inflater = zlib.decompressobj()
             data = inflater.decompress(raw, MAX_BLOCK_BYTES)
-            if inflater.unconsumed_tail or not inflater.eof:
-                raise CorruptIndexError(f"stored block {block} is truncated or too large")
+        except zlib.error:
+            raise CorruptIndexError(f"stored block {block} is unreadable (zlib)") from None
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise CorruptIndexError(f"stored block {block} is truncated or too large")
+        return data
+
+    def _read_block(self, block: int) -> list[dict[str, Any]]:
+        data = self._inflate(block, self._blob[self._offsets[block] : self._offsets[block + 1]].tobytes())
+        try:
             docs = json.loads(data)
-        except (zlib.error, ValueError, RecursionError) as exc:  # JSON and UTF-8 errors are ValueErrors
+        except (ValueError, RecursionError) as exc:  # JSON and UTF-8 errors are ValueErrors
             raise CorruptIndexError(f"stored block {block} is unreadable ({type(exc).__name__})") from None
         if not isinstance(docs, list) or not all(isinstance(doc, dict) for doc in docs):
             raise CorruptIndexError(f"stored block {block} does not hold documents")

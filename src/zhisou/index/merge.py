@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from zhisou.index.docstore import encode_doc
+from zhisou.index.docstore import BLOCK_DOCS, encode_doc
 from zhisou.index.postings import prefer_compiled
 from zhisou.index.segment import ComponentProducer, OptionalComponent, SegmentMeta
 from zhisou.index.segment_reader import SegmentReader
@@ -130,7 +130,7 @@ def merge_segments(
             if column_fields
             else np.empty((0, base), dtype=np.float64)
         )
-        stored = (encode_doc(r.stored(int(doc))) for r, live in zip(readers, lives) for doc in np.flatnonzero(live))
+        stored = _stored(readers, lives)
         ids = (r.doc_id(int(doc)) for r, live in zip(readers, lives) for doc in np.flatnonzero(live))
         optional = _merged_optional(readers, lives)
         for producer in producers:
@@ -139,6 +139,23 @@ def merge_segments(
     except BaseException:
         writer.abort()
         raise
+
+
+def _stored(readers: Sequence[SegmentReader], lives: Sequence[np.ndarray]) -> Iterator[str | bytes]:
+    """Every live document's stored JSON, in merged order. A source without deletes reached at
+    a block boundary of the output hands over its full blocks compressed as they are (no
+    inflating, parsing, encoding and compressing again: most of a merge's time otherwise)."""
+    written = 0
+    for reader, live in zip(readers, lives):
+        docs = np.flatnonzero(live)
+        start = 0
+        if written % BLOCK_DOCS == 0 and len(docs) == reader.doc_count:
+            start = min(reader.doc_count // BLOCK_DOCS, reader.store.block_count) * BLOCK_DOCS
+            for block in range(start // BLOCK_DOCS):
+                yield reader.store.raw_block(block)
+        for doc in docs[start:].tolist():
+            yield encode_doc(reader.stored(doc))
+        written += len(docs)
 
 
 def _merge_batch(

@@ -131,13 +131,15 @@ class SegmentWriter:
         self,
         lengths: np.ndarray,
         columns: np.ndarray,
-        stored_json: Iterable[str],
+        stored_json: Iterable[str | bytes],
         ids: Iterable[str],
         fields: dict[str, Any],
         optional: dict[OptionalComponent, np.ndarray] | None = None,
     ) -> SegmentMeta:
         """Field lengths (field × doc), columns (field × doc), and per document its stored JSON and
-        id; ``optional`` components' payloads (a per-doc one: ``doc_count`` rows)."""
+        id; ``optional`` components' payloads (a per-doc one: ``doc_count`` rows). Among the
+        stored JSON, a ``bytes`` item is a whole compressed block of ``BLOCK_DOCS`` documents
+        (a merge copying a source's blocks), taken only where a block starts."""
         files = self._files
         key_lengths = np.concatenate(self._key_lengths) if self._key_lengths else np.zeros(0, dtype=np.int64)
         key_offsets = np.concatenate(([0], np.cumsum(key_lengths)))
@@ -153,6 +155,13 @@ class SegmentWriter:
         offsets = [0]
         written = 0
         for doc in stored_json:
+            if isinstance(doc, bytes):
+                if block:
+                    raise ValueError(f"segment {self.name}: a stored block handed over between block starts")
+                files[Component.STORE].write(doc)
+                offsets.append(offsets[-1] + len(doc))
+                written += BLOCK_DOCS
+                continue
             block.append(doc)
             if len(block) == BLOCK_DOCS:
                 offsets.append(offsets[-1] + self._write_block(block))
