@@ -18,15 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from zhisou.errors import CorruptIndexError
-from zhisou.index.postings import encode_positions, encode_postings, prefer_compiled
+from zhisou.index.postings import encode_positions, encode_postings, prefer_compiled, sums_before
 from zhisou.index.segment import Codec2Component, Component, SegmentComponent, SegmentMeta
 from zhisou.index.segment_writer import posting_lengths
 
 _U32_LIMIT = 1 << 32
-
-
-def _before(values: np.ndarray) -> np.ndarray:
-    return np.cumsum(values) - values
 
 
 def _require(condition: bool, path: Path, what: str) -> None:
@@ -66,7 +62,7 @@ def transcode(
         "a term with no postings, or with more than the segment has documents",
     )
     _require(
-        bool(np.array_equal(starts, _before(counts))) and int(counts.sum()) == docs.shape[0],
+        bool(np.array_equal(starts, sums_before(counts))) and int(counts.sum()) == docs.shape[0],
         info_path,
         "postings ranges do not tile the postings",
     )
@@ -84,7 +80,7 @@ def transcode(
     per_term = np.add.reduceat(freqs, starts) if n_terms else np.zeros(0, dtype=np.int64)
     positions_path = path_of(Codec2Component.POSITIONS)
     _require(
-        bool(np.array_equal(position_starts, _before(per_term))) and int(freqs.sum()) == positions.shape[0],
+        bool(np.array_equal(position_starts, sums_before(per_term))) and int(freqs.sum()) == positions.shape[0],
         info_path,
         "positions ranges do not tile the positions",
     )

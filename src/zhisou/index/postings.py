@@ -58,7 +58,7 @@ def _words(count: np.ndarray, width: np.ndarray) -> np.ndarray:
 _POWERS = np.uint64(1) << np.arange(64, dtype=np.uint64)
 
 
-def _before(values: np.ndarray) -> np.ndarray:
+def sums_before(values: np.ndarray) -> np.ndarray:
     """For each entry, the sum of the entries before it (where each run starts)."""
     values = np.asarray(values, dtype=np.int64)
     return np.cumsum(values) - values
@@ -149,7 +149,7 @@ def _block_layout(counts: np.ndarray, per_block: int = BLOCK) -> tuple[np.ndarra
     number of values."""
     n_blocks = (counts + per_block - 1) // per_block
     term_of = np.repeat(np.arange(len(counts)), n_blocks)
-    first_block = _before(n_blocks)
+    first_block = sums_before(n_blocks)
     within = np.arange(len(term_of)) - first_block[term_of]
     sizes = np.minimum(per_block, counts[term_of] - within * per_block)
     return n_blocks, term_of, sizes
@@ -172,11 +172,11 @@ def encode_postings(
     if _compiled(len(docs)):
         return _encode_postings_compiled(counts, docs, freqs, np.asarray(lengths, dtype=np.int64))
     n_blocks, term_of, sizes = _block_layout(counts)
-    block_starts = _before(sizes)
+    block_starts = sums_before(sizes)
     block_of = np.repeat(np.arange(len(sizes)), sizes)
     index = np.arange(len(docs)) - block_starts[block_of]
     # Gaps: each doc minus the one before it in its term, minus one (a term's first: the doc itself).
-    term_starts = _before(counts)
+    term_starts = sums_before(counts)
     previous = np.empty_like(docs)
     previous[0] = -1
     previous[1:] = docs[:-1]
@@ -190,13 +190,13 @@ def encode_postings(
     data_words = _words(sizes, doc_width) + _words(sizes, freq_width)
     # Per term: skip rows (more than one block), headers, then the blocks' data.
     head_words = np.where(n_blocks > 1, SKIP_WORDS * n_blocks, 0) + (n_blocks + 1) // 2
-    first_block = _before(n_blocks)
+    first_block = sums_before(n_blocks)
     data_per_term = np.add.reduceat(data_words, first_block)
     term_words = head_words + data_per_term
-    term_start = _before(term_words)
+    term_start = sums_before(term_words)
     out = np.zeros(int(term_words.sum()), dtype=np.uint32)
     # Each block's data offset from its term's start.
-    data_before = _before(data_words)  # data words of all blocks before each, globally
+    data_before = sums_before(data_words)  # data words of all blocks before each, globally
     block_rel = head_words[term_of] + data_before - data_before[first_block[term_of]]
     block_word = term_start[term_of] + block_rel
     within = np.arange(len(sizes)) - first_block[term_of]
@@ -238,7 +238,7 @@ def block_bounds(freqs: np.ndarray, lengths: np.ndarray, block_starts: np.ndarra
     on_front = first | (shifted > before)
     front_tf, front_length, front_block = tf[on_front], length[on_front], block[on_front]
     size = np.bincount(front_block, minlength=n_blocks)
-    rank = np.arange(len(front_block)) - _before(size)[front_block]
+    rank = np.arange(len(front_block)) - sums_before(size)[front_block]
     group = np.where(size[front_block] <= BOUND_POINTS, rank, rank * BOUND_POINTS // size[front_block])
     slot = front_block * BOUND_POINTS + group
     out_tf = np.zeros(n_blocks * BOUND_POINTS, dtype=np.int64)
@@ -259,28 +259,28 @@ def encode_positions(freqs: np.ndarray, positions: np.ndarray, counts: np.ndarra
     positions = np.asarray(positions, dtype=np.int64)
     if _compiled(len(positions)):
         return _encode_positions_compiled(freqs, positions, counts)
-    per_term = np.add.reduceat(freqs, _before(counts))
+    per_term = np.add.reduceat(freqs, sums_before(counts))
     gaps = positions.copy()
-    posting_starts = _before(freqs)
+    posting_starts = sums_before(freqs)
     inner = np.ones(len(positions), dtype=bool)
     inner[posting_starts[freqs > 0]] = False
     gaps[1:][inner[1:]] -= positions[:-1][inner[1:]]
     if len(gaps) and int(gaps.min()) < 0:
         raise ValueError("positions must ascend within a posting and be non-negative")
     n_blocks, term_of, sizes = _block_layout(per_term)
-    block_starts = _before(sizes)
+    block_starts = sums_before(sizes)
     block_of = np.repeat(np.arange(len(sizes)), sizes)
     index = np.arange(len(gaps)) - block_starts[block_of]
     widths = _widths(gaps, block_starts)
-    first_block = _before(n_blocks)
+    first_block = sums_before(n_blocks)
     head_words = (n_blocks + 3) // 4
     data_words = _words(sizes, widths)
     term_words = head_words + np.add.reduceat(data_words, first_block) if len(sizes) else head_words
-    term_start = _before(term_words)
+    term_start = sums_before(term_words)
     out = np.zeros(int(term_words.sum()), dtype=np.uint32)
     within = np.arange(len(sizes)) - first_block[term_of]
     np.add.at(out, term_start[term_of] + (within >> 2), (widths << (8 * (within & 3))).astype(np.uint32))
-    data_before = _before(data_words)
+    data_before = sums_before(data_words)
     block_word = term_start[term_of] + head_words[term_of] + data_before - data_before[first_block[term_of]]
     _pack(gaps, block_of, index, widths, block_word, out)
     return out, term_start
@@ -299,7 +299,7 @@ def decode_postings(words: np.ndarray, starts: np.ndarray, counts: np.ndarray) -
     if _compiled(int(counts.sum())):
         return _decode_postings_compiled(words, starts, counts)
     n_blocks, term_of, sizes = _block_layout(counts)
-    first_block = _before(n_blocks)
+    first_block = sums_before(n_blocks)
     within = np.arange(len(sizes)) - first_block[term_of]
     multi = n_blocks[term_of] > 1
     skip = np.where(multi, SKIP_WORDS * n_blocks[term_of], 0)
@@ -318,7 +318,7 @@ def decode_postings(words: np.ndarray, starts: np.ndarray, counts: np.ndarray) -
             raise CorruptIndexError("postings point outside their file; the index is damaged (restore it or rebuild)")
         rel[multi] = words[rows].astype(np.int64)
     block_word = starts[term_of] + rel
-    block_starts = _before(sizes)
+    block_starts = sums_before(sizes)
     block_of = np.repeat(np.arange(len(sizes)), sizes)
     index = np.arange(int(sizes.sum())) - block_starts[block_of]
     gaps = _unpack(words, block_of, index, doc_width, block_word)
@@ -326,7 +326,7 @@ def decode_postings(words: np.ndarray, starts: np.ndarray, counts: np.ndarray) -
     # Docs: a running sum of gap + 1 that restarts at every term.
     steps = gaps + 1
     running = np.cumsum(steps)
-    term_first = _before(counts)
+    term_first = sums_before(counts)
     docs = running - np.repeat(running[term_first] - steps[term_first], counts) - 1
     return docs.astype(np.int32), freqs.astype(np.int32)
 
@@ -342,10 +342,10 @@ def decode_positions(words: np.ndarray, starts: np.ndarray, counts: np.ndarray, 
         return np.zeros(0, dtype=np.int32)
     if _compiled(total):
         return _decode_positions_compiled(words, starts, counts, freqs)
-    per_term = np.add.reduceat(freqs, _before(counts))
+    per_term = np.add.reduceat(freqs, sums_before(counts))
     per_term[counts == 0] = 0
     n_blocks, term_of, sizes = _block_layout(per_term)
-    first_block = _before(n_blocks)
+    first_block = sums_before(n_blocks)
     within = np.arange(len(sizes)) - first_block[term_of]
     header_word = starts[term_of] + (within >> 2)
     if int(header_word.min()) < 0 or int(header_word.max()) >= len(words):
@@ -354,15 +354,15 @@ def decode_positions(words: np.ndarray, starts: np.ndarray, counts: np.ndarray, 
     if int(widths.max()) > 32:
         raise CorruptIndexError("a positions block header is damaged; restore the index or rebuild it")
     data_words = _words(sizes, widths)
-    data_before = _before(data_words)
+    data_before = sums_before(data_words)
     block_word = starts[term_of] + (n_blocks[term_of] + 3) // 4 + data_before - data_before[first_block[term_of]]
-    block_starts = _before(sizes)
+    block_starts = sums_before(sizes)
     block_of = np.repeat(np.arange(len(sizes)), sizes)
     gaps = _unpack(words, block_of, np.arange(total) - block_starts[block_of], widths, block_word)
     # Undo the gaps within each posting: a running sum restarting at every posting.
     running = np.cumsum(gaps)
     present = freqs > 0
-    posting_first = _before(freqs)[present]
+    posting_first = sums_before(freqs)[present]
     restart = np.repeat(running[posting_first] - gaps[posting_first], freqs[present])
     return (running - restart).astype(np.int32)
 
