@@ -32,7 +32,10 @@ class StemFilter:
 
     def __init__(self, language: str = "english", cache_size: int = 200_000) -> None:
         self._language = language
-        self._stemmer = Stemmer.Stemmer(language)
+        # PyStemmer's own cache (10,000 words by default) is off: the memo here does that job,
+        # and once a vocabulary outgrows it, its upkeep made every miss cost 1.4 µs instead of
+        # 0.3 µs (a corpus of 330k distinct words: ~4 µs of every document's analysis).
+        self._stemmer = Stemmer.Stemmer(language, 0)
         self._memo: dict[str, str] = {}
         self._cache_size = cache_size
 
