@@ -36,9 +36,7 @@ def _segment_payloads(path: Path) -> dict[str, bytes]:
 def test_flush_writes_the_same_segment_with_either_sort(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(7)
     words = [f"w{i}" for i in range(300)]
-    docs = [
-        {"id": f"d{i}", "body": " ".join(rng.choice(words, size=int(rng.integers(1, 40))))} for i in range(400)
-    ]
+    docs = [{"id": f"d{i}", "body": " ".join(rng.choice(words, size=int(rng.integers(1, 40))))} for i in range(400)]
     files = []
     for threshold in (0, 1 << 40):  # every flush by counting, then every flush by numpy
         monkeypatch.setattr(buffer, "_COUNTING_SORT_FROM", threshold)
