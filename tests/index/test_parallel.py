@@ -142,3 +142,62 @@ def test_a_dead_worker_is_an_error_not_a_hang(tmp_path: Path, monkeypatch: pytes
     assert "\n" not in str(caught.value)
     index.commit()
     assert len(index) == 30  # what the calling process added before the workers' first block
+
+
+def test_run_forked_runs_tasks_in_child_processes_in_order() -> None:
+    parent = os.getpid()
+    results = parallel.run_forked(lambda i: (i * i, os.getpid()), 5, 2)
+    assert [square for square, _ in results] == [0, 1, 4, 9, 16]
+    assert all(pid != parent for _, pid in results)
+    with pytest.raises(ZeroDivisionError):
+        parallel.run_forked(lambda i: 1 // (i - 2), 4, 2)  # a task's own error comes back as itself
+
+
+def test_run_forked_stays_in_this_process_beside_other_threads() -> None:
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        assert {pid for pid in parallel.run_forked(lambda i: os.getpid(), 3, 2)} == {os.getpid()}
+    finally:
+        stop.set()
+
+
+def test_commit_merges_in_worker_processes_what_one_process_merges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zhisou.index import writer as writer_module
+    from zhisou.index.merge import TieredMergePolicy
+
+    pids = tmp_path / "merged-by"
+    real_merge = writer_module.merge_segments
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        with open(pids, "a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return real_merge(*args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "merge_segments", recording)
+    docs = corpus(400)
+    docs += [{**docs[7], "body": "replaced 向量 spark"}]
+
+    def build(name: str, threads: int) -> Index:
+        index = Index.create(tmp_path / name, threads=threads)
+        index.writer.merge_policy = TieredMergePolicy(factor=3, floor_docs=10)
+        index.add(docs)
+        index.delete("p11")
+        index.commit()
+        return index
+
+    one = build("one", 1)  # one flush, nothing to merge
+    many = build("many", 2)
+    merged_by = [int(line) for line in pids.read_text().split()]
+    assert len(merged_by) >= 2 and os.getpid() not in merged_by  # the commit's merges, in children
+    pids.unlink()
+    monkeypatch.setattr(writer_module, "run_forked", lambda task, count, workers: [task(i) for i in range(count)])
+    here = build("here", 2)
+    assert [int(line) for line in pids.read_text().split()] == [os.getpid()] * len(merged_by)
+    assert len(many.searcher().reader.segments) == len(here.searcher().reader.segments) < 400 // 40
+    assert len(many) == len(here) == len(one) == 399
+    assert answers(many) == answers(here) == answers(one)
+    assert many.get("p7")["body"] == "replaced 向量 spark"  # type: ignore[index]

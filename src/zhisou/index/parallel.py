@@ -25,11 +25,11 @@ import os
 import signal
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from zhisou.analysis import AnalysisResources, AnalyzerRegistry
 from zhisou.errors import DocumentError, ZhisouError
@@ -39,6 +39,8 @@ from zhisou.schema import Schema
 
 if TYPE_CHECKING:  # multiprocessing is imported when workers start, not with zhisou
     from concurrent.futures import Future
+
+T = TypeVar("T")
 
 # Documents per worker task, written as one segment per shard. Measured (RESULTS.md, "Parallel
 # indexing"; synthetic 100k, 2 workers): 4,096 and 8,192 leave so many segments that the commit
@@ -219,6 +221,47 @@ def write_in_workers(
                 return
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+_forked_task: Callable[[int], Any] | None = None  # what ``run_forked``'s children run
+
+
+def _run_forked_task(index: int) -> Any:
+    assert _forked_task is not None
+    return _forked_task(index)
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interruption keeps
+
+
+def run_forked(task: Callable[[int], T], count: int, workers: int) -> list[T]:
+    """``[task(0), …, task(count - 1)]``, run by up to ``workers`` forked processes when this
+    process may fork (one thread; else here, one after another). ``task`` reaches the children
+    through the fork, not by pickling (a writer's merges: its readers and producers); only the
+    results travel back, pickled. A child that dies is a ``ZhisouError``; a task's own error is
+    raised here."""
+    global _forked_task
+    import multiprocessing
+
+    forkable = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+    if workers <= 1 or count <= 1 or not forkable:
+        return [task(i) for i in range(count)]
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    _forked_task = task
+    context = multiprocessing.get_context("fork")
+    try:
+        with ProcessPoolExecutor(min(workers, count), mp_context=context, initializer=_ignore_interrupts) as pool:
+            return list(pool.map(_run_forked_task, range(count)))
+    except BrokenProcessPool:
+        raise ZhisouError(
+            "a worker process died (out of memory?) while merging segments; nothing was committed — "
+            "commit again with fewer threads"
+        ) from None
+    finally:
+        _forked_task = None
 
 
 class BlockWriter(Protocol):

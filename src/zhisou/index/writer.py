@@ -28,7 +28,7 @@ from zhisou.index.directory import TEMP_SUFFIX, WriteLock, fsync_directory
 from zhisou.index.documents import CONTENT_HASH_COLUMN, DocumentPreparer, PreparedDocument, document_id
 from zhisou.index.manifest import FORMAT, Manifest, load_latest, manifest_file_name, manifest_generations
 from zhisou.index.merge import TieredMergePolicy, merge_segments
-from zhisou.index.parallel import add_documents, resolve_workers
+from zhisou.index.parallel import add_documents, resolve_workers, run_forked
 from zhisou.index.segment import (
     SEGMENT_NAME,
     ComponentProducer,
@@ -114,6 +114,15 @@ def _files_named_by(path: Path) -> set[str]:
         return names
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return set()
+
+
+def _replace(metas: list[SegmentMeta], group: list[SegmentMeta], merged: SegmentMeta) -> list[SegmentMeta]:
+    """``metas`` with the segments of ``group`` replaced by ``merged``, where the first of them was."""
+    names = {m.name for m in group}
+    position = min(i for i, m in enumerate(metas) if m.name in names)
+    kept = [m for m in metas if m.name not in names]
+    kept.insert(position, merged)
+    return kept
 
 
 class IndexWriter:
@@ -362,8 +371,14 @@ class IndexWriter:
         if metas == list(self._manifest.segments) and user_data is None:
             return self._manifest  # nothing added or deleted since the last commit: no empty generation
         if merge:
-            for group in self.merge_policy.find_merges(metas):
-                metas = self._merge(metas, group, generation)
+            groups = self.merge_policy.find_merges(metas)
+            names = [self._new_segment_name() for _ in groups]
+            if self.workers > 1 and len(groups) > 1:
+                merged = run_forked(lambda i: self._merged(metas, groups[i], names[i]), len(groups), self.workers)
+            else:
+                merged = [self._merged(metas, group, name) for group, name in zip(groups, names)]
+            for group, meta in zip(groups, merged):
+                metas = _replace(metas, group, meta)
         return self._publish(generation, metas, user_data)
 
     def optimize(self) -> Manifest:
@@ -372,7 +387,7 @@ class IndexWriter:
         metas = list(self._manifest.segments)
         if len(metas) > 1 or any(m.del_count for m in metas):
             generation = self._manifest.generation + 1
-            metas = self._merge(metas, metas, generation)
+            metas = _replace(metas, metas, self._merged(metas, metas, self._new_segment_name()))
             return self._publish(generation, metas, None)
         return self._manifest
 
@@ -388,19 +403,14 @@ class IndexWriter:
                 metas.append(meta)
         return metas
 
-    def _merge(self, metas: list[SegmentMeta], group: list[SegmentMeta], generation: int) -> list[SegmentMeta]:
+    def _merged(self, metas: list[SegmentMeta], group: list[SegmentMeta], name: str) -> SegmentMeta:
+        """``group`` merged into a new segment ``name`` (not yet part of any commit)."""
         by_name = {s.meta.name: s for s in self._segments}
         readers = [by_name[m.name] if by_name[m.name].meta == m else SegmentReader(self.directory, m) for m in group]
         for reader in readers:  # never copy damage into a new segment with a fresh, valid checksum
             reader.verify(remember=False)
         lives = [r.live_mask() for r in readers]
-        name = self._new_segment_name()
-        merged = merge_segments(self.directory, name, readers, lives, segment_fields(self.schema), self.producers)
-        names = {m.name for m in group}
-        position = min(i for i, m in enumerate(metas) if m.name in names)
-        kept = [m for m in metas if m.name not in names]
-        kept.insert(position, merged)
-        return kept
+        return merge_segments(self.directory, name, readers, lives, segment_fields(self.schema), self.producers)
 
     def _publish(self, generation: int, metas: list[SegmentMeta], user_data: Mapping[str, Any] | None) -> Manifest:
         fsync_directory(self.directory)
