@@ -64,3 +64,19 @@ def test_lookups_across_many_sample_blocks() -> None:
         *[f"body\x1fw{n:05d}".encode() for n in range(1, 3000, 97)],
     ]
     assert terms.ordinals(wanted).tolist() == [position.get(key, -1) for key in wanted]
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.lists(st.sets(words), max_size=6))
+def test_merged_key_lists_are_the_sorted_union_with_each_keys_rank(key_sets: list[set[bytes]]) -> None:
+    """The compiled k-way merge and the Python path (set, sort) give the same union and ranks:
+    keys that are prefixes of others, shared between lists or in none, empty lists."""
+    from zhisou.index import termdict
+
+    dictionaries = [dictionary(sorted(keys)) for keys in key_sets]
+    union = sorted(set().union(*key_sets))
+    expected = [[union.index(key) for key in sorted(keys)] for keys in key_sets]
+    for merge in (termdict._merge_key_lists_compiled, termdict._merge_key_lists_python, termdict.merge_key_lists):
+        found_union, found_ranks = merge(dictionaries)
+        assert found_union == union
+        assert [ranks.tolist() for ranks in found_ranks] == expected

@@ -15,6 +15,7 @@ from zhisou.index.postings import prefer_compiled
 from zhisou.index.segment import ComponentProducer, OptionalComponent, SegmentMeta
 from zhisou.index.segment_reader import SegmentReader
 from zhisou.index.segment_writer import SegmentWriter
+from zhisou.index.termdict import merge_key_lists
 
 
 @dataclass(frozen=True)
@@ -116,12 +117,8 @@ def merge_segments(
     # as a whole does: take the compiled codec for all of them.
     prefer_compiled(sum(int(r.term_info[:, 1].sum(dtype=np.int64)) for r in readers))
     try:
-        segment_keys = [list(r.terms.keys()) for r in readers]
-        all_keys = sorted(set().union(*segment_keys))
-        rank_of = {key: rank for rank, key in enumerate(all_keys)}
         # Per segment: the global rank of each of its terms (ascending, as its keys are sorted).
-        ranks = [np.fromiter((rank_of[k] for k in keys), dtype=np.int64, count=len(keys)) for keys in segment_keys]
-        del rank_of, segment_keys
+        all_keys, ranks = merge_key_lists([r.terms for r in readers])
         for first in range(0, len(all_keys), MERGE_BATCH_TERMS):
             last = min(first + MERGE_BATCH_TERMS, len(all_keys))
             _merge_batch(writer, all_keys, first, last, readers, lives, remaps, ranks)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -155,6 +156,16 @@ class TermDictionary:
         return find_keys(*self.arrays, *encode_keys(keys))
 
     @property
+    def blob(self) -> np.ndarray:
+        """The keys' bytes, one after another."""
+        return self._blob
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Where each key starts in ``blob``, and the end of the last."""
+        return self._offsets
+
+    @property
     def key_view(self) -> _KeyView:
         """The keys as a read-only sequence of bytes (for ``bisect``)."""
         return self._keys
@@ -181,3 +192,109 @@ class TermDictionary:
     def keys(self) -> Iterator[bytes]:
         for index in range(len(self._keys)):
             yield self._keys[index]
+
+
+# Keys from which ``merge_key_lists`` merges in compiled code; below, Python's set and sort do
+# it without loading numba (a small index is built without it).
+COMPILED_MERGE_FROM = 1 << 16
+
+
+def merge_key_lists(dictionaries: list[TermDictionary]) -> tuple[list[bytes], list[np.ndarray]]:
+    """The union of several dictionaries' keys in byte order, and for each dictionary the rank
+    of each of its keys in that union (ascending, as its keys are)."""
+    if sum(len(d) for d in dictionaries) < COMPILED_MERGE_FROM and "numba" not in sys.modules:
+        return _merge_key_lists_python(dictionaries)
+    return _merge_key_lists_compiled(dictionaries)
+
+
+def _merge_key_lists_python(dictionaries: list[TermDictionary]) -> tuple[list[bytes], list[np.ndarray]]:
+    key_lists = [list(d.keys()) for d in dictionaries]
+    union = sorted(set().union(*key_lists))
+    rank_of = {key: rank for rank, key in enumerate(union)}
+    return union, [np.fromiter((rank_of[k] for k in keys), dtype=np.int64, count=len(keys)) for keys in key_lists]
+
+
+def _merge_key_lists_compiled(dictionaries: list[TermDictionary]) -> tuple[list[bytes], list[np.ndarray]]:
+    blob = np.concatenate([d.blob for d in dictionaries]) if dictionaries else np.zeros(0, dtype=np.uint8)
+    begins, ends, bases = [], [], 0
+    for dictionary in dictionaries:
+        offsets = np.asarray(dictionary.offsets[: len(dictionary) + 1], dtype=np.int64) + bases
+        begins.append(offsets[:-1])
+        ends.append(offsets[1:])
+        bases += len(dictionary.blob)
+    key_begins = np.concatenate(begins) if begins else np.zeros(0, dtype=np.int64)
+    key_ends = np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum([len(d) for d in dictionaries]))).astype(np.int64)
+    all_ranks, firsts = _merge_sorted_keys(blob, key_begins, key_ends, starts)
+    data = blob.tobytes()
+    union = [data[key_begins[i] : key_ends[i]] for i in firsts.tolist()]
+    return union, [all_ranks[starts[n] : starts[n + 1]] for n in range(len(dictionaries))]
+
+
+@kernel
+def _key_less(blob: np.ndarray, begins: np.ndarray, ends: np.ndarray, a: int, b: int) -> bool:
+    """Key ``a`` sorts before key ``b`` (bytes compared as unsigned, a prefix first)."""
+    i, i_end = begins[a], ends[a]
+    j, j_end = begins[b], ends[b]
+    while i < i_end and j < j_end:
+        if blob[i] != blob[j]:
+            return blob[i] < blob[j]
+        i += 1
+        j += 1
+    return i == i_end and j < j_end
+
+
+@kernel
+def _merge_sorted_keys(
+    blob: np.ndarray, begins: np.ndarray, ends: np.ndarray, starts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """k-way merge of sorted key lists (key i is ``blob[begins[i]:ends[i]]``; list n holds keys
+    ``starts[n]`` .. ``starts[n + 1]`` - 1) through a heap of each list's next key: each key's
+    rank in the union, and the first key of each rank."""
+    n_lists = starts.shape[0] - 1
+    ranks = np.empty(begins.shape[0], dtype=np.int64)
+    firsts = np.empty(begins.shape[0], dtype=np.int64)
+    heap = np.empty(n_lists, dtype=np.int64)  # key index of each list's head
+    home = np.empty(n_lists, dtype=np.int64)  # the list it comes from
+    size = 0
+    for n in range(n_lists):
+        if starts[n] < starts[n + 1]:
+            heap[size] = starts[n]
+            home[size] = n
+            size += 1
+    for position in range(size // 2 - 1, -1, -1):
+        _sift_keys(blob, begins, ends, heap, home, size, position)
+    n_unique = 0
+    for _ in range(begins.shape[0]):
+        key = heap[0]
+        if n_unique > 0 and not _key_less(blob, begins, ends, firsts[n_unique - 1], key):
+            ranks[key] = n_unique - 1  # equal to the last key taken (never less: lists ascend)
+        else:
+            firsts[n_unique] = key
+            ranks[key] = n_unique
+            n_unique += 1
+        if key + 1 < starts[home[0] + 1]:
+            heap[0] = key + 1
+        else:
+            size -= 1
+            heap[0] = heap[size]
+            home[0] = home[size]
+        _sift_keys(blob, begins, ends, heap, home, size, 0)
+    return ranks, firsts[:n_unique]
+
+
+@kernel
+def _sift_keys(
+    blob: np.ndarray, begins: np.ndarray, ends: np.ndarray, heap: np.ndarray, home: np.ndarray, size: int, at: int
+) -> None:
+    while True:
+        child = 2 * at + 1
+        if child >= size:
+            return
+        if child + 1 < size and _key_less(blob, begins, ends, heap[child + 1], heap[child]):
+            child += 1
+        if not _key_less(blob, begins, ends, heap[child], heap[at]):
+            return
+        heap[at], heap[child] = heap[child], heap[at]
+        home[at], home[child] = home[child], home[at]
+        at = child
