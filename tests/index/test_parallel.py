@@ -119,6 +119,7 @@ def test_workers_start_by_forkserver_beside_other_threads(tmp_path: Path) -> Non
         assert len(index) == 150
     finally:
         stop.set()
+        other.join()
 
 
 def test_thread_counts() -> None:
@@ -161,6 +162,7 @@ def test_run_forked_stays_in_this_process_beside_other_threads() -> None:
         assert {pid for pid in parallel.run_forked(lambda i: os.getpid(), 3, 2)} == {os.getpid()}
     finally:
         stop.set()
+        other.join()
 
 
 def test_commit_merges_in_worker_processes_what_one_process_merges(
@@ -178,6 +180,7 @@ def test_commit_merges_in_worker_processes_what_one_process_merges(
         return real_merge(*args, **kwargs)
 
     monkeypatch.setattr(writer_module, "merge_segments", recording)
+    assert threading.active_count() == 1, threading.enumerate()  # else merges stay in this process
     docs = corpus(400)
     docs += [{**docs[7], "body": "replaced 向量 spark"}]
 
