@@ -38,9 +38,9 @@ def test_flush_writes_the_same_segment_with_either_sort(tmp_path: Path, monkeypa
     words = [f"w{i}" for i in range(300)]
     docs = [{"id": f"d{i}", "body": " ".join(rng.choice(words, size=int(rng.integers(1, 40))))} for i in range(400)]
     files = []
-    for threshold in (0, 1 << 40):  # every flush by counting, then every flush by numpy
-        monkeypatch.setattr(buffer, "_COUNTING_SORT_FROM", threshold)
-        path = tmp_path / f"ix{threshold}"
+    for compiled in (True, False):  # every flush by counting, then every flush by numpy
+        monkeypatch.setattr(buffer, "compiled_pays", lambda values, compiled=compiled: compiled)
+        path = tmp_path / f"ix{compiled}"
         index = Index.create(path, Schema((FieldSpec("body", "text"),)))
         index.add(docs)
         index.commit()

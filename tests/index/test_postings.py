@@ -18,7 +18,7 @@ from zhisou.index import postings as codec
 
 def numpy_only() -> contextlib.AbstractContextManager[object]:
     """The numpy codec even where numba is loaded (a process that searched uses the compiled one)."""
-    return mock.patch.object(codec, "_compiled", lambda values: False)
+    return mock.patch.object(codec, "compiled_pays", lambda values: False)
 
 
 @st.composite

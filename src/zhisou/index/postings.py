@@ -169,7 +169,7 @@ def encode_postings(
         return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int64)
     docs = np.asarray(docs, dtype=np.int64)
     freqs = np.asarray(freqs, dtype=np.int64)
-    if _compiled(len(docs)):
+    if compiled_pays(len(docs)):
         return _encode_postings_compiled(counts, docs, freqs, np.asarray(lengths, dtype=np.int64))
     n_blocks, term_of, sizes = _block_layout(counts)
     block_starts = sums_before(sizes)
@@ -257,7 +257,7 @@ def encode_positions(freqs: np.ndarray, positions: np.ndarray, counts: np.ndarra
         return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int64)
     freqs = np.asarray(freqs, dtype=np.int64)
     positions = np.asarray(positions, dtype=np.int64)
-    if _compiled(len(positions)):
+    if compiled_pays(len(positions)):
         return _encode_positions_compiled(freqs, positions, counts)
     per_term = np.add.reduceat(freqs, sums_before(counts))
     gaps = positions.copy()
@@ -296,7 +296,7 @@ def decode_postings(words: np.ndarray, starts: np.ndarray, counts: np.ndarray) -
     counts = np.asarray(counts, dtype=np.int64)
     if not len(counts) or not int(counts.sum()):
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
-    if _compiled(int(counts.sum())):
+    if compiled_pays(int(counts.sum())):
         return _decode_postings_compiled(words, starts, counts)
     n_blocks, term_of, sizes = _block_layout(counts)
     first_block = sums_before(n_blocks)
@@ -340,7 +340,7 @@ def decode_positions(words: np.ndarray, starts: np.ndarray, counts: np.ndarray, 
     total = int(freqs.sum())
     if not total:
         return np.zeros(0, dtype=np.int32)
-    if _compiled(total):
+    if compiled_pays(total):
         return _decode_positions_compiled(words, starts, counts, freqs)
     per_term = np.add.reduceat(freqs, sums_before(counts))
     per_term[counts == 0] = 0
@@ -468,7 +468,9 @@ def load_block(
 COMPILED_FROM = 1 << 22
 
 
-def _compiled(values: int) -> bool:
+def compiled_pays(values: int) -> bool:
+    """Whether work on ``values`` values takes the compiled loops: numba is loaded already, or
+    there is enough work to pay for loading it."""
     return values >= COMPILED_FROM or "numba" in sys.modules
 
 
