@@ -227,7 +227,8 @@ def _merge_key_lists_compiled(dictionaries: list[TermDictionary]) -> tuple[list[
     starts = np.concatenate(([0], np.cumsum([len(d) for d in dictionaries]))).astype(np.int64)
     all_ranks, firsts = _merge_sorted_keys(blob, key_begins, key_ends, starts)
     data = blob.tobytes()
-    union = [data[key_begins[i] : key_ends[i]] for i in firsts.tolist()]
+    begin, end = key_begins.tolist(), key_ends.tolist()
+    union = [data[begin[i] : end[i]] for i in firsts.tolist()]
     return union, [all_ranks[starts[n] : starts[n + 1]] for n in range(len(dictionaries))]
 
 

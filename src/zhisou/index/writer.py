@@ -374,9 +374,9 @@ class IndexWriter:
             groups = self.merge_policy.find_merges(metas)
             names = [self._new_segment_name() for _ in groups]
             if self.workers > 1 and len(groups) > 1:
-                merged = run_forked(lambda i: self._merged(metas, groups[i], names[i]), len(groups), self.workers)
+                merged = run_forked(lambda i: self._merged(groups[i], names[i]), len(groups), self.workers)
             else:
-                merged = [self._merged(metas, group, name) for group, name in zip(groups, names)]
+                merged = [self._merged(group, name) for group, name in zip(groups, names)]
             for group, meta in zip(groups, merged):
                 metas = _replace(metas, group, meta)
         return self._publish(generation, metas, user_data)
@@ -387,7 +387,7 @@ class IndexWriter:
         metas = list(self._manifest.segments)
         if len(metas) > 1 or any(m.del_count for m in metas):
             generation = self._manifest.generation + 1
-            metas = _replace(metas, metas, self._merged(metas, metas, self._new_segment_name()))
+            metas = _replace(metas, metas, self._merged(metas, self._new_segment_name()))
             return self._publish(generation, metas, None)
         return self._manifest
 
@@ -403,7 +403,7 @@ class IndexWriter:
                 metas.append(meta)
         return metas
 
-    def _merged(self, metas: list[SegmentMeta], group: list[SegmentMeta], name: str) -> SegmentMeta:
+    def _merged(self, group: list[SegmentMeta], name: str) -> SegmentMeta:
         """``group`` merged into a new segment ``name`` (not yet part of any commit)."""
         by_name = {s.meta.name: s for s in self._segments}
         readers = [by_name[m.name] if by_name[m.name].meta == m else SegmentReader(self.directory, m) for m in group]
