@@ -201,6 +201,7 @@ def write_in_workers(
 
     args = ([str(d) for d in directories], schema.to_dict(), resources)
     pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_start, initargs=args)
+    finished = False
     try:
         pending: deque[Future[Written]] = deque()
         while block or pending:
@@ -219,8 +220,12 @@ def write_in_workers(
             yield written
             if written.error is not None:
                 return
+        finished = True
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Done: wait for the pool's thread and processes to end, so a commit right after may
+        # fork its merges (``run_forked`` forks only a process of one thread). Stopped early:
+        # cancel, and do not wait.
+        pool.shutdown(wait=finished, cancel_futures=not finished)
 
 
 _forked_task: Callable[[int], Any] | None = None  # what ``run_forked``'s children run
