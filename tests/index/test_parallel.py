@@ -204,3 +204,14 @@ def test_commit_merges_in_worker_processes_what_one_process_merges(
     assert len(many) == len(here) == len(one) == 399
     assert answers(many) == answers(here) == answers(one)
     assert many.get("p7")["body"] == "replaced 向量 spark"  # type: ignore[index]
+
+
+def test_a_forked_task_that_dies_is_an_error_not_a_hang() -> None:
+    def task(i: int) -> int:
+        if i == 1:
+            os._exit(3)  # as the kernel's OOM killer would end it
+        return i
+
+    with pytest.raises(ZhisouError, match="died") as caught:
+        parallel.run_forked(task, 3, 2)
+    assert "\n" not in str(caught.value)
