@@ -1,5 +1,6 @@
-"""The in-memory segment's flush: tokens ordered by term with a counting sort once there are
-many, numpy's stable sort below that; both must give the same segment."""
+"""The in-memory segment's flush: tokens ordered by term with a compiled counting sort where
+numba is loaded (or a flush is large enough to load it), numpy's stable sort otherwise; both
+must give the same segment."""
 
 from __future__ import annotations
 
