@@ -50,3 +50,26 @@ def test_flush_writes_the_same_segment_with_either_sort(tmp_path: Path, monkeypa
     assert files[0].keys() == files[1].keys() and ".pst" in files[0]
     for suffix, content in files[0].items():
         assert content == files[1][suffix], suffix
+
+
+def test_a_flush_parses_stored_documents_only_for_a_producer_that_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parses = []
+    real = buffer.StoredDocs._parsed
+
+    def counting(self: buffer.StoredDocs) -> list[dict[str, object]]:
+        parses.append(len(self))
+        return real(self)
+
+    monkeypatch.setattr(buffer.StoredDocs, "_parsed", counting)
+    docs = [{"id": f"d{i}", "title": f"倒排索引 第{i}篇", "body": "倒排索引 压缩 search"} for i in range(30)]
+    body_only = Index.create(tmp_path / "body", Schema((FieldSpec("body", "text"),)))
+    body_only.add(docs)
+    body_only.commit()
+    assert parses == []  # suggestions of a schema without title or tags read no document
+    titled = Index.create(tmp_path / "titled")  # the default schema: title, body, tags, ...
+    titled.add(docs)
+    titled.commit()
+    assert parses and set(parses) == {30}
+    assert "倒排索引 第0篇" in [c.text for c in titled.suggest("倒排")]  # the titles were read

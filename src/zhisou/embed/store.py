@@ -10,7 +10,7 @@ only until they are indexed again).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -56,7 +56,7 @@ class EmbeddingProducer(ComponentProducer):
     def __init__(self, spec: SemanticSpec, embedder: Embedder, progress: Callable[[int], None] | None = None) -> None:
         self.spec, self.embedder, self.progress = spec, embedder, progress
 
-    def produce(self, docs: list[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
+    def produce(self, docs: Sequence[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
         pairs = [passage_text(doc, self.spec) for doc in docs]
         tokens = min(self.spec.passage_tokens, self.embedder.max_tokens)
         passages = split_passages(
@@ -93,7 +93,7 @@ class SchemaEmbeddings(ComponentProducer):
         self.spec, self.progress = spec, progress
         self._producer: EmbeddingProducer | None = None
 
-    def produce(self, docs: list[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
+    def produce(self, docs: Sequence[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
         if self._producer is None:
             from zhisou.embed.registry import load_embedder
 

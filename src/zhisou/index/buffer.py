@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -133,7 +133,7 @@ class SegmentBuffer:
             columns = np.asarray(self._columns, dtype=np.float64).reshape(count, n_cols).T
             optional: dict[OptionalComponent, np.ndarray] = {}
             if producers:
-                docs = [json.loads(stored) for stored in self._stored]
+                docs = StoredDocs(self._stored)
                 for producer in producers:
                     optional.update(producer.produce(docs))
                 for producer in producers:
@@ -147,6 +147,34 @@ class SegmentBuffer:
             live = np.ones(count, dtype=np.bool_)
             live[list(self.deleted)] = False
         return meta, live
+
+
+class StoredDocs(Sequence[dict[str, Any]]):
+    """The buffered documents' stored fields for the producers, parsed on first use (once):
+    a producer that reads none of them (suggestions of a schema without title or tags) costs
+    no parse of every document."""
+
+    def __init__(self, stored: list[str]) -> None:
+        self._stored = stored
+        self._docs: list[dict[str, Any]] | None = None
+
+    def _parsed(self) -> list[dict[str, Any]]:
+        if self._docs is None:
+            self._docs = [json.loads(stored) for stored in self._stored]
+        return self._docs
+
+    def __len__(self) -> int:
+        return len(self._stored)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        return self._parsed()[index]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._parsed())
 
 
 def stable_order(keys: np.ndarray, n_keys: int) -> np.ndarray:

@@ -127,7 +127,7 @@ class ComponentProducer:
     producing passage vectors and each document's passage count, say), from the documents'
     stored fields in doc order; and, optionally, derived components from those."""
 
-    def produce(self, docs: list[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
+    def produce(self, docs: Sequence[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
         raise NotImplementedError
 
     def derive(

@@ -182,8 +182,11 @@ class SuggestProducer(ComponentProducer):
     def __init__(self, fields: PhraseFields) -> None:
         self.fields = fields
 
-    def produce(self, docs: list[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
-        encoded = [encode_phrases(doc_phrases(doc, self.fields)) for doc in docs]
+    def produce(self, docs: Sequence[dict[str, Any]]) -> dict[OptionalComponent, np.ndarray]:
+        if self.fields.title or self.fields.tags:
+            encoded = [encode_phrases(doc_phrases(doc, self.fields)) for doc in docs]
+        else:  # no phrases to find: the documents are not read
+            encoded = [b""] * len(docs)
         return {
             SUGGEST_COUNTS: np.array([len(e) for e in encoded], dtype=np.int32).reshape(-1, 1),
             SUGGEST_PHRASES: np.frombuffer(b"".join(encoded), dtype=np.uint8).reshape(-1, 1),
