@@ -41,6 +41,12 @@ class CorruptIndexError(ZhisouError):
     """A file of the index is missing, truncated or fails its checksum."""
 
 
+def require_intact(condition: bool, path: object, what: str) -> None:
+    """Raise ``CorruptIndexError`` naming ``path`` and ``what`` is wrong in it unless ``condition``."""
+    if not condition:
+        raise CorruptIndexError(f"{path}: {what}; the index is damaged (restore it or rebuild)")
+
+
 class DocumentError(ZhisouError):
     """A single document is invalid (missing id, wrong value type, ...)."""
 

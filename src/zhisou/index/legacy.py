@@ -17,17 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from zhisou.errors import CorruptIndexError
+from zhisou.errors import CorruptIndexError, require_intact
 from zhisou.index.postings import encode_positions, encode_postings, prefer_compiled, sums_before
 from zhisou.index.segment import Codec2Component, Component, SegmentComponent, SegmentMeta
 from zhisou.index.segment_writer import posting_lengths
 
 _U32_LIMIT = 1 << 32
-
-
-def _require(condition: bool, path: Path, what: str) -> None:
-    if not condition:
-        raise CorruptIndexError(f"{path}: {what}; the index is damaged (restore it or rebuild)")
 
 
 def transcode(
@@ -41,45 +36,45 @@ def transcode(
     n_terms = key_offsets.shape[0] - 1
     blob_size = arrays[Component.TERM_KEYS].shape[0]
     offsets_path = path_of(Codec2Component.TERM_OFFSETS)
-    _require(
+    require_intact(
         n_terms >= 0 and int(key_offsets[0]) == 0 and int(key_offsets[-1]) == blob_size,
         offsets_path,
         "offsets do not span the keys",
     )
-    _require(bool(np.all(key_offsets[1:] >= key_offsets[:-1])), offsets_path, "offsets go backwards")
-    _require(blob_size < _U32_LIMIT, offsets_path, "term keys beyond 4 GiB")
+    require_intact(bool(np.all(key_offsets[1:] >= key_offsets[:-1])), offsets_path, "offsets go backwards")
+    require_intact(blob_size < _U32_LIMIT, offsets_path, "term keys beyond 4 GiB")
     info_path = path_of(Codec2Component.TERM_INFO)
     info = arrays[Codec2Component.TERM_INFO]
-    _require(info.shape[0] == 3 * n_terms, info_path, f"{info.shape[0] // 3} term rows for {n_terms} terms")
+    require_intact(info.shape[0] == 3 * n_terms, info_path, f"{info.shape[0] // 3} term rows for {n_terms} terms")
     rows = info.reshape(-1, 3)
     starts, counts, position_starts = rows[:, 0], rows[:, 1], rows[:, 2]
     docs = arrays[Codec2Component.DOCS].astype(np.int64)
     freqs = arrays[Codec2Component.FREQS].astype(np.int64)
     positions = arrays[Codec2Component.POSITIONS].astype(np.int64)
-    _require(
+    require_intact(
         bool(np.all(counts >= 1)) and (not n_terms or int(counts.max()) <= n_docs),
         info_path,
         "a term with no postings, or with more than the segment has documents",
     )
-    _require(
+    require_intact(
         bool(np.array_equal(starts, sums_before(counts))) and int(counts.sum()) == docs.shape[0],
         info_path,
         "postings ranges do not tile the postings",
     )
-    _require(freqs.shape[0] == docs.shape[0], path_of(Codec2Component.FREQS), "not one frequency per posting")
-    _require(bool(np.all(freqs >= 1)), path_of(Codec2Component.FREQS), "a frequency below 1")
+    require_intact(freqs.shape[0] == docs.shape[0], path_of(Codec2Component.FREQS), "not one frequency per posting")
+    require_intact(bool(np.all(freqs >= 1)), path_of(Codec2Component.FREQS), "a frequency below 1")
     docs_path = path_of(Codec2Component.DOCS)
-    _require(
+    require_intact(
         not docs.shape[0] or (int(docs.min()) >= 0 and int(docs.max()) < n_docs),
         docs_path,
         "a doc id outside the segment",
     )
     ascending = np.diff(docs) > 0
     ascending[starts[1:] - 1] = True  # a term's first posting may start anywhere
-    _require(bool(np.all(ascending)), docs_path, "doc ids do not ascend within a term")
+    require_intact(bool(np.all(ascending)), docs_path, "doc ids do not ascend within a term")
     per_term = np.add.reduceat(freqs, starts) if n_terms else np.zeros(0, dtype=np.int64)
     positions_path = path_of(Codec2Component.POSITIONS)
-    _require(
+    require_intact(
         bool(np.array_equal(position_starts, sums_before(per_term))) and int(freqs.sum()) == positions.shape[0],
         info_path,
         "positions ranges do not tile the positions",
@@ -99,7 +94,7 @@ def transcode(
     spare = np.zeros(1, dtype=np.uint32)
     postings = np.concatenate((post_words, spare))
     positions_file = np.concatenate((pos_words, spare))
-    _require(
+    require_intact(
         max(postings.shape[0], positions_file.shape[0]) < _U32_LIMIT, docs_path, "too many postings for one segment"
     )
     out: dict[SegmentComponent, np.ndarray] = {

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from zhisou.analysis.tokenizers import is_single_chinese_character
-from zhisou.errors import CorruptIndexError, ZhisouError
+from zhisou.errors import CorruptIndexError, ZhisouError, require_intact
 from zhisou.index import termdict
 from zhisou.index.codec import CODEC_VERSION, check_frame, file_crc
 from zhisou.index.deletes import read_live
@@ -79,16 +79,11 @@ def verify_file(path: Path, crc: int, *, remember: bool = True) -> None:
         _verified.add(key)
 
 
-def _check(condition: bool, path: Path, what: str) -> None:
-    if not condition:
-        raise CorruptIndexError(f"{path}: {what}; the index is damaged (restore it or rebuild)")
-
-
 def _monotone_offsets(offsets: np.ndarray, count: int, end: int, path: Path) -> None:
     """``count + 1`` offsets from 0 to ``end``, never decreasing: slices by them stay in bounds."""
-    _check(offsets.shape[0] == count + 1 >= 1, path, f"{offsets.shape[0]} offsets for {count} entries")
-    _check(int(offsets[0]) == 0 and int(offsets[-1]) == end, path, "offsets do not span the data")
-    _check(bool(np.all(offsets[1:] >= offsets[:-1])), path, "offsets go backwards")
+    require_intact(offsets.shape[0] == count + 1 >= 1, path, f"{offsets.shape[0]} offsets for {count} entries")
+    require_intact(int(offsets[0]) == 0 and int(offsets[-1]) == end, path, "offsets do not span the data")
+    require_intact(bool(np.all(offsets[1:] >= offsets[:-1])), path, "offsets go backwards")
 
 
 class SegmentReader:
@@ -165,27 +160,27 @@ class SegmentReader:
         )
         info_path = self.path(Component.TERM_INFO)
         info = arrays[Component.TERM_INFO]
-        _check(info.shape[0] == 3 * n_terms, info_path, f"{info.shape[0] // 3} term rows for {n_terms} terms")
+        require_intact(info.shape[0] == 3 * n_terms, info_path, f"{info.shape[0] // 3} term rows for {n_terms} terms")
         rows = info.reshape(-1, 3)
         postings, positions_file = arrays[Component.POSTINGS], arrays[Component.POSITIONS]
-        _check(postings.shape[0] >= 1, self.path(Component.POSTINGS), "no spare word at the end")
-        _check(positions_file.shape[0] >= 1, self.path(Component.POSITIONS), "no spare word at the end")
+        require_intact(postings.shape[0] >= 1, self.path(Component.POSTINGS), "no spare word at the end")
+        require_intact(positions_file.shape[0] >= 1, self.path(Component.POSITIONS), "no spare word at the end")
         if n_terms:
             starts, counts, positions = rows[:, 0], rows[:, 1], rows[:, 2]
-            _check(
+            require_intact(
                 bool(np.all(counts >= 1)) and int(counts.max()) <= n,
                 info_path,
                 "a term with no postings, or with more than the segment has documents",
             )
             # Areas in term order inside their files; each block read is checked again.
-            _check(
+            require_intact(
                 int(starts[0]) == 0
                 and bool(np.all(starts[1:] > starts[:-1]))
                 and int(starts[-1]) < postings.shape[0] - 1,
                 info_path,
                 "postings areas out of order or out of the file",
             )
-            _check(
+            require_intact(
                 int(positions[0]) == 0
                 and bool(np.all(positions[1:] > positions[:-1]))
                 and int(positions[-1]) < positions_file.shape[0] - 1,
@@ -193,11 +188,11 @@ class SegmentReader:
                 "positions areas out of order or out of the file",
             )
         else:
-            _check(postings.shape[0] == 1, info_path, "postings without terms")
+            require_intact(postings.shape[0] == 1, info_path, "postings without terms")
         fields = meta.fields
         n_text, n_columns = len(fields.get("text", [])), len(fields.get("columns", []))
-        _check(arrays[Component.LENGTHS].shape[0] == n_text * n, self.path(Component.LENGTHS), "wrong shape")
-        _check(arrays[Component.COLUMNS].shape[0] == n_columns * n, self.path(Component.COLUMNS), "wrong shape")
+        require_intact(arrays[Component.LENGTHS].shape[0] == n_text * n, self.path(Component.LENGTHS), "wrong shape")
+        require_intact(arrays[Component.COLUMNS].shape[0] == n_columns * n, self.path(Component.COLUMNS), "wrong shape")
         _monotone_offsets(
             arrays[Component.ID_OFFSETS], n, arrays[Component.IDS].shape[0], self.path(Component.ID_OFFSETS)
         )
@@ -210,7 +205,7 @@ class SegmentReader:
         for component in self.components:
             if not component.required and component.per_doc:
                 values, rows = arrays[component].shape[0], self._optional_rows(component)
-                _check(
+                require_intact(
                     values % rows == 0 if rows else values == 0,
                     self.path(component),
                     f"{values} values do not make {rows} rows of equal width",
@@ -223,9 +218,10 @@ class SegmentReader:
         if counts_suffix is None:
             return self.meta.doc_count
         counts = next((c for c in self.components if c.suffix == counts_suffix), None)
-        _check(counts is not None, self.path(component), f"its row counts (.{counts_suffix}) are missing")
+        require_intact(counts is not None, self.path(component), f"its row counts (.{counts_suffix}) are missing")
         values = self._arrays[counts]  # type: ignore[index]
-        _check(values.shape[0] == self.meta.doc_count and (values >= 0).all(), self.path(counts), "bad row counts")  # type: ignore[arg-type]
+        valid = values.shape[0] == self.meta.doc_count and (values >= 0).all()
+        require_intact(valid, self.path(counts), "bad row counts")  # type: ignore[arg-type]
         return int(values.sum())
 
     @property

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from zhisou.compiled import kernel
+from zhisou.index.postings import sums_before
 
 FIELD_SEPARATOR = "\x1f"
 
@@ -224,7 +225,7 @@ def _merge_key_lists_compiled(dictionaries: list[TermDictionary]) -> tuple[list[
         bases += len(dictionary.blob)
     key_begins = np.concatenate(begins) if begins else np.zeros(0, dtype=np.int64)
     key_ends = np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum([len(d) for d in dictionaries]))).astype(np.int64)
+    starts = sums_before([*map(len, dictionaries), 0])  # where each list's keys start, then the end
     all_ranks, firsts = _merge_sorted_keys(blob, key_begins, key_ends, starts)
     data = blob.tobytes()
     begin, end = key_begins.tolist(), key_ends.tolist()
