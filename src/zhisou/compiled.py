@@ -2,7 +2,11 @@
 
 Importing numba costs ~0.2 s and ~65 MB. Commands that never score (index, get, stats) and
 builds of small corpora need none of it, so ``import zhisou`` must not pull it in: ``@kernel``
-stands for ``numba.njit(cache=True, nogil=True)`` applied at the first call of any kernel.
+stands for ``numba.njit(cache=True, nogil=True, error_model="numpy")`` applied at the first call
+of any kernel. NumPy's error model: a float division by zero gives inf or nan instead of a check
+and a branch before every division, which also kept loops with a division from being
+vectorized (no kernel divides by a value that can be zero: BM25's denominator is tf + a
+non-negative norm, tf ≥ 1).
 At that moment every kernel defined so far gets its dispatcher, and the names kernels call
 each other by are rebound to the dispatchers, so compiled code only ever calls compiled code.
 Hot callers look kernels up as module attributes (``kernels.accumulate``) to reach the
@@ -56,7 +60,7 @@ def _compile(wrapper: Callable[..., Any]) -> Callable[..., Any]:
             for each, function in _python.items():
                 if each not in _dispatchers:
                     options = {"inline": "always"} if each in _inlined else {}
-                    _dispatchers[each] = njit(cache=True, nogil=True, **options)(function)
+                    _dispatchers[each] = njit(cache=True, nogil=True, error_model="numpy", **options)(function)
             # Rebind module names from wrappers to dispatchers: a kernel's own name (callers
             # that look it up in its module skip the wrapper from now on) and every name a
             # kernel calls, in whichever module it was imported into.

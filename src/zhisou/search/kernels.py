@@ -74,6 +74,11 @@ def accumulate(
     """
     n_terms = ranges.shape[0]
     next_block = np.zeros(n_terms, dtype=np.int64)
+    one = np.uint64(1)
+    word_bits = np.uint64(32)
+    first_doc = np.uint64(base)
+    docs_in_segment = np.uint64(n_docs)
+    filled = np.uint64(n_touched)
     for window_end in range(window, n_docs + window, window):
         last_window = window_end >= n_docs
         for t in range(n_terms):
@@ -102,45 +107,52 @@ def accumulate(
                     break
                 # The block's doc gaps and frequencies are decoded as they are scored: two 64-bit
                 # windows slide along their words (see ``postings.unpack``), no buffer between.
-                size, data, doc_width, freq_width, local = block_at(postings, start, count, block)
+                # Positions, widths and ids are unsigned: numba then indexes without the
+                # negative-index wraparound it adds for signed integers (1.95 → 1.57 ns a
+                # posting on synthetic-100k).
+                size, data, doc_width, freq_width, previous = block_at(postings, start, count, block)
                 block += 1
-                doc_mask = (np.uint64(1) << np.uint64(doc_width)) - np.uint64(1)
-                freq_mask = (np.uint64(1) << np.uint64(freq_width)) - np.uint64(1)
-                doc_at = data
-                freq_at = data + ((size * doc_width + 31) >> 5)
+                doc_step = np.uint64(doc_width)
+                freq_step = np.uint64(freq_width)
+                doc_mask = (np.uint64(1) << doc_step) - np.uint64(1)
+                freq_mask = (np.uint64(1) << freq_step) - np.uint64(1)
+                doc_at = np.uint64(data)
+                freq_at = np.uint64(data + ((size * doc_width + 31) >> 5))
                 doc_window = np.uint64(0)
                 freq_window = np.uint64(0)
-                doc_held = 0
-                freq_held = 0
+                doc_held = np.uint64(0)
+                freq_held = np.uint64(0)
+                following = np.uint64(previous + 1)  # the doc id a gap of 0 names
                 for _ in range(size):
-                    if doc_held < doc_width:
-                        doc_window |= np.uint64(postings[doc_at]) << np.uint64(doc_held)
-                        doc_at += 1
-                        doc_held += 32
-                    local += np.int64(doc_window & doc_mask) + 1
-                    doc_window >>= np.uint64(doc_width)
-                    doc_held -= doc_width
-                    if freq_held < freq_width:
-                        freq_window |= np.uint64(postings[freq_at]) << np.uint64(freq_held)
-                        freq_at += 1
-                        freq_held += 32
-                    tf = float(np.int64(freq_window & freq_mask) + 1)
-                    freq_window >>= np.uint64(freq_width)
-                    freq_held -= freq_width
-                    if local >= n_docs:  # predictable: the one check of a decoded id before use
+                    if doc_held < doc_step:
+                        doc_window |= np.uint64(postings[doc_at]) << doc_held
+                        doc_at += one
+                        doc_held += word_bits
+                    local = following + (doc_window & doc_mask)
+                    following = local + one
+                    doc_window >>= doc_step
+                    doc_held -= doc_step
+                    if freq_held < freq_step:
+                        freq_window |= np.uint64(postings[freq_at]) << freq_held
+                        freq_at += one
+                        freq_held += word_bits
+                    tf = float(freq_window & freq_mask) + 1.0
+                    freq_window >>= freq_step
+                    freq_held -= freq_step
+                    if local >= docs_in_segment:  # predictable: the one check of a decoded id before use
                         raise CorruptIndexError(
                             "a postings block names a document outside its segment; restore or rebuild"
                         )
-                    doc = base + local
+                    doc = first_doc + local
                     if filtered and not allowed[doc]:
                         continue
                     contribution = weight * tf / (tf + norm_base + slope * field_lengths[local])
                     # Branch-free first-touch bookkeeping: whether a doc is new is unpredictable.
-                    touched[n_touched] = doc
-                    n_touched += scores[doc] == 0.0
+                    touched[filled] = doc
+                    filled += np.uint64(scores[doc] == 0.0)
                     scores[doc] += contribution
             next_block[t] = block
-    return n_touched
+    return np.int64(filled)
 
 
 @kernel
@@ -268,7 +280,7 @@ def _heap_top_k_and_clear(
     heap_docs = np.empty(size, dtype=np.int64)
     filled = 0
     for i in range(n_touched):
-        doc = touched[i]
+        doc = np.uint64(touched[i])  # unsigned: indexing without numba's wraparound for negatives
         score = scores[doc]
         scores[doc] = 0.0
         if filled < size:
@@ -306,7 +318,7 @@ def _deep_top_k_and_clear(
     counts = np.zeros(FLOOR_BINS, dtype=np.int32)
     low = np.inf
     for i in range(n_touched):
-        doc = touched[i]
+        doc = np.uint64(touched[i])
         score = scores[doc]
         scores[doc] = 0.0
         values[i] = score
