@@ -348,10 +348,9 @@ class SegmentReader:
         lacks it; ``keys`` come from ``encode_keys``, once for every segment. One compiled call
         for a query's terms: dictionary search and gather together."""
         wanted, wanted_offsets = keys
-        if len(wanted_offsets) < 2 or not len(self.terms):
-            return np.zeros((max(len(wanted_offsets) - 1, 0), 2), dtype=np.int64)
-        blob, offsets, table = self.terms.arrays
-        return termdict.find_postings(blob, offsets, table, self.term_info, wanted, wanted_offsets)
+        if len(wanted_offsets) < 2:
+            return np.zeros((0, 2), dtype=np.int64)
+        return termdict.find_postings(*self.terms.arrays, self.term_info, wanted, wanted_offsets)
 
     def damaged(self, error: CorruptIndexError) -> CorruptIndexError:
         """``error``, raised by a compiled loop reading this segment's postings, naming the file."""
