@@ -457,6 +457,25 @@ def markdown_table(group: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The peers' speed depends on these as much as on their own code: bm25s's NumPy backend answered
+# the synthetic-100k queries at ~90 q/s in the runs up to 2026-12-02 morning and at ~350 q/s
+# after the environment was installed afresh (NumPy 2.4.6, SciPy 1.17.1), zhisou unchanged.
+VERSIONED = ("numpy", "scipy", "numba", "bm25s", "tantivy", "rank_bm25")
+
+
+def library_versions() -> str:
+    """The installed versions of the libraries the engines' speed depends on."""
+    from importlib import metadata
+
+    found = []
+    for name in VERSIONED:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("datasets", nargs="*", type=Path)
@@ -510,12 +529,13 @@ def main() -> int:
         return 0
     header = (
         f"Measured {started} on {platform.node() or 'this machine'}: {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; `python benchmarks/harness.py {' '.join(sys.argv[1:])}`\n"
+        f"Python {platform.python_version()}, {library_versions()}; "
+        f"`python benchmarks/harness.py {' '.join(sys.argv[1:])}`\n"
     )
     if args.json:  # first, so that the measurements survive anything that follows
         with open(args.json, "a", encoding="utf-8") as handle:
             for row in rows:
-                handle.write(json.dumps({"measured": started, **row}) + "\n")
+                handle.write(json.dumps({"measured": started, "versions": library_versions(), **row}) + "\n")
     text = header + markdown(rows)
     print(text)
     if args.markdown:
