@@ -459,7 +459,8 @@ def markdown_table(group: list[dict[str, Any]]) -> str:
 
 # The peers' speed depends on these as much as on their own code: bm25s's NumPy backend answered
 # the synthetic-100k queries at ~90 q/s in the runs up to 2026-12-02 morning and at ~350 q/s
-# after the environment was installed afresh (NumPy 2.4.6, SciPy 1.17.1), zhisou unchanged.
+# after the environment was installed afresh (NumPy 2.4.6, SciPy 1.17.1), with the same bm25s
+# and the same harness code. benchmarks/peers.txt pins them.
 VERSIONED = ("numpy", "scipy", "numba", "bm25s", "tantivy", "rank_bm25")
 
 
