@@ -447,6 +447,24 @@ def test_the_search_log_records_a_hashed_client_not_the_address(client: TestClie
     assert "testclient" not in json.dumps(events) and "s1" not in clients
 
 
+def test_popular_queries_need_distinct_addresses_not_just_cookies(
+    make_client: Callable[..., TestClient], index_dir: Path
+) -> None:
+    forger = make_client()
+    for session in ("s1", "s2", "s3", "s4"):  # four made-up sessions from one address
+        forger.cookies.set("zhisou_session", session)
+        forger.get("/api/search", params={"q": "ranking forged"})
+    app = forger.app
+    for number in range(3):  # three people, each from an address of their own
+        with TestClient(app, base_url=BASE_URL, client=(f"10.0.0.{number + 1}", 50000)) as person:
+            person.get("/api/search", params={"q": "ranking shared"})
+    events = [e for e in SearchLog(index_dir / "logs").events() if e["event"] == "search"]
+    assert len({e["client"] for e in events[:4]}) == 4 and len({e["origin"] for e in events[:4]}) == 1
+    reader = make_client()  # a new server reads the log afresh
+    offered = [s["text"] for s in reader.get("/api/suggest", params={"q": "ranking"}).json()["suggestions"]]
+    assert "ranking shared" in offered and "ranking forged" not in offered
+
+
 def _log_searches(index_dir: Path, rows: list[tuple[str, float, str, list[str], list[str]]]) -> None:
     """Write search (and click) events: (query, age in days, client, shown ids, clicked ids)."""
     import time as clock

@@ -49,6 +49,19 @@ def test_a_query_needs_enough_distinct_clients() -> None:
     assert [query.text for query in popular_queries(log, now=NOW, min_clients=2)] == ["缓存", "分片"]
 
 
+def test_sessions_made_up_at_one_address_count_as_one_client() -> None:
+    forged = searches("免费领取 加微信", 5)  # five session cookies ...
+    for session in forged:
+        session.origin = "address1"  # ... sent from one address
+    spread = searches("缓存", 3)
+    for number, session in enumerate(spread):
+        session.origin = f"address{number}"
+    older = searches("分片", 3)  # logged before origins were: the client counts
+    found = popular_queries([*forged, *spread, *older], now=NOW)
+    assert sorted(query.text for query in found) == ["分片", "缓存"]
+    assert {query.text: query.clients for query in found} == {"缓存": 3, "分片": 3}
+
+
 def test_searches_logged_without_a_client_count_for_none() -> None:
     log = searches("缓存", 5)
     for session in log:
@@ -82,6 +95,10 @@ def test_trending_finds_a_rising_query_not_a_steady_popular_one() -> None:
     assert [trend.text for trend in found] == ["鸿蒙 适配", "分库分表"]
     assert found[0].recent == 8 and found[0].expected == 0
     assert trending(log, now=NOW, window=window_seconds("1d"), min_count=9) == []
+    for session in log:
+        if session.query == "鸿蒙 适配":
+            session.origin = "one address"  # eight cookies, one address: not a trend
+    assert [trend.text for trend in trending(log, now=NOW, window=window_seconds("1d"))] == ["分库分表"]
 
 
 def test_a_malformed_window_is_one_clear_error() -> None:

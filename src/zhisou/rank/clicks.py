@@ -29,6 +29,14 @@ class Session:
     ts: float
     clicks: dict[str, float] = field(default_factory=dict)  # id → time of its first click
     client: str | None = None  # the hashed address or session that searched, when logged
+    origin: str | None = None  # the hashed address alone, when logged
+
+    @property
+    def source(self) -> str | None:
+        """Who counts as one client where suggestions need several: the address the search came
+        from (a cookie costs nothing to make up, an address does), else the logged client for
+        searches logged without one."""
+        return self.origin or self.client
 
     def clicked(self) -> list[bool]:
         return [doc_id in self.clicks for doc_id in self.shown]
@@ -182,7 +190,7 @@ def _session(event: dict[str, object]) -> Session | None:
     if not isinstance(size, int) or isinstance(size, bool) or size < len(shown):
         size = len(shown)  # logs written before the page length was: every page was full
     first_rank = 1 + (page - 1) * size if isinstance(page, int) and not isinstance(page, bool) and page > 1 else 1
-    client = event.get("client")
+    client, origin = event.get("client"), event.get("origin")
     return Session(
         query_id,
         query,
@@ -190,4 +198,5 @@ def _session(event: dict[str, object]) -> Session | None:
         first_rank,
         _number(event.get("ts"), time.time()),
         client=client if isinstance(client, str) and client else None,
+        origin=origin if isinstance(origin, str) and origin else None,
     )

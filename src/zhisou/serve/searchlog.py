@@ -2,9 +2,10 @@
 append-only, files per UTC day under ``<index>/logs/``. Learning to rank trains from it.
 
 Each search gets a ``query_id``; a click names it, so shown lists and clicks join up. A search
-also records its ``client``: the session cookie or address it came from, hashed with a secret
-salt kept next to the log (``.client-salt``), so distinct clients can be counted (suggestions
-need several) and no address is written down.
+also records its ``client`` — the session cookie or address it came from — and its ``origin``,
+the address alone, both hashed with a secret salt kept next to the log (``.client-salt``), so
+distinct clients can be counted and no address is written down. Suggestions count distinct
+origins: anyone can send three made-up cookies, not from three addresses.
 
 The log never stands in the way of searching: when it cannot be written (a read-only index
 folder, a full disk, the folder deleted) the search is answered and the log says why once in
@@ -26,7 +27,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from zhisou.errors import ZhisouError
 from zhisou.index.directory import atomic_write_bytes
@@ -54,6 +55,14 @@ def log_files(directory: Path) -> list[Path]:
     return [p for *_, p in sorted(found)]
 
 
+class Client(NamedTuple):
+    """Who searched, as the log records it (``SearchLog.client``): ``id`` from the session cookie,
+    else the address; ``origin`` from the address alone."""
+
+    id: str | None
+    origin: str | None
+
+
 class SearchLog:
     def __init__(self, directory: Path, enabled: bool = True, *, max_bytes: int = 1 << 30) -> None:
         self.directory = directory
@@ -74,6 +83,10 @@ class SearchLog:
         if salt is None:
             return None
         return hashlib.sha256(salt + source.encode("utf-8", "replace")).hexdigest()[:16]
+
+    def searcher(self, address: str | None, session: str | None = None) -> Client:
+        """The client and the origin of a search from ``address`` with ``session``."""
+        return Client(self.client(address, session), self.client(address))
 
     def _salt(self) -> bytes | None:
         if self._salt_bytes is None:
@@ -152,10 +165,11 @@ class SearchLog:
         size: int | None = None,
         shuffled: bool = False,
         client: str | None = None,
+        origin: str | None = None,
     ) -> str:
         """Record a search (``size``: the page length, so that the ranks of a short last page are
-        known; ``shuffled``: the page was shown in a random order; ``client``: from ``client``);
-        returns its ``query_id``."""
+        known; ``shuffled``: the page was shown in a random order; ``client``: from ``client``,
+        ``origin``: ``client`` of the address alone); returns its ``query_id``."""
         query_id = uuid.uuid4().hex[:16]
         event: dict[str, Any] = {"event": "search", "query_id": query_id, "q": query, "mode": mode, "page": page}
         if size is not None:
@@ -164,6 +178,8 @@ class SearchLog:
             event["shuffled"] = True
         if client:
             event["client"] = client
+        if origin:
+            event["origin"] = origin
         self._append(event | {"filters": filters, "shown": shown})
         return query_id
 

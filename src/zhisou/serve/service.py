@@ -25,7 +25,7 @@ from zhisou.search.hits import CardFields, card
 from zhisou.search.query import Query
 from zhisou.search.results import Hit, SearchResult
 from zhisou.search.searcher import Searcher
-from zhisou.serve.searchlog import SearchLog
+from zhisou.serve.searchlog import Client, SearchLog
 from zhisou.serve.settings import ServeSettings
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class Service:
         log: bool = True,
         explain: bool = False,
         sort: str | None = None,
-        client: str | None = None,
+        client: Client | None = None,
     ) -> dict[str, Any]:
         """A page of results with highlights, facet counts and, when nothing matches, a
         did-you-mean. A query with broken syntax is searched as plain words (``query_error``
@@ -188,8 +188,11 @@ class Service:
             self.index.related_searches(query, [hit["id"] for hit in out["hits"]]) if query and page == 1 else []
         )
         shown = [hit["id"] for hit in out["hits"]]
+        who = client or Client(None, None)
         out["query_id"] = (
-            self.log.search(query, mode, page, shown, out["filters"], size, shuffled, client) if log else None
+            self.log.search(query, mode, page, shown, out["filters"], size, shuffled, who.id, who.origin)
+            if log
+            else None
         )
         return out
 
@@ -203,11 +206,11 @@ class Service:
         found = self.index.trending(size, window)
         return {"window": window, "trending": [trend.as_dict() for trend in found]}
 
-    def client_of(self, request: Request) -> str | None:
+    def client_of(self, request: Request) -> Client:
         """Who is searching, as the log records it: the session cookie (``SESSION_COOKIE``),
-        else the address, hashed (``SearchLog.client``)."""
+        else the address, and the address alone, hashed (``SearchLog.searcher``)."""
         address = request.client.host if request.client else None
-        return self.log.client(address, request.cookies.get(SESSION_COOKIE) or None)
+        return self.log.searcher(address, request.cookies.get(SESSION_COOKIE) or None)
 
     def _sort(self, sort: str) -> str:
         """``sort`` checked: a date or number field of the schema (``date`` and ``year`` name the

@@ -5,8 +5,9 @@ A logged search counts when it returned results. Its weight decays with age (hal
 ``HALF_LIFE_DAYS``); a query's weight is the sum over its searches times (1 + its click-through
 rate: the share of its searches with a click), so a query people act on ranks above one they
 retype. Privacy: a query seen from fewer than ``min_clients`` distinct clients (a client is the
-hashed address or session the server logged; searches logged without one count for none) is
-never offered, nor is one that holds an entry of the deny-list.
+hashed address the server logged — ``Session.source`` — so that made-up session cookies from one
+address count once; searches logged without one count for none) is never offered, nor is one
+that holds an entry of the deny-list.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from zhisou.suggest.keys import MAX_CHARS, normalize
 
 HALF_LIFE_DAYS = 14.0
 MIN_CLIENTS = 3
+CLIENTS_COUNTED_BY = "origin"  # Session.source: the address, else the logged client
 DAY = 86_400.0
 
 
@@ -84,8 +86,8 @@ def popular_queries(
         weights[text] = weights.get(text, 0.0) + math.exp(-decay * max(now - session.ts, 0.0))
         searches[text] = searches.get(text, 0) + 1
         clicked[text] = clicked.get(text, 0) + bool(session.clicks)
-        if session.client:
-            clients.setdefault(text, set()).add(session.client)
+        if session.source:
+            clients.setdefault(text, set()).add(session.source)
     deny = deny or DenyList()
     out = [
         PopularQuery(text, weight * (1.0 + clicked[text] / searches[text]), searches[text], clicked[text], len(seen))

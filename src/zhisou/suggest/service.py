@@ -25,7 +25,7 @@ from zhisou.search.stats import locate
 from zhisou.serve.searchlog import log_files
 from zhisou.suggest.complete import Completer, Completion, Entry, StoredCompleter, complete, merge
 from zhisou.suggest.phrases import IndexPhrases, SegmentPhrases, phrase_fields
-from zhisou.suggest.popular import MIN_CLIENTS, DenyList, PopularQuery, popular_queries
+from zhisou.suggest.popular import CLIENTS_COUNTED_BY, MIN_CLIENTS, DenyList, PopularQuery, popular_queries
 from zhisou.suggest.related_queries import CoClicks
 from zhisou.suggest.trending import DEFAULT_WINDOW, Trend, trending, window_seconds
 
@@ -164,7 +164,7 @@ class Suggestions:
     def _store(self, queries: Completer, signature: tuple[object, ...]) -> None:
         """Keep the queries' completer for the next process, with what the log was (best effort:
         a read-only index directory just goes without)."""
-        meta = {"min_clients": self.min_clients, "log_days": LOG_DAYS, "log": signature}
+        meta = self._settings(signature)
         try:
             self.queries_file.parent.mkdir(exist_ok=True)
             atomic_write_bytes(self.queries_file, queries.pack(meta).tobytes(), unique=True)
@@ -179,8 +179,13 @@ class Suggestions:
             stored = StoredCompleter(raw, DenyList.load(self.deny_file).denies)
         except (OSError, ValueError, ZhisouError):
             return None
-        now = {"min_clients": self.min_clients, "log_days": LOG_DAYS, "log": self._log_signature()}
+        now = self._settings(self._log_signature())
         return stored if stored.meta == json.loads(json.dumps(now)) else None
+
+    def _settings(self, signature: tuple[object, ...]) -> dict[str, object]:
+        """What a stored queries table was made with; one made otherwise is not reused
+        (``clients``: what counts as one client — addresses since 2026-12-02)."""
+        return {"min_clients": self.min_clients, "clients": CLIENTS_COUNTED_BY, "log_days": LOG_DAYS, "log": signature}
 
     # -- autocomplete ----------------------------------------------------------------------------
     def complete(self, reader: IndexReader, prefix: str, size: int = 8) -> list[Completion]:

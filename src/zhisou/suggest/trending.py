@@ -5,8 +5,8 @@ For each query, ``recent`` counts its searches (that returned results) in the la
 seconds and ``before`` those in the ``BASELINE_WINDOWS`` windows before it; the baseline
 expects ``before / BASELINE_WINDOWS`` in a window. The rise is scored as (recent − expected) /
 √(expected + 1): a query steady at 100 a day scores ~0, one that went from 0 to 8 scores 8.
-A query needs ``min_count`` recent searches from at least ``min_clients`` distinct clients,
-and nothing on the deny-list.
+A query needs ``min_count`` recent searches from at least ``min_clients`` distinct clients
+(addresses: ``Session.source``), and nothing on the deny-list.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ def trending(
             continue
         if session.ts >= start:
             recent[text] = recent.get(text, 0) + 1
-            if session.client:
-                clients.setdefault(text, set()).add(session.client)
+            if session.source:
+                clients.setdefault(text, set()).add(session.source)
         else:
             before[text] = before.get(text, 0) + 1
     deny = deny or DenyList()
