@@ -240,10 +240,11 @@ class Index:
         one typo away for Latin prefixes of four letters or more (``suggest/complete.py``)."""
         return self.suggestions.complete(self.searcher().reader, prefix, size)
 
-    def trending(self, size: int = 10, window: str = "1d") -> list[Trend]:
+    def trending(self, size: int = 10, window: str = "1d", *, wait: float | None = None) -> list[Trend]:
         """Searches rising most in the last ``window`` (``6h``, ``1d``, ``7d``) against their
-        baseline (``suggest/trending.py``)."""
-        return self.suggestions.trending(size, window)
+        baseline (``suggest/trending.py``); ``wait``: at most this long for a first reading of
+        the search log (then none yet), None: until it is read."""
+        return self.suggestions.trending(size, window, wait=wait)
 
     def related_searches(self, query: str, results: list[str], size: int = 6) -> list[str]:
         """Logged searches related to ``query`` (whose results are the ids ``results``): by

@@ -273,3 +273,22 @@ def test_a_search_does_not_wait_long_for_a_first_reading_of_the_log(
         time.sleep(0.01)
     snapshot = index.suggestions.log()
     assert words_first[1] in snapshot.coclicks._by_word
+
+
+def test_a_home_page_does_not_wait_for_a_first_reading_of_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trending with a ``wait`` (what the server asks for) is empty while a large log is read for
+    the first time, and the reading goes on; without one (the Python API) it waits for it."""
+    from zhisou.suggest import service
+
+    log_searches(tmp_path / "logs", "鸿蒙 适配", time.time() - 3600)
+    suggestions = service.Suggestions(tmp_path)
+    gate = threading.Event()
+    read = suggestions._read_log
+    monkeypatch.setattr(suggestions, "_read_log", lambda: gate.wait(10) and read())
+    assert suggestions.trending(wait=0.05) == []  # the reading is held: none yet, no page held
+    assert suggestions._refreshing  # ... while it goes on in the background
+    gate.set()
+    assert [trend.text for trend in suggestions.trending()] == ["鸿蒙 适配"]
+    assert [trend.text for trend in suggestions.trending(wait=0.05)] == ["鸿蒙 适配"]

@@ -27,6 +27,7 @@ from zhisou.search.results import Hit, SearchResult
 from zhisou.search.searcher import Searcher
 from zhisou.serve.searchlog import Client, SearchLog
 from zhisou.serve.settings import ServeSettings
+from zhisou.suggest.service import RELATED_WAIT_SECONDS
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -202,8 +203,9 @@ class Service:
         return {"q": prefix, "suggestions": [completion.as_dict() for completion in found]}
 
     def trending(self, size: int = 10, window: str = "1d") -> dict[str, Any]:
-        """Rising searches for the home page's chips (``Index.trending``)."""
-        found = self.index.trending(size, window)
+        """Rising searches for the home page's chips (``Index.trending``): none yet while a large
+        log is read for the first time, rather than a page held for it."""
+        found = self.index.trending(size, window, wait=RELATED_WAIT_SECONDS)
         return {"window": window, "trending": [trend.as_dict() for trend in found]}
 
     def client_of(self, request: Request) -> Client:

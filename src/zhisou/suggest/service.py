@@ -31,7 +31,7 @@ from zhisou.suggest.trending import DEFAULT_WINDOW, Trend, trending, window_seco
 
 LOG_REFRESH_SECONDS = 60.0
 LOG_REBUILD_SECONDS = 900.0  # an unchanged log is read again this often all the same
-RELATED_WAIT_SECONDS = 2.0  # the longest a search waits for a first reading of the log
+RELATED_WAIT_SECONDS = 2.0  # the longest a search (or a server's trending) waits for a first reading of the log
 LOG_DAYS = 90  # how far back suggestions read the log (older days' files are not even opened)
 DENY_FILE = "deny.txt"  # under <index>/suggest/: entries no suggestion may contain
 QUERIES_FILE = "queries.sgt"  # under <index>/suggest/: the popular queries' key table, as last read
@@ -215,12 +215,17 @@ class Suggestions:
             return queries, self._phrases
 
     # -- trending and related --------------------------------------------------------------------
-    def trending(self, size: int = 10, window: str = DEFAULT_WINDOW) -> list[Trend]:
+    def trending(self, size: int = 10, window: str = DEFAULT_WINDOW, *, wait: float | None = None) -> list[Trend]:
         """Rising searches, worked out once per window and reading of the log (the home page
-        asks on every visit)."""
+        asks on every visit). ``wait``: the longest to wait for a first reading of the log,
+        after which there are none yet while it goes on in the background (a server's home
+        page); None waits for it."""
         seconds = window_seconds(window)
+        first = self._log_within(wait) if wait is not None else None
+        if wait is not None and first is None:
+            return []
         with self._lock:
-            snapshot = self._log_locked()
+            snapshot = first if first is not None else self._log_locked()
             found = snapshot.trends.get(seconds)
             if found is None:
                 found = snapshot.trends[seconds] = trending(
