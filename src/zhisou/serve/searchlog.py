@@ -56,8 +56,8 @@ def log_files(directory: Path) -> list[Path]:
 
 
 class Client(NamedTuple):
-    """Who searched, as the log records it (``SearchLog.client``): ``id`` from the session cookie,
-    else the address; ``origin`` from the address alone."""
+    """Who searched, as the log records it (``SearchLog.searcher``): ``id`` hashed from the session
+    cookie, else the address; ``origin`` hashed from the address alone."""
 
     id: str | None
     origin: str | None
