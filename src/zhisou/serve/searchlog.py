@@ -56,7 +56,7 @@ def log_files(directory: Path) -> list[Path]:
 
 
 class Client(NamedTuple):
-    """Who searched, as the log records it (``SearchLog.searcher``): ``id`` hashed from the session
+    """Who searched, as the log records it (``SearchLog.who``): ``id`` hashed from the session
     cookie, else the address; ``origin`` hashed from the address alone."""
 
     id: str | None
@@ -84,7 +84,7 @@ class SearchLog:
             return None
         return hashlib.sha256(salt + source.encode("utf-8", "replace")).hexdigest()[:16]
 
-    def searcher(self, address: str | None, session: str | None = None) -> Client:
+    def who(self, address: str | None, session: str | None = None) -> Client:
         """The client and the origin of a search from ``address`` with ``session``."""
         return Client(self.client(address, session), self.client(address))
 
@@ -164,22 +164,21 @@ class SearchLog:
         filters: dict[str, Any],
         size: int | None = None,
         shuffled: bool = False,
-        client: str | None = None,
-        origin: str | None = None,
+        client: Client | None = None,
     ) -> str:
         """Record a search (``size``: the page length, so that the ranks of a short last page are
-        known; ``shuffled``: the page was shown in a random order; ``client``: from ``client``,
-        ``origin``: ``client`` of the address alone); returns its ``query_id``."""
+        known; ``shuffled``: the page was shown in a random order; ``client``: from ``who``);
+        returns its ``query_id``."""
         query_id = uuid.uuid4().hex[:16]
         event: dict[str, Any] = {"event": "search", "query_id": query_id, "q": query, "mode": mode, "page": page}
         if size is not None:
             event["size"] = size
         if shuffled:
             event["shuffled"] = True
-        if client:
-            event["client"] = client
-        if origin:
-            event["origin"] = origin
+        if client is not None and client.id:
+            event["client"] = client.id
+        if client is not None and client.origin:
+            event["origin"] = client.origin
         self._append(event | {"filters": filters, "shown": shown})
         return query_id
 

@@ -189,11 +189,8 @@ class Service:
             self.index.related_searches(query, [hit["id"] for hit in out["hits"]]) if query and page == 1 else []
         )
         shown = [hit["id"] for hit in out["hits"]]
-        who = client or Client(None, None)
         out["query_id"] = (
-            self.log.search(query, mode, page, shown, out["filters"], size, shuffled, who.id, who.origin)
-            if log
-            else None
+            self.log.search(query, mode, page, shown, out["filters"], size, shuffled, client) if log else None
         )
         return out
 
@@ -210,9 +207,9 @@ class Service:
 
     def client_of(self, request: Request) -> Client:
         """Who is searching, as the log records it: the session cookie (``SESSION_COOKIE``),
-        else the address, and the address alone, hashed (``SearchLog.searcher``)."""
+        else the address, and the address alone, hashed (``SearchLog.who``)."""
         address = request.client.host if request.client else None
-        return self.log.searcher(address, request.cookies.get(SESSION_COOKIE) or None)
+        return self.log.who(address, request.cookies.get(SESSION_COOKIE) or None)
 
     def _sort(self, sort: str) -> str:
         """``sort`` checked: a date or number field of the schema (``date`` and ``year`` name the

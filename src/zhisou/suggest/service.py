@@ -221,11 +221,10 @@ class Suggestions:
         after which there are none yet while it goes on in the background (a server's home
         page); None waits for it."""
         seconds = window_seconds(window)
-        first = self._log_within(wait) if wait is not None else None
-        if wait is not None and first is None:
-            return []
+        if wait is not None and self._log_within(wait) is None:
+            return []  # the first reading goes on
         with self._lock:
-            snapshot = first if first is not None else self._log_locked()
+            snapshot = self._log_locked()
             found = snapshot.trends.get(seconds)
             if found is None:
                 found = snapshot.trends[seconds] = trending(
