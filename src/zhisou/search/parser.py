@@ -113,6 +113,9 @@ class _Parser:
         if not clauses:
             if self.at_end():
                 raise self.error("expected a search term")
+            keyword = self.peek_keyword()
+            if keyword is not None:
+                raise self.error(f"{keyword} needs a search term before it")
             raise self.error(f"expected a search term before {self.text[self.pos]!r}")
         if len(clauses) == 1 and clauses[0][0] != "must_not":
             return clauses[0][1]
