@@ -42,6 +42,22 @@ def test_shapes() -> None:
     assert parse("http://x.y") == TermQuery("http://x.y")
 
 
+def test_boosts() -> None:
+    assert parse("bm25^2") == TermQuery("bm25", boost=2.0)
+    assert parse("title:bm25^0.5 rank") == BooleanQuery(
+        should=(TermQuery("bm25", "title", boost=0.5), TermQuery("rank"))
+    )
+    assert parse('"c d"^3') == PhraseQuery("c d", boost=3.0)
+    assert parse("(a b)^2") == BooleanQuery(should=(TermQuery("a"), TermQuery("b")), boost=2.0)
+    assert parse("title:(a b)^2") == BooleanQuery(should=(TermQuery("a", "title"), TermQuery("b", "title")), boost=2.0)
+    assert parse("index*^4") == TermQuery("index", prefix=True, boost=4.0)
+    assert parse("+a^2 -b^2") == BooleanQuery(must=(TermQuery("a", boost=2.0),), must_not=(TermQuery("b", boost=2.0),))
+    # A caret without a number after it is text, as is an escaped one.
+    assert parse("x^y") == TermQuery("x^y")
+    assert parse("a ^ b") == BooleanQuery(should=(TermQuery("a"), TermQuery("^"), TermQuery("b")))
+    assert parse(r"x\^2") == TermQuery("x^2")
+
+
 def test_ranges() -> None:
     assert parse("date:>=2024-01-01") == RangeQuery("date", "2024-01-01", None, True, True)
     assert parse("views:<10") == RangeQuery("views", None, "10", True, False)
@@ -77,6 +93,14 @@ def test_a_bare_star_matches_everything() -> None:
         ("- a", 0, "must be followed directly"),
         ("title:*", 6, "needs a prefix"),
         ("NOT", 3, "NOT needs a search term"),
+        ("bm25^0", 4, "a boost must be above 0"),
+        ("bm25^99999", 4, "a boost must be above 0 and at most 10000"),
+        ("bm25^1.2.3", 4, "a boost is a number"),
+        ("a^2b", 1, "a boost is a number"),
+        ('"a b"^2^3', 5, "a boost is a number"),
+        ("tags:x^2", 0, "a filter"),
+        ("date:[2023 TO 2024]^2", 0, "a filter"),
+        ("*^2", 0, "a filter"),
     ],
 )
 def test_malformed_queries_report_position(query: str, position: int, message: str) -> None:
@@ -88,7 +112,9 @@ def test_malformed_queries_report_position(query: str, position: int, message: s
 
 
 QUERY_PIECES = [
-    *'abc 索引()"+-*:[]{}<>=\\',
+    *'abc 索引()"+-*:[]{}<>=\\^',
+    "^2",
+    "^0.5",
     "AND ",
     "OR ",
     "NOT ",

@@ -88,6 +88,44 @@ def test_prefix(index: Index) -> None:
     assert found(index, "倒排*") == {"a", "f"}
 
 
+def scores(index: Index, query: str, strategy: str = "auto") -> dict[str, float]:
+    result = index.search(query, size=100, strategy=strategy)
+    return dict(zip(result.ids, result.scores))
+
+
+@pytest.mark.parametrize("strategy", ["auto", "exhaustive"])
+def test_a_boost_multiplies_its_clause_score(index: Index, strategy: str) -> None:
+    bm25, rank = scores(index, "bm25", strategy), scores(index, "rank", strategy)
+    assert bm25 and rank
+    boosted = scores(index, "bm25^2.5", strategy)
+    assert boosted == pytest.approx({doc: 2.5 * score for doc, score in bm25.items()})
+    # In a disjunction only the boosted word's share grows.
+    mixed = scores(index, "bm25^3 rank", strategy)
+    expected = {doc: 3 * bm25.get(doc, 0.0) + rank.get(doc, 0.0) for doc in {*bm25, *rank}}
+    assert mixed == pytest.approx(expected)
+    # Phrases, fields, prefixes and groups take boosts too; the boost follows the clause.
+    phrase = scores(index, '"混合精度"', strategy)
+    assert phrase and scores(index, '"混合精度"^0.5', strategy) == pytest.approx({d: s / 2 for d, s in phrase.items()})
+    group = scores(index, "(bm25 rank)", strategy)
+    assert scores(index, "(bm25 rank)^2", strategy) == pytest.approx({d: 2 * s for d, s in group.items()})
+    prefix = scores(index, "ran*", strategy)
+    assert prefix and scores(index, "ran*^4", strategy) == pytest.approx({d: 4 * s for d, s in prefix.items()})
+
+
+def test_a_caret_without_a_number_is_text_and_a_bad_boost_is_refused(index: Index) -> None:
+    assert found(index, "bm25^x") == found(index, "bm25 x")  # ^ then a letter: ordinary text
+    assert found(index, "bm25\\^2") == found(index, "bm25 2")  # an escaped caret too
+    for query, position, reason in [
+        ("bm25^0", 4, "above 0"),
+        ("bm25^2x", 4, "a boost is a number"),
+        ("tags:ranking^2", 0, "filter"),
+        ("date:>=2024^2", 0, "filter"),
+    ]:
+        with pytest.raises(QuerySyntaxError) as info:
+            index.search(query)
+        assert info.value.position == position and reason in str(info.value), query
+
+
 def test_filters_argument_removes_documents(index: Index) -> None:
     assert found(index, "rank", filters={"tags": "fusion"}) == {"h"}
     assert found(index, "rank", filters={"tags": ["fusion", "ltr"]}) == {"d", "h"}

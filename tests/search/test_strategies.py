@@ -70,7 +70,11 @@ def compare(index: Index, query: str, **options: object) -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     docs=documents,
-    query_words=st.lists(st.sampled_from([*VOCABULARY, "missing", "title:rank", "body:索引"]), min_size=1, max_size=4),
+    query_words=st.lists(
+        st.sampled_from([*VOCABULARY, "missing", "title:rank", "body:索引", "rank^2", "body:索引^0.5", "bm25^3"]),
+        min_size=1,
+        max_size=4,
+    ),
     segment_size=st.integers(1, 10),
     deleted=st.sets(st.integers(0, 24), max_size=6),
 )

@@ -166,6 +166,10 @@ def test_every_parser_reason_has_a_chinese_wording(make_index: Callable[..., Ind
         "date:[2020 TO",
         "date:[2020 2021]",
         "a NOT",
+        "OR a",
+        "a^2x",
+        "a^0",
+        "tags:x^2",
     ]
     for query in broken:
         try:

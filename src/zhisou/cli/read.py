@@ -29,7 +29,10 @@ from zhisou.modes import SEARCH_MODES, search_mode
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help='Query: words, "phrases", AND/OR/NOT, +must -not, field:value, ranges.')],
+    query: Annotated[
+        str,
+        typer.Argument(help='Query: words, "phrases", AND/OR/NOT, +must -not, field:value, ranges, word^2 boosts.'),
+    ],
     index: IndexOption = Path(DEFAULT_INDEX),
     page: Annotated[int, typer.Option(min=1, help="Page number (1-based).")] = 1,
     size: Annotated[int, typer.Option(min=1, max=1000, help="Hits per page.")] = 10,

@@ -111,17 +111,21 @@ class Executor:
         return result
 
     def _evaluate(self, query: Query) -> Matches:
-        if isinstance(query, TermQuery):
-            return self._over_fields(query.field, lambda f: self._term(f, query))
-        if isinstance(query, PhraseQuery):
-            return self._over_fields(query.field, lambda f: self._phrase(f, query.text))
         if isinstance(query, RangeQuery):
             return self._range(query)
         if isinstance(query, MatchAllQuery):
             return Matches(self.reader.live.copy(), np.zeros(self._size))
-        if isinstance(query, BooleanQuery):
-            return self._boolean(query)
-        raise TypeError(f"unknown query node {query!r}")
+        if isinstance(query, TermQuery):
+            found = self._over_fields(query.field, lambda f: self._term(f, query))
+        elif isinstance(query, PhraseQuery):
+            found = self._over_fields(query.field, lambda f: self._phrase(f, query.text))
+        elif isinstance(query, BooleanQuery):
+            found = self._boolean(query)
+        else:
+            raise TypeError(f"unknown query node {query!r}")
+        if query.boost != 1.0:
+            found.scores *= query.boost  # a new array of this node's (never a cached one)
+        return found
 
     def _over_fields(self, field_name: str | None, evaluate_field) -> Matches:  # type: ignore[no-untyped-def]
         names = (field_name,) if field_name is not None else self.default_fields

@@ -6,12 +6,14 @@ Grammar (AND binds tighter than OR; juxtaposition uses the default operator)::
     or_expr  := and_expr ("OR" and_expr)*
     and_expr := clauses ("AND" clauses)*
     clauses  := clause+
-    clause   := ("+" | "-" | "NOT ") clause | primary
+    clause   := ("+" | "-" | "NOT ") clause | primary ["^" boost]
     primary  := "(" or_expr ")" | field ":" value | value
     value    := '"phrase"' | word | word* | range        (ranges only after a field)
     range    := "[" lo "TO" hi "]" | "{" lo "TO" hi "}" | (">=" | ">" | "<=" | "<") bound
 
 ``field:`` counts only for fields of the schema; otherwise the colon is ordinary text.
+``^`` followed by a number (``bm25^2``, ``"倒排 索引"^0.5``, ``(a b)^3``) multiplies the clause's
+score, as in Lucene; a ``^`` followed by anything else is ordinary text (``x^y``).
 Clauses on keyword, date and number fields are filters: they restrict, they don't score;
 words next to filters must still match (``bm25 tags:llm`` is bm25 among the llm notes).
 
@@ -22,6 +24,7 @@ default ``maxClauseCount``), each limit a ``QuerySyntaxError`` that says which.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +40,8 @@ _KEYWORDS = ("AND", "OR", "NOT")
 MAX_QUERY_CHARS = 10_000
 MAX_DEPTH = 32
 MAX_CLAUSES = 1024
+MAX_BOOST = 10_000.0
+_BOOST_START = set("0123456789.")
 
 
 @dataclass(frozen=True)
@@ -149,12 +154,37 @@ class _Parser:
             if self.at_end():
                 raise self.error("NOT needs a search term after it")
             occur = "must_not"
-        query = self.parse_primary(field)
+        query = self.parse_boost(self.parse_primary(field), start)
         if occur is None:
             occur = "filter" if self.is_filter(query) else ("must" if self.default_and else "should")
         elif occur == "must" and self.is_filter(query):
             occur = "filter"
         return occur, query
+
+    def boost_follows(self, at: int | None = None) -> bool:
+        """Whether a boost starts here (or at ``at``): a ``^`` with a digit or a point right after it."""
+        at = self.pos if at is None else at
+        return at + 1 < len(self.text) and self.text[at] == "^" and self.text[at + 1] in _BOOST_START
+
+    def parse_boost(self, query: Query, start: int) -> Query:
+        if not self.boost_follows():
+            return query
+        caret = self.pos
+        self.pos += 1
+        while self.pos < len(self.text) and self.text[self.pos] in _BOOST_START:
+            self.pos += 1
+        if self.pos < len(self.text) and self.text[self.pos] not in _STOP_CHARS:
+            raise self.error("a boost is a number after '^', like bm25^2 or bm25^0.5", caret)
+        try:
+            value = float(self.text[caret + 1 : self.pos])
+        except ValueError:
+            raise self.error("a boost is a number after '^', like bm25^2 or bm25^0.5", caret) from None
+        if not 0.0 < value <= MAX_BOOST:
+            raise self.error(f"a boost must be above 0 and at most {MAX_BOOST:g}", caret)
+        if isinstance(query, RangeQuery | MatchAllQuery) or self.is_filter(query):
+            raise self.error("this clause is a filter (it does not score): a boost has no effect on it", start)
+        assert isinstance(query, TermQuery | PhraseQuery | BooleanQuery)
+        return dataclasses.replace(query, boost=query.boost * value)
 
     def is_filter(self, query: Query) -> bool:
         if isinstance(query, RangeQuery):
@@ -233,12 +263,16 @@ class _Parser:
         """A run of non-space text (backslash escapes); returns (text, ends with unescaped '*')."""
         chars: list[str] = []
         prefix = False
-        while self.pos < len(self.text) and self.text[self.pos] not in _STOP_CHARS:
+        while self.pos < len(self.text) and self.text[self.pos] not in _STOP_CHARS and not self.boost_follows():
             char = self.text[self.pos]
             if char == "\\" and self.pos + 1 < len(self.text):
                 self.pos += 1
                 chars.append(self.text[self.pos])
-            elif char == "*" and (self.pos + 1 >= len(self.text) or self.text[self.pos + 1] in _STOP_CHARS):
+            elif char == "*" and (
+                self.pos + 1 >= len(self.text)
+                or self.text[self.pos + 1] in _STOP_CHARS
+                or self.boost_follows(self.pos + 1)
+            ):
                 prefix = True
             else:
                 chars.append(char)
@@ -385,7 +419,7 @@ def plain_query(text: str, *, default_operator: Literal["or", "and"] = "or") -> 
     return BooleanQuery(must=terms) if default_operator == "and" else BooleanQuery(should=terms)
 
 
-_OPERATOR_CHARS = re.compile(r'[\\()"+\-*:\[\]{}<>=]')
+_OPERATOR_CHARS = re.compile(r'[\\()"+\-*:\[\]{}<>=]|\^[0-9.]')  # syntax characters, or a boost
 
 
 def _plain_words(text: str) -> list[str] | None:

@@ -9,6 +9,7 @@ strategy then runs; ``terms`` collects what the highlighter marks.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -108,7 +109,7 @@ def plan_disjunction(tree: Query, text_fields: set[str] | frozenset[str]) -> Dis
         tree = tree.must[0]
     if _is_word(tree, text_fields):
         return DisjunctionPlan((tree,), filters, exclusions)  # type: ignore[arg-type]
-    if not isinstance(tree, BooleanQuery) or tree.must or not tree.should:
+    if not isinstance(tree, BooleanQuery) or tree.must or not tree.should or tree.boost != 1.0:
         return None
     if not all(_is_word(q, text_fields) for q in tree.should):
         return None
@@ -120,15 +121,16 @@ def plan_disjunction(tree: Query, text_fields: set[str] | frozenset[str]) -> Dis
 
 
 def weighted_terms(reader: IndexReader, plan: DisjunctionPlan, default_fields: tuple[str, ...]) -> WordWeights:
-    """field → term → how many times the analyzed query produced it (Lucene counts repeats)."""
+    """field → term → how many times the analyzed query produced it (Lucene counts repeats),
+    times the boost of the word that produced it."""
     schema = reader.schema
-    texts: dict[str, list[str]] = {}
+    texts: dict[tuple[str, float], list[str]] = {}  # words of one field and one boost: analyzed together
     for word in plan.words:
         for name in (word.field,) if word.field is not None else default_fields:
-            texts.setdefault(name, []).append(word.text)
+            texts.setdefault((name, word.boost), []).append(word.text)
     by_field: WordWeights = {}
     analyzed: dict[tuple[str, str], tuple[list[str], list[bool]]] = {}  # fields sharing an analyzer: once
-    for name, words in texts.items():
+    for (name, boost), words in texts.items():
         spec = schema.get(name)
         if spec is None:
             continue
@@ -138,11 +140,10 @@ def weighted_terms(reader: IndexReader, plan: DisjunctionPlan, default_fields: t
         if words is None:
             stream = analyzer.stream(text, for_query=True)
             words = analyzed[(spec.analyzer_name, text)] = (stream.terms, stream.cjk)
-        counts: dict[str, float] = {}  # first-seen order kept
+        counts = by_field.setdefault(name, {})  # first-seen order kept
         pinyin_text = text if spec.pinyin else None
         for term, weight in field_terms(reader, name, analyzer, *words, pinyin_text):  # the field decides
-            counts[term] = counts.get(term, 0.0) + weight  # a few terms: faster than a Counter
-        by_field[name] = counts
+            counts[term] = counts.get(term, 0.0) + weight * boost  # a few terms: faster than a Counter
     return by_field
 
 
@@ -163,7 +164,7 @@ def query_tree(
     else:
         tree = parse_query(query, fields, default_operator=default_operator)
     if minimum_should_match and isinstance(tree, BooleanQuery):
-        tree = BooleanQuery(tree.must, tree.should, tree.must_not, tree.filter, minimum_should_match)
+        tree = dataclasses.replace(tree, minimum_should_match=minimum_should_match)
     if filters:
         tree = BooleanQuery(must=(tree,), filter=filters)
     return tree

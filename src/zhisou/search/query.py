@@ -8,19 +8,22 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class TermQuery:
-    """A word; ``field=None`` searches every default text field. ``prefix`` matches ``text*``."""
+    """A word; ``field=None`` searches every default text field. ``prefix`` matches ``text*``.
+    ``boost`` multiplies its score (``word^2`` in the query syntax)."""
 
     text: str
     field: str | None = None
     prefix: bool = False
+    boost: float = 1.0
 
 
 @dataclass(frozen=True)
 class PhraseQuery:
-    """Words that must appear next to each other, in order."""
+    """Words that must appear next to each other, in order; ``boost`` multiplies its score."""
 
     text: str
     field: str | None = None
+    boost: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class BooleanQuery:
     Without ``must`` or ``filter`` clauses at least ``max(1, minimum_should_match)`` should
     clauses must match; with them, should clauses only add to the score unless
     ``minimum_should_match`` says otherwise. A query of only ``must_not`` clauses matches
-    every other document.
+    every other document. ``boost`` multiplies the summed score (``(a b)^2``).
     """
 
     must: tuple[Query, ...] = ()
@@ -54,6 +57,7 @@ class BooleanQuery:
     must_not: tuple[Query, ...] = ()
     filter: tuple[Query, ...] = field(default=())
     minimum_should_match: int = 0
+    boost: float = 1.0
 
 
 Query = TermQuery | PhraseQuery | RangeQuery | MatchAllQuery | BooleanQuery

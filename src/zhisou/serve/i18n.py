@@ -150,6 +150,7 @@ _SYNTAX_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^unexpected '\)'; no '\(' is open$", "多余的 ')'：前面没有 '('"),
         (r"^unexpected (.+); remove it or balance the parentheses$", "意外的 {0}：删掉它或补齐括号"),
         (r"^(AND|OR|NOT) needs a search term after it$", "{0} 后面需要一个搜索词"),
+        (r"^(AND|OR) needs a search term before it$", "{0} 前面需要一个搜索词"),
         (r"^expected a search term before (.+)$", "{0} 前面需要一个搜索词"),
         (r"^expected a search term$", "这里需要一个搜索词"),
         (r"^(.+) must be followed directly by a term$", "{0} 后面要紧跟一个搜索词"),
@@ -170,6 +171,15 @@ _SYNTAX_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^(\S+):(\S+) needs a value$", "{0}:{1} 后面需要一个值"),
         (r"^unexpected text after the (\S+) range$", "{0} 的范围后面有多余的文字"),
         (r"^more than (\d+) (?:clauses|words); shorten the query$", "超过 {0} 个子句：请缩短查询"),
+        (
+            r"^a boost is a number after '\^', like bm25\^2 or bm25\^0\.5$",
+            "'^' 后面的权重应是数字，例如 bm25^2 或 bm25^0.5",
+        ),
+        (r"^a boost must be above 0 and at most (\S+)$", "权重必须大于 0 且不超过 {0}"),
+        (
+            r"^this clause is a filter \(it does not score\): a boost has no effect on it$",
+            "这是过滤条件（不参与打分），加权重没有作用",
+        ),
     )
 )
 
