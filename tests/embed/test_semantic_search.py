@@ -89,6 +89,27 @@ def test_filters_hold_in_semantic_mode_with_k_hits(tiny_model: Path, tmp_path: P
     assert not set(page2.ids) & set(result.ids) and all(h.doc["tags"] == ["a"] for h in page2.hits)
 
 
+def test_filters_written_in_the_query_hold_in_every_mode(tiny_model: Path, tmp_path: Path) -> None:
+    """``tags:a`` and ``-tags:b`` inside the query restrict the semantic channel as the filters
+    argument does; the channel embeds the words alone (no field names, operators or boosts)."""
+    docs = corpus(30)
+    index = semantic_index(tiny_model, tmp_path / "ix", docs)
+    tags = {d["id"]: d["tags"] for d in docs}
+    plain = index.search("rank fusion", mode="semantic", size=30, filters={"tags": "a"}, with_docs=False)
+    for query in ("rank fusion tags:a", "rank^2 title:fusion -tags:b", "+(rank fusion) +tags:a"):
+        for mode in ("semantic", "hybrid"):
+            result = index.search(query, mode=mode, size=30, with_docs=False)
+            assert result.ids and all(tags[i] == ["a"] for i in result.ids), (query, mode)
+            assert result.total <= sum(t == ["a"] for t in tags.values()), (query, mode)
+        semantic = index.search(query, mode="semantic", size=30, with_docs=False)
+        assert semantic.ids == plain.ids and semantic.scores == pytest.approx(plain.scores), query
+    # A filter inside an optional clause restricts nothing; words of any text field count.
+    loose = index.search("rank OR (fusion tags:a)", mode="semantic", size=30, with_docs=False)
+    assert loose.total == len(docs)
+    # A query the parser refuses is embedded as typed in semantic mode.
+    assert index.search("rank (fusion", mode="semantic", size=3, with_docs=False).ids
+
+
 def test_hybrid_fuses_the_keyword_and_semantic_lists(tiny_model: Path, tmp_path: Path) -> None:
     from zhisou.search.fusion import ReciprocalRankFusion
     from zhisou.search.request import SearchRequest

@@ -36,10 +36,10 @@ class DenseRetriever:
     name = "semantic"
 
     def retrieve(self, request: SearchRequest, searcher: Searcher, depth: int) -> TopDocs:
-        text = request.query if isinstance(request.query, str) else ""
-        if not text.strip():
+        query = searcher.semantic_query(request)
+        if not query.text.strip():
             return TopDocs.empty()
-        return nearest(searcher, searcher.query_vector(text), searcher.filter_mask(request), depth)
+        return nearest(searcher, searcher.query_vector(query.text), searcher.allowed(query), depth)
 
 
 def nearest(searcher: Searcher, query: np.ndarray, allowed: np.ndarray, depth: int) -> TopDocs:

@@ -19,7 +19,7 @@ import numpy as np
 from zhisou.analysis.tokenizers import has_single_chinese_word, is_single_chinese_character
 from zhisou.index.reader import IndexReader
 from zhisou.search.parser import FieldInfo, parse_query, plain_query
-from zhisou.search.query import BooleanQuery, MatchAllQuery, Query, TermQuery
+from zhisou.search.query import BooleanQuery, MatchAllQuery, PhraseQuery, Query, TermQuery
 from zhisou.search.query_terms import field_terms
 
 if TYPE_CHECKING:
@@ -145,6 +145,47 @@ def weighted_terms(reader: IndexReader, plan: DisjunctionPlan, default_fields: t
         for term, weight in field_terms(reader, name, analyzer, *words, pinyin_text):  # the field decides
             counts[term] = counts.get(term, 0.0) + weight * boost  # a few terms: faster than a Counter
     return by_field
+
+
+@dataclass(frozen=True)
+class SemanticQuery:
+    """What a semantic channel takes of a query: the words that score, as text without syntax
+    (fields, operators, boosts and filters left out), and the clauses every result must pass
+    or must not match — the query's own filters hold in every mode, as the request's do."""
+
+    text: str
+    filters: tuple[Query, ...] = ()
+    exclusions: tuple[Query, ...] = ()
+
+
+def semantic_query(tree: Query, text_fields: set[str] | frozenset[str]) -> SemanticQuery:
+    """The meaning part of ``tree``. Filters and exclusions count where every match needs them
+    (at the top, and inside required clauses); those inside optional clauses restrict nothing."""
+    words: list[str] = []
+    filters: list[Query] = []
+    exclusions: list[Query] = []
+
+    def text_of(node: Query) -> None:
+        if isinstance(node, TermQuery | PhraseQuery):
+            if node.field is None or node.field in text_fields:
+                words.append(node.text)
+        elif isinstance(node, BooleanQuery):
+            for clause in (*node.must, *node.should):
+                text_of(clause)
+
+    def required(node: Query) -> None:
+        if not isinstance(node, BooleanQuery):
+            text_of(node)
+            return
+        filters.extend(node.filter)
+        exclusions.extend(node.must_not)
+        for clause in node.must:
+            required(clause)
+        for clause in node.should:
+            text_of(clause)
+
+    required(tree)
+    return SemanticQuery(" ".join(words), tuple(filters), tuple(exclusions))
 
 
 def query_tree(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from zhisou.errors import ZhisouError
+from zhisou.errors import QuerySyntaxError, ZhisouError
 from zhisou.index.reader import IndexReader
 from zhisou.index.sharded import ShardedReader
 from zhisou.modes import resolve
@@ -28,7 +28,7 @@ from zhisou.search.explain import explain_page
 from zhisou.search.facets import FacetCount
 from zhisou.search.hits import hydrate
 from zhisou.search.parser import FieldInfo, parse_query
-from zhisou.search.plan import Plan, plan_request, query_tree
+from zhisou.search.plan import Plan, SemanticQuery, plan_request, query_tree, semantic_query
 from zhisou.search.query import Query
 from zhisou.search.related import distinctive_terms
 from zhisou.search.request import (
@@ -232,13 +232,14 @@ class Searcher:
         """Semantic and hybrid hits without a keyword snippet show the passage that matched
         best (the text of the schema's passage fields within its span)."""
         spec = self.schema.semantic
-        if spec is None or not isinstance(request.query, str) or not request.query.strip():
+        text = self.semantic_query(request).text if spec is not None else ""
+        if not text.strip():
             return
         from zhisou.embed.store import passage_text
         from zhisou.search.dense import best_passage
         from zhisou.search.highlight import excerpt
 
-        query = self.query_vector(request.query)
+        query = self.query_vector(text)
         for hit, doc in zip(hits, docs):
             if any(name in hit.highlights for name in spec.fields):
                 continue
@@ -332,10 +333,30 @@ class Searcher:
             self._query_vectors[text] = found
         return found
 
-    def filter_mask(self, request: SearchRequest) -> np.ndarray:
-        """The live documents that pass the request's filters."""
+    def semantic_query(self, request: SearchRequest) -> SemanticQuery:
+        """What the semantic channel embeds of ``request`` and the clauses its results must
+        pass: the request's filters, and the query's own filters and exclusions. A query the
+        parser refuses is embedded as it was typed (a semantic search needs no syntax; in
+        hybrid mode the lexical channel has reported the error already)."""
         filters = tuple(self.filter_query(request.filters)) if request.filters else ()
-        plan = Plan(lambda: query_tree("", self._fields), self._text_fields, filters=filters)
+        query = request.query
+        if isinstance(query, str) and (request.plain or not query.strip()):
+            return SemanticQuery(query, filters)
+        try:
+            tree = query if not isinstance(query, str) else parse_query(query, self._fields)
+        except QuerySyntaxError:
+            return SemanticQuery(str(query), filters)
+        found = semantic_query(tree, self._text_field_set)
+        return SemanticQuery(found.text, filters + found.filters, found.exclusions)
+
+    def allowed(self, query: SemanticQuery) -> np.ndarray:
+        """The live documents that pass ``query``'s filters and match none of its exclusions."""
+        plan = Plan(
+            lambda: query_tree("", self._fields),
+            self._text_fields,
+            filters=query.filters,
+            exclusions=query.exclusions,
+        )
         return self.context.allowed(plan)
 
     def plan(self, request: SearchRequest) -> Plan:
