@@ -110,6 +110,43 @@ def test_filters_written_in_the_query_hold_in_every_mode(tiny_model: Path, tmp_p
     assert index.search("rank (fusion", mode="semantic", size=3, with_docs=False).ids
 
 
+@pytest.mark.parametrize("mode", ["semantic", "hybrid"])
+def test_a_sort_orders_the_modes_best_documents_by_the_field(tiny_model: Path, tmp_path: Path, mode: str) -> None:
+    """Semantic and hybrid modes rank by relevance first (the lexical channel too), then order
+    their best documents by the field, newest first, equal dates in relevance order; every page
+    comes from the same pool."""
+    from zhisou.search.searcher import HYBRID_CANDIDATES
+
+    docs = corpus(40)
+    for n, doc in enumerate(docs):
+        if n % 7:  # every seventh document has no date: last
+            doc["date"] = f"2024-{1 + n % 4:02d}-01"  # few distinct dates: ties
+    schema = Schema(
+        (
+            FieldSpec("title", "text"),
+            FieldSpec("body", "text"),
+            FieldSpec("tags", "keyword"),
+            FieldSpec("date", "date"),
+        ),
+        semantic=SemanticSpec(model=str(tiny_model), passage_tokens=16, overlap_tokens=2),
+    )
+    index = Index.create(tmp_path / "ix", schema)
+    index.add(docs)
+    index.commit()
+    dates = {d["id"]: d.get("date", "") for d in docs}
+    query = "rank fusion 模型"
+    relevance = index.search(query, mode=mode, size=HYBRID_CANDIDATES, with_docs=False)
+    assert len(relevance.ids) == len(docs)  # the whole corpus fits the pool here
+    expected = sorted(relevance.ids, key=lambda i: (dates[i] == "", [-ord(c) for c in dates[i]]))
+    newest = index.search(query, mode=mode, size=10, sort="-date", with_docs=False)
+    second = index.search(query, mode=mode, size=10, page=2, sort="-date", with_docs=False)
+    assert newest.ids + second.ids == expected[:20]
+    assert newest.total == relevance.total
+    oldest = index.search(query, mode=mode, size=40, sort="date", with_docs=False)
+    dated = [dates[i] for i in oldest.ids if dates[i]]
+    assert dated == sorted(dated) and all(not dates[i] for i in oldest.ids[len(dated) :])
+
+
 def test_hybrid_fuses_the_keyword_and_semantic_lists(tiny_model: Path, tmp_path: Path) -> None:
     from zhisou.search.fusion import ReciprocalRankFusion
     from zhisou.search.request import SearchRequest

@@ -47,6 +47,7 @@ from zhisou.search.stages import Stages
 from zhisou.search.stats import ReaderStats, SuppliedStatistics
 from zhisou.search.strategies import NAMES as STRATEGIES
 from zhisou.search.strategies import Context, choose
+from zhisou.search.strategies.exhaustive import sort_by_field
 from zhisou.search.suggest import Suggester
 from zhisou.search.topk import TopDocs
 
@@ -160,6 +161,8 @@ class Searcher:
         else:
             stages = self.stages if not self.stages.empty else self.mode_stages(request)
         depth = request.window if stages is KEYWORD_STAGES else stages.depth(request.window)
+        if request.sort is not None and stages is not KEYWORD_STAGES:
+            depth = max(depth, HYBRID_CANDIDATES)  # the pool a sort orders: the same for every page
         channels: list[tuple[str, TopDocs]] | None = [] if request.explain else None
         terms: dict[str, set[str]] = {}
         top, plan = self._retrieve(request, stages, depth, collector, channels)
@@ -209,11 +212,16 @@ class Searcher:
         """The final ranked list ``depth`` deep (and the lexical plan when there was one);
         ``channels`` receives each recall channel's own list."""
         lexical = plan = None
+        # Keyword mode sorts as it retrieves; other modes retrieve, fuse and rerank by relevance,
+        # then order that list by the field (as Elasticsearch sorts the hits of a kNN search).
+        sort = None if stages.empty else request.sort
         if stages.lexical:  # a semantic search reads the query as text: no syntax to parse
-            plan = self.plan(request)
+            plan = self.plan(request if sort is None else dataclasses.replace(request, sort=None))
             lexical = self.lexical(request.strategy, plan, depth, collector)
         top = lexical if stages.empty else stages.run(request, self, lexical, depth, channels)
         assert top is not None
+        if sort is not None:
+            top = sort_by_field(self.context, top, sort)
         if channels is not None and stages.empty:
             channels.append(("bm25", top))
         if collector is not None and lexical is None:

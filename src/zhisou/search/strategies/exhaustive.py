@@ -38,15 +38,7 @@ def rank(
     ``-field`` descending, missing values last); ties keep index order."""
     if sort is None and match_all:
         return candidates[:limit]
-    if sort is None:
-        keys = -scores[candidates]
-    else:
-        name = sort.lstrip("-")
-        spec = context.reader.schema.get(name)
-        if spec is None or spec.type not in ("date", "number"):
-            raise ZhisouError(f"cannot sort by {name!r}: sorting needs a date or number field")
-        values = context.stats.column(name)[candidates]
-        keys = np.where(np.isnan(values), np.inf, -values if sort.startswith("-") else values)
+    keys = -scores[candidates] if sort is None else field_keys(context, sort, candidates)
     if len(candidates) > limit:
         part = np.argpartition(keys, limit - 1)[:limit]
         threshold = keys[part].max()
@@ -54,3 +46,20 @@ def rank(
         candidates, keys = candidates[part], keys[part]
     order = np.lexsort((candidates, keys))
     return candidates[order][:limit]
+
+
+def field_keys(context: Context, sort: str, docs: np.ndarray) -> np.ndarray:
+    """Ascending sort keys of ``docs`` for ``sort`` (a date or number field, ``-field``
+    descending); documents without a value get +inf: last either way."""
+    name = sort.lstrip("-")
+    spec = context.reader.schema.get(name)
+    if spec is None or spec.type not in ("date", "number"):
+        raise ZhisouError(f"cannot sort by {name!r}: sorting needs a date or number field")
+    values = context.stats.column(name)[docs]
+    return np.where(np.isnan(values), np.inf, -values if sort.startswith("-") else values)
+
+
+def sort_by_field(context: Context, top: TopDocs, sort: str) -> TopDocs:
+    """``top`` reordered by ``sort``; documents with equal values keep their order in ``top``."""
+    order = np.lexsort((np.arange(len(top.docs)), field_keys(context, sort, top.docs)))
+    return TopDocs(top.docs[order], top.scores[order], top.total, top.exact)
