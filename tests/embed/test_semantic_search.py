@@ -147,6 +147,32 @@ def test_a_sort_orders_the_modes_best_documents_by_the_field(tiny_model: Path, t
     assert dated == sorted(dated) and all(not dates[i] for i in oldest.ids[len(dated) :])
 
 
+def test_facets_count_every_channels_documents_whatever_the_page_size(tiny_model: Path, tmp_path: Path) -> None:
+    """Semantic mode counts its best documents (at least HYBRID_CANDIDATES, not just the page);
+    hybrid mode counts the keyword matches and the semantic channel's documents together."""
+    from zhisou.search.searcher import HYBRID_CANDIDATES
+
+    docs = corpus(150)
+    for n, doc in enumerate(docs):
+        doc["tags"] = [f"t{n % 5}"] + (["x"] if n % 11 == 0 else [])
+    index = semantic_index(tiny_model, tmp_path / "ix", docs, per_commit=40)
+    searcher = index.searcher()
+    ids = searcher.reader.doc_ids(list(range(searcher.reader.max_doc)))
+    number = {doc_id: n for n, doc_id in enumerate(ids)}
+    query = "rank fusion"
+
+    def counts(mask: np.ndarray) -> dict[str, int]:
+        return {c.value: c.count for c in searcher.facets(mask, ["tags"], size=10)["tags"]}
+
+    nearest = index.search(query, mode="semantic", size=HYBRID_CANDIDATES, with_docs=False).ids
+    semantic_pool = np.zeros(searcher.reader.max_doc, dtype=bool)
+    semantic_pool[[number[i] for i in nearest]] = True
+    for mode, mask in (("semantic", semantic_pool), ("hybrid", semantic_pool | searcher.match_mask(query))):
+        for size in (3, 20):
+            found = index.search(query, mode=mode, size=size, facets=["tags"], with_docs=False).facets["tags"]
+            assert {c.value: c.count for c in found} == counts(mask), (mode, size)
+
+
 def test_hybrid_fuses_the_keyword_and_semantic_lists(tiny_model: Path, tmp_path: Path) -> None:
     from zhisou.search.fusion import ReciprocalRankFusion
     from zhisou.search.request import SearchRequest

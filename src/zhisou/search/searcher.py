@@ -161,8 +161,8 @@ class Searcher:
         else:
             stages = self.stages if not self.stages.empty else self.mode_stages(request)
         depth = request.window if stages is KEYWORD_STAGES else stages.depth(request.window)
-        if request.sort is not None and stages is not KEYWORD_STAGES:
-            depth = max(depth, HYBRID_CANDIDATES)  # the pool a sort orders: the same for every page
+        if (request.sort is not None or request.facets) and stages is not KEYWORD_STAGES:
+            depth = max(depth, HYBRID_CANDIDATES)  # the pool a sort orders and facets count: the same for every page
         channels: list[tuple[str, TopDocs]] | None = [] if request.explain else None
         terms: dict[str, set[str]] = {}
         top, plan = self._retrieve(request, stages, depth, collector, channels)
@@ -218,14 +218,19 @@ class Searcher:
         if stages.lexical:  # a semantic search reads the query as text: no syntax to parse
             plan = self.plan(request if sort is None else dataclasses.replace(request, sort=None))
             lexical = self.lexical(request.strategy, plan, depth, collector)
-        top = lexical if stages.empty else stages.run(request, self, lexical, depth, channels)
+        named = channels if channels is not None or collector is None else []
+        top = lexical if stages.empty else stages.run(request, self, lexical, depth, named)
         assert top is not None
         if sort is not None:
             top = sort_by_field(self.context, top, sort)
         if channels is not None and stages.empty:
             channels.append(("bm25", top))
-        if collector is not None and lexical is None:
-            collector.collect(top.docs)  # no lexical pass: count what the other channels found
+        if collector is not None and named is not None:
+            # Facets count the lexical matches (collected as they were found) and what the
+            # other channels found: Elasticsearch aggregates a hybrid search over both.
+            for name, found in named:
+                if name != "bm25":
+                    collector.collect(found.docs)
         return top, plan
 
     def candidates(self, request: SearchRequest, depth: int) -> tuple[TopDocs, list[tuple[str, TopDocs]]]:
