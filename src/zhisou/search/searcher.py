@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
 KEYWORD_STAGES = Stages()  # the lexical retrieval alone
 PASSAGE_SNIPPET_CHARS = 240  # the matching passage shown under a semantic hit
+SEARCH_OPTIONS = frozenset(f.name for f in dataclasses.fields(SearchRequest)) - {"query"}
 # How deep each channel's list goes in hybrid mode (Elasticsearch's rank_window_size default).
 HYBRID_CANDIDATES = 100
 
@@ -142,11 +143,11 @@ class Searcher:
         lower bound past that (``total_exact``). ``facets`` are counted in the same pass as the top hits (a pruning
         strategy then yields to ``taat``: facet counts need every match).
         """
-        try:
-            request = SearchRequest(query, **options)
-        except TypeError as error:
-            raise ZhisouError(f"search: {error}") from None
-        return self.run(request)
+        if not SEARCH_OPTIONS.issuperset(options):
+            unknown = sorted(set(options) - SEARCH_OPTIONS)
+            names, known = ", ".join(map(repr, unknown)), ", ".join(sorted(SEARCH_OPTIONS))
+            raise ZhisouError(f"search: unknown option(s) {names}; options: {known}")
+        return self.run(SearchRequest(query, **options))
 
     def run(self, request: SearchRequest) -> SearchResult:
         started = time.perf_counter()
