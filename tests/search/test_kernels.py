@@ -102,3 +102,26 @@ def test_a_damaged_block_is_reported_in_any_window() -> None:
                 0,
                 window,
             )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 30), min_size=1, max_size=6, unique=True), min_size=1, max_size=4),
+    st.integers(0, 8),
+)
+def test_sloppy_phrase_matches_when_some_choice_is_within_the_slop(places: list[list[int]], slop: int) -> None:
+    """One document, each phrase word's places (position − offset): the kernel finds a match
+    exactly when some choice of one place per word spreads at most ``slop``; with slop 0 its
+    frequency counts the places every word shares (the exact phrase's count)."""
+    import itertools
+
+    lists = [sorted(p) for p in places]
+    flat = np.array([x for p in lists for x in p], dtype=np.int64)
+    sizes = np.cumsum([0, *map(len, lists)])
+    first, last = sizes[:-1].reshape(-1, 1), sizes[1:].reshape(-1, 1)
+    freq = kernels.sloppy_phrase_freqs(flat, first, last, slop)[0]
+    spread = min(max(choice) - min(choice) for choice in itertools.product(*lists))
+    assert (freq > 0) == (spread <= slop)
+    exact = kernels.sloppy_phrase_freqs(flat, first, last, 0)[0]
+    assert exact == len(set.intersection(*map(set, lists)))
+    assert freq >= exact  # a wider slop never loses a match

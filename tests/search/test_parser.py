@@ -58,6 +58,20 @@ def test_boosts() -> None:
     assert parse(r"x\^2") == TermQuery("x^2")
 
 
+def test_fuzzy_words_and_sloppy_phrases() -> None:
+    assert parse("lucene~") == TermQuery("lucene", fuzzy=2)  # Elasticsearch's AUTO: 2 edits past 5 letters
+    assert parse("luc~") == TermQuery("luc", fuzzy=1)
+    assert parse("ab~") == TermQuery("ab", fuzzy=0)
+    assert parse("lucene~1^2 b") == BooleanQuery(should=(TermQuery("lucene", boost=2.0, fuzzy=1), TermQuery("b")))
+    assert parse("title:lucene~1") == TermQuery("lucene", "title", fuzzy=1)
+    assert parse('"a b"~3') == PhraseQuery("a b", slop=3)
+    assert parse('"a b"~3^2') == PhraseQuery("a b", boost=2.0, slop=3)
+    # A tilde inside a word, or alone, is text.
+    assert parse("a~b") == TermQuery("a~b")
+    assert parse("~/notes") == TermQuery("~/notes")
+    assert parse("a ~ b") == BooleanQuery(should=(TermQuery("a"), TermQuery("~"), TermQuery("b")))
+
+
 def test_ranges() -> None:
     assert parse("date:>=2024-01-01") == RangeQuery("date", "2024-01-01", None, True, True)
     assert parse("views:<10") == RangeQuery("views", None, "10", True, False)
@@ -101,6 +115,13 @@ def test_a_bare_star_matches_everything() -> None:
         ("tags:x^2", 0, "a filter"),
         ("date:[2023 TO 2024]^2", 0, "a filter"),
         ("*^2", 0, "a filter"),
+        ('"a b"~', 5, "needs a number of positions"),
+        ('"a b"~101', 5, "at most 100 positions"),
+        ("lucene~3", 6, "at most 2 edits"),
+        ("x~2y", 1, "takes a whole number"),
+        ("(a b)~2", 5, "follows a word"),
+        ("tags:x~", 6, "follows a word"),
+        ("index*~", 6, "follows a word"),
     ],
 )
 def test_malformed_queries_report_position(query: str, position: int, message: str) -> None:
@@ -115,6 +136,8 @@ QUERY_PIECES = [
     *'abc 索引()"+-*:[]{}<>=\\^',
     "^2",
     "^0.5",
+    "~",
+    "~2",
     "AND ",
     "OR ",
     "NOT ",

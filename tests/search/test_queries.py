@@ -126,6 +126,35 @@ def test_a_caret_without_a_number_is_text_and_a_bad_boost_is_refused(index: Inde
         assert info.value.position == position and reason in str(info.value), query
 
 
+def test_a_fuzzy_word_finds_the_words_a_few_edits_away(index: Index) -> None:
+    assert found(index, "lambdamrt") == set()
+    assert found(index, "lambdamrt~") == found(index, "lambdamart") == {"d"}  # AUTO: 2 edits past 5 letters
+    assert found(index, "lambdamrt~0") == set()
+    assert found(index, "lmabdamart~1") == {"d"}  # a transposition is one edit
+    assert found(index, "bm26~") == found(index, "bm25")
+    # Scored as Lucene does: each word found weighs 1 - edits / the shorter length, under one idf.
+    exact = scores(index, "lambdamart")
+    assert scores(index, "lambdamrt~1") == pytest.approx({d: (1 - 1 / 9) * s for d, s in exact.items()})
+    assert scores(index, "lambdamart~1") == pytest.approx(exact)  # no other word within one edit
+    with pytest.raises(QuerySyntaxError, match="at most 2 edits"):
+        index.search("lambdamart~3")
+
+
+def test_a_phrase_with_slop_allows_that_many_moves(index: Index) -> None:
+    assert found(index, '"learning rank"') == set()
+    assert found(index, '"learning rank"~1') == {"d"}  # "learning to rank": one word between
+    assert found(index, '"rank learning"~1') == set()
+    assert found(index, '"rank learning"~3') == {"d"}  # swapped (2) and one apart (1)
+    assert found(index, '"混合精度"~0') == found(index, '"混合精度"') == {"c"}
+    # Chinese positions count characters (punctuation not): in e 精度 comes 13 characters
+    # before 混合, a spread of 13 + 2 from the phrase's order.
+    assert found(index, '"混合 精度"~14') == {"c"}
+    assert found(index, '"混合 精度"~15') == {"c", "e"}
+    # Nearer occurrences weigh more (1 / (1 + spread)), so a looser match scores lower.
+    tight, loose = scores(index, '"learning to rank"'), scores(index, '"learning rank"~1')
+    assert set(tight) == set(loose) == {"d"} and loose["d"] < tight["d"]
+
+
 def test_filters_argument_removes_documents(index: Index) -> None:
     assert found(index, "rank", filters={"tags": "fusion"}) == {"h"}
     assert found(index, "rank", filters={"tags": ["fusion", "ltr"]}) == {"d", "h"}

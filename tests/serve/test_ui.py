@@ -170,6 +170,11 @@ def test_every_parser_reason_has_a_chinese_wording(make_index: Callable[..., Ind
         "a^2x",
         "a^0",
         "tags:x^2",
+        '"a b"~',
+        '"a b"~500',
+        "lucene~3",
+        "x~2y",
+        "(a b)~2",
     ]
     for query in broken:
         try:

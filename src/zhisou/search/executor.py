@@ -16,6 +16,7 @@ import numpy as np
 
 from zhisou.analysis import Token
 from zhisou.analysis.normalize import CJK_CHAR
+from zhisou.analysis.pinyin import FULL, INITIALS
 from zhisou.analysis.tokenizers import SUB_WORD, is_single_chinese_character
 from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import FIELD_SEPARATOR, term_key
@@ -27,6 +28,8 @@ from zhisou.search.stats import ReaderStats
 from zhisou.values import date_span, parse_number
 
 MAX_PREFIX_EXPANSIONS = 1024
+_NOT_WORDS = frozenset((SUB_WORD, FULL, INITIALS))  # first characters of forms that are not words
+MAX_FUZZY_EXPANSIONS = 50  # indexed words a fuzzy word stands for, closest first (Lucene's default)
 
 
 @dataclass
@@ -118,7 +121,7 @@ class Executor:
         if isinstance(query, TermQuery):
             found = self._over_fields(query.field, lambda f: self._term(f, query))
         elif isinstance(query, PhraseQuery):
-            found = self._over_fields(query.field, lambda f: self._phrase(f, query.text))
+            found = self._over_fields(query.field, lambda f: self._phrase(f, query.text, query.slop))
         elif isinstance(query, BooleanQuery):
             found = self._boolean(query)
         else:
@@ -155,6 +158,11 @@ class Executor:
             terms += [(word, 1.0) for word in self._words_containing(field_name, terms[0][0])]
         total = self.empty()
         for term, weight in terms:  # a repeated token counts again, as in Lucene
+            if query.fuzzy and scored and not CJK_CHAR.search(term):
+                part = self._fuzzy(field_name, term, query.fuzzy, boost * weight)
+                total.mask |= part.mask
+                total.scores += part.scores
+                continue
             key = term_key(field_name, term)
             postings = self.postings(key)
             if scored:
@@ -166,6 +174,46 @@ class Executor:
             total.mask |= part.mask
             total.scores += part.scores
         return total
+
+    def _fuzzy(self, field_name: str, term: str, edits: int, boost: float) -> Matches:
+        """The field's words at most ``edits`` edits from ``term`` (a transposition is one), as
+        Lucene's fuzzy query scores them: one idf for all (the most frequent one's, so a rare
+        misspelling does not outrank the word meant), each weighted by its closeness
+        1 − edits / the shorter length."""
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        words = self._vocabulary(field_name)
+        found = process.extract(term, words, scorer=OSA.distance, score_cutoff=edits, limit=MAX_FUZZY_EXPANSIONS)
+        if not found:
+            return self.empty()
+        keys = [term_key(field_name, word) for word, _, _ in found]
+        live = np.array([len(self.postings(key).docs) for key in keys], dtype=np.int64)
+        stats = self.stats.field(field_name)
+        idf = self.similarity.idf(int(self.stats.doc_freqs(keys, live).max()), stats)
+        total = self.empty()
+        for (word, distance, _), key in zip(found, keys):
+            postings = self.postings(key)
+            if not len(postings.docs):
+                continue
+            self.terms.add(field_name, word)
+            closeness = 1.0 - distance / min(len(term), len(word))
+            part = self._bm25(field_name, postings.docs, postings.freqs, idf, boost * closeness)
+            total.mask |= part.mask
+            total.scores += part.scores
+        return total
+
+    def _vocabulary(self, field_name: str) -> list[str]:
+        """The field's indexed words (no sub-word or pinyin forms), once per reader."""
+        memo = self.reader.memo.setdefault("fuzzy-vocabulary", {})
+        found = memo.get(field_name)
+        if found is None:
+            words: set[str] = set()
+            for segment in self.reader.segments:
+                terms, _, _ = segment.field_terms(field_name, remember=False)
+                words.update(t for t in terms if t and t[0] not in _NOT_WORDS)
+            found = memo[field_name] = sorted(words)
+        return found
 
     def _words_containing(self, field_name: str, char: str) -> list[str]:
         """Indexed words that contain ``char``: a one-character query also finds ``索引`` for ``索``."""
@@ -209,7 +257,7 @@ class Executor:
             total.scores[total.mask] = boost
         return total
 
-    def _phrase(self, field_name: str, text: str) -> Matches:
+    def _phrase(self, field_name: str, text: str, slop: int = 0) -> Matches:
         spec = self.schema.get(field_name)
         if spec is None or spec.type != "text":
             return self.empty()
@@ -228,7 +276,7 @@ class Executor:
         offsets = [t.position - first for t in tokens]
         docs_parts, freq_parts = [], []
         for segment, base in zip(self.reader.segments, self.reader.bases):
-            found = _phrase_in_segment(segment, forms, offsets)
+            found = _phrase_in_segment(segment, forms, offsets, slop)
             if found is None:
                 continue
             docs, freqs = found
@@ -321,6 +369,37 @@ def _phrase_tokens(tokens: list[Token]) -> list[Token]:
     return kept
 
 
+def _sloppy_phrase(
+    encoded_terms: list[tuple[int, np.ndarray, list[int]]], slop: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(local docs, sloppy frequencies) of the documents holding every piece within ``slop``
+    (``kernels.sloppy_phrase_freqs``); ``encoded_terms``: each distinct piece's (doc << 32 |
+    position) pairs, sorted, and its offsets in the phrase. Frequencies are fractional, as in
+    Lucene: an exact occurrence counts 1, one at spread d counts 1 / (1 + d)."""
+    from zhisou.search import kernels
+
+    candidates: np.ndarray | None = None
+    for _, encoded, _ in encoded_terms:
+        docs = np.unique(encoded >> 32)
+        candidates = docs if candidates is None else np.intersect1d(candidates, docs, assume_unique=True)
+    if candidates is None or not len(candidates):
+        return None
+    places, first, last = [], [], []
+    size = 0
+    for _, encoded, term_offsets in encoded_terms:
+        docs = encoded >> 32
+        begin, end = np.searchsorted(docs, candidates, "left"), np.searchsorted(docs, candidates, "right")
+        positions = encoded & 0xFFFFFFFF
+        for offset in term_offsets:  # a repeated word is one piece per place it takes
+            places.append(positions - offset)
+            first.append(begin + size)
+            last.append(end + size)
+            size += len(encoded)
+    freqs = kernels.sloppy_phrase_freqs(np.concatenate(places), np.array(first), np.array(last), slop)
+    found = freqs > 0
+    return candidates[found].astype(np.int32), freqs[found]
+
+
 def _both_forms(field_name: str, text: str) -> tuple[bytes, ...]:
     """The keys a phrase piece may be indexed under: a Chinese word as a word or as a sub-word."""
     bare = text.removeprefix(SUB_WORD)
@@ -330,10 +409,11 @@ def _both_forms(field_name: str, text: str) -> tuple[bytes, ...]:
 
 
 def _phrase_in_segment(
-    segment, forms: list[tuple[bytes, ...]], offsets: list[int]
+    segment, forms: list[tuple[bytes, ...]], offsets: list[int], slop: int = 0
 ) -> tuple[np.ndarray, np.ndarray] | None:  # type: ignore[no-untyped-def]
-    """(local docs, phrase frequencies) where every piece sits at its offset from the first; a
-    piece is any of its keys (``forms``: a word or the same word as a sub-word).
+    """(local docs, phrase frequencies) where every piece sits at its offset from the first —
+    or, with ``slop``, within that spread of it (``_sloppy_phrase``); a piece is any of its
+    keys (``forms``: a word or the same word as a sub-word).
 
     Each distinct piece's (doc, position) pairs are built once; pieces are intersected rarest
     first and the search stops as soon as nothing is left, so a phrase costs one pass over its
@@ -355,6 +435,8 @@ def _phrase_in_segment(
             return None
         encoded = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
         encoded_terms.append((len(encoded), encoded, term_offsets))
+    if slop:
+        return _sloppy_phrase(encoded_terms, slop)
     encoded_terms.sort(key=lambda item: item[0])
     matches: np.ndarray | None = None
     for _, encoded, term_offsets in encoded_terms:

@@ -921,3 +921,40 @@ def block_max_wand(
                     else:
                         _advance(postings, starts, counts, i, target, n_docs, current, state, block_docs, block_freqs)
     return heap_size, matched
+
+
+@kernel
+def sloppy_phrase_freqs(places: np.ndarray, first: np.ndarray, last: np.ndarray, slop: int) -> np.ndarray:
+    """Per candidate document, its sloppy phrase frequency (Lucene's sloppy phrase matching).
+
+    ``places`` holds each phrase word's positions minus its offset in the phrase, word after
+    word, ascending within a document; ``first[w, c]`` and ``last[w, c]`` bound word w's in
+    candidate c. A choice of one position per word matches when the spread of those places
+    (largest − smallest: 0 for the exact phrase, 2 for two words swapped) is at most ``slop``
+    and weighs 1 / (1 + spread); the smallest place moves on until a word runs out. A document
+    with no match gets 0."""
+    n_words, n_candidates = first.shape
+    out = np.zeros(n_candidates)
+    at = np.empty(n_words, dtype=np.int64)
+    for c in range(n_candidates):
+        for w in range(n_words):
+            at[w] = first[w, c]
+        freq = 0.0
+        while True:
+            low = places[at[0]]
+            high = low
+            lowest = 0
+            for w in range(1, n_words):
+                place = places[at[w]]
+                if place < low:
+                    low = place
+                    lowest = w
+                if place > high:
+                    high = place
+            if high - low <= slop:
+                freq += 1.0 / (1.0 + (high - low))
+            at[lowest] += 1
+            if at[lowest] >= last[lowest, c]:
+                break
+        out[c] = freq
+    return out

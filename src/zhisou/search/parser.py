@@ -6,14 +6,17 @@ Grammar (AND binds tighter than OR; juxtaposition uses the default operator)::
     or_expr  := and_expr ("OR" and_expr)*
     and_expr := clauses ("AND" clauses)*
     clauses  := clause+
-    clause   := ("+" | "-" | "NOT ") clause | primary ["^" boost]
+    clause   := ("+" | "-" | "NOT ") clause | primary ["~" [n]] ["^" boost]
     primary  := "(" or_expr ")" | field ":" value | value
     value    := '"phrase"' | word | word* | range        (ranges only after a field)
     range    := "[" lo "TO" hi "]" | "{" lo "TO" hi "}" | (">=" | ">" | "<=" | "<") bound
 
 ``field:`` counts only for fields of the schema; otherwise the colon is ordinary text.
 ``^`` followed by a number (``bm25^2``, ``"倒排 索引"^0.5``, ``(a b)^3``) multiplies the clause's
-score, as in Lucene; a ``^`` followed by anything else is ordinary text (``x^y``).
+score, as in Lucene; a ``^`` followed by anything else is ordinary text (``x^y``). ``~`` ending a
+word makes it fuzzy (``lucene~``: the indexed words within Elasticsearch's AUTO edits — none up to
+2 characters, 1 up to 5, 2 beyond; ``lucene~1``: one edit), ending a phrase allows that many
+position moves (``"bm25 ranking"~3``); a ``~`` inside a word is ordinary text.
 Clauses on keyword, date and number fields are filters: they restrict, they don't score;
 words next to filters must still match (``bm25 tags:llm`` is bm25 among the llm notes).
 
@@ -41,6 +44,8 @@ MAX_QUERY_CHARS = 10_000
 MAX_DEPTH = 32
 MAX_CLAUSES = 1024
 MAX_BOOST = 10_000.0
+MAX_EDITS = 2  # fuzzy words: Lucene's limit
+MAX_SLOP = 100
 _BOOST_START = set("0123456789.")
 
 
@@ -154,12 +159,44 @@ class _Parser:
             if self.at_end():
                 raise self.error("NOT needs a search term after it")
             occur = "must_not"
-        query = self.parse_boost(self.parse_primary(field), start)
+        query = self.parse_boost(self.parse_tilde(self.parse_primary(field), start), start)
         if occur is None:
             occur = "filter" if self.is_filter(query) else ("must" if self.default_and else "should")
         elif occur == "must" and self.is_filter(query):
             occur = "filter"
         return occur, query
+
+    def tilde_follows(self, at: int | None = None) -> bool:
+        """Whether a fuzzy or proximity mark starts here: a ``~`` ending a word or phrase, or
+        followed by digits."""
+        at = self.pos if at is None else at
+        if at >= len(self.text) or self.text[at] != "~":
+            return False
+        following = self.text[at + 1 : at + 2]
+        return not following or following in _STOP_CHARS or following in "^0123456789"
+
+    def parse_tilde(self, query: Query, start: int) -> Query:
+        if not self.tilde_follows():
+            return query
+        tilde = self.pos
+        self.pos += 1
+        while self.pos < len(self.text) and self.text[self.pos] in "0123456789":
+            self.pos += 1
+        if self.pos < len(self.text) and self.text[self.pos] not in _STOP_CHARS and not self.boost_follows():
+            raise self.error("'~' takes a whole number, like lucene~1 or \"a b\"~3", tilde)
+        digits = self.text[tilde + 1 : self.pos]
+        if isinstance(query, PhraseQuery):
+            if not digits:
+                raise self.error("a phrase's '~' needs a number of positions, like \"a b\"~3", tilde)
+            if int(digits) > MAX_SLOP:
+                raise self.error(f"a phrase's slop is at most {MAX_SLOP} positions", tilde)
+            return dataclasses.replace(query, slop=int(digits))
+        if not isinstance(query, TermQuery) or query.prefix or self.is_filter(query):
+            raise self.error("'~' follows a word (fuzzy) or a \"phrase\" (proximity), not this clause", tilde)
+        edits = int(digits) if digits else auto_edits(query.text)
+        if edits > MAX_EDITS:
+            raise self.error(f"a fuzzy word allows at most {MAX_EDITS} edits, like lucene~2", tilde)
+        return dataclasses.replace(query, fuzzy=edits)
 
     def boost_follows(self, at: int | None = None) -> bool:
         """Whether a boost starts here (or at ``at``): a ``^`` with a digit or a point right after it."""
@@ -263,7 +300,11 @@ class _Parser:
         """A run of non-space text (backslash escapes); returns (text, ends with unescaped '*')."""
         chars: list[str] = []
         prefix = False
-        while self.pos < len(self.text) and self.text[self.pos] not in _STOP_CHARS and not self.boost_follows():
+        while (
+            self.pos < len(self.text)
+            and self.text[self.pos] not in _STOP_CHARS
+            and not ((chars or prefix) and (self.boost_follows() or self.tilde_follows()))  # marks end a word
+        ):
             char = self.text[self.pos]
             if char == "\\" and self.pos + 1 < len(self.text):
                 self.pos += 1
@@ -272,6 +313,7 @@ class _Parser:
                 self.pos + 1 >= len(self.text)
                 or self.text[self.pos + 1] in _STOP_CHARS
                 or self.boost_follows(self.pos + 1)
+                or self.tilde_follows(self.pos + 1)
             ):
                 prefix = True
             else:
@@ -419,7 +461,13 @@ def plain_query(text: str, *, default_operator: Literal["or", "and"] = "or") -> 
     return BooleanQuery(must=terms) if default_operator == "and" else BooleanQuery(should=terms)
 
 
-_OPERATOR_CHARS = re.compile(r'[\\()"+\-*:\[\]{}<>=]|\^[0-9.]')  # syntax characters, or a boost
+# Syntax characters, a boost, or a fuzzy/proximity mark.
+_OPERATOR_CHARS = re.compile(r'[\\()"+\-*:\[\]{}<>=]|\^[0-9.]|~(?:$|[\s)^0-9])')
+
+
+def auto_edits(word: str) -> int:
+    """Elasticsearch's AUTO fuzziness: exact up to 2 characters, 1 edit up to 5, then 2."""
+    return 0 if len(word) <= 2 else 1 if len(word) <= 5 else 2
 
 
 def _plain_words(text: str) -> list[str] | None:

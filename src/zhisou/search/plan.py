@@ -94,6 +94,7 @@ def _is_word(query: Query, text_fields: set[str] | frozenset[str]) -> bool:
     return (
         isinstance(query, TermQuery)
         and not query.prefix
+        and not query.fuzzy
         and (query.field is None or query.field in text_fields)
         and not is_single_chinese_character(query.text.strip())
     )

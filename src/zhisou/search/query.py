@@ -8,22 +8,26 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class TermQuery:
-    """A word; ``field=None`` searches every default text field. ``prefix`` matches ``text*``.
+    """A word; ``field=None`` searches every default text field. ``prefix`` matches ``text*``;
+    ``fuzzy`` (``word~``, ``word~1``): also the indexed words at most that many edits away.
     ``boost`` multiplies its score (``word^2`` in the query syntax)."""
 
     text: str
     field: str | None = None
     prefix: bool = False
     boost: float = 1.0
+    fuzzy: int = 0
 
 
 @dataclass(frozen=True)
 class PhraseQuery:
-    """Words that must appear next to each other, in order; ``boost`` multiplies its score."""
+    """Words that must appear next to each other, in order — or, with ``slop`` (``"a b"~3``),
+    within that many position moves of it (Lucene's sloppy phrase); ``boost`` multiplies its score."""
 
     text: str
     field: str | None = None
     boost: float = 1.0
+    slop: int = 0
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,14 @@ _SYNTAX_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "'^' 后面的权重应是数字，例如 bm25^2 或 bm25^0.5",
         ),
         (r"^a boost must be above 0 and at most (\S+)$", "权重必须大于 0 且不超过 {0}"),
+        (r"^'~' takes a whole number, like lucene~1 or \"a b\"~3$", "'~' 后面应是整数，例如 lucene~1 或 \"a b\"~3"),
+        (r"^a phrase's '~' needs a number of positions, like \"a b\"~3$", "短语后的 '~' 需要位置数，例如 \"a b\"~3"),
+        (r"^a phrase's slop is at most (\d+) positions$", "短语的位置间隔最多 {0}"),
+        (r"^a fuzzy word allows at most (\d+) edits, like lucene~2$", "模糊词最多允许 {0} 处编辑，例如 lucene~2"),
+        (
+            r"^'~' follows a word \(fuzzy\) or a \"phrase\" \(proximity\), not this clause$",
+            "'~' 只能跟在词（模糊）或 \"短语\"（邻近）后面",
+        ),
         (
             r"^this clause is a filter \(it does not score\): a boost has no effect on it$",
             "这是过滤条件（不参与打分），加权重没有作用",
