@@ -384,9 +384,9 @@ def _sloppy_phrase(
         candidates = docs if candidates is None else np.intersect1d(candidates, docs, assume_unique=True)
     if candidates is None or not len(candidates):
         return None
-    places, first, last = [], [], []
+    places, first, last, offsets, words = [], [], [], [], []
     size = 0
-    for _, encoded, term_offsets in encoded_terms:
+    for word, (_, encoded, term_offsets) in enumerate(encoded_terms):
         docs = encoded >> 32
         begin, end = np.searchsorted(docs, candidates, "left"), np.searchsorted(docs, candidates, "right")
         positions = encoded & 0xFFFFFFFF
@@ -394,8 +394,17 @@ def _sloppy_phrase(
             places.append(positions - offset)
             first.append(begin + size)
             last.append(end + size)
+            offsets.append(offset)
+            words.append(word)
             size += len(encoded)
-    freqs = kernels.sloppy_phrase_freqs(np.concatenate(places), np.array(first), np.array(last), slop)
+    freqs = kernels.sloppy_phrase_freqs(
+        np.concatenate(places),
+        np.array(first),
+        np.array(last),
+        slop,
+        np.array(offsets, dtype=np.int64),
+        np.array(words, dtype=np.int64),
+    )
     found = freqs > 0
     return candidates[found].astype(np.int32), freqs[found]
 

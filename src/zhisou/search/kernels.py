@@ -924,35 +924,44 @@ def block_max_wand(
 
 
 @kernel
-def sloppy_phrase_freqs(places: np.ndarray, first: np.ndarray, last: np.ndarray, slop: int) -> np.ndarray:
+def sloppy_phrase_freqs(
+    places: np.ndarray, first: np.ndarray, last: np.ndarray, slop: int, offsets: np.ndarray, words: np.ndarray
+) -> np.ndarray:
     """Per candidate document, its sloppy phrase frequency (Lucene's sloppy phrase matching).
 
-    ``places`` holds each phrase word's positions minus its offset in the phrase, word after
-    word, ascending within a document; ``first[w, c]`` and ``last[w, c]`` bound word w's in
-    candidate c. A choice of one position per word matches when the spread of those places
-    (largest − smallest: 0 for the exact phrase, 2 for two words swapped) is at most ``slop``
-    and weighs 1 / (1 + spread); the smallest place moves on until a word runs out. A document
-    with no match gets 0."""
-    n_words, n_candidates = first.shape
+    ``places`` holds each phrase piece's positions minus its ``offsets`` entry, piece after
+    piece, ascending within a document; ``first[p, c]`` and ``last[p, c]`` bound piece p's in
+    candidate c; ``words[p]`` names the piece's word (a repeated word is several pieces). A
+    choice of one position per piece matches when the spread of those places (largest −
+    smallest: 0 for the exact phrase, 2 for two words swapped) is at most ``slop`` and no
+    occurrence serves two pieces; it weighs 1 / (1 + spread). The smallest place moves on
+    until a piece runs out. A document with no match gets 0."""
+    n_pieces, n_candidates = first.shape
     out = np.zeros(n_candidates)
-    at = np.empty(n_words, dtype=np.int64)
+    at = np.empty(n_pieces, dtype=np.int64)
     for c in range(n_candidates):
-        for w in range(n_words):
-            at[w] = first[w, c]
+        for p in range(n_pieces):
+            at[p] = first[p, c]
         freq = 0.0
         while True:
             low = places[at[0]]
             high = low
             lowest = 0
-            for w in range(1, n_words):
-                place = places[at[w]]
+            for p in range(1, n_pieces):
+                place = places[at[p]]
                 if place < low:
                     low = place
-                    lowest = w
+                    lowest = p
                 if place > high:
                     high = place
             if high - low <= slop:
-                freq += 1.0 / (1.0 + (high - low))
+                shared = False  # one occurrence of a repeated word taken for two of its pieces
+                for p in range(n_pieces):
+                    for q in range(p + 1, n_pieces):
+                        if words[p] == words[q] and places[at[p]] + offsets[p] == places[at[q]] + offsets[q]:
+                            shared = True
+                if not shared:
+                    freq += 1.0 / (1.0 + (high - low))
             at[lowest] += 1
             if at[lowest] >= last[lowest, c]:
                 break
