@@ -106,6 +106,11 @@ def test_filters_written_in_the_query_hold_in_every_mode(tiny_model: Path, tmp_p
     # A filter inside an optional clause restricts nothing; words of any text field count.
     loose = index.search("rank OR (fusion tags:a)", mode="semantic", size=30, with_docs=False)
     assert loose.total == len(docs)
+    # What is required follows the default operator, as in keyword mode.
+    both = index.search("(rank tags:a) fusion", mode="semantic", size=30, default_operator="and", with_docs=False)
+    assert both.total == sum(t == ["a"] for t in tags.values())
+    either = index.search("(rank tags:a) fusion", mode="semantic", size=30, with_docs=False)
+    assert either.total == len(docs)
     # A query the parser refuses is embedded as typed in semantic mode.
     assert index.search("rank (fusion", mode="semantic", size=3, with_docs=False).ids
 

@@ -357,7 +357,8 @@ class Searcher:
         if isinstance(query, str) and (request.plain or not query.strip()):
             return SemanticQuery(query, filters)
         try:
-            tree = query if not isinstance(query, str) else parse_query(query, self._fields)
+            operator = request.default_operator  # it decides which clauses are required
+            tree = query if not isinstance(query, str) else parse_query(query, self._fields, default_operator=operator)
         except QuerySyntaxError:
             return SemanticQuery(str(query), filters)
         found = semantic_query(tree, self._text_field_set)
