@@ -174,3 +174,18 @@ def test_plain_words_always_parse(words: list[str]) -> None:
     query = parse(" ".join(words))
     leaves = [query] if isinstance(query, TermQuery) else list(query.should)  # type: ignore[union-attr]
     assert [leaf.text for leaf in leaves] == words
+
+
+def test_a_term_query_is_a_value_with_every_field_set() -> None:
+    """TermQuery writes its own __init__ (for speed): every field is set, and it stays a frozen,
+    comparable, hashable value that dataclasses.replace can copy."""
+    import dataclasses
+
+    values = {"text": "a", "field": "title", "prefix": True, "boost": 2.0, "fuzzy": 1}
+    assert [f.name for f in dataclasses.fields(TermQuery)] == list(values)
+    query = TermQuery(**values)  # type: ignore[arg-type]
+    assert dataclasses.asdict(query) == values
+    assert dataclasses.replace(query, boost=3.0) == TermQuery("a", "title", True, 3.0, 1)
+    assert hash(query) == hash(TermQuery(**values))  # type: ignore[arg-type]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        query.text = "b"  # type: ignore[misc]

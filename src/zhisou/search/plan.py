@@ -143,8 +143,13 @@ def weighted_terms(reader: IndexReader, plan: DisjunctionPlan, default_fields: t
             words = analyzed[(spec.analyzer_name, text)] = (stream.terms, stream.cjk)
         counts = by_field.setdefault(name, {})  # first-seen order kept
         pinyin_text = text if spec.pinyin else None
-        for term, weight in field_terms(reader, name, analyzer, *words, pinyin_text):  # the field decides
-            counts[term] = counts.get(term, 0.0) + weight * boost  # a few terms: faster than a Counter
+        terms = field_terms(reader, name, analyzer, *words, pinyin_text)  # the field decides
+        if boost == 1.0:  # the common case, without a multiplication per term
+            for term, weight in terms:
+                counts[term] = counts.get(term, 0.0) + weight  # a few terms: faster than a Counter
+        else:
+            for term, weight in terms:
+                counts[term] = counts.get(term, 0.0) + weight * boost
     return by_field
 
 

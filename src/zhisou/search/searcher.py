@@ -143,11 +143,15 @@ class Searcher:
         lower bound past that (``total_exact``). ``facets`` are counted in the same pass as the top hits (a pruning
         strategy then yields to ``taat``: facet counts need every match).
         """
-        if not SEARCH_OPTIONS.issuperset(options):
+        try:
+            request = SearchRequest(query, **options)
+        except TypeError as error:  # checked only on failure: a search is tens of microseconds
             unknown = sorted(set(options) - SEARCH_OPTIONS)
+            if not unknown:
+                raise ZhisouError(f"search: {error}") from None
             names, known = ", ".join(map(repr, unknown)), ", ".join(sorted(SEARCH_OPTIONS))
-            raise ZhisouError(f"search: unknown option(s) {names}; options: {known}")
-        return self.run(SearchRequest(query, **options))
+            raise ZhisouError(f"search: unknown option(s) {names}; options: {known}") from None
+        return self.run(request)
 
     def run(self, request: SearchRequest) -> SearchResult:
         started = time.perf_counter()
@@ -162,7 +166,7 @@ class Searcher:
         else:
             stages = self.stages if not self.stages.empty else self.mode_stages(request)
         depth = request.window if stages is KEYWORD_STAGES else stages.depth(request.window)
-        if (request.sort is not None or request.facets) and stages is not KEYWORD_STAGES:
+        if stages is not KEYWORD_STAGES and (request.sort is not None or request.facets):
             depth = max(depth, HYBRID_CANDIDATES)  # the pool a sort orders and facets count: the same for every page
         channels: list[tuple[str, TopDocs]] | None = [] if request.explain else None
         terms: dict[str, set[str]] = {}
@@ -213,18 +217,19 @@ class Searcher:
         """The final ranked list ``depth`` deep (and the lexical plan when there was one);
         ``channels`` receives each recall channel's own list."""
         lexical = plan = None
+        keyword = stages.empty
         # Keyword mode sorts as it retrieves; other modes retrieve, fuse and rerank by relevance,
         # then order that list by the field (as Elasticsearch sorts the hits of a kNN search).
-        sort = None if stages.empty else request.sort
+        sort = None if keyword else request.sort
         if stages.lexical:  # a semantic search reads the query as text: no syntax to parse
             plan = self.plan(request if sort is None else dataclasses.replace(request, sort=None))
             lexical = self.lexical(request.strategy, plan, depth, collector)
         named = channels if channels is not None or collector is None else []
-        top = lexical if stages.empty else stages.run(request, self, lexical, depth, named)
+        top = lexical if keyword else stages.run(request, self, lexical, depth, named)
         assert top is not None
         if sort is not None:
             top = sort_by_field(self.context, top, sort)
-        if channels is not None and stages.empty:
+        if channels is not None and keyword:
             channels.append(("bm25", top))
         if collector is not None and named is not None:
             # Facets count the lexical matches (collected as they were found) and what the
