@@ -55,6 +55,20 @@ def test_coverage_title_phrase_and_ratio(make_index: Callable[..., Index]) -> No
     assert matrix.column("query_terms").tolist() == [2.0, 2.0, 2.0]
 
 
+def test_a_query_with_syntax_gives_the_features_of_its_words(make_index: Callable[..., Index]) -> None:
+    """Field names, operators, boosts and filters are not words: ``rank^2 fusion tags:ranking``
+    has the features of ``rank fusion`` (as the semantic channel reads it), and a parsed query
+    object has its words' features too."""
+    from zhisou.search.query import BooleanQuery, TermQuery
+
+    index = make_index()
+    searcher, docs, plain = _features(index, "rank fusion", ["h", "d", "a"])
+    for query in ("rank^2 fusion tags:ranking", BooleanQuery(should=(TermQuery("rank"), TermQuery("fusion")))):
+        matrix = extract(searcher, SearchRequest(query), docs)
+        for name in ("bm25", "coverage", "query_terms", "title_phrase"):
+            np.testing.assert_allclose(matrix.column(name), plain.column(name), err_msg=f"{query} {name}")
+
+
 def test_proximity_is_the_smallest_window(make_index: Callable[..., Index]) -> None:
     docs = [
         {"id": "near", "body": "alpha delta beta gamma"},

@@ -120,7 +120,7 @@ def extract(
     docs = np.asarray(docs, dtype=np.int64)
     names = feature_names(searcher)
     columns: dict[str, np.ndarray] = {}
-    text = request.query if isinstance(request.query, str) else ""
+    text = searcher.semantic_query(request).text  # the words that score, without syntax (as the semantic channel)
     words = query_words(searcher, text, request.fields)
     fields = [spec.name for spec in searcher.schema.text_fields]
     _lexical(searcher, words, docs, fields, columns)
