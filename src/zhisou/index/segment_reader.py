@@ -259,9 +259,8 @@ class SegmentReader:
         False: decoded for one pass and not kept (a text field's dictionary is large)."""
         found = self._field_terms.get(field)
         if found is None:
-            prefix = (field + FIELD_SEPARATOR).encode()
-            ordinals = self.terms.prefix_range(prefix)
-            terms = [self.term_text(ordinal, len(prefix)) for ordinal in ordinals]
+            ordinals = self.field_ordinals(field)
+            terms = self._texts(ordinals, field + FIELD_SEPARATOR)
             rows = self.term_info[ordinals.start : ordinals.stop]
             found = (terms, rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64))
             if remember:
@@ -418,6 +417,25 @@ class SegmentReader:
             return raw.decode()
         except UnicodeDecodeError:
             raise CorruptIndexError(f"{self.path(Component.IDS)}: ids are not UTF-8; the index is damaged") from None
+
+    def _texts(self, ordinals: range, prefix: str) -> list[str]:
+        """The terms of keys ``ordinals`` (all starting with ``prefix``, which no term holds: it
+        ends in the field separator) without it: the keys' bytes decoded at once and split on
+        the prefix, instead of a decode per key (a text field's 200k keys: ~1 s → ~20 ms)."""
+        if not len(ordinals):
+            return []
+        offsets = self.terms.offsets
+        raw = self.terms.blob[int(offsets[ordinals.start]) : int(offsets[ordinals.stop])].tobytes()
+        try:
+            terms = raw.decode().split(prefix)[1:]
+        except UnicodeDecodeError:
+            terms = []
+        if len(terms) != len(ordinals):
+            raise CorruptIndexError(
+                f"{self.path(Component.TERM_KEYS)}: the terms of {prefix[:-1]!r} do not decode; the index is damaged "
+                "(restore it or rebuild)"
+            )
+        return terms
 
     def term_text(self, ordinal: int, prefix_length: int) -> str:
         """The term of key ``ordinal`` without its ``field\x1f`` prefix."""

@@ -183,36 +183,51 @@ class Executor:
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 
-        words = self._vocabulary(field_name)
-        found = process.extract(term, words, scorer=OSA.distance, score_cutoff=edits, limit=MAX_FUZZY_EXPANSIONS)
+        by_length = self._vocabulary(field_name)
+        found: list[tuple[str, int]] = []
+        for length in range(max(1, len(term) - edits), len(term) + edits + 1):  # an edit changes it by one
+            words = by_length.get(length, [])
+            options = {"scorer": OSA.distance, "score_cutoff": edits, "limit": MAX_FUZZY_EXPANSIONS}
+            found += [(word, int(distance)) for word, distance, _ in process.extract(term, words, **options)]
+        found = sorted(found, key=lambda pair: (pair[1], pair[0]))[:MAX_FUZZY_EXPANSIONS]  # closest, then by word
         if not found:
             return self.empty()
-        keys = [term_key(field_name, word) for word, _, _ in found]
+        keys = [term_key(field_name, word) for word, _ in found]
         live = np.array([len(self.postings(key).docs) for key in keys], dtype=np.int64)
         stats = self.stats.field(field_name)
         idf = self.similarity.idf(int(self.stats.doc_freqs(keys, live).max()), stats)
-        total = self.empty()
-        for (word, distance, _), key in zip(found, keys):
+        lengths = self.stats.lengths(field_name)
+        docs_parts, score_parts = [], []
+        for (word, distance), key in zip(found, keys):
             postings = self.postings(key)
             if not len(postings.docs):
                 continue
             self.terms.add(field_name, word)
             closeness = 1.0 - distance / min(len(term), len(word))
-            part = self._bm25(field_name, postings.docs, postings.freqs, idf, boost * closeness)
-            total.mask |= part.mask
-            total.scores += part.scores
+            scores = self.similarity.score(idf, postings.freqs, lengths[postings.docs], stats)
+            docs_parts.append(postings.docs)
+            score_parts.append(boost * closeness * scores)
+        total = self.empty()
+        if docs_parts:  # summed sparsely: up to 50 words, each a dense array at the reader's size otherwise
+            docs = np.concatenate(docs_parts)
+            total.mask[docs] = True
+            total.scores += np.bincount(docs, weights=np.concatenate(score_parts), minlength=self._size)
         return total
 
-    def _vocabulary(self, field_name: str) -> list[str]:
-        """The field's indexed words (no sub-word or pinyin forms), once per reader."""
+    def _vocabulary(self, field_name: str) -> dict[int, list[str]]:
+        """The field's indexed words (no sub-word or pinyin forms) by length, once per reader."""
         memo = self.reader.memo.setdefault("fuzzy-vocabulary", {})
         found = memo.get(field_name)
         if found is None:
             words: set[str] = set()
             for segment in self.reader.segments:
                 terms, _, _ = segment.field_terms(field_name, remember=False)
-                words.update(t for t in terms if t and t[0] not in _NOT_WORDS)
-            found = memo[field_name] = sorted(words)
+                words.update(terms)
+            found = {}
+            for word in sorted(words):
+                if word and word[0] not in _NOT_WORDS:
+                    found.setdefault(len(word), []).append(word)
+            memo[field_name] = found
         return found
 
     def _words_containing(self, field_name: str, char: str) -> list[str]:
