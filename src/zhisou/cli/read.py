@@ -31,7 +31,10 @@ from zhisou.modes import SEARCH_MODES, search_mode
 def search(
     query: Annotated[
         str,
-        typer.Argument(help='Query: words, "phrases", AND/OR/NOT, +must -not, field:value, ranges, word^2 boosts.'),
+        typer.Argument(
+            help='Query: words, "phrases", AND/OR/NOT, +must -not, field:value, ranges, '
+            'word^2 (boost), word~ (fuzzy), "a b"~2 (proximity).'
+        ),
     ],
     index: IndexOption = Path(DEFAULT_INDEX),
     page: Annotated[int, typer.Option(min=1, help="Page number (1-based).")] = 1,
