@@ -923,6 +923,9 @@ def block_max_wand(
     return heap_size, matched
 
 
+SLOPPY_CHOICES_LIMIT = 1 << 16  # a document's choices tried one by one when the sweep misses a repeated word
+
+
 @kernel
 def sloppy_phrase_freqs(
     places: np.ndarray, first: np.ndarray, last: np.ndarray, slop: int, offsets: np.ndarray, words: np.ndarray
@@ -935,8 +938,15 @@ def sloppy_phrase_freqs(
     choice of one position per piece matches when the spread of those places (largest −
     smallest: 0 for the exact phrase, 2 for two words swapped) is at most ``slop`` and no
     occurrence serves two pieces; it weighs 1 / (1 + spread). The smallest place moves on
-    until a piece runs out. A document with no match gets 0."""
+    until a piece runs out. With a repeated word that sweep can pass an occurrence a match
+    needed; a document it finds none in then tries every choice (up to
+    ``SLOPPY_CHOICES_LIMIT``) and counts the closest once. A document with no match gets 0."""
     n_pieces, n_candidates = first.shape
+    repeated = False
+    for p in range(n_pieces):
+        for q in range(p + 1, n_pieces):
+            if words[p] == words[q]:
+                repeated = True
     out = np.zeros(n_candidates)
     at = np.empty(n_pieces, dtype=np.int64)
     for c in range(n_candidates):
@@ -954,16 +964,60 @@ def sloppy_phrase_freqs(
                     lowest = p
                 if place > high:
                     high = place
-            if high - low <= slop:
-                shared = False  # one occurrence of a repeated word taken for two of its pieces
-                for p in range(n_pieces):
-                    for q in range(p + 1, n_pieces):
-                        if words[p] == words[q] and places[at[p]] + offsets[p] == places[at[q]] + offsets[q]:
-                            shared = True
-                if not shared:
-                    freq += 1.0 / (1.0 + (high - low))
+            if high - low <= slop and not (repeated and _shares_an_occurrence(places, at, offsets, words)):
+                freq += 1.0 / (1.0 + (high - low))
             at[lowest] += 1
             if at[lowest] >= last[lowest, c]:
                 break
+        if freq == 0.0 and repeated:
+            spread = _closest_choice(places, first, last, c, offsets, words)
+            if 0 <= spread <= slop:
+                freq = 1.0 / (1.0 + spread)
         out[c] = freq
     return out
+
+
+@kernel
+def _shares_an_occurrence(places: np.ndarray, at: np.ndarray, offsets: np.ndarray, words: np.ndarray) -> bool:
+    """Whether the choice ``at`` takes one occurrence of a repeated word for two of its pieces."""
+    n_pieces = at.shape[0]
+    for p in range(n_pieces):
+        for q in range(p + 1, n_pieces):
+            if words[p] == words[q] and places[at[p]] + offsets[p] == places[at[q]] + offsets[q]:
+                return True
+    return False
+
+
+@kernel
+def _closest_choice(
+    places: np.ndarray, first: np.ndarray, last: np.ndarray, c: int, offsets: np.ndarray, words: np.ndarray
+) -> int:
+    """The smallest spread of any valid choice in candidate ``c`` (every combination tried, as
+    an odometer), or -1 when there is none or more than ``SLOPPY_CHOICES_LIMIT`` to try."""
+    n_pieces = first.shape[0]
+    total = 1
+    for p in range(n_pieces):
+        total *= last[p, c] - first[p, c]
+        if total > SLOPPY_CHOICES_LIMIT:
+            return -1
+    at = np.empty(n_pieces, dtype=np.int64)
+    for p in range(n_pieces):
+        at[p] = first[p, c]
+    best = -1
+    while True:
+        low = places[at[0]]
+        high = low
+        for p in range(1, n_pieces):
+            low = min(low, places[at[p]])
+            high = max(high, places[at[p]])
+        if (best < 0 or high - low < best) and not _shares_an_occurrence(places, at, offsets, words):
+            best = high - low
+        p = 0
+        while p < n_pieces:
+            at[p] += 1
+            if at[p] < last[p, c]:
+                break
+            at[p] = first[p, c]
+            p += 1
+        if p == n_pieces:
+            return best
