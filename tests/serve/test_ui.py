@@ -196,6 +196,10 @@ def test_document_page_contents_title_once_and_a_way_back(client: TestClient) ->
     assert re.search(r'<a href="/search\?q=[^"]+" id="back-to-results">', page)
     marks = re.search(r'data-marks="([^"]*)"', page)
     assert marks and set(json.loads(html.unescape(marks.group(1)))) == {"第一节", "引用"}
+    # The query's syntax is not marked: field names, filters, boosts and fuzzy marks.
+    page = client.get("/doc/long", params={"q": "title:第一节^2 引用~ tags:x -结尾"}).text
+    marks = re.search(r'data-marks="([^"]*)"', page)
+    assert marks and set(json.loads(html.unescape(marks.group(1)))) == {"第一节", "引用"}
     short = client.get("/doc/a").text
     assert 'class="toc"' not in short and "back-to-results" not in short  # no contents for a short note
 

@@ -23,6 +23,7 @@ from zhisou.ingest.pipeline import apply_aliases
 from zhisou.modes import available, search_mode
 from zhisou.search.hits import CardFields, card
 from zhisou.search.query import Query
+from zhisou.search.request import SearchRequest
 from zhisou.search.results import Hit, SearchResult
 from zhisou.search.searcher import Searcher
 from zhisou.serve.searchlog import Client, SearchLog
@@ -251,10 +252,13 @@ class Service:
         return [f"{self.date_field}:[{start or '*'} TO {end or '*'}]"]
 
     def query_words(self, query: str) -> list[str]:
-        """The words of ``query`` as typed (the precise cut's tokens, original spelling), for a
-        document page to mark after a result was opened."""
-        analyzer = self.index.searcher().reader.analyzers.get("zh")
-        words = {query[token.start : token.end] for token in analyzer.analyze(query[:200], for_query=True)}
+        """The words of ``query`` as typed (the precise cut's tokens, original spelling; not its
+        syntax: field names, filters, boosts), for a document page to mark after a result was
+        opened."""
+        searcher = self.index.searcher()
+        text = searcher.semantic_query(SearchRequest(query[:200])).text  # the words that score
+        analyzer = searcher.reader.analyzers.get("zh")
+        words = {text[token.start : token.end] for token in analyzer.analyze(text, for_query=True)}
         return sorted((word for word in words if word.strip()), key=len, reverse=True)
 
     def tags(self, size: int = 30) -> list[dict[str, Any]]:
