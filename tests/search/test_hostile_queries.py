@@ -101,6 +101,12 @@ def test_a_query_that_is_not_text_is_refused(make_index: Callable[..., Index], q
                 "date:",
                 "tags:",
                 "2024",
+                "^",
+                "~",
+                "^2",
+                "~1",
+                "^0.5",
+                "9" * 4400,  # past the digits Python converts to an int
             ]
         ),
         max_size=30,

@@ -122,6 +122,9 @@ def test_a_bare_star_matches_everything() -> None:
         ("(a b)~2", 5, "follows a word"),
         ("tags:x~", 6, "follows a word"),
         ("index*~", 6, "follows a word"),
+        ("a~" + "9" * 5000, 1, "at most 2 edits"),  # more digits than Python converts to an int
+        ('"a b"~' + "9" * 5000, 5, "at most 100 positions"),
+        ("a^" + "9" * 5000, 1, "at most 10000"),
     ],
 )
 def test_malformed_queries_report_position(query: str, position: int, message: str) -> None:

@@ -185,15 +185,18 @@ class _Parser:
         if self.pos < len(self.text) and self.text[self.pos] not in _STOP_CHARS and not self.boost_follows():
             raise self.error("'~' takes a whole number, like lucene~1 or \"a b\"~3", tilde)
         digits = self.text[tilde + 1 : self.pos]
+        # A number past what either limit allows is compared by its length: Python refuses to
+        # convert more than 4,300 digits, and a query may hold 10,000 characters.
+        number = (int(digits) if len(digits.lstrip("0")) <= 6 else MAX_SLOP + 1) if digits else 0
         if isinstance(query, PhraseQuery):
             if not digits:
                 raise self.error("a phrase's '~' needs a number of positions, like \"a b\"~3", tilde)
-            if int(digits) > MAX_SLOP:
+            if number > MAX_SLOP:
                 raise self.error(f"a phrase's slop is at most {MAX_SLOP} positions", tilde)
-            return dataclasses.replace(query, slop=int(digits))
+            return dataclasses.replace(query, slop=number)
         if not isinstance(query, TermQuery) or query.prefix or self.is_filter(query):
             raise self.error("'~' follows a word (fuzzy) or a \"phrase\" (proximity), not this clause", tilde)
-        edits = int(digits) if digits else auto_edits(query.text)
+        edits = number if digits else auto_edits(query.text)
         if edits > MAX_EDITS:
             raise self.error(f"a fuzzy word allows at most {MAX_EDITS} edits, like lucene~2", tilde)
         return dataclasses.replace(query, fuzzy=edits)
