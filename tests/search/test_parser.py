@@ -125,6 +125,7 @@ def test_a_bare_star_matches_everything() -> None:
         ("a~" + "9" * 5000, 1, "at most 2 edits"),  # more digits than Python converts to an int
         ('"a b"~' + "9" * 5000, 5, "at most 100 positions"),
         ("a^" + "9" * 5000, 1, "at most 10000"),
+        (" ".join(["lucene~"] * 21), 8 * 20 + 6, "a fuzzy word counts as 50"),  # 20 fit under 1,024
     ],
 )
 def test_malformed_queries_report_position(query: str, position: int, message: str) -> None:

@@ -175,6 +175,7 @@ def test_every_parser_reason_has_a_chinese_wording(make_index: Callable[..., Ind
         "lucene~3",
         "x~2y",
         "(a b)~2",
+        " ".join(["lucene~"] * 21),
     ]
     for query in broken:
         try:

@@ -20,6 +20,7 @@ from zhisou.analysis.pinyin import FULL, INITIALS
 from zhisou.analysis.tokenizers import SUB_WORD, is_single_chinese_character
 from zhisou.index.reader import IndexReader
 from zhisou.index.termdict import FIELD_SEPARATOR, term_key
+from zhisou.search.parser import MAX_FUZZY_EXPANSIONS
 from zhisou.search.plan import QueryTerms
 from zhisou.search.query import BooleanQuery, MatchAllQuery, PhraseQuery, Query, RangeQuery, TermQuery
 from zhisou.search.query_terms import query_terms
@@ -29,7 +30,6 @@ from zhisou.values import date_span, parse_number
 
 MAX_PREFIX_EXPANSIONS = 1024
 _NOT_WORDS = frozenset((SUB_WORD, FULL, INITIALS))  # first characters of forms that are not words
-MAX_FUZZY_EXPANSIONS = 50  # indexed words a fuzzy word stands for, closest first (Lucene's default)
 
 
 @dataclass

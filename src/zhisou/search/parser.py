@@ -45,6 +45,7 @@ MAX_DEPTH = 32
 MAX_CLAUSES = 1024
 MAX_BOOST = 10_000.0
 MAX_EDITS = 2  # fuzzy words: Lucene's limit
+MAX_FUZZY_EXPANSIONS = 50  # indexed words a fuzzy word stands for, closest first (Lucene's default)
 MAX_SLOP = 100
 _BOOST_START = set("0123456789.")
 
@@ -199,6 +200,14 @@ class _Parser:
         edits = number if digits else auto_edits(query.text)
         if edits > MAX_EDITS:
             raise self.error(f"a fuzzy word allows at most {MAX_EDITS} edits, like lucene~2", tilde)
+        # A fuzzy word searches up to MAX_FUZZY_EXPANSIONS words: it counts as that many clauses
+        # (Lucene counts a rewritten query's clauses against the same limit).
+        self.clauses += MAX_FUZZY_EXPANSIONS - 1
+        if self.clauses > MAX_CLAUSES:
+            raise self.error(
+                f"more than {MAX_CLAUSES} clauses (a fuzzy word counts as {MAX_FUZZY_EXPANSIONS}); shorten the query",
+                tilde,
+            )
         return dataclasses.replace(query, fuzzy=edits)
 
     def boost_follows(self, at: int | None = None) -> bool:

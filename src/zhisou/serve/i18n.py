@@ -172,6 +172,10 @@ _SYNTAX_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^unexpected text after the (\S+) range$", "{0} 的范围后面有多余的文字"),
         (r"^more than (\d+) (?:clauses|words); shorten the query$", "超过 {0} 个子句：请缩短查询"),
         (
+            r"^more than (\d+) clauses \(a fuzzy word counts as (\d+)\); shorten the query$",
+            "超过 {0} 个子句（一个模糊词算 {1} 个）：请缩短查询",
+        ),
+        (
             r"^a boost is a number after '\^', like bm25\^2 or bm25\^0\.5$",
             "'^' 后面的权重应是数字，例如 bm25^2 或 bm25^0.5",
         ),
