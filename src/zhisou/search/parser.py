@@ -202,7 +202,7 @@ class _Parser:
             raise self.error(f"a fuzzy word allows at most {MAX_EDITS} edits, like lucene~2", tilde)
         # A fuzzy word searches up to MAX_FUZZY_EXPANSIONS words: it counts as that many clauses
         # (Lucene counts a rewritten query's clauses against the same limit).
-        self.clauses += MAX_FUZZY_EXPANSIONS - 1
+        self.clauses += MAX_FUZZY_EXPANSIONS - 1 if edits else 0
         if self.clauses > MAX_CLAUSES:
             raise self.error(
                 f"more than {MAX_CLAUSES} clauses (a fuzzy word counts as {MAX_FUZZY_EXPANSIONS}); shorten the query",
