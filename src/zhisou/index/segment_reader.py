@@ -421,7 +421,8 @@ class SegmentReader:
     def _texts(self, ordinals: range, prefix: str) -> list[str]:
         """The terms of keys ``ordinals`` (all starting with ``prefix``, which no term holds: it
         ends in the field separator) without it: the keys' bytes decoded at once and split on
-        the prefix, instead of a decode per key (a text field's 200k keys: ~1 s → ~20 ms)."""
+        the prefix, instead of a decode per key (synthetic-1M's largest segment, 394k keys of
+        its text field: 0.40 s → 23 ms)."""
         if not len(ordinals):
             return []
         offsets = self.terms.offsets

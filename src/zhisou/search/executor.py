@@ -185,9 +185,9 @@ class Executor:
 
         by_length = self._vocabulary(field_name)
         found: list[tuple[str, int]] = []
+        options = {"scorer": OSA.distance, "score_cutoff": edits, "limit": MAX_FUZZY_EXPANSIONS}
         for length in range(max(1, len(term) - edits), len(term) + edits + 1):  # an edit changes it by one
             words = by_length.get(length, [])
-            options = {"scorer": OSA.distance, "score_cutoff": edits, "limit": MAX_FUZZY_EXPANSIONS}
             found += [(word, int(distance)) for word, distance, _ in process.extract(term, words, **options)]
         found = sorted(found, key=lambda pair: (pair[1], pair[0]))[:MAX_FUZZY_EXPANSIONS]  # closest, then by word
         if not found:

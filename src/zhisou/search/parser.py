@@ -312,12 +312,10 @@ class _Parser:
         """A run of non-space text (backslash escapes); returns (text, ends with unescaped '*')."""
         chars: list[str] = []
         prefix = False
-        while (
-            self.pos < len(self.text)
-            and self.text[self.pos] not in _STOP_CHARS
-            and not ((chars or prefix) and (self.boost_follows() or self.tilde_follows()))  # marks end a word
-        ):
+        while self.pos < len(self.text) and self.text[self.pos] not in _STOP_CHARS:
             char = self.text[self.pos]
+            if char in "^~" and (chars or prefix) and (self.boost_follows() or self.tilde_follows()):
+                break  # a boost or fuzzy mark ends the word
             if char == "\\" and self.pos + 1 < len(self.text):
                 self.pos += 1
                 chars.append(self.text[self.pos])
