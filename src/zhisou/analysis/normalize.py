@@ -19,8 +19,8 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 import opencc
 
@@ -61,9 +61,9 @@ TAIWAN_WORDS_IN_SIMPLIFIED = {
 _TAIWAN_WORD = re.compile("|".join(TAIWAN_WORDS_IN_SIMPLIFIED))
 
 
-@dataclass(frozen=True, slots=True)
-class FoldedText:
-    """Folded text and, when lengths differ, the original offset of every folded character."""
+class FoldedText(NamedTuple):
+    """Folded text and, when lengths differ, the original offset of every folded character.
+    (A named tuple: made for every query and document, at a third of a frozen dataclass's cost.)"""
 
     text: str
     origin: tuple[int, ...] | None = None

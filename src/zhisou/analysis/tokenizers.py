@@ -202,7 +202,8 @@ class ChineseSegmenter:
         self.__init__(state["user_words"])  # type: ignore[misc]
 
     def segment(self, text: str, *, search: bool = True) -> list[tuple[str, int, int]]:
-        return [(w, s, e) for w, s, e in self._loaded().tokenize(text, "search" if search else "default")]
+        """(word, start, end) of each word of ``text``, a run of Chinese characters."""
+        return self._loaded().tokenize(text, "search" if search else "default")  # type: ignore[no-any-return]
 
 
 def parse_user_dictionary(text: str, source: str = "user dictionary") -> list[tuple[str, int | None, str | None]]:
@@ -245,6 +246,9 @@ class MixedTokenizer:
             # Fast path for Latin-only text: one word = one position, found by C code.
             terms = latin_terms(folded.text)
             return TokenStream(terms, list(range(len(terms))), [False] * len(terms))
+        search = self._search_mode and not precise
+        if not offsets:
+            return self._terms(folded.text, search)
         terms: list[str] = []
         positions: list[int] = []
         cjk: list[bool] = []
@@ -255,7 +259,6 @@ class MixedTokenizer:
             start = match.start()
             if match.lastgroup == "cjk" and self._segmenter is not None:
                 run = match.group()
-                search = self._search_mode and not precise
                 words = self._segmenter.segment(run, search=search)
                 subs = straddling_sub_words(words) if search and len(words) > 1 else None
                 for index, (word, word_start, word_end) in enumerate(words):
@@ -272,13 +275,39 @@ class MixedTokenizer:
                 starts.append(start)
                 ends.append(match.end())
                 unit += 1
-        if not offsets:
-            return TokenStream(terms, positions, cjk)
         if folded.origin is not None:
             length = len(text)
             starts = [folded.original_offset(i, length) for i in starts]
             ends = [folded.original_offset(i, length) for i in ends]
         return TokenStream(terms, positions, cjk, starts, ends)
+
+
+    def _terms(self, text: str, search: bool) -> TokenStream:
+        """``stream`` without offsets (the indexing and query paths): the same tokens, without
+        the bookkeeping of where each one was."""
+        terms: list[str] = []
+        positions: list[int] = []
+        cjk: list[bool] = []
+        add_term, add_position, add_cjk = terms.append, positions.append, cjk.append  # a few words a query
+        unit = 0
+        segmenter = self._segmenter
+        for match in _TOKEN_RE.finditer(text):
+            kind = match.lastgroup
+            if kind == "cjk" and segmenter is not None:
+                run = match.group()
+                words = segmenter.segment(run, search=search)
+                subs = straddling_sub_words(words) if search and len(words) > 1 else None
+                for index, (word, start, _) in enumerate(words):
+                    add_term(SUB_WORD + word if subs is not None and subs[index] else word)
+                    add_position(unit + start)
+                    add_cjk(True)
+                unit += len(run)
+            else:
+                add_term(match.group())
+                add_position(unit)
+                add_cjk(kind == "cjk")
+                unit += 1
+        return TokenStream(terms, positions, cjk)
 
 
 class KeywordTokenizer:

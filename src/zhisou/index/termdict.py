@@ -130,7 +130,8 @@ def find_postings(
 def encode_keys(keys: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Keys as one byte array and their offsets: the form ``find_keys`` takes."""
     wanted = np.frombuffer(b"".join(keys), dtype=np.uint8)
-    return wanted, np.array([0, *itertools.accumulate(map(len, keys))], dtype=np.int64)
+    offsets = np.fromiter(itertools.accumulate(map(len, keys), initial=0), dtype=np.int64, count=len(keys) + 1)
+    return wanted, offsets
 
 
 class TermDictionary:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from zhisou.analysis.tokenizers import has_single_chinese_word, is_single_chinese_character
+from zhisou.analysis.tokenizers import TokenStream, has_single_chinese_word, is_single_chinese_character
 from zhisou.index.reader import IndexReader
 from zhisou.search.parser import FieldInfo, parse_query, plain_query
 from zhisou.search.query import BooleanQuery, MatchAllQuery, PhraseQuery, Query, TermQuery
@@ -124,26 +124,25 @@ def plan_disjunction(tree: Query, text_fields: set[str] | frozenset[str]) -> Dis
 def weighted_terms(reader: IndexReader, plan: DisjunctionPlan, default_fields: tuple[str, ...]) -> WordWeights:
     """field → term → how many times the analyzed query produced it (Lucene counts repeats),
     times the boost of the word that produced it."""
-    schema = reader.schema
     texts: dict[tuple[str, float], list[str]] = {}  # words of one field and one boost: analyzed together
     for word in plan.words:
         for name in (word.field,) if word.field is not None else default_fields:
             texts.setdefault((name, word.boost), []).append(word.text)
+    schema, analyzers = reader.schema, reader.analyzers
     by_field: WordWeights = {}
-    analyzed: dict[tuple[str, str], tuple[list[str], list[bool]]] = {}  # fields sharing an analyzer: once
+    streams: dict[tuple[str, str], TokenStream] = {}  # fields sharing an analyzer: analyzed once
     for (name, boost), words in texts.items():
         spec = schema.get(name)
         if spec is None:
             continue
-        text = " ".join(words)
-        analyzer = reader.analyzers.get(spec.analyzer_name)
-        words = analyzed.get((spec.analyzer_name, text))
-        if words is None:
-            stream = analyzer.stream(text, for_query=True)
-            words = analyzed[(spec.analyzer_name, text)] = (stream.terms, stream.cjk)
+        text = words[0] if len(words) == 1 else " ".join(words)
+        analyzer_name = spec.analyzer_name
+        analyzer = analyzers.get(analyzer_name)
+        stream = streams.get((analyzer_name, text))
+        if stream is None:
+            stream = streams[(analyzer_name, text)] = analyzer.stream(text, for_query=True)
         counts = by_field.setdefault(name, {})  # first-seen order kept
-        pinyin_text = text if spec.pinyin else None
-        terms = field_terms(reader, name, analyzer, *words, pinyin_text)  # the field decides
+        terms = field_terms(reader, name, analyzer, stream.terms, stream.cjk, text if spec.pinyin else None)
         if boost == 1.0:  # the common case, without a multiplication per term
             for term, weight in terms:
                 counts[term] = counts.get(term, 0.0) + weight  # a few terms: faster than a Counter

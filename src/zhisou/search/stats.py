@@ -66,10 +66,14 @@ class SuppliedStatistics:
         return np.array([supplied.get(key, int(n)) for key, n in zip(keys, local.tolist())], dtype=np.int64)
 
 
-def locate(reader: IndexReader, keys: list[bytes]) -> tuple[list[np.ndarray], np.ndarray]:
+def locate(
+    reader: IndexReader, keys: list[bytes], encoded: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[list[np.ndarray], np.ndarray]:
     """Per segment, (postings start, count) of every key (count 0 where a segment lacks it);
-    and each key's document frequency over the reader's live documents."""
-    encoded = encode_keys(keys)
+    and each key's document frequency over the reader's live documents. ``encoded``: the keys
+    already encoded (``encode_keys``)."""
+    if encoded is None:
+        encoded = encode_keys(keys)
     ranges = [segment.postings_of(encoded) for segment in reader.segments]
     if len(ranges) == 1 and reader.segments[0].live is None:
         return ranges, ranges[0][:, 1]

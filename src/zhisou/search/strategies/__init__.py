@@ -54,13 +54,20 @@ def _auto(context: Context, plan: Plan, limit: int, collector: Collector | None)
     if not taat.supports(plan, collector):
         return STRATEGIES["exhaustive"]
     words = plan.words
-    if limit <= BLOCKMAX_MAX_LIMIT and words is not None and len(words) == 1:  # cheap tests first
+    # Cheap tests first: one term in one field, a shallow top k.
+    if limit <= BLOCKMAX_MAX_LIMIT and words is not None and len(words) == 1 and _one_value(words):
         blockmax = STRATEGIES["blockmax"]
         if blockmax.supports(plan, collector):
             postings = single_term_postings(context, plan)
             if postings >= max(BLOCKMAX_MIN_POSTINGS, BLOCKMAX_POSTINGS_PER_HIT * limit):
                 return blockmax
     return taat
+
+
+def _one_value(words: dict[str, dict[str, float]]) -> bool:
+    for counts in words.values():
+        return len(counts) == 1
+    return False
 
 
 def single_term_postings(context: Context, plan: Plan) -> int:

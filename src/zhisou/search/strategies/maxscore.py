@@ -73,8 +73,8 @@ def segment_cursors(context: Context, plan: Plan) -> SegmentCursors | None:
     query = query_keys(words_of(plan))
     if not query.keys:
         return None
-    constants = field_constants(context, tuple(query.fields))
-    ranges, live_doc_freqs = locate(context.reader, query.keys)
+    constants = field_constants(context, query.fields)
+    ranges, live_doc_freqs = locate(context.reader, query.keys, query.encoded)
     term_weights = weights(context, query, constants, live_doc_freqs)
     cursors = []
     for segment_ranges, rows in zip(ranges, constants.rows):

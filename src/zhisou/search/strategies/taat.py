@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from zhisou.errors import CorruptIndexError
-from zhisou.index.termdict import encode_keys
 from zhisou.search import kernels
 from zhisou.search.collectors import Collector
 from zhisou.search.plan import Plan
@@ -62,22 +61,15 @@ class TermAtATime:
     ) -> tuple[np.ndarray, np.ndarray, int]:
         reader = context.reader
         allowed = context.allowed(plan)
-        constants = field_constants(context, tuple(query.fields))
         filtered = allowed is not reader.live or reader.doc_count < reader.max_doc
+        fields = query.fields
         if len(reader.segments) == 1 and reader.segments[0].live is None and context.stats.local:
-            one = one_segment(context)
             try:
                 return kernels.score_one_segment(
-                    *one.dictionary,
-                    *encode_keys(query.keys),
+                    *one_segment(context, fields),
+                    *query.encoded,
                     query.multiplicity,
                     query.field_of,
-                    constants.boosts,
-                    one.postings,
-                    constants.rows[0],
-                    constants.norm_slopes,
-                    one.lengths,
-                    constants.norm_bases,
                     allowed,
                     filtered,
                     scores,
@@ -87,7 +79,8 @@ class TermAtATime:
                 )
             except CorruptIndexError as error:
                 raise reader.segments[0].damaged(error) from None
-        ranges, live_doc_freqs = locate(reader, query.keys)
+        constants = field_constants(context, fields)
+        ranges, live_doc_freqs = locate(reader, query.keys, query.encoded)
         term_weights = weights(context, query, constants, live_doc_freqs)
         n_touched = 0
         for segment, base, segment_ranges, rows in zip(reader.segments, reader.bases, ranges, constants.rows):

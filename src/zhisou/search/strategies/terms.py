@@ -15,7 +15,7 @@ from typing import cast
 
 import numpy as np
 
-from zhisou.index.termdict import FIELD_SEPARATOR
+from zhisou.index.termdict import FIELD_SEPARATOR, encode_keys
 from zhisou.search.plan import Plan, WordWeights
 from zhisou.search.similarity import Similarity
 from zhisou.search.stats import ReaderStats
@@ -29,19 +29,33 @@ class QueryKeys:
     keys: list[bytes]  # ``field\x1fterm`` of each term
     multiplicity: np.ndarray  # how often the analyzed query produced each term
     field_of: np.ndarray  # index of each term's field in ``fields``
-    fields: list[str]
+    fields: tuple[str, ...]
+    encoded: tuple[np.ndarray, np.ndarray]  # ``keys`` as the dictionary lookup takes them (``encode_keys``)
 
 
 def query_keys(words: WordWeights) -> QueryKeys:
-    keys: list[bytes] = []
-    multiplicity: list[float] = []
+    if len(words) == 1:  # one field, the common case: a few µs of a small corpus's query
+        ((name, counts),) = words.items()
+        prefix = name + FIELD_SEPARATOR  # term_key, inlined: this runs for every query term
+        keys = [(prefix + term).encode() for term in counts]
+        n = len(keys)
+        multiplicity = np.fromiter(counts.values(), dtype=np.float64, count=n)
+        return QueryKeys(keys, multiplicity, np.zeros(n, dtype=np.int64), (name,), encode_keys(keys))
+    keys = []
+    repeats: list[float] = []
     field_of: list[int] = []
     for number, (name, counts) in enumerate(words.items()):
-        prefix = name + FIELD_SEPARATOR  # term_key, inlined: this runs for every query term
+        prefix = name + FIELD_SEPARATOR
         keys += [(prefix + term).encode() for term in counts]
-        multiplicity += counts.values()
+        repeats += counts.values()
         field_of += [number] * len(counts)
-    return QueryKeys(keys, np.array(multiplicity, dtype=np.float64), np.array(field_of, dtype=np.int64), list(words))
+    return QueryKeys(
+        keys,
+        np.array(repeats, dtype=np.float64),
+        np.array(field_of, dtype=np.int64),
+        tuple(words),
+        encode_keys(keys),
+    )
 
 
 def words_of(plan: Plan) -> WordWeights:
@@ -88,32 +102,41 @@ def field_constants(context: Context, fields: tuple[str, ...]) -> FieldConstants
     return found
 
 
-@dataclass(frozen=True)
-class OneSegment:
-    """What the one-call kernel reads of a one-segment reader without deletes scored with its
-    own statistics, gathered once per reader: the dictionary, each term's idf by ordinal
+OneSegmentArguments = tuple[np.ndarray, ...]
+
+
+def one_segment(context: Context, fields: tuple[str, ...]) -> OneSegmentArguments:
+    """What ``kernels.score_one_segment`` reads of a one-segment reader without deletes, scored
+    with its own statistics, before the query's own arrays — the same for every query on
+    ``fields``, so gathered once per reader: the dictionary, each term's idf by ordinal
     (document frequencies and N never change for a reader, so the kernel reads an idf instead
-    of computing a formula; keyword and id terms get 0, never asked), and the postings."""
-
-    dictionary: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # keys, offsets, table, info, idf
-    postings: np.ndarray  # packed (index/postings.py)
-    lengths: np.ndarray
-
-
-def one_segment(context: Context) -> OneSegment:
+    of computing a formula; keyword and id terms get 0, never asked), the fields' boosts, the
+    postings, the fields' length rows and norm constants, and the length matrix."""
     reader, stats, similarity = context.reader, context.stats, context.similarity
-    key = ("one-segment", id(similarity))
-    found = cast("OneSegment | None", _memo(stats, key, similarity))
+    key = ("one-segment", id(similarity), fields)
+    found = cast("OneSegmentArguments | None", _memo(stats, key, similarity))
     if found is None:
+        idf = _memo(stats, ("idf-by-ordinal", id(similarity)), similarity)
         segment = reader.segments[0]
-        table = np.zeros(len(segment.terms))
-        for spec in reader.schema.text_fields:
-            ordinals = segment.field_ordinals(spec.name)
-            doc_freqs = segment.term_info[ordinals.start : ordinals.stop, 1]
-            counts = np.full(len(doc_freqs), stats.field(spec.name).doc_count, dtype=np.float64)
-            table[ordinals.start : ordinals.stop] = similarity.idf_array(doc_freqs, counts)
-        found = OneSegment(
-            (*segment.terms.arrays, segment.term_info, table), segment.packed_postings, segment.length_matrix
+        if idf is None:
+            idf = np.zeros(len(segment.terms))
+            for spec in reader.schema.text_fields:
+                ordinals = segment.field_ordinals(spec.name)
+                doc_freqs = segment.term_info[ordinals.start : ordinals.stop, 1]
+                counts = np.full(len(doc_freqs), stats.field(spec.name).doc_count, dtype=np.float64)
+                idf[ordinals.start : ordinals.stop] = similarity.idf_array(doc_freqs, counts)
+            stats.memo[("idf-by-ordinal", id(similarity))] = (similarity, idf)
+        constants = field_constants(context, fields)
+        found = (
+            *segment.terms.arrays,
+            segment.term_info,
+            cast("np.ndarray", idf),
+            constants.boosts,
+            segment.packed_postings,
+            constants.rows[0],
+            constants.norm_slopes,
+            segment.length_matrix,
+            constants.norm_bases,
         )
         stats.memo[key] = (similarity, found)
     return found
