@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -217,3 +218,26 @@ def test_demo_and_init_never_destroy_what_they_did_not_create(tmp_path: Path) ->
     assert code == 3 and "not empty" in err
     assert invoke("init", str(folder), "--overwrite")[0] == 0
     assert (folder / "seg_000000.doc").read_text() == "a user's file"
+
+
+def test_every_command_lists_its_summary_as_one_line() -> None:
+    """A command list shows the first paragraph of each command's help with its line breaks
+    (typer's rich mode): a summary written over two lines reads as a sentence broken mid-way."""
+    import typer.main
+    from typer.core import TyperGroup
+
+    def commands(group: TyperGroup, path: str) -> list[tuple[str, Any]]:
+        found: list[tuple[str, Any]] = []
+        for name, command in group.commands.items():
+            found.append((f"{path} {name}", command))
+            if isinstance(command, TyperGroup):
+                found += commands(command, f"{path} {name}")
+        return found
+
+    root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
+    listed = commands(root, "zhisou")
+    assert len(listed) > 20
+    for name, command in listed:
+        summary = (command.short_help or command.help or "").strip().split("\n\n")[0]
+        assert summary and "\n" not in summary, f"{name}: {summary!r}"

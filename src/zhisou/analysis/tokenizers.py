@@ -281,7 +281,6 @@ class MixedTokenizer:
             ends = [folded.original_offset(i, length) for i in ends]
         return TokenStream(terms, positions, cjk, starts, ends)
 
-
     def _terms(self, text: str, search: bool) -> TokenStream:
         """``stream`` without offsets (the indexing and query paths): the same tokens, without
         the bookkeeping of where each one was."""

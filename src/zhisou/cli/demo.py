@@ -62,8 +62,7 @@ def demo(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Index the bundled sample notes and run a few example searches (hybrid ones too, with the
-    semantic extra installed)."""
+    """Index the bundled sample notes and run a few example searches (hybrid ones with the semantic extra)."""
     from zhisou.ingest.pipeline import ingest
 
     def action() -> None:

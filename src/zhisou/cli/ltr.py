@@ -92,8 +92,10 @@ def train(
     model: ModelOption = DEFAULT_EMBEDDING_MODEL,
     as_json: JsonOption = False,
 ) -> None:
-    """Train a ranking model on a dataset's judgments; it becomes active only if it beats the
-    active model (or the first stage) on held-out queries."""
+    """Train a ranking model on a dataset's judgments; active only if it wins on held-out queries.
+
+    The new model must beat the active model (or the first stage, when none is active) on the
+    dataset's held-out queries; otherwise it is stored and the active one stays."""
     from zhisou.rank.experiment import report_dict, train_on_dataset
 
     def action() -> None:

@@ -122,9 +122,10 @@ def sync(
     threads: ThreadsOption = 0,
     as_json: JsonOption = False,
 ) -> None:
-    """Bring the index in line with a folder: add new and changed files, delete the documents of
-    Markdown, HTML and text files that are gone. Unchanged files are skipped; a file that fails to
-    load keeps its documents. One commit at the end."""
+    """Bring the index in line with a folder: add new and changed files, delete those of files gone.
+
+    Markdown, HTML and text files that are gone take their documents with them. Unchanged files are
+    skipped; a file that fails to load keeps its documents. One commit at the end."""
 
     def action() -> None:
         if not folder.is_dir():
