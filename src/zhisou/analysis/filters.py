@@ -53,6 +53,8 @@ class StemFilter:
         return stem
 
     def __call__(self, stream: TokenStream) -> TokenStream:
+        if all(stream.cjk):  # Chinese words only (most Chinese queries): nothing to stem
+            return stream
         memo = self._memo
         stream.terms = [
             term if is_cjk else (memo.get(term) or self._stem(term)) for term, is_cjk in zip(stream.terms, stream.cjk)
