@@ -80,3 +80,12 @@ def test_merged_key_lists_are_the_sorted_union_with_each_keys_rank(key_sets: lis
         found_union, found_ranks = merge(dictionaries)
         assert found_union == union
         assert [ranks.tolist() for ranks in found_ranks] == expected
+
+
+@given(st.sets(words), st.lists(words, max_size=6))
+def test_prefix_ranges_hold_exactly_the_keys_with_the_prefix(stored: set[bytes], prefixes: list[bytes]) -> None:
+    keys = sorted(stored)
+    terms = dictionary(keys)
+    for prefix in [b"", *prefixes, *(key[:cut] for key in keys[:3] for cut in range(len(key) + 1))]:
+        found = terms.prefix_range(prefix)
+        assert [keys[o] for o in found] == [key for key in keys if key.startswith(prefix)]

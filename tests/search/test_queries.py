@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -228,3 +229,23 @@ def test_one_chinese_character_finds_the_words_that_hold_it(index: Index) -> Non
     assert "<mark>" in result.hits[0].highlights["body"]
     assert found(index, "title:擎") == set()
     assert found(index, "擎 -id:a") == {"e"}
+
+
+def test_a_prefix_matches_every_term_it_begins_past_the_highlight_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lucene's constant-score rewrite: every term with the prefix matches, however many; only
+    the terms handed to the highlighter are capped (here at 2 of 6)."""
+    from zhisou.search import executor
+
+    ix = Index.create(tmp_path / "ix")
+    ix.add([{"id": f"d{n}", "title": f"zeta{n}x note", "body": "other words"} for n in range(6)])
+    ix.commit()
+    ix.add([{"id": "late", "title": "zeta9x", "body": "in a second segment"}])
+    ix.commit()
+    monkeypatch.setattr(executor, "MAX_PREFIX_EXPANSIONS", 2)
+    result = ix.search("zeta*", size=20)
+    assert set(result.ids) == {f"d{n}" for n in range(6)} | {"late"}
+    assert len({s for s in result.scores}) == 1  # constant score
+    marked = {h.id for h in result.hits if "<mark>" in h.highlights.get("title", "")}
+    assert marked == {"d0", "d1"}  # the first two terms in order: zeta0x, zeta1x

@@ -184,12 +184,10 @@ class TermDictionary:
         return self._keys[ordinal]
 
     def prefix_range(self, prefix: bytes) -> range:
-        """Ordinals of all keys that start with ``prefix``."""
+        """Ordinals of all keys that start with ``prefix``: two binary searches (keys are UTF-8,
+        which never holds the byte 0xFF, so every key with the prefix sorts below prefix + 0xFF)."""
         start = bisect.bisect_left(self._keys, prefix)
-        end = start
-        while end < len(self._keys) and self._keys[end].startswith(prefix):
-            end += 1
-        return range(start, end)
+        return range(start, bisect.bisect_left(self._keys, prefix + b"\xff", lo=start))
 
     def keys(self) -> Iterator[bytes]:
         for index in range(len(self._keys)):

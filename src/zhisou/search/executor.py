@@ -19,7 +19,7 @@ from zhisou.analysis.normalize import CJK_CHAR
 from zhisou.analysis.pinyin import FULL, INITIALS
 from zhisou.analysis.tokenizers import SUB_WORD, is_single_chinese_character
 from zhisou.index.reader import IndexReader
-from zhisou.index.termdict import FIELD_SEPARATOR, term_key
+from zhisou.index.termdict import term_key
 from zhisou.search.parser import MAX_FUZZY_EXPANSIONS
 from zhisou.search.plan import QueryTerms
 from zhisou.search.query import BooleanQuery, MatchAllQuery, PhraseQuery, Query, RangeQuery, TermQuery
@@ -252,23 +252,27 @@ class Executor:
         return self._scored(docs, boost * self.similarity.score(idf, freqs, lengths, stats))
 
     def _prefix(self, field_name: str, text: str, boost: float, scored: bool) -> Matches:
-        """Constant-score prefix match (score = field boost), as Elasticsearch does."""
+        """Constant-score prefix match (score = field boost), as Elasticsearch does: every term
+        with the prefix counts, however many (Lucene's constant-score rewrite); the
+        highlighter is told the first ``MAX_PREFIX_EXPANSIONS`` of them."""
         from zhisou.analysis.normalize import fold
 
         prefix = term_key(field_name, fold(text).text)
-        terms: set[bytes] = set()
-        for segment in self.reader.segments:
-            for ordinal in segment.terms.prefix_range(prefix):
-                terms.add(segment.terms.key(ordinal))
-                if len(terms) >= MAX_PREFIX_EXPANSIONS:
-                    break
+        field_length = len(term_key(field_name, ""))
         total = self.empty()
-        for key in sorted(terms):
-            docs = self.postings(key).docs
-            total.mask[docs] = True
-            if scored:
-                self.terms.add(field_name, key.decode(errors="replace").split(FIELD_SEPARATOR, 1)[1])
+        shown: set[str] = set()
+        for segment, base in zip(self.reader.segments, self.reader.bases):
+            ordinals = segment.terms.prefix_range(prefix)
+            if not ordinals:
+                continue
+            docs, _ = segment.postings_of_rows(ordinals.start, ordinals.stop)  # the terms' postings, in one call
+            total.mask[docs.astype(np.int64) + int(base)] = True
+            if scored and len(shown) < MAX_PREFIX_EXPANSIONS:
+                for ordinal in ordinals[: MAX_PREFIX_EXPANSIONS - len(shown)]:
+                    shown.add(segment.term_text(ordinal, field_length))
         if scored:
+            for term in sorted(shown)[:MAX_PREFIX_EXPANSIONS]:
+                self.terms.add(field_name, term)
             total.scores[total.mask] = boost
         return total
 
