@@ -55,7 +55,7 @@ def _auto(context: Context, plan: Plan, limit: int, collector: Collector | None)
         return STRATEGIES["exhaustive"]
     words = plan.words
     # Cheap tests first: one term in one field, a shallow top k.
-    if limit <= BLOCKMAX_MAX_LIMIT and words is not None and len(words) == 1 and _one_value(words):
+    if limit <= BLOCKMAX_MAX_LIMIT and words is not None and len(words) == 1 and _one_term(words):
         blockmax = STRATEGIES["blockmax"]
         if blockmax.supports(plan, collector):
             postings = single_term_postings(context, plan)
@@ -64,7 +64,8 @@ def _auto(context: Context, plan: Plan, limit: int, collector: Collector | None)
     return taat
 
 
-def _one_value(words: dict[str, dict[str, float]]) -> bool:
+def _one_term(words: dict[str, dict[str, float]]) -> bool:
+    """Whether the first field of ``words`` holds one term (with one field: the query has one)."""
     for counts in words.values():
         return len(counts) == 1
     return False
