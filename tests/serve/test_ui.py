@@ -205,6 +205,16 @@ def test_document_page_contents_title_once_and_a_way_back(client: TestClient) ->
     assert 'class="toc"' not in short and "back-to-results" not in short  # no contents for a short note
 
 
+def test_a_document_page_marks_what_a_fuzzy_word_found(client: TestClient) -> None:
+    client.post("/api/docs", json=[{"id": "fz", "title": "集群作业", "body": "Apache Spark 作业的调度"}])
+    marks_of = lambda q: set(  # noqa: E731
+        json.loads(html.unescape(re.search(r'data-marks="([^"]*)"', client.get("/doc/fz", params={"q": q}).text)[1]))
+    )
+    assert "spark" in marks_of("spak~ 调度")  # the indexed word the results page marked too
+    assert marks_of("spak 调度") == {"spak", "调度"}  # no ~: only the words as typed
+    assert "spark" not in marks_of("调度 -spak~")  # an excluded word marks nothing
+
+
 def test_result_links_carry_the_query(client: TestClient) -> None:
     page = client.get("/search", params={"q": "rank"}).text
     assert re.search(r'class="hit-link" href="/doc/\w+\?q=rank"', page)

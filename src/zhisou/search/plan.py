@@ -10,7 +10,7 @@ strategy then runs; ``terms`` collects what the highlighter marks.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -171,12 +171,7 @@ def semantic_query(tree: Query, text_fields: set[str] | frozenset[str]) -> Seman
     exclusions: list[Query] = []
 
     def text_of(node: Query) -> None:
-        if isinstance(node, TermQuery | PhraseQuery):
-            if node.field is None or node.field in text_fields:
-                words.append(node.text)
-        elif isinstance(node, BooleanQuery):
-            for clause in (*node.must, *node.should):
-                text_of(clause)
+        words.extend(leaf.text for leaf in scoring_leaves(node, text_fields))
 
     def required(node: Query) -> None:
         if not isinstance(node, BooleanQuery):
@@ -191,6 +186,17 @@ def semantic_query(tree: Query, text_fields: set[str] | frozenset[str]) -> Seman
 
     required(tree)
     return SemanticQuery(" ".join(words), tuple(filters), tuple(exclusions))
+
+
+def scoring_leaves(node: Query, text_fields: set[str] | frozenset[str]) -> Iterator[TermQuery | PhraseQuery]:
+    """The words and phrases of ``node`` that score — in its required and optional clauses at
+    any depth, not its filters or exclusions — and search text fields."""
+    if isinstance(node, TermQuery | PhraseQuery):
+        if node.field is None or node.field in text_fields:
+            yield node
+    elif isinstance(node, BooleanQuery):
+        for clause in (*node.must, *node.should):
+            yield from scoring_leaves(clause, text_fields)
 
 
 def query_tree(

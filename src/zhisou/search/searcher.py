@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from zhisou.analysis.normalize import CJK_CHAR
 from zhisou.errors import QuerySyntaxError, ZhisouError
 from zhisou.index.reader import IndexReader
 from zhisou.index.sharded import ShardedReader
@@ -28,8 +29,8 @@ from zhisou.search.explain import explain_page
 from zhisou.search.facets import FacetCount
 from zhisou.search.hits import hydrate
 from zhisou.search.parser import FieldInfo, parse_query
-from zhisou.search.plan import Plan, SemanticQuery, plan_request, query_tree, semantic_query
-from zhisou.search.query import Query
+from zhisou.search.plan import Plan, SemanticQuery, plan_request, query_tree, scoring_leaves, semantic_query
+from zhisou.search.query import Query, TermQuery
 from zhisou.search.related import distinctive_terms
 from zhisou.search.request import (
     MAX_PAGE_SIZE,
@@ -351,6 +352,30 @@ class Searcher:
                 self._query_vectors.pop(next(iter(self._query_vectors)))
             self._query_vectors[text] = found
         return found
+
+    def fuzzy_expansions(self, request: SearchRequest) -> list[str]:
+        """The indexed words the query's fuzzy words (``spak~``) stand for in the fields they
+        search — what its results page marked — for a page that marks the query's words."""
+        query = request.query
+        if request.plain or not isinstance(query, str) or "~" not in query:
+            return []
+        try:
+            plan = self.plan(request)
+        except QuerySyntaxError:
+            return []
+        executor = self.context.executor(plan)
+        found: dict[str, None] = {}
+        for leaf in scoring_leaves(plan.tree, self._text_field_set):
+            if not isinstance(leaf, TermQuery) or not leaf.fuzzy:
+                continue
+            for name in (leaf.field,) if leaf.field is not None else plan.default_fields:
+                spec = self.schema.get(name)
+                if spec is None:
+                    continue
+                for term in self.reader.analyzers.get(spec.analyzer_name).stream(leaf.text, for_query=True).terms:
+                    if not CJK_CHAR.search(term):  # as the executor: Chinese words are matched as typed
+                        found.update((word, None) for word, _ in executor.fuzzy_words(name, term, leaf.fuzzy))
+        return list(found)
 
     def semantic_query(self, request: SearchRequest) -> SemanticQuery:
         """What the semantic channel embeds of ``request`` and the clauses its results must

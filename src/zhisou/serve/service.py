@@ -253,12 +253,14 @@ class Service:
 
     def query_words(self, query: str) -> list[str]:
         """The words of ``query`` as typed (the precise cut's tokens, original spelling; not its
-        syntax: field names, filters, boosts), for a document page to mark after a result was
-        opened."""
+        syntax: field names, filters, boosts) and the indexed words its fuzzy words found, for a
+        document page to mark after a result was opened."""
         searcher = self.index.searcher()
-        text = searcher.semantic_query(SearchRequest(query[:200])).text  # the words that score
+        request = SearchRequest(query[:200])
+        text = searcher.semantic_query(request).text  # the words that score
         analyzer = searcher.reader.analyzers.get("zh")
         words = {text[token.start : token.end] for token in analyzer.analyze(text, for_query=True)}
+        words.update(searcher.fuzzy_expansions(request))  # spak~ marks the Spark it found
         return sorted((word for word in words if word.strip()), key=len, reverse=True)
 
     def tags(self, size: int = 30) -> list[dict[str, Any]]:
