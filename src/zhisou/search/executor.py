@@ -28,7 +28,8 @@ from zhisou.search.similarity import BM25, Similarity
 from zhisou.search.stats import ReaderStats
 from zhisou.values import date_span, parse_number
 
-MAX_PREFIX_EXPANSIONS = 1024
+MAX_PREFIX_EXPANSIONS = 1024  # terms of a prefix or one-character query handed to the highlighter / scored
+PREFIX_BATCH_POSTINGS = 1 << 22  # a prefix's postings decoded at most this many at a time (but one term whole)
 _NOT_WORDS = frozenset((SUB_WORD, FULL, INITIALS))  # first characters of forms that are not words
 
 
@@ -270,8 +271,16 @@ class Executor:
             ordinals = segment.terms.prefix_range(prefix)
             if not ordinals:
                 continue
-            docs, _ = segment.postings_of_rows(ordinals.start, ordinals.stop)  # the terms' postings, in one call
-            total.mask[docs.astype(np.int64) + int(base)] = True
+            # The terms' postings decoded a batch of terms at a time (at most ~32 MB of them).
+            ends = np.cumsum(segment.term_info[ordinals.start : ordinals.stop, 1], dtype=np.int64)
+            low = ordinals.start
+            while low < ordinals.stop:
+                done = int(ends[low - ordinals.start - 1]) if low > ordinals.start else 0
+                high = ordinals.start + int(np.searchsorted(ends, done + PREFIX_BATCH_POSTINGS, side="right"))
+                high = min(max(high, low + 1), ordinals.stop)
+                docs, _ = segment.postings_of_rows(low, high)
+                total.mask[docs.astype(np.int64) + int(base)] = True
+                low = high
             if scored and len(shown) < MAX_PREFIX_EXPANSIONS:
                 for ordinal in ordinals[: MAX_PREFIX_EXPANSIONS - len(shown)]:
                     shown.add(segment.term_text(ordinal, field_length))
