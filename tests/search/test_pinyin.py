@@ -62,7 +62,27 @@ def test_fields_without_pinyin_hold_no_pinyin_forms(make_index: Callable[..., In
 
 def test_word_pinyin() -> None:
     assert word_pinyin("倒排索引") == ("daopaisuoyin", "dpsy")
+    assert word_pinyin("绿色女人") == ("lvsenvren", "lsnr")  # ü is written v
     assert word_pinyin("abc") is None
+
+
+def test_word_pinyin_is_pypinyins_plain_style_for_every_character_and_phrase() -> None:
+    """Tone marks are stripped by a table rather than by pypinyin's style converter: the same
+    letters for every reading pypinyin knows, each character's and each phrase's."""
+    from pypinyin import lazy_pinyin
+    from pypinyin.phrases_dict import phrases_dict
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    def plain(word: str) -> tuple[str, str] | None:
+        full = lazy_pinyin(word, errors=lambda chars: [""] * len(chars))
+        if not full or not all(syllable.isascii() and syllable.isalpha() for syllable in full):
+            return None
+        return "".join(full), "".join(syllable[0] for syllable in full)
+
+    words = [chr(code) for code in pinyin_dict] + list(phrases_dict)
+    assert len(words) > 80_000
+    differ = [word for word in words if word_pinyin.__wrapped__(word) != plain(word)]
+    assert not differ, differ[:10]
 
 
 @settings(max_examples=100, deadline=None)
