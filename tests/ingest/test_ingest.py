@@ -145,3 +145,17 @@ def test_beir_field_names_are_mapped(tmp_path: Path) -> None:
     index = Index.create(tmp_path / "ix")
     ingest(index, [source])
     assert index.get("d1") == {"id": "d1", "title": "T", "body": "beir body"}
+
+
+def test_a_csv_error_names_the_line_its_record_starts_on(tmp_path: Path) -> None:
+    """A quoted value may span lines and blank lines may sit between rows: a record's problem is
+    reported at the line where the record begins, as a reader finds it in an editor."""
+    rows = write(
+        tmp_path / "rows.csv",
+        'id,title,body,date\n\n1,A,"two\nlines",2024-01-01\n\n2,B,"spans\nthree\nlines",2024-13-45\n3,C,x,y,extra\n',
+    )
+    index = Index.create(tmp_path / "ix")
+    report = ingest(index, [rows])
+    assert report.added == 1 and index.get("1")["body"] == "two\nlines"  # type: ignore[index]
+    found = sorted((e.line, "date" in e.reason or "columns" in e.reason) for e in report.errors)
+    assert found == [(6, True), (9, True)]

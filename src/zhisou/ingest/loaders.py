@@ -135,26 +135,28 @@ def load_csv(path: Path, root: Path) -> Iterator[Loaded]:
     except IngestError as exc:
         yield exc
         return
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    previous_line = 1
+    rows = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] | None = None  # the first row that is not blank
     while True:
+        line = rows.line_num + 1  # where the next row starts (a quoted value may hold line breaks)
         try:
-            row = next(reader)
+            row = next(rows)
         except StopIteration:
             return
         except csv.Error as exc:  # that row is skipped; the reader goes on with the next line
-            yield IngestError(f"malformed CSV ({exc})", str(path), previous_line + 1)
-            previous_line = reader.line_num
-            if reader.fieldnames is None:
+            yield IngestError(f"malformed CSV ({exc})", str(path), line)
+            if header is None:
                 return  # the header itself is unreadable
             continue
-        line = reader.line_num
-        if None in row:
+        if not row:
+            continue  # a blank line
+        if header is None:
+            header = row
+        elif len(row) > len(header):
             yield IngestError("row has more values than the header has columns", str(path), line)
         else:
-            doc = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+            doc = {name: value for name, value in zip(header, row) if value != ""}
             yield Record(doc, str(path), line, max(len(text) // max(line, 1), 1))
-        previous_line = line
 
 
 def load_parquet(path: Path, root: Path) -> Iterator[Loaded]:
