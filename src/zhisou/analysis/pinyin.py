@@ -22,7 +22,7 @@ MAX_PIECE = 24  # letters: the longest pinyin form a query piece is looked up as
 
 
 # Tone marks off, ü as v: pypinyin's plain style (its NORMAL), done by one C call per syllable
-# instead of its style converter (a third of the time of a word: the suggestion tables read the
+# instead of its style converter (a quarter of the time of a word: the suggestion tables read the
 # pinyin of every frequent word of a segment). The same letters as NORMAL for every reading of
 # every character and phrase in pypinyin's dictionaries (tests/search/test_pinyin.py).
 _PLAIN = str.maketrans(
