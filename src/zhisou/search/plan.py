@@ -128,6 +128,11 @@ def weighted_terms(reader: IndexReader, plan: DisjunctionPlan, default_fields: t
     for word in plan.words:
         for name in (word.field,) if word.field is not None else default_fields:
             texts.setdefault((name, word.boost), []).append(word.text)
+    return weigh_texts(reader, texts)
+
+
+def weigh_texts(reader: IndexReader, texts: Mapping[tuple[str, float], list[str]]) -> WordWeights:
+    """``weighted_terms`` of words already grouped by (field, boost): each group analyzed as one text."""
     schema, analyzers = reader.schema, reader.analyzers
     by_field: WordWeights = {}
     streams: dict[tuple[str, str], TokenStream] = {}  # fields sharing an analyzer: analyzed once
@@ -249,7 +254,6 @@ def plan_request(
     if request.sort is not None or not saturating:
         plan.tree  # noqa: B018 -- parse now: a syntax error belongs to planning
         return plan  # the compiled strategies rank by a saturating similarity only
-    shape: DisjunctionPlan | None
     if (
         request.plain
         and isinstance(query, str)
@@ -258,10 +262,11 @@ def plan_request(
         and (request.default_operator == "or" or len(query.split()) == 1)
         and not has_single_chinese_word(query)
     ):
-        # Plain words are one disjunction: analyze the text once instead of word by word.
-        shape = DisjunctionPlan((TermQuery(query),), filters)
-    else:
-        shape = plan_disjunction(plan.tree, text_fields)
+        # Plain words are one disjunction: the text analyzed once per field, not word by word.
+        plan.words = weigh_texts(reader, {(name, 1.0): [query] for name in default_fields})
+        plan.filters = filters
+        return plan
+    shape = plan_disjunction(plan.tree, text_fields)
     if shape is not None:
         plan.words = weighted_terms(reader, shape, default_fields)
         plan.filters, plan.exclusions = shape.filters, shape.exclusions
