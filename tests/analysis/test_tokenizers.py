@@ -7,7 +7,14 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from zhisou.analysis.tokenizers import _LATIN_TOKEN_RE, ChineseSegmenter, MixedTokenizer, latin_terms
+from zhisou.analysis.tokenizers import (
+    _LATIN_TOKEN_RE,
+    _LONE_CJK,
+    ChineseSegmenter,
+    MixedTokenizer,
+    has_single_chinese_word,
+    latin_terms,
+)
 
 # Letters, digits and every character the token rules treat specially (apostrophes, underscore,
 # dot, hyphen), spaces and controls, and a few non-ASCII characters that send text to the regex.
@@ -38,3 +45,10 @@ def test_a_stream_without_offsets_is_the_stream_with_them(text: str, precise: bo
     full = TOKENIZER.stream(text, offsets=True, precise=precise)
     assert (bare.terms, bare.positions, bare.cjk) == (full.terms, full.positions, full.cjk)
     assert bare.starts is None and full.starts is not None and len(full.starts) == len(full.terms)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([*"猫狗a1 \t\n\u3000\xa0\u2003\x1f\x85"]), max_size=8).map("".join))
+def test_a_lone_chinese_word_is_found_as_the_whole_search_finds_it(text: str) -> None:
+    """The shortcut for text without a second word agrees with searching the whole text."""
+    assert has_single_chinese_word(text) == (_LONE_CJK.search(text) is not None)

@@ -42,6 +42,9 @@ def is_single_chinese_character(text: str) -> bool:
 
 def has_single_chinese_word(text: str) -> bool:
     """Whether some whitespace-separated word of ``text`` is one Chinese character."""
+    words = text.split(None, 1)  # most queries are one run of characters: no search needed
+    if len(words) < 2:
+        return bool(words) and is_single_chinese_character(words[0])
     return _LONE_CJK.search(text) is not None
 
 
