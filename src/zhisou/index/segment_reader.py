@@ -342,7 +342,7 @@ class SegmentReader:
         except CorruptIndexError as error:
             raise CorruptIndexError(f"{self.path(Component.POSITIONS)}: {error}") from None
 
-    def postings_of(self, keys: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    def postings_of(self, keys: tuple[bytes, np.ndarray]) -> np.ndarray:
         """(postings start, doc freq) of each key, one row per key, (0, 0) where the segment
         lacks it; ``keys`` come from ``encode_keys``, once for every segment. One compiled call
         for a query's terms: dictionary search and gather together."""

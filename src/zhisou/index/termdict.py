@@ -51,7 +51,7 @@ _FNV_PRIME = 0x100000001B3
 
 
 @kernel
-def _fnv1a(blob: np.ndarray, start: int, end: int) -> np.uint64:
+def _fnv1a(blob: np.ndarray | bytes, start: int, end: int) -> np.uint64:
     value = np.uint64(_FNV_OFFSET)
     for i in range(start, end):
         value = (value ^ np.uint64(blob[i])) * np.uint64(_FNV_PRIME)
@@ -78,7 +78,7 @@ def build_table(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 @kernel
 def find_keys(
-    blob: np.ndarray, offsets: np.ndarray, table: np.ndarray, wanted: np.ndarray, wanted_offsets: np.ndarray
+    blob: np.ndarray, offsets: np.ndarray, table: np.ndarray, wanted: bytes, wanted_offsets: np.ndarray
 ) -> np.ndarray:
     """The ordinal of each wanted key (-1 where absent), through ``build_table``'s table."""
     found = np.full(wanted_offsets.shape[0] - 1, -1, dtype=np.int64)
@@ -114,7 +114,7 @@ def find_postings(
     offsets: np.ndarray,
     table: np.ndarray,
     term_info: np.ndarray,
-    wanted: np.ndarray,
+    wanted: bytes,
     wanted_offsets: np.ndarray,
 ) -> np.ndarray:
     """(postings start, doc freq) from the term-info rows of each wanted key; (0, 0) if absent."""
@@ -127,11 +127,11 @@ def find_postings(
     return found
 
 
-def encode_keys(keys: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """Keys as one byte array and their offsets: the form ``find_keys`` takes."""
-    wanted = np.frombuffer(b"".join(keys), dtype=np.uint8)
+def encode_keys(keys: list[bytes]) -> tuple[bytes, np.ndarray]:
+    """Keys as one byte string and their offsets: the form ``find_keys`` takes (compiled code
+    reads a ``bytes`` as it reads a byte array, without an array made for it)."""
     offsets = np.fromiter(itertools.accumulate(map(len, keys), initial=0), dtype=np.int64, count=len(keys) + 1)
-    return wanted, offsets
+    return b"".join(keys), offsets
 
 
 class TermDictionary:

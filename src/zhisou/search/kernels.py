@@ -168,7 +168,7 @@ def score_one_segment(
     norm_slopes: np.ndarray,
     lengths: np.ndarray,
     norm_bases: np.ndarray,
-    wanted: np.ndarray,
+    wanted: bytes,
     wanted_offsets: np.ndarray,
     multiplicity: np.ndarray,
     field_of: np.ndarray,

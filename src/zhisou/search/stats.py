@@ -67,7 +67,7 @@ class SuppliedStatistics:
 
 
 def locate(
-    reader: IndexReader, keys: list[bytes], encoded: tuple[np.ndarray, np.ndarray] | None = None
+    reader: IndexReader, keys: list[bytes], encoded: tuple[bytes, np.ndarray] | None = None
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Per segment, (postings start, count) of every key (count 0 where a segment lacks it);
     and each key's document frequency over the reader's live documents. ``encoded``: the keys

@@ -30,7 +30,7 @@ class QueryKeys:
     multiplicity: np.ndarray  # how often the analyzed query produced each term
     field_of: np.ndarray  # index of each term's field in ``fields``
     fields: tuple[str, ...]
-    encoded: tuple[np.ndarray, np.ndarray]  # ``keys`` as the dictionary lookup takes them (``encode_keys``)
+    encoded: tuple[bytes, np.ndarray]  # ``keys`` as the dictionary lookup takes them (``encode_keys``)
 
 
 def query_keys(words: WordWeights) -> QueryKeys:
