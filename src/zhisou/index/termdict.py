@@ -130,8 +130,7 @@ def find_postings(
 def encode_keys(keys: list[bytes]) -> tuple[bytes, np.ndarray]:
     """Keys as one byte string and their offsets: the form ``find_keys`` takes (compiled code
     reads a ``bytes`` as it reads a byte array, without an array made for it)."""
-    offsets = np.fromiter(itertools.accumulate(map(len, keys), initial=0), dtype=np.int64, count=len(keys) + 1)
-    return b"".join(keys), offsets
+    return b"".join(keys), np.array([0, *itertools.accumulate(map(len, keys))], dtype=np.int64)
 
 
 class TermDictionary:

@@ -39,7 +39,7 @@ def query_keys(words: WordWeights) -> QueryKeys:
         prefix = name + FIELD_SEPARATOR  # term_key, inlined: this runs for every query term
         keys = [(prefix + term).encode() for term in counts]
         n = len(keys)
-        multiplicity = np.fromiter(counts.values(), dtype=np.float64, count=n)
+        multiplicity = np.array([*counts.values()], dtype=np.float64)
         return QueryKeys(keys, multiplicity, np.zeros(n, dtype=np.int64), (name,), encode_keys(keys))
     keys = []
     repeats: list[float] = []
