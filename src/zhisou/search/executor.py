@@ -181,7 +181,16 @@ class Executor:
         Lucene's fuzzy query scores them: one idf for all (the most frequent one's, so a rare
         misspelling does not outrank the word meant), each weighted by its closeness
         1 − edits / the shorter length."""
-        found = self.fuzzy_words(field_name, term, edits)
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        by_length = self._vocabulary(field_name)
+        found: list[tuple[str, int]] = []
+        options = {"scorer": OSA.distance, "score_cutoff": edits, "limit": MAX_FUZZY_EXPANSIONS}
+        for length in range(max(1, len(term) - edits), len(term) + edits + 1):  # an edit changes it by one
+            words = by_length.get(length, [])
+            found += [(word, int(distance)) for word, distance, _ in process.extract(term, words, **options)]
+        found = sorted(found, key=lambda pair: (pair[1], pair[0]))[:MAX_FUZZY_EXPANSIONS]  # closest, then by word
         if not found:
             return self.empty()
         keys = [term_key(field_name, word) for word, _ in found]
@@ -205,20 +214,6 @@ class Executor:
             total.mask[docs] = True
             total.scores += np.bincount(docs, weights=np.concatenate(score_parts), minlength=self._size)
         return total
-
-    def fuzzy_words(self, field_name: str, term: str, edits: int) -> list[tuple[str, int]]:
-        """(word, edits) of the field's words at most ``edits`` edits from the analyzed ``term``
-        (a transposition is one), closest first, then by word; at most ``MAX_FUZZY_EXPANSIONS``."""
-        from rapidfuzz import process
-        from rapidfuzz.distance import OSA
-
-        by_length = self._vocabulary(field_name)
-        found: list[tuple[str, int]] = []
-        options = {"scorer": OSA.distance, "score_cutoff": edits, "limit": MAX_FUZZY_EXPANSIONS}
-        for length in range(max(1, len(term) - edits), len(term) + edits + 1):  # an edit changes it by one
-            words = by_length.get(length, [])
-            found += [(word, int(distance)) for word, distance, _ in process.extract(term, words, **options)]
-        return sorted(found, key=lambda pair: (pair[1], pair[0]))[:MAX_FUZZY_EXPANSIONS]
 
     def _vocabulary(self, field_name: str) -> dict[int, list[str]]:
         """The field's indexed words (no sub-word or pinyin forms) by length, once per reader."""

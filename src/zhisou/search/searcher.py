@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from zhisou.analysis.normalize import CJK_CHAR
 from zhisou.errors import QuerySyntaxError, ZhisouError
 from zhisou.index.reader import IndexReader
 from zhisou.index.sharded import ShardedReader
@@ -355,7 +354,8 @@ class Searcher:
 
     def fuzzy_expansions(self, request: SearchRequest) -> list[str]:
         """The indexed words the query's fuzzy words (``spak~``) stand for in the fields they
-        search — what its results page marked — for a page that marks the query's words."""
+        search — what its results page marked, found the same way: the executor evaluates them
+        and notes each word it scored — for a page that marks the query's words."""
         query = request.query
         if request.plain or not isinstance(query, str) or "~" not in query:
             return []
@@ -364,18 +364,10 @@ class Searcher:
         except QuerySyntaxError:
             return []
         executor = self.context.executor(plan)
-        found: dict[str, None] = {}
         for leaf in scoring_leaves(plan.tree, self._text_field_set):
-            if not isinstance(leaf, TermQuery) or not leaf.fuzzy:
-                continue
-            for name in (leaf.field,) if leaf.field is not None else plan.default_fields:
-                spec = self.schema.get(name)
-                if spec is None:
-                    continue
-                for term in self.reader.analyzers.get(spec.analyzer_name).stream(leaf.text, for_query=True).terms:
-                    if not CJK_CHAR.search(term):  # as the executor: Chinese words are matched as typed
-                        found.update((word, None) for word, _ in executor.fuzzy_words(name, term, leaf.fuzzy))
-        return list(found)
+            if isinstance(leaf, TermQuery) and leaf.fuzzy:
+                executor.evaluate(leaf)
+        return sorted({term for terms in plan.terms.by_field.values() for term in terms})
 
     def semantic_query(self, request: SearchRequest) -> SemanticQuery:
         """What the semantic channel embeds of ``request`` and the clauses its results must
