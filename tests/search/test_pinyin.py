@@ -66,23 +66,42 @@ def test_word_pinyin() -> None:
     assert word_pinyin("abc") is None
 
 
-def test_word_pinyin_is_pypinyins_plain_style_for_every_character_and_phrase() -> None:
-    """Tone marks are stripped by a table rather than by pypinyin's style converter: the same
-    letters for every reading pypinyin knows, each character's and each phrase's."""
+def _pypinyin_plain(word: str) -> tuple[str, str] | None:
+    """``word_pinyin`` the long way: pypinyin's own ``lazy_pinyin`` in its plain style."""
     from pypinyin import lazy_pinyin
+
+    full = lazy_pinyin(word, errors=lambda chars: [""] * len(chars))
+    if not full or not all(syllable.isascii() and syllable.isalpha() for syllable in full):
+        return None
+    return "".join(full), "".join(syllable[0] for syllable in full)
+
+
+def test_word_pinyin_is_pypinyins_plain_style_for_every_character_and_phrase() -> None:
+    """Readings are taken from pypinyin's tables and tone marks stripped by a table rather than
+    by its converter: the same letters for every character and phrase it knows."""
     from pypinyin.phrases_dict import phrases_dict
     from pypinyin.pinyin_dict import pinyin_dict
 
-    def plain(word: str) -> tuple[str, str] | None:
-        full = lazy_pinyin(word, errors=lambda chars: [""] * len(chars))
-        if not full or not all(syllable.isascii() and syllable.isalpha() for syllable in full):
-            return None
-        return "".join(full), "".join(syllable[0] for syllable in full)
-
     words = [chr(code) for code in pinyin_dict] + list(phrases_dict)
     assert len(words) > 80_000
-    differ = [word for word in words if word_pinyin.__wrapped__(word) != plain(word)]
+    differ = [word for word in words if word_pinyin.__wrapped__(word) != _pypinyin_plain(word)]
     assert not differ, differ[:10]
+
+
+def _pieces() -> list[str]:
+    """Phrases and characters to build words pypinyin's phrase table does not hold: pieces of
+    phrases (its cut must find them again), polyphonic characters, text it does not read."""
+    from pypinyin.phrases_dict import phrases_dict
+
+    phrases = sorted(phrases_dict)[::97]
+    return phrases + [phrase[:1] for phrase in phrases] + [phrase[1:] for phrase in phrases] + list("行长重乐a1〇𠀀")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_pieces()), min_size=1, max_size=5))
+def test_word_pinyin_reads_any_word_as_pypinyin_does(pieces: list[str]) -> None:
+    word = "".join(pieces)
+    assert word_pinyin.__wrapped__(word) == _pypinyin_plain(word)
 
 
 @settings(max_examples=100, deadline=None)

@@ -42,13 +42,42 @@ _PLAIN = str.maketrans(
 @lru_cache(maxsize=200_000)
 def word_pinyin(word: str) -> tuple[str, str] | None:
     """(full pinyin joined, initials) of a Chinese word, or None when a character has none."""
-    from pypinyin import Style, lazy_pinyin
-
-    marked = lazy_pinyin(word, style=Style.TONE, errors=lambda chars: [""] * len(chars))
+    marked = _marked_readings(word)
+    if not marked:
+        return None
     full = [syllable.translate(_PLAIN) for syllable in marked]
-    if not full or not all(syllable.isascii() and syllable.isalpha() for syllable in full):
+    if not all(syllable.isascii() and syllable.isalpha() for syllable in full):
         return None
     return "".join(full), "".join(syllable[0] for syllable in full)
+
+
+def _marked_readings(word: str) -> list[str] | None:
+    """pypinyin's reading of ``word`` with tone marks (what ``lazy_pinyin`` gives with its TONE
+    style), read from its tables directly: its phrase table for the whole word, else its own
+    longest-match cut into phrases and single characters, each character's first reading. A
+    quarter of the time of going through its converter's hooks (the suggestion tables read the
+    pinyin of every frequent word at commit); held equal to ``lazy_pinyin`` by
+    tests/search/test_pinyin.py. None when a character has no reading."""
+    from pypinyin.constants import PHRASES_DICT, PINYIN_DICT, RE_HANS
+    from pypinyin.seg.mmseg import seg
+
+    if not RE_HANS.match(word):  # a character pypinyin does not read as Chinese
+        return None
+    phrase = PHRASES_DICT.get(word)
+    if phrase is not None:
+        return [readings[0] for readings in phrase]
+    out: list[str] = []
+    for piece in seg.cut(word):
+        phrase = PHRASES_DICT.get(piece)
+        if phrase is not None:
+            out += [readings[0] for readings in phrase]
+            continue
+        for char in piece:
+            readings = PINYIN_DICT.get(ord(char))
+            if readings is None:
+                return None
+            out.append(readings.split(",", 1)[0])
+    return out
 
 
 def pinyin_tokens(terms: Sequence[str], positions: Sequence[int], cjk: Sequence[bool]) -> tuple[list[str], list[int]]:
