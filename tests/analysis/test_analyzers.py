@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,47 @@ def test_simplified_text_keeps_its_own_vocabulary(registry: AnalyzerRegistry) ->
     assert "文件" in analyzer.terms("打开这个文件")
     assert "进程" not in analyzer.terms("旅游行程安排")
     assert "软件" not in analyzer.terms("软体动物")
+    # t2s's phrase table also rewrites words whose characters are all simplified ones
+    for simplified in ("把杯子打坏了", "心情低沈", "用英哩计算"):
+        assert fold(simplified).text == simplified
+    assert fold("他把杯子打坏了，這是事實").text == "他把杯子打坏了,这是事实"  # per run (NFKC: ，→ ,)
+
+
+def test_traditional_runs_still_get_t2s_phrases() -> None:
+    assert fold("請儘快答覆").text == "请尽快答复"
+    assert fold("破釜沈舟的決心").text == "破釜沉舟的决心"
+    assert fold("他把杯子打壞了").text == "他把杯子打坏了"
+
+
+def test_every_character_opencc_converts_alone_is_seen_as_traditional() -> None:
+    """Folding skips OpenCC for text without a character of ``_traditional()``, which is read
+    from OpenCC over the Han blocks: every character key of t2s's tables must lie in them (its
+    dictionaries dumped with the wheel's own ``opencc_dict``)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    import opencc
+
+    from zhisou.analysis import normalize
+
+    root = Path(opencc.__file__).parent / "clib"
+    tool = root / "bin" / "opencc_dict"
+    if not tool.exists() and shutil.which("opencc_dict") is None:
+        pytest.skip("OpenCC's opencc_dict tool is not installed with it")
+    config = json.loads((root / "share" / "opencc" / "t2s.json").read_text())
+    files = [d["file"] for d in config["normalization"] for d in [d["dict"]]]
+    files += [d["file"] for step in config["conversion_chain"] for d in step["dict"]["dicts"]]
+    traditional = normalize._traditional()
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in files:
+            out = Path(scratch) / f"{name}.txt"
+            command = [str(tool) if tool.exists() else "opencc_dict", "-i", str(root / "share" / "opencc" / name)]
+            subprocess.run([*command, "-o", str(out), "-f", "ocd2", "-t", "text"], check=True, capture_output=True)
+            for line in out.read_text(encoding="utf-8").splitlines():
+                key, values = line.split("\t")
+                if len(key) == 1 and values.split(" ")[0] != key:
+                    assert key in traditional, (name, key)
 
 
 def test_full_width_folds_to_half_width(registry: AnalyzerRegistry) -> None:

@@ -8,10 +8,11 @@ whenever it changed the length of the text.
 Words differ between regions too (網路 / 网络, 軟體 / 软件, 記憶體 / 内存). A run of Chinese
 characters written in traditional script is converted with OpenCC's ``tw2sp`` (Taiwan phrases to
 mainland ones, then characters), so a traditional note and a simplified query meet on the
-mainland word, and the other way round. Only runs holding a traditional character are converted
-this way: ``tw2sp`` also rewrites words spelled the same in both scripts (文件 → 文档), which
-would move simplified text away from its own vocabulary. An index made before this rule finds
-the regional words of its traditional documents again once it is rebuilt.
+mainland word, and the other way round. Only runs holding a traditional character (one ``t2s``
+rewrites by itself) are converted at all: both tables also rewrite words spelled the same in both
+scripts (``tw2sp`` 文件 → 文档, ``t2s`` 打坏 → 打坯), which would move simplified text away from
+its own vocabulary; and most text, having none, skips OpenCC. An index made before these rules
+(``ANALYSIS_VERSION``) finds such words again once it is rebuilt.
 """
 
 from __future__ import annotations
@@ -35,6 +36,22 @@ def _t2s() -> opencc.OpenCC:
 @cache
 def _tw2sp() -> opencc.OpenCC:
     return opencc.OpenCC("tw2sp")
+
+
+# Code points t2s may rewrite by themselves: Han blocks up to plane 3 (its tables hold no other).
+_T2S_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00), (0x20000, 0x323B0))
+
+
+@cache
+def _traditional() -> frozenset[str]:
+    """Characters ``t2s`` rewrites on their own (traditional ones), and lone surrogates (which
+    only the conversion's path mends), read from OpenCC itself: one call over every Han code
+    point, one a line so that no phrase forms (~20 ms, once)."""
+    chars = [chr(code) for first, end in _T2S_RANGES for code in range(first, end)]
+    converted = _t2s().convert("\n".join(chars)).split("\n")
+    assert len(converted) == len(chars), "t2s joined or split lines"
+    changed = {char for char, after in zip(chars, converted) if after != char}
+    return frozenset(changed | {chr(code) for code in range(0xD800, 0xE000)})
 
 
 # Han characters (CJK unified ideographs, extension A, compatibility ideographs, planes 2): the
@@ -102,6 +119,12 @@ def fold(text: str, *, traditional_to_simplified: bool = True) -> FoldedText:
         folded = "".join(pieces)
         origin = tuple(offsets)
     if traditional_to_simplified:
+        if _traditional().isdisjoint(folded):
+            # No traditional character: t2s would only rewrite phrases spelled alike in both
+            # scripts (打坏 → 打坯, "make bricks"); most text and queries skip OpenCC this way.
+            if _TAIWAN_WORD.search(folded):
+                folded, origin = _regional_words(folded, folded, origin)
+            return FoldedText(folded, origin)
         try:
             converted = _t2s().convert(folded)
         except UnicodeEncodeError:
@@ -120,10 +143,11 @@ def fold(text: str, *, traditional_to_simplified: bool = True) -> FoldedText:
 
 
 def _regional_words(folded: str, converted: str, origin: tuple[int, ...] | None) -> tuple[str, tuple[int, ...] | None]:
-    """``converted`` (``folded`` through ``t2s``, same length) with each Chinese run that held a
-    traditional character converted through ``tw2sp`` instead, and the Taiwan words of the other
-    runs rewritten; the offset map follows the runs whose length changed (記憶體 → 内存), each new
-    character pointing at the old one it replaces."""
+    """``folded`` with each Chinese run that holds a traditional character converted through
+    ``tw2sp``, and the other runs as they were but for their Taiwan words (``converted``:
+    ``folded`` through ``t2s``, same length, for what lies between runs); the offset map follows
+    the runs whose length changed (記憶體 → 内存), each new character pointing at the old one it
+    replaces."""
     pieces: list[str] = []
     places: list[int] = []  # index in ``folded`` of every output character
     changed_length = False
@@ -131,7 +155,7 @@ def _regional_words(folded: str, converted: str, origin: tuple[int, ...] | None)
     for run in _CJK_RUN.finditer(folded):
         start, end = run.span()
         text = run.group()
-        if converted[start:end] != text:
+        if not _traditional().isdisjoint(text):
             for word, replacement in _REGIONAL_WORDS.items():
                 text = text.replace(word, replacement)
             phrase = _tw2sp().convert(text)
@@ -139,7 +163,7 @@ def _regional_words(folded: str, converted: str, origin: tuple[int, ...] | None)
             phrase = text
             for word, replacement in TAIWAN_WORDS_IN_SIMPLIFIED.items():
                 phrase = phrase.replace(word, replacement)
-            if phrase == text:
+            if phrase == converted[start:end]:
                 continue
         pieces.append(converted[done:start])
         places.extend(range(done, start))
