@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zhisou.analysis import ANALYSIS_VERSION
 from zhisou.errors import DocumentError, IndexExistsError, ZhisouError
 from zhisou.index.codec import CODEC_VERSION
 from zhisou.index.directory import atomic_write_bytes, fsync_directory
@@ -273,6 +274,9 @@ class Index:
             "segments": len(manifest.segments),
             # Segments of an older codec (read through index/legacy.py): ``optimize`` rewrites them.
             "old_codec_segments": sum(segment.meta.codec != CODEC_VERSION for segment in reader.segments),
+            # Segments whose terms came from an older analysis (ANALYSIS_VERSION): indexing their
+            # documents again (``zhisou index``, ``sync``) brings them up to date.
+            "old_analysis_segments": sum(segment.meta.analysis < ANALYSIS_VERSION for segment in reader.segments),
             "terms": reader.distinct_live_terms(),  # distinct (field, term) keys of live documents
             "size_bytes": size,
             "fields": [

@@ -44,6 +44,13 @@ def stats(index: IndexOption = Path(DEFAULT_INDEX), as_json: JsonOption = False)
         if info["old_codec_segments"]:
             old = info["old_codec_segments"]
             table.add_row("codec", f"{old} segment(s) of an older codec: `zhisou optimize` rewrites them")
+        if info["old_analysis_segments"]:
+            old = info["old_analysis_segments"]
+            table.add_row(
+                "analysis",
+                f"{old} segment(s) analyzed by an older zhisou: words whose analysis changed since are found "
+                "once their documents are indexed again (`zhisou index` or `zhisou sync` of their source)",
+            )
         out.print(table)
 
     run(action)

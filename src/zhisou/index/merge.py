@@ -112,7 +112,8 @@ def merge_segments(
         if text_fields
         else np.empty((0, base), dtype=np.uint32)
     )
-    writer = SegmentWriter(directory, name, base, dict(zip(text_fields, lengths)))
+    analysis = min(r.meta.analysis for r in readers)  # the oldest analysis its terms came from
+    writer = SegmentWriter(directory, name, base, dict(zip(text_fields, lengths)), analysis)
     # Batches of a large merge each hold fewer postings than pay for loading numba, the merge
     # as a whole does: take the compiled codec for all of them.
     prefer_compiled(sum(int(r.term_info[:, 1].sum(dtype=np.int64)) for r in readers))

@@ -238,6 +238,9 @@ class SegmentMeta:
     uid: str = ""  # 16 random bytes, hex: every file's header carries them
     del_crc32: int = 0  # checksum of the deletes file of ``del_gen``
     codec: int = CODEC_VERSION  # the layout of its files: 3, or 2 (read through ``index/legacy.py``)
+    # ANALYSIS_VERSION of the analysis its terms came from (0: not recorded, an older writer);
+    # a merge keeps the oldest of its sources', as it copies their terms.
+    analysis: int = 0
 
     @property
     def uid_bytes(self) -> bytes:
@@ -268,6 +271,7 @@ class SegmentMeta:
             "fields": self.fields,
             "files": {key: {"size": info.size, "crc32": info.crc32} for key, info in self.files.items()},
             "codec": self.codec,
+            "analysis": self.analysis,
         }
 
     @classmethod
@@ -284,6 +288,7 @@ class SegmentMeta:
             uid=str(data["uid"]),
             del_crc32=int(data.get("del_crc32", 0)),
             codec=int(data.get("codec", codec)),
+            analysis=int(data.get("analysis", 0)),
         )
         if meta.codec not in READABLE_CODECS:
             raise ValueError(

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from zhisou.analysis import ANALYSIS_VERSION
 from zhisou.index.codec import FramedWriter
 from zhisou.index.docstore import BLOCK_DOCS, encode_block
 from zhisou.index.postings import encode_positions, encode_postings
@@ -71,11 +72,18 @@ class _ComponentFile:
 
 class SegmentWriter:
     def __init__(
-        self, directory: Path, name: str, doc_count: int, lengths: Mapping[str, np.ndarray] | None = None
+        self,
+        directory: Path,
+        name: str,
+        doc_count: int,
+        lengths: Mapping[str, np.ndarray] | None = None,
+        analysis: int | None = None,
     ) -> None:
         """``lengths``: each text field's token count per document, for the block bounds the
-        postings carry (a field without lengths, a keyword field, bounds by length 0)."""
+        postings carry (a field without lengths, a keyword field, bounds by length 0).
+        ``analysis``: the ANALYSIS_VERSION its terms came from (this zhisou's unless a merge says)."""
         self.directory = directory
+        self.analysis = ANALYSIS_VERSION if analysis is None else analysis
         self.name = name
         self.doc_count = doc_count
         self.uid = os.urandom(16)
@@ -184,7 +192,7 @@ class SegmentWriter:
         optional = optional or {}
         for component, payload in optional.items():
             infos[component.suffix] = self._write_optional(component, payload, self._rows_of(component, optional))
-        return SegmentMeta(self.name, self.doc_count, infos, fields=fields, uid=self.uid.hex())
+        return SegmentMeta(self.name, self.doc_count, infos, fields=fields, uid=self.uid.hex(), analysis=self.analysis)
 
     def _rows_of(self, component: OptionalComponent, optional: dict[OptionalComponent, np.ndarray]) -> int:
         """Rows a per-doc component must hold: one per document, or the sum of its counts."""

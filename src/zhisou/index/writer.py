@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from zhisou.analysis import AnalysisResources, AnalyzerRegistry
+from zhisou.analysis import ANALYSIS_VERSION, AnalysisResources, AnalyzerRegistry
 from zhisou.errors import SchemaError, ZhisouError
 from zhisou.index.buffer import SegmentBuffer, segment_fields
 from zhisou.index.codec import has_header
@@ -217,7 +217,8 @@ class IndexWriter:
 
     def unchanged(self, doc_ids: list[str], hashes: list[float | None]) -> list[bool]:
         """For each id: whether the flushed or committed document with that id is live and was
-        added with this content hash (so adding it again would change nothing)."""
+        added with this content hash (so adding it again would change nothing): not when its
+        segment's terms came from an older analysis, which adding it again brings up to date."""
         self._apply_pending_ids()
         result = [False] * len(doc_ids)
         wanted = [i for i, h in enumerate(hashes) if h is not None]
@@ -227,7 +228,7 @@ class IndexWriter:
         for segment in self._segments:
             ranges = segment.postings_of(keys)
             column = segment.columns.get(CONTENT_HASH_COLUMN)
-            if column is None:
+            if column is None or segment.meta.analysis < ANALYSIS_VERSION:
                 continue
             live = self._live.get(segment.meta.name)
             if live is None:
