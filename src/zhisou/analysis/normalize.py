@@ -38,20 +38,31 @@ def _tw2sp() -> opencc.OpenCC:
     return opencc.OpenCC("tw2sp")
 
 
-# Code points t2s may rewrite by themselves: Han blocks up to plane 3 (its tables hold no other).
-_T2S_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00), (0x20000, 0x323B0))
+# The Han blocks of the Basic Multilingual Plane: where t2s rewrites characters by themselves
+# (it rewrites a few hundred beyond it, in planes 2 and 3, checked one by one when present).
+_T2S_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00))
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 @cache
 def _traditional() -> frozenset[str]:
-    """Characters ``t2s`` rewrites on their own (traditional ones), and lone surrogates (which
-    only the conversion's path mends), read from OpenCC itself: one call over every Han code
-    point, one a line so that no phrase forms (~20 ms, once)."""
+    """The characters of the Basic Multilingual Plane that ``t2s`` rewrites on their own
+    (traditional ones) and lone surrogates (only the conversion's path mends them), read from
+    OpenCC itself: one call over the Han blocks, a character a line so that no phrase forms
+    (~6 ms, once)."""
     chars = [chr(code) for first, end in _T2S_RANGES for code in range(first, end)]
     converted = _t2s().convert("\n".join(chars)).split("\n")
     assert len(converted) == len(chars), "t2s joined or split lines"
     changed = {char for char, after in zip(chars, converted) if after != char}
     return frozenset(changed | {chr(code) for code in range(0xD800, 0xE000)})
+
+
+def holds_traditional(text: str) -> bool:
+    """Whether ``text`` holds a character ``t2s`` rewrites by itself."""
+    if not _traditional().isdisjoint(text):
+        return True
+    astral = "\n".join(_ASTRAL.findall(text))  # rare: ask OpenCC about these characters
+    return bool(astral) and _t2s().convert(astral) != astral
 
 
 # Han characters (CJK unified ideographs, extension A, compatibility ideographs, planes 2): the
@@ -119,7 +130,7 @@ def fold(text: str, *, traditional_to_simplified: bool = True) -> FoldedText:
         folded = "".join(pieces)
         origin = tuple(offsets)
     if traditional_to_simplified:
-        if _traditional().isdisjoint(folded):
+        if not holds_traditional(folded):
             # No traditional character: t2s would only rewrite phrases spelled alike in both
             # scripts (打坏 → 打坯, "make bricks"); most text and queries skip OpenCC this way.
             if _TAIWAN_WORD.search(folded):
@@ -155,7 +166,7 @@ def _regional_words(folded: str, converted: str, origin: tuple[int, ...] | None)
     for run in _CJK_RUN.finditer(folded):
         start, end = run.span()
         text = run.group()
-        if not _traditional().isdisjoint(text):
+        if holds_traditional(text):
             for word, replacement in _REGIONAL_WORDS.items():
                 text = text.replace(word, replacement)
             phrase = _tw2sp().convert(text)
