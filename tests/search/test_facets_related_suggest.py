@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,6 +46,19 @@ def test_related_documents_skip_the_document_and_words_only_it_has(make_index: C
     assert searcher.more_like_this("g").ids == []  # FlashAttention shares no word with the others
     with pytest.raises(ZhisouError, match="no document"):
         searcher.more_like_this("missing")
+
+
+def test_did_you_mean_samples_a_large_index_evenly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``MAX_DOCUMENTS`` the words come from documents spread over the index, so the words
+    of its newest documents (the last ones) are offered too."""
+    from zhisou.search import suggest
+
+    monkeypatch.setattr(suggest, "MAX_DOCUMENTS", 10)
+    index = Index.create(tmp_path / "ix")
+    index.add([{"id": f"d{n}", "title": "note", "body": "kubernetes" if n >= 50 else "postgres"} for n in range(100)])
+    index.commit()
+    assert index.searcher().did_you_mean("kubernetse") == "kubernetes"
+    assert index.searcher().did_you_mean("postgrse") == "postgres"
 
 
 def test_did_you_mean_corrects_unknown_words_only(make_index: Callable[..., Index]) -> None:

@@ -231,6 +231,30 @@ def test_one_chinese_character_finds_the_words_that_hold_it(index: Index) -> Non
     assert found(index, "擎 -id:a") == {"e"}
 
 
+def test_one_character_finds_every_word_holding_it_past_the_highlight_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """擎 alone finds the documents of every indexed word that holds it, however many, each word
+    scored as a term of its own: capping what the highlighter is told (here at 2) changes no
+    document and no score, and the words marked are those in the most documents."""
+    from zhisou.search import executor
+
+    texts = ["引擎很好", "擎天柱来了", "众擎易举", "他高擎火炬", "擎受", "发动机引擎", "一柱擎天"]
+    ix = Index.create(tmp_path / "ix")
+    ix.add([{"id": f"d{n}", "title": "note", "body": text} for n, text in enumerate(texts[:4])])
+    ix.commit()
+    ix.add([{"id": f"d{n}", "title": "note", "body": text} for n, text in enumerate(texts) if n >= 4])
+    ix.add([{"id": "none", "title": "note", "body": "没有这个字"}])
+    ix.commit()
+    full = ix.search("擎", size=20)
+    assert set(full.ids) == {f"d{n}" for n in range(len(texts))}
+    monkeypatch.setattr(executor, "MAX_PREFIX_EXPANSIONS", 2)
+    capped = ix.search("擎", size=20)
+    assert dict(zip(capped.ids, capped.scores)) == pytest.approx(dict(zip(full.ids, full.scores)))
+    marked = {h.id for h in capped.hits if "<mark>" in h.highlights.get("body", "")}
+    assert {"d0", "d5"} <= marked  # 引擎, in two documents, is among the words marked
+
+
 def test_a_prefix_matches_every_term_it_begins_past_the_highlight_cap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

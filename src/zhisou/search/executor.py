@@ -28,7 +28,7 @@ from zhisou.search.similarity import BM25, Similarity
 from zhisou.search.stats import ReaderStats
 from zhisou.values import date_span, parse_number
 
-MAX_PREFIX_EXPANSIONS = 1024  # terms of a prefix or one-character query handed to the highlighter / scored
+MAX_PREFIX_EXPANSIONS = 1024  # terms of a prefix or one-character query handed to the highlighter (all are scored)
 PREFIX_BATCH_POSTINGS = 1 << 22  # a prefix's postings decoded at most this many at a time (but one term whole)
 _NOT_WORDS = frozenset((SUB_WORD, FULL, INITIALS))  # first characters of forms that are not words
 
@@ -155,9 +155,9 @@ class Executor:
             terms = query_terms(self.reader, field_name, analyzer, query.text, pinyin=spec is not None and spec.pinyin)
         else:
             terms = [(term, 1.0) for term in analyzer.stream(query.text, for_query=True).terms]
-        if scored and len(terms) == 1 and is_single_chinese_character(terms[0][0]):
-            terms += [(word, 1.0) for word in self._words_containing(field_name, terms[0][0])]
         total = self.empty()
+        if scored and len(terms) == 1 and is_single_chinese_character(terms[0][0]):
+            total = self._containing(field_name, terms[0][0], boost)
         for term, weight in terms:  # a repeated token counts again, as in Lucene
             if query.fuzzy and scored and not CJK_CHAR.search(term):
                 part = self._fuzzy(field_name, term, query.fuzzy, boost * weight)
@@ -231,14 +231,38 @@ class Executor:
             memo[field_name] = found
         return found
 
-    def _words_containing(self, field_name: str, char: str) -> list[str]:
-        """Indexed words that contain ``char``: a one-character query also finds ``索引`` for ``索``."""
+    def _containing(self, field_name: str, char: str, boost: float) -> Matches:
+        """The indexed words that contain ``char``, each scored as a term of its own and summed
+        (a one-character query also finds ``索引`` for ``索``): every such word, however many,
+        summed sparsely (a common character is in thousands); the highlighter is told the
+        ``MAX_PREFIX_EXPANSIONS`` found in the most documents."""
         found: set[str] = set()
         prefix_length = len(term_key(field_name, ""))
         for segment in self.reader.segments:
             for ordinal in segment.terms_containing(field_name, char):
                 found.add(segment.term_text(ordinal, prefix_length))
-        return sorted(found)[:MAX_PREFIX_EXPANSIONS]
+        words = sorted(found)
+        total = self.empty()
+        if not words:
+            return total
+        keys = [term_key(field_name, word) for word in words]
+        postings = [self.postings(key) for key in keys]
+        live = np.array([len(p.docs) for p in postings], dtype=np.int64)
+        stats = self.stats.field(field_name)
+        lengths = self.stats.lengths(field_name)
+        docs_parts, score_parts = [], []
+        for p, doc_freq in zip(postings, self.stats.doc_freqs(keys, live).tolist()):
+            if len(p.docs):
+                idf = self.similarity.idf(int(doc_freq), stats)
+                docs_parts.append(p.docs)
+                score_parts.append(boost * self.similarity.score(idf, p.freqs, lengths[p.docs], stats))
+        for number in sorted(np.flatnonzero(live).tolist(), key=lambda n: -live[n])[:MAX_PREFIX_EXPANSIONS]:
+            self.terms.add(field_name, words[number])
+        if docs_parts:
+            docs = np.concatenate(docs_parts)
+            total.mask[docs] = True
+            total.scores += np.bincount(docs, weights=np.concatenate(score_parts), minlength=self._size)
+        return total
 
     def _idf(self, field_name: str, keys: list[bytes]) -> float:
         stats = self.stats.field(field_name)

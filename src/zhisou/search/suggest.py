@@ -2,7 +2,8 @@
 
 The candidates are the surface words of the stored text (tokenized and folded, not stemmed,
 so a suggestion reads as a word), counted over at most ``MAX_DOCUMENTS`` documents of the
-snapshot and built on first use. Closeness is edit distance counting a transposition as one
+snapshot, spread evenly over it (the newest documents, last in the index, count as the first
+ones do), and built on first use. Closeness is edit distance counting a transposition as one
 edit (optimal string alignment, from rapidfuzz): one edit for words of three to five
 characters, two for longer ones; among equally close words the most frequent wins, as in
 Lucene's DirectSpellChecker.
@@ -18,7 +19,7 @@ from rapidfuzz.distance import OSA
 from zhisou.analysis.tokenizers import SUB_WORD
 from zhisou.index.reader import IndexReader
 
-MAX_DOCUMENTS = 10_000  # ~1 s of tokenizing on first use; a larger index samples its first documents
+MAX_DOCUMENTS = 10_000  # ~1 s of tokenizing on first use; a larger index samples documents evenly
 
 
 def _max_edits(word: str) -> int:
@@ -35,7 +36,8 @@ class Suggester:
         if self._counts is None:
             counts: Counter[str] = Counter()
             fields = self.reader.schema.text_fields
-            for doc in range(min(self.reader.max_doc, MAX_DOCUMENTS)):
+            step = max(1, -(-self.reader.max_doc // MAX_DOCUMENTS))  # ceiling: at most MAX_DOCUMENTS
+            for doc in range(0, self.reader.max_doc, step):
                 if not self.reader.live[doc]:
                     continue
                 stored = self.reader.stored(doc)
