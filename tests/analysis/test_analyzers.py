@@ -112,8 +112,8 @@ def test_every_character_opencc_converts_alone_is_seen_as_traditional() -> None:
     if not tool.exists() and shutil.which("opencc_dict") is None:
         pytest.skip("OpenCC's opencc_dict tool is not installed with it")
     config = json.loads((root / "share" / "opencc" / "t2s.json").read_text())
-    files = [d["file"] for d in config["normalization"] for d in [d["dict"]]]
-    files += [d["file"] for step in config["conversion_chain"] for d in step["dict"]["dicts"]]
+    files = [step["dict"]["file"] for step in config["normalization"]]
+    files += [part["file"] for step in config["conversion_chain"] for part in step["dict"]["dicts"]]
     with tempfile.TemporaryDirectory() as scratch:
         for name in files:
             out = Path(scratch) / f"{name}.txt"
