@@ -229,6 +229,10 @@ def test_one_chinese_character_finds_the_words_that_hold_it(index: Index) -> Non
     assert "<mark>" in result.hits[0].highlights["body"]
     assert found(index, "title:擎") == set()
     assert found(index, "擎 -id:a") == {"e"}
+    # Quoted, the character is the text asked for, and 引擎 holds it: a phrase of one character
+    # finds what the character finds.
+    quoted, unquoted = index.search('"擎"', size=20), index.search("擎", size=20)
+    assert quoted.ids == unquoted.ids and quoted.scores == pytest.approx(unquoted.scores)
 
 
 def test_one_character_finds_every_word_holding_it_past_the_highlight_cap(

@@ -323,7 +323,12 @@ class Executor:
         keys = [max(pair, key=lambda key: len(self.postings(key).docs)) for pair in forms]  # for idf
         if len(tokens) == 1:
             docs, freqs = self._union_postings(forms[0])
-            return self._bm25(field_name, docs, freqs, self._idf(field_name, keys), spec.boost)
+            total = self._bm25(field_name, docs, freqs, self._idf(field_name, keys), spec.boost)
+            if is_single_chinese_character(tokens[0].text):  # "擎": the character inside 引擎 too
+                part = self._containing(field_name, tokens[0].text, spec.boost)
+                total.mask |= part.mask
+                total.scores += part.scores
+            return total
         first = tokens[0].position
         offsets = [t.position - first for t in tokens]
         docs_parts, freq_parts = [], []
