@@ -36,6 +36,16 @@ def test_a_homophone_typo_still_finds_the_word(make_index: Callable[..., Index])
     assert index.search("yinhang").ids == ["bank"]  # the phrase reading of 银行, not yin xing
 
 
+@pytest.mark.parametrize(
+    ("query", "marked"), [("dpsy", "倒排索引"), ("dao pai", "倒排"), ("缓村", "缓存"), ("yinhang", "银行")]
+)
+def test_a_word_found_through_its_pinyin_is_marked(make_index: Callable[..., Index], query: str, marked: str) -> None:
+    index = make_index(NOTES, Schema.default())
+    hit = index.search(query).hits[0]
+    assert f"<mark>{marked}</mark>" in hit.highlights["body"]
+    assert "<mark>" not in (index.search("daopai").hits[0].highlights.get("title") or "")  # Notes: no pinyin
+
+
 def test_an_exact_match_comes_before_a_pinyin_one(make_index: Callable[..., Index]) -> None:
     """A field that holds the Latin word matches it as a word, first; pinyin is only looked up
     in fields that lack the word, at a lower weight."""

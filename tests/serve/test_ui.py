@@ -210,9 +210,22 @@ def test_a_document_page_marks_what_a_fuzzy_word_found(client: TestClient) -> No
     marks_of = lambda q: set(  # noqa: E731
         json.loads(html.unescape(re.search(r'data-marks="([^"]*)"', client.get("/doc/fz", params={"q": q}).text)[1]))
     )
-    assert "spark" in marks_of("spak~ 调度")  # the indexed word the results page marked too
+    assert "Spark" in marks_of("spak~ 调度")  # the word the results page marked too, as written
     assert marks_of("spak 调度") == {"spak", "调度"}  # no ~: only the words as typed
-    assert "spark" not in marks_of("调度 -spak~")  # an excluded word marks nothing
+    assert "Spark" not in marks_of("调度 -spak~")  # an excluded word marks nothing
+
+
+def test_a_document_page_marks_the_words_its_results_page_marked(client: TestClient) -> None:
+    """As written in the document: a traditional query's simplified word, a pinyin query's
+    Chinese word, the word holding a lone character."""
+    client.post("/api/docs", json=[{"id": "zh", "title": "笔记", "body": "倒排索引与搜索引擎的检索"}])
+    marks_of = lambda q: set(  # noqa: E731
+        json.loads(html.unescape(re.search(r'data-marks="([^"]*)"', client.get("/doc/zh", params={"q": q}).text)[1]))
+    )
+    assert "检索" in marks_of("檢索")
+    assert "倒排索引" in marks_of("dpsy")
+    assert "搜索引擎" in marks_of("擎")
+    assert marks_of("title:(") == {"title"}  # a query the parser refuses: its words only
 
 
 def test_result_links_carry_the_query(client: TestClient) -> None:

@@ -1,7 +1,9 @@
 """Highlighted snippets: the best window of a stored field around the query's terms.
 
 The field is re-analyzed with its own analyzer, so matches are found exactly as the index
-found them (Chinese without spaces included) and marked at the original character offsets.
+found them (Chinese without spaces included) and marked at the original character offsets; a
+Chinese word found through its pinyin (``dpsy``, ``daopai``, the homophone 缓村) is marked as the
+index found it, by the pinyin forms it was indexed with.
 The window with the most distinct matched terms wins, then the most matches, then the
 earliest. Text is HTML-escaped; matches are wrapped in ``<mark>``.
 """
@@ -14,6 +16,8 @@ from typing import NamedTuple
 
 from zhisou.analysis import Analyzer
 from zhisou.analysis.normalize import CJK_CHAR
+from zhisou.analysis.pinyin import FULL, INITIALS, word_pinyin
+from zhisou.analysis.tokenizers import SUB_WORD
 from zhisou.search.plaintext import plain_text
 
 ELLIPSIS = "…"
@@ -76,6 +80,13 @@ def _whole_words(spans: list[tuple[int, int]], analyzer: Analyzer, text: str) ->
     return widened
 
 
+def marked_words(text: str, analyzer: Analyzer, terms: set[str]) -> set[str]:
+    """The words of ``text`` a snippet marks for ``terms``, as written there, for a page that
+    marks them itself (the document page: 檢索 for 检索, 倒排索引 for ``dpsy``, Spark for ``spak~``)."""
+    spans = [(match.start, match.end) for match in _matches(text, analyzer, terms)]
+    return {text[start:end] for start, end in _merge(_whole_words(spans, analyzer, text))} if spans else set()
+
+
 def excerpt(text: str, length: int = 150, title: str | None = None) -> str:
     """The opening of ``text`` as plain text (Markdown rendered: ``plaintext``; a leading
     heading equal to ``title`` and code blocks left out; whitespace folded), with an ellipsis if cut. Not
@@ -86,15 +97,31 @@ def excerpt(text: str, length: int = 150, title: str | None = None) -> str:
     return flat[:length].rstrip() + ELLIPSIS
 
 
+def _matches(text: str, analyzer: Analyzer, terms: set[str]) -> list[_Match]:
+    """The tokens of ``text`` that ``terms`` (a query's analyzed terms) match, with their offsets."""
+    stream = analyzer.stream(text, offsets=True)
+    assert stream.starts is not None and stream.ends is not None
+    pinyin = {term for term in terms if term[:1] in (FULL, INITIALS)}
+    found = []
+    for term, start, end, cjk in zip(stream.terms, stream.starts, stream.ends, stream.cjk):
+        if term in terms or (pinyin and cjk and _by_pinyin(term, pinyin)):
+            found.append(_Match(term, start, end))
+    return found
+
+
+def _by_pinyin(word: str, pinyin: set[str]) -> bool:
+    """Whether a Chinese word's pinyin forms (the ones ``pinyin_tokens`` indexes) are asked for."""
+    if word.startswith(SUB_WORD):  # a straddling sub-word has none
+        return False
+    forms = word_pinyin(word)
+    return forms is not None and (FULL + forms[0] in pinyin or INITIALS + forms[1] in pinyin)
+
+
 def highlight(text: str, analyzer: Analyzer, terms: set[str], fragment_length: int = 160) -> str | None:
     """A snippet of ``text`` with matched terms marked, or None when no term occurs."""
     if not terms or not text:
         return None
-    stream = analyzer.stream(text, offsets=True)
-    assert stream.starts is not None and stream.ends is not None
-    matched = [
-        _Match(term, start, end) for term, start, end in zip(stream.terms, stream.starts, stream.ends) if term in terms
-    ]
+    matched = _matches(text, analyzer, terms)
     if not matched:
         return None
     matched.sort(key=lambda t: t.start)

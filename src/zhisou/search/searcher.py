@@ -29,7 +29,7 @@ from zhisou.search.facets import FacetCount
 from zhisou.search.hits import hydrate
 from zhisou.search.parser import FieldInfo, parse_query
 from zhisou.search.plan import Plan, SemanticQuery, plan_request, query_tree, scoring_leaves, semantic_query
-from zhisou.search.query import Query, TermQuery
+from zhisou.search.query import Query
 from zhisou.search.related import distinctive_terms
 from zhisou.search.request import (
     MAX_PAGE_SIZE,
@@ -352,22 +352,19 @@ class Searcher:
             self._query_vectors[text] = found
         return found
 
-    def fuzzy_expansions(self, request: SearchRequest) -> list[str]:
-        """The indexed words the query's fuzzy words (``spak~``) stand for in the fields they
-        search — what its results page marked, found the same way: the executor evaluates them
-        and notes each word it scored — for a page that marks the query's words."""
-        query = request.query
-        if request.plain or not isinstance(query, str) or "~" not in query:
-            return []
+    def highlight_terms(self, request: SearchRequest) -> dict[str, set[str]]:
+        """field → the analyzed terms a results page marks for ``request``, found the same way:
+        the executor evaluates the query's scoring words (not its filters or exclusions) and
+        notes each term it scored — the words, their pinyin forms, what a fuzzy word or a lone
+        Chinese character stands for. {} for a query the parser refuses."""
         try:
             plan = self.plan(request)
         except QuerySyntaxError:
-            return []
+            return {}
         executor = self.context.executor(plan)
         for leaf in scoring_leaves(plan.tree, self._text_field_set):
-            if isinstance(leaf, TermQuery) and leaf.fuzzy:
-                executor.evaluate(leaf)
-        return sorted({term for terms in plan.terms.by_field.values() for term in terms})
+            executor.evaluate(leaf)
+        return plan.highlight_terms()
 
     def semantic_query(self, request: SearchRequest) -> SemanticQuery:
         """What the semantic channel embeds of ``request`` and the clauses its results must

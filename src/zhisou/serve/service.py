@@ -21,6 +21,7 @@ from zhisou.api import Index
 from zhisou.errors import DocumentError, QuerySyntaxError, ZhisouError
 from zhisou.ingest.pipeline import apply_aliases
 from zhisou.modes import available, search_mode
+from zhisou.search.highlight import marked_words
 from zhisou.search.hits import CardFields, card
 from zhisou.search.query import Query
 from zhisou.search.request import SearchRequest
@@ -251,16 +252,20 @@ class Service:
                 raise ZhisouError(f"date {value!r}: write it as 2024, 2024-05 or 2024-05-01")
         return [f"{self.date_field}:[{start or '*'} TO {end or '*'}]"]
 
-    def query_words(self, query: str) -> list[str]:
-        """The words of ``query`` as typed (the precise cut's tokens, original spelling; not its
-        syntax: field names, filters, boosts) and the indexed words its fuzzy words found, for a
-        document page to mark after a result was opened."""
+    def doc_marks(self, query: str, doc: Mapping[str, Any]) -> list[str]:
+        """What a document page marks after a result was opened: the words of ``query`` as
+        typed (the precise cut's tokens, original spelling; not its syntax: field names,
+        filters, boosts) and the words of ``doc`` its results page marks, as written in the
+        document (檢索 for 检索, 倒排索引 for ``dpsy``, Spark for ``spak~``, 引擎 for 擎)."""
         searcher = self.index.searcher()
         request = SearchRequest(query[:200])
         text = searcher.semantic_query(request).text  # the words that score
         analyzer = searcher.reader.analyzers.get("zh")
         words = {text[token.start : token.end] for token in analyzer.analyze(text, for_query=True)}
-        words.update(searcher.fuzzy_expansions(request))  # spak~ marks the Spark it found
+        for name, terms in searcher.highlight_terms(request).items():
+            spec, value = self.index.schema.get(name), doc.get(name)
+            if spec is not None and spec.type == "text" and isinstance(value, str) and terms:
+                words |= marked_words(value, searcher.reader.analyzers.get(spec.analyzer_name), terms)
         return sorted((word for word in words if word.strip()), key=len, reverse=True)
 
     def tags(self, size: int = 30) -> list[dict[str, Any]]:

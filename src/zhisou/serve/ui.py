@@ -192,7 +192,7 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
             body_html=body_html,
             contents=contents if len(contents) >= 3 else [],
             q=q,
-            marks=service.query_words(q) if q.strip() else [],
+            marks=service.doc_marks(q, doc) if q.strip() else [],
             fields=service.other_fields(doc),
             related=service.related(doc_id, 5),
         )
