@@ -21,6 +21,14 @@ def _segments(index: Index) -> list[SegmentMeta]:
     return list(index.searcher().reader.manifest.segments)
 
 
+def _older_segment(index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One document committed as an older zhisou would have analyzed it."""
+    with monkeypatch.context() as patch:
+        patch.setattr(segment_writer, "ANALYSIS_VERSION", OLDER)
+        index.add([{"id": "a", "body": "打坏了"}])
+        index.commit()
+
+
 def test_a_segment_records_the_analysis_its_terms_came_from(tmp_path: Path) -> None:
     index = Index.create(tmp_path / "ix")
     index.add([{"id": "a", "body": "倒排索引"}])
@@ -36,10 +44,7 @@ def test_a_segment_records_the_analysis_its_terms_came_from(tmp_path: Path) -> N
 
 def test_a_merge_keeps_the_oldest_analysis_of_its_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     index = Index.create(tmp_path / "ix")
-    with monkeypatch.context() as patch:
-        patch.setattr(segment_writer, "ANALYSIS_VERSION", OLDER)
-        index.add([{"id": "a", "body": "打坏了"}])
-        index.commit()
+    _older_segment(index, monkeypatch)
     index.add([{"id": "b", "body": "倒排索引"}])
     index.commit()
     assert sorted(meta.analysis for meta in _segments(index)) == [OLDER, ANALYSIS_VERSION]
@@ -70,10 +75,7 @@ def test_stats_says_which_segments_an_older_analysis_made(tmp_path: Path, monkey
     from zhisou.cli import app
 
     index = Index.create(tmp_path / "ix")
-    with monkeypatch.context() as patch:
-        patch.setattr(segment_writer, "ANALYSIS_VERSION", OLDER)
-        index.add([{"id": "a", "body": "打坏了"}])
-        index.commit()
+    _older_segment(index, monkeypatch)
     index.close()
     result = CliRunner().invoke(app, ["stats", "-i", str(tmp_path / "ix")])
     assert result.exit_code == 0
