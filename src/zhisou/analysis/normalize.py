@@ -49,7 +49,7 @@ def _traditional() -> tuple[re.Pattern[str], re.Pattern[str]]:
     """Character classes of the Basic Multilingual Plane's characters that ``t2s`` rewrites on
     their own (traditional ones) and lone surrogates (only the conversion's path mends them):
     alone, and with every character beyond the plane. Read from OpenCC itself: one call over
-    the Han blocks, a character a line so that no phrase forms (~10 ms, once). A class rather
+    the Han blocks, a character a line so that no phrase forms (~15 ms, once). A class rather
     than a set: a search is C code over the string, where a set makes a string a character."""
     chars = [chr(code) for first, end in _T2S_RANGES for code in range(first, end)]
     converted = _t2s().convert("\n".join(chars)).split("\n")

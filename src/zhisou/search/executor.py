@@ -208,12 +208,7 @@ class Executor:
             scores = self.similarity.score(idf, postings.freqs, lengths[postings.docs], stats)
             docs_parts.append(postings.docs)
             score_parts.append(boost * closeness * scores)
-        total = self.empty()
-        if docs_parts:  # summed sparsely: up to 50 words, each a dense array at the reader's size otherwise
-            docs = np.concatenate(docs_parts)
-            total.mask[docs] = True
-            total.scores += np.bincount(docs, weights=np.concatenate(score_parts), minlength=self._size)
-        return total
+        return self._summed(docs_parts, score_parts)  # up to 50 words
 
     def _vocabulary(self, field_name: str) -> dict[int, list[str]]:
         """The field's indexed words (no sub-word or pinyin forms) by length, once per reader."""
@@ -242,9 +237,8 @@ class Executor:
             for ordinal in segment.terms_containing(field_name, char):
                 found.add(segment.term_text(ordinal, prefix_length))
         words = sorted(found)
-        total = self.empty()
         if not words:
-            return total
+            return self.empty()
         keys = [term_key(field_name, word) for word in words]
         postings = [self.postings(key) for key in keys]
         live = np.array([len(p.docs) for p in postings], dtype=np.int64)
@@ -258,6 +252,12 @@ class Executor:
                 score_parts.append(boost * self.similarity.score(idf, p.freqs, lengths[p.docs], stats))
         for number in sorted(np.flatnonzero(live).tolist(), key=lambda n: -live[n])[:MAX_PREFIX_EXPANSIONS]:
             self.terms.add(field_name, words[number])
+        return self._summed(docs_parts, score_parts)
+
+    def _summed(self, docs_parts: list[np.ndarray], score_parts: list[np.ndarray]) -> Matches:
+        """Several words' (docs, scores) added up sparsely: one dense array per word would cost
+        the reader's size each."""
+        total = self.empty()
         if docs_parts:
             docs = np.concatenate(docs_parts)
             total.mask[docs] = True
