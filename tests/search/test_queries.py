@@ -165,6 +165,17 @@ def test_filters_argument_removes_documents(index: Index) -> None:
         index.search("rank", filters={"color": "red"})
 
 
+def test_a_filter_expression_on_a_field_the_schema_lacks_is_an_error(index: Index) -> None:
+    # In a query an unknown ``name:`` is text (``注意:`` in a sentence); in a filter it is a
+    # misspelt field, which would quietly match nothing.
+    assert found(index, "rank tag:ltr") == found(index, "rank tag ltr")
+    for expression, name in (("tag:ltr", "tag"), ("date:>=2024 colour:red", "colour"), ("(标签:x OR tags:ltr)", "标签")):
+        with pytest.raises(QuerySyntaxError, match=f"unknown filter field '{name}'; fields: .*tags") as caught:
+            index.search("rank", filters=[expression])
+        assert caught.value.position == expression.index(name)
+    assert found(index, "rank", filters=["ltr"]) == found(index, "rank ltr", default_operator="and")
+
+
 def test_filter_never_leaks_non_matching_documents(index: Index) -> None:
     result = index.search("rank", filters={"tags": "ltr"}, size=100)
     assert [h.id for h in result.hits] == ["d"] and result.total == 1

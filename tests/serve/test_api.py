@@ -336,6 +336,8 @@ def test_filter_expressions_and_chosen_facets(client: TestClient) -> None:
     assert [hit["id"] for hit in recent["hits"]] == ["d"]
     both = client.get("/api/search", params={"filter": ["tags:ranking", "date:[2023 TO 2023]"], "size": 50}).json()
     assert {hit["id"] for hit in both["hits"]} == {"b", "h"}
+    misspelt = client.get("/api/search", params={"q": "rank", "filter": "tag:ranking"})
+    assert misspelt.status_code == 400 and "unknown filter field 'tag'" in error_of(misspelt)
     bad = client.get("/api/search", params={"q": "rank", "filter": "date:>=(2024"})
     assert bad.status_code == 400 and error_of(bad).startswith("filter 'date:>=(2024': query syntax error")
     only_year = client.get("/api/search", params={"q": "rank", "facets": "year"}).json()["facets"]

@@ -56,8 +56,11 @@ class FieldInfo:
 
 
 class _Parser:
-    def __init__(self, text: str, fields: Mapping[str, FieldInfo], default_operator: str) -> None:
+    def __init__(
+        self, text: str, fields: Mapping[str, FieldInfo], default_operator: str, strict_fields: bool = False
+    ) -> None:
         self.text = text
+        self.strict_fields = strict_fields
         self.pos = 0
         self.fields = fields
         self.default_and = default_operator == "and"
@@ -267,9 +270,13 @@ class _Parser:
         while name_end < len(self.text) and (self.text[name_end].isalnum() or self.text[name_end] in "_-"):
             name_end += 1
         name = self.text[self.pos : name_end]
-        if field is None and name_end < len(self.text) and self.text[name_end] == ":" and name in self.fields:
-            self.pos = name_end + 1
-            return self.parse_field_value(name, start)
+        if field is None and name_end < len(self.text) and self.text[name_end] == ":":
+            if name in self.fields:
+                self.pos = name_end + 1
+                return self.parse_field_value(name, start)
+            if self.strict_fields and name:  # scanned as a field name is (letters, digits, _ -)
+                known = ", ".join(self.fields) or "none"
+                raise self.error(f"unknown filter field {name!r}; fields: {known}", start)
         return self.parse_word(field)
 
     def parse_field_value(self, field: str, start: int) -> Query:
@@ -420,6 +427,14 @@ def parse_query(
     if _plain_words(text) is not None:
         return plain_query(text, default_operator=default_operator)
     return _Parser(text, fields or {}, default_operator).parse()
+
+
+def parse_filter(text: str, fields: Mapping[str, FieldInfo]) -> Query:
+    """A filter expression (``tags:llm``, ``date:>=2024 -tags:draft``): the query syntax, except
+    that ``name:`` naming no field of the schema is an error, not text — a filter on a misspelt
+    field would otherwise look for the words and quietly match nothing."""
+    check_length(text)
+    return _Parser(text, fields, "or", strict_fields=True).parse()
 
 
 def parse_field_value(field: str, value: str, fields: Mapping[str, FieldInfo]) -> Query:

@@ -97,7 +97,7 @@ def _is_int(value: object) -> bool:
 def filter_queries(filters: Filters, fields: Mapping[str, FieldInfo]) -> list[Query]:
     """Filters as queries: ``{"tags": ["a", "b"]}`` (any of), ``{"date": ">=2024"}``,
     ``["tags:a"]`` (filter expressions in query syntax), or ``Query`` objects (kept as they are)."""
-    from zhisou.search.parser import parse_query
+    from zhisou.search.parser import parse_filter
 
     if isinstance(filters, Mapping):
         return [filter_clause(name, value, fields) for name, value in filters.items()]
@@ -106,7 +106,7 @@ def filter_queries(filters: Filters, fields: Mapping[str, FieldInfo]) -> list[Qu
     for item in filters:
         if not isinstance(item, str | Query):
             raise ZhisouError(f"a filter expression must be text, got {type(item).__name__}")
-    return [item if isinstance(item, Query) else parse_query(item, fields) for item in filters]
+    return [item if isinstance(item, Query) else parse_filter(item, fields) for item in filters]
 
 
 def filter_clause(name: str, value: FilterValue, fields: Mapping[str, FieldInfo]) -> Query:

@@ -100,7 +100,7 @@ class Service:
         for text in extra:
             if text.strip():
                 try:
-                    filters.append(searcher.parse(text))
+                    filters.extend(searcher.filter_query([text]))
                 except QuerySyntaxError as error:
                     raise ZhisouError(f"filter {text!r}: {error}") from None
         return filters
