@@ -169,7 +169,8 @@ def test_a_filter_expression_on_a_field_the_schema_lacks_is_an_error(index: Inde
     # In a query an unknown ``name:`` is text (``注意:`` in a sentence); in a filter it is a
     # misspelt field, which would quietly match nothing.
     assert found(index, "rank tag:ltr") == found(index, "rank tag ltr")
-    for expression, name in (("tag:ltr", "tag"), ("date:>=2024 colour:red", "colour"), ("(标签:x OR tags:ltr)", "标签")):
+    misspelt = (("tag:ltr", "tag"), ("date:>=2024 colour:red", "colour"), ("(标签:x OR tags:ltr)", "标签"))
+    for expression, name in misspelt:
         with pytest.raises(QuerySyntaxError, match=f"unknown filter field '{name}'; fields: .*tags") as caught:
             index.search("rank", filters=[expression])
         assert caught.value.position == expression.index(name)
