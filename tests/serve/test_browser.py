@@ -332,6 +332,13 @@ def test_suggestions_in_chinese_and_pinyin_picked_with_the_keyboard(page) -> Non
     assert first.locator("mark").inner_text() == "倒排"  # the typed prefix is marked
     assert box.get_attribute("aria-expanded") == "true"
     box.fill("")
+    box.press_sequentially("bm25 打")  # found folded, shown as the title is written, the typed part marked
+    page.wait_for_function(
+        "document.querySelector('#suggest-list [role=option]') && "
+        "document.querySelector('#suggest-list [role=option]').dataset.text === 'BM25 打分公式详解'"
+    )
+    assert first.locator("mark").inner_text() == "BM25 打"
+    box.fill("")
     box.press_sequentially("dpsy")  # initials
     page.wait_for_function(
         "document.querySelector('#suggest-list [role=option]') && "

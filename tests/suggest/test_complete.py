@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zhisou import Index
-from zhisou.suggest.complete import Completer, Entry
+from zhisou.suggest.complete import Completer, Completion, Entry, merge
 
 NOTES = [
     {"id": "a", "title": "倒排索引", "body": "倒排索引记录词到文档的映射。", "tags": ["索引", "排障"]},
@@ -32,15 +32,15 @@ def test_a_new_index_completes_from_its_titles_and_tags(make_index: Callable[...
     assert "倒排索引" in texts(index.suggest("dpsy"))  # initials
     assert texts(index.suggest("排")) == ["排障"]  # a tag: two notes carry it
     # One note each: a tie in weight goes to the title.
-    assert texts(index.suggest("Sea")) == ["search engine basics", "search"]
+    assert texts(index.suggest("Sea")) == ["Search engine basics", "search"]  # shown as written
 
 
 def test_a_typo_in_a_latin_prefix_still_completes(make_index: Callable[..., Index]) -> None:
     index = make_index(NOTES)
     found = index.suggest("serach eng")  # a swap: one edit
-    assert texts(found) == ["search engine basics"] and found[0].corrected
+    assert texts(found) == ["Search engine basics"] and found[0].corrected
     found = index.suggest("serach")
-    assert texts(found) == ["search engine basics", "search"] and all(c.corrected for c in found)
+    assert texts(found) == ["Search engine basics", "search"] and all(c.corrected for c in found)
     assert index.suggest("daopia")[0].text == "倒排索引"  # pinyin typed with a swap
     assert index.suggest("sea") and index.suggest("xyz") == []  # three letters: no typo search
 
@@ -98,6 +98,14 @@ def test_one_entry_per_text_and_the_size_limit() -> None:
     assert [c.text for c in completer.complete("redis")] == ["redis 缓存", "redis 集群"]
     assert [c.text for c in completer.complete("redis", size=1)] == ["redis 缓存"]
     assert completer.complete("redis hc")[0].text == "redis 缓存"  # pinyin initials after a Latin word
+
+
+def test_a_past_query_is_shown_as_the_title_it_equals_writes_it() -> None:
+    query = Completion("bm25 调参", "query", 5.0)
+    title = Completion("BM25 调参", "title", 1.0, key="bm25 调参")
+    other = Completion("bm25 入门", "title", 1.0, key="bm25 入门")
+    assert merge([[query], [title, other]], 5) == [Completion("BM25 调参", "query", 5.0), other]
+    assert merge([[query], [other]], 5) == [query, other]  # no title equals it: as typed
 
 
 def test_chinese_words_of_several_notes_complete_too(make_index: Callable[..., Index]) -> None:

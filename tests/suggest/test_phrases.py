@@ -35,6 +35,7 @@ def corpus(seed: int, count: int) -> list[dict[str, Any]]:
             title = "".join(rng.sample(WORDS, rng.randint(1, 3)))
         else:
             title = " ".join(rng.sample(LATIN, rng.randint(1, 2)))
+            title = title.title() if rng.random() < 0.3 else title  # shown as written, found folded
         body = "，".join(rng.sample(WORDS, 4)) + "。"
         docs.append({"id": f"d{number}", "title": title, "body": body, "tags": rng.sample(TAGS, rng.randint(0, 2))})
     return docs
@@ -79,7 +80,9 @@ def phrases_of(index: Index) -> IndexPhrases:
 def assert_agrees(index: Index) -> None:
     expected, phrases = reference(index), phrases_of(index)
     for prefix in prefixes_of(expected):
-        assert [c.text for c in complete(phrases, prefix, 5)] == [c.text for c in expected.complete(prefix, 5)], prefix
+        found = complete(phrases, prefix, 5)
+        assert [c.key for c in found] == [c.text for c in expected.complete(prefix, 5)], prefix
+        assert all(normalize(c.text) == c.key for c in found), prefix
 
 
 def test_a_flushed_segment_holds_its_table_memory_mapped(make_index: Callable[..., Index]) -> None:
@@ -139,6 +142,43 @@ def test_a_segment_without_a_table_gets_the_same_one_built_in_memory(make_index:
         assert np.array_equal(getattr(built, name), getattr(stored, name)), name
     assert np.array_equal(built.keys.blob, stored.keys.blob)
     assert np.array_equal(built.keys.payloads, stored.keys.payloads)
+
+
+def test_titles_and_tags_are_shown_as_most_live_documents_write_them(make_index: Callable[..., Index]) -> None:
+    """Found under the folded text, shown as written: the form most live documents use."""
+    docs = [
+        {"id": "a", "title": "bm25 调参", "body": "x", "tags": ["LLM"]},
+        {"id": "b", "title": "bm25  调参", "body": "x", "tags": ["llm"]},
+        {"id": "c", "title": "BM25 调参", "body": "x", "tags": ["LLM"]},
+        {"id": "d", "title": "檢索增強生成", "body": "x"},
+        {"id": "e", "title": "ＧＰＵ 推理", "body": "x"},
+    ]
+    index = make_index(docs, commit_every=2)  # a and b in one segment, c in another
+    assert len(index.searcher().reader.segments) > 1
+
+    def shown(prefix: str) -> list[tuple[str, str, float]]:
+        return [(c.text, c.source, c.weight) for c in index.suggest(prefix)]
+
+    assert shown("bm25") == [("bm25 调参", "title", 3)]  # one suggestion; two of three write it so
+    assert shown("ll") == [("LLM", "tag", 3)]
+    assert shown("检索") == shown("檢索") == [("檢索增強生成", "title", 1)]
+    assert shown("gpu") == [("ＧＰＵ 推理", "title", 1)]
+    index.delete(["a", "b"])
+    index.commit()
+    index.refresh()
+    assert shown("bm") == [("BM25 调参", "title", 1)]
+
+
+def test_a_table_written_without_the_written_forms_shows_the_folded_texts(make_index: Callable[..., Index]) -> None:
+    index = make_index([{"id": "a", "title": "Vector Search", "body": "x"}])
+    (segment,) = index.searcher().reader.segments
+    arrays = unpack_arrays(segment.optional[SUGGEST_TABLE.suffix])
+    assert bytes(arrays["shown_blob"]) == b"Vector Search"
+    older = SegmentPhrases(pack_arrays({k: v for k, v in arrays.items() if not k.startswith("shown_")}))
+    assert older.best(["vec"], 5, None) == [Entry("vector search", "title", 1)]
+    assert SegmentPhrases(segment.optional[SUGGEST_TABLE.suffix]).best(["vec"], 5, None) == [
+        Entry("vector search", "title", 1, "Vector Search")
+    ]
 
 
 @settings(max_examples=60, deadline=None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -30,10 +30,11 @@ MAX_PREFIX_CHARS = 64
 
 @dataclass(frozen=True)
 class Completion:
-    text: str
+    text: str  # as shown (a title or tag as written)
     source: str  # one of SOURCES
     weight: float
     corrected: bool = False  # found through a prefix one edit from the typed one
+    key: str = ""  # the folded text, one per suggestion across sources ("": the text is folded)
 
     def as_dict(self) -> dict[str, object]:
         return {"text": self.text, "source": self.source, "weight": round(self.weight, 4), "corrected": self.corrected}
@@ -41,9 +42,10 @@ class Completion:
 
 @dataclass(frozen=True)
 class Entry:
-    text: str
+    text: str  # folded (``keys.normalize``): what entries are told apart and ranked by
     source: str
     weight: float
+    shown: str = ""  # a title or tag as written, when that differs from ``text``
 
 
 class Lookup(Protocol):
@@ -141,31 +143,38 @@ def complete(source: Lookup, prefix: str, size: int = 8) -> list[Completion]:
         return []
     typed = {form.strip() for form in forms}  # the typed text itself completes nothing
     found = [entry for entry in source.lookup(forms, size + 1) if entry.text not in typed][:size]
-    out = [Completion(entry.text, entry.source, entry.weight) for entry in found]
+    out = [Completion(entry.shown or entry.text, entry.source, entry.weight, key=entry.text) for entry in found]
     if len(out) < size:
         variants = [variant for form in forms for variant in one_edit_away(form)]
         if variants:
             seen = {entry.text for entry in found} | typed
             more = [entry for entry in source.lookup(variants, size + len(seen)) if entry.text not in seen]
-            out += [Completion(entry.text, entry.source, entry.weight, True) for entry in more[: size - len(out)]]
+            out += [
+                Completion(entry.shown or entry.text, entry.source, entry.weight, True, entry.text)
+                for entry in more[: size - len(out)]
+            ]
     return out
 
 
 def merge(lists: Iterable[list[Completion]], size: int) -> list[Completion]:
     """Completions from several completers as one list: exact before corrected, then by source
-    tier, each list's own order kept within a tier; a text once (its first appearance)."""
+    tier, each list's own order kept within a tier; a folded text once (its first appearance),
+    shown as a title or tag writes it when one of the others does (a past query ``bm25 调参`` is
+    shown ``BM25 调参``, as the title it completes to is written)."""
     ordered = sorted(
         ((completion.corrected, TIER[completion.source], number, position), completion)
         for number, found in enumerate(lists)
         for position, completion in enumerate(found)
     )
-    out: list[Completion] = []
-    seen: set[str] = set()
+    out: dict[str, Completion] = {}
     for _, completion in ordered:
-        if completion.text not in seen:
-            seen.add(completion.text)
-            out.append(completion)
-    return out[:size]
+        key = completion.key or completion.text
+        first = out.get(key)
+        if first is None:
+            out[key] = completion
+        elif first.text == key and completion.text != key:
+            out[key] = replace(first, text=completion.text)
+    return list(out.values())[:size]
 
 
 def rank(entry: Entry) -> tuple[int, float, int, str]:

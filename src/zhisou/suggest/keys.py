@@ -32,6 +32,11 @@ def normalize(text: str) -> str:
     return _SPACES.sub(" ", fold(text).text).strip()
 
 
+def shown_form(text: str) -> str:
+    """A title or tag as a suggestion shows it: as written, runs of spaces as one, trimmed."""
+    return _SPACES.sub(" ", text).strip()
+
+
 def completion_keys(text: str) -> list[str]:
     """The keys ``text`` (already ``normalize``d) is found under, without repeats."""
     keys = [text]

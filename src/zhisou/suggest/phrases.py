@@ -41,7 +41,7 @@ from zhisou.index.segment_reader import SegmentReader
 from zhisou.schema import Schema
 from zhisou.search.hits import CardFields
 from zhisou.suggest.complete import KEYS_PER_ENTRY, SOURCES, Entry, rank
-from zhisou.suggest.keys import MAX_CHARS, completion_keys, normalize
+from zhisou.suggest.keys import MAX_CHARS, completion_keys, normalize, shown_form
 from zhisou.suggest.table import PrefixTable, lengths_of, narrow, offsets_from, pack_arrays, unpack_arrays
 
 MIN_WORD_DOCS = 2  # a word is offered when the index holds it in this many documents
@@ -87,9 +87,10 @@ def phrase_keys(text: str) -> tuple[str, ...]:
     return tuple(completion_keys(folded)) if folded and len(folded) <= MAX_CHARS else ()
 
 
-def doc_phrases(doc: Mapping[str, Any], fields: PhraseFields) -> dict[tuple[str, str], tuple[str, ...]]:
-    """A document's title and tags: (source, normalized text) → its keys, without repeats."""
-    found: dict[tuple[str, str], tuple[str, ...]] = {}
+def doc_phrases(doc: Mapping[str, Any], fields: PhraseFields) -> dict[tuple[str, str], tuple[str, tuple[str, ...]]]:
+    """A document's title and tags: (source, normalized text) → (the text as written, spaces
+    collapsed; its keys), without repeats."""
+    found: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
     title = doc.get(fields.title) if fields.title else None
     values = doc.get(fields.tags) if fields.tags else None
     for source, text in [
@@ -97,14 +98,19 @@ def doc_phrases(doc: Mapping[str, Any], fields: PhraseFields) -> dict[tuple[str,
         *(("tag", tag) for tag in (values if isinstance(values, list) else [values])),
     ]:
         if isinstance(text, str) and (keys := phrase_keys(text)):
-            found.setdefault((source, keys[0]), keys)
+            found.setdefault((source, keys[0]), (shown_form(text), keys))
     return found
 
 
-def encode_phrases(phrases: dict[tuple[str, str], tuple[str, ...]]) -> bytes:
+def encode_phrases(phrases: dict[tuple[str, str], tuple[str, tuple[str, ...]]]) -> bytes:
     """A document's phrases with their keys: ``code \x1f text \x1f key …`` joined by ``\x1e``
-    (``normalize`` turns both separators into spaces, so no text holds them)."""
-    return _ITEM.join(_PART.join((_CODES[source], *keys)) for (source, _), keys in phrases.items()).encode()
+    (``normalize`` turns both separators into spaces, so no text holds them), the code in capitals
+    (``T``, ``G``) and the text as written before the keys when it differs from the folded one."""
+    items = []
+    for (source, _), (shown, keys) in phrases.items():
+        code = _CODES[source]
+        items.append(_PART.join((code, *keys)) if shown == keys[0] else _PART.join((code.upper(), shown, *keys)))
+    return _ITEM.join(items).encode()
 
 
 def segment_words(terms: SegmentTerms, fields: PhraseFields) -> Counter[str]:
@@ -127,20 +133,30 @@ def build_table(counts: np.ndarray, blob: np.ndarray, words: Counter[str]) -> np
     data = np.asarray(blob, dtype=np.uint8).reshape(-1).tobytes()
     docs_of: dict[tuple[str, str], list[int]] = {}
     keys_of: dict[str, list[str]] = {}
+    shown_of: dict[tuple[str, str], Counter[str]] = {}
     start = 0
     for doc, end in enumerate(ends.tolist()):
         if end > start:
             for item in data[start:end].decode().split(_ITEM):
                 code, *keys = item.split(_PART)
-                docs_of.setdefault((_SOURCE_OF[code], keys[0]), []).append(doc)
+                shown = keys.pop(0) if code.isupper() else None
+                entry = (_SOURCE_OF[code.lower()], keys[0])
+                docs_of.setdefault(entry, []).append(doc)
                 keys_of.setdefault(keys[0], keys)
+                shown_of.setdefault(entry, Counter())[shown or keys[0]] += 1
         start = end
-    entries = [(Entry(text, source, len(docs)), docs) for (source, text), docs in docs_of.items()]
+    # A title or tag is shown as most of its documents write it (the first of equals).
+    entries = [
+        (Entry(text, source, len(docs), _most_written(shown_of[source, text], text)), docs)
+        for (source, text), docs in docs_of.items()
+    ]
     # A word that is also a title here is kept apart: it still counts when the title's
     # documents are deleted.
     entries += [(Entry(word, "word", count), []) for word, count in words.most_common(MAX_WORDS)]
     entries.sort(key=lambda pair: rank(pair[0]))
     texts = [entry.text.encode() for entry, _ in entries]
+    # How titles and tags are written, for them alone: they rank before every word.
+    shown = [entry.shown.encode() for entry, _ in entries if entry.source != "word"]
     doc_lists = [docs for _, docs in entries]
     key_table = PrefixTable.build(
         (key, number)
@@ -151,6 +167,8 @@ def build_table(counts: np.ndarray, blob: np.ndarray, words: Counter[str]) -> np
         {
             "text_blob": np.frombuffer(b"".join(texts), dtype=np.uint8),
             "text_lengths": narrow(np.fromiter((len(text) for text in texts), dtype=np.int64, count=len(texts))),
+            "shown_blob": np.frombuffer(b"".join(shown), dtype=np.uint8),
+            "shown_lengths": narrow(np.fromiter((len(text) for text in shown), dtype=np.int64, count=len(shown))),
             "source": np.array([_SOURCE_NUMBER[entry.source] for entry, _ in entries], dtype=np.uint8),
             "weight": narrow(np.array([entry.weight for entry, _ in entries], dtype=np.int64)),
             "doc_offsets": _offsets(len(docs) for docs in doc_lists),
@@ -160,6 +178,12 @@ def build_table(counts: np.ndarray, blob: np.ndarray, words: Counter[str]) -> np
             "key_payloads": key_table.payloads,
         }
     )
+
+
+def _most_written(forms: Counter[str], text: str) -> str:
+    """The written form most documents use, or "" when that is the folded ``text`` itself."""
+    form = forms.most_common(1)[0][0]
+    return "" if form == text else form
 
 
 def _word_keys(entry: Entry) -> tuple[str, ...]:
@@ -207,6 +231,9 @@ class SegmentPhrases:
     def __init__(self, raw: np.ndarray) -> None:
         arrays = unpack_arrays(raw)
         self.text_blob, self.text_offsets = arrays["text_blob"], offsets_from(arrays, "text")
+        # Tables written before 2026-12-03 hold only the folded texts: shown as they are.
+        self.shown_blob = arrays.get("shown_blob")
+        self.shown_offsets = offsets_from(arrays, "shown") if self.shown_blob is not None else None
         self.source, self.weight = arrays["source"], arrays["weight"]
         self.doc_offsets, self.docs = arrays["doc_offsets"], arrays["docs"]
         self.keys = PrefixTable(arrays["key_blob"], offsets_from(arrays, "key"), arrays["key_payloads"])
@@ -241,8 +268,15 @@ class SegmentPhrases:
                 if not weight:
                     continue
             text = bytes(self.text_blob[self.text_offsets[number] : self.text_offsets[number + 1]]).decode()
-            out.append(Entry(text, source, weight))
+            out.append(Entry(text, source, weight, self._shown(number)))
         return out
+
+    def _shown(self, number: int) -> str:
+        """How the entry is written, if not as its folded text ("" for a word, past the titles
+        and tags the written forms cover)."""
+        if self.shown_blob is None or self.shown_offsets is None or number + 1 >= len(self.shown_offsets):
+            return ""
+        return bytes(self.shown_blob[self.shown_offsets[number] : self.shown_offsets[number + 1]]).decode()
 
 
 def _terms(segment: SegmentReader, fields: PhraseFields) -> SegmentTerms:
@@ -271,12 +305,14 @@ class IndexPhrases:
         # (denied, too rare) or reordered by the sum still leave ``limit``.
         wanted = limit + 8
         weights: Counter[tuple[str, str]] = Counter()
+        shown: dict[tuple[str, str], Counter[str]] = {}  # how the segments write it, by weight
         for phrases, live in self.segments:
             for entry in phrases.best(prefixes, wanted, live):
                 weights[entry.text, entry.source] += entry.weight
+                shown.setdefault((entry.text, entry.source), Counter())[entry.shown] += entry.weight
         best: dict[str, Entry] = {}
         for (text, source), weight in weights.items():  # a text once: its best source, then the heavier
-            entry = Entry(text, source, weight)
+            entry = Entry(text, source, weight, shown[text, source].most_common(1)[0][0])
             if (source == "word" and weight < MIN_WORD_DOCS) or self.denies(text):
                 continue
             old = best.get(text)

@@ -55,7 +55,8 @@
       option.setAttribute("aria-selected", "false");
       option.setAttribute("data-text", item.text);
       var text = document.createElement("span");
-      if (folded && item.text.indexOf(folded) === 0) {
+      // A title is shown as written (BM25 调参) and found by its folded form (bm25 …).
+      if (folded && item.text.toLowerCase().indexOf(folded) === 0 && item.text.toLowerCase().length === item.text.length) {
         var mark = document.createElement("mark");
         mark.textContent = item.text.slice(0, folded.length);
         text.appendChild(mark);
