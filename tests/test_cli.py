@@ -87,8 +87,14 @@ def test_init_index_search_get_delete_stats(tmp_path: Path) -> None:
 
     code, out, _ = invoke("get", "1", "-i", index, "--json")
     assert code == 0 and json.loads(out)["title"] == "倒排索引"
-    code, out, _ = invoke("delete", "1", "-i", index)
-    assert code == 0 and "deleted 1 of 1" in out
+    code, out, err = invoke("delete", "1", "1", "nope", "-i", index)
+    assert code == 1 and "deleted 1 of 2" in out and "no document with id 'nope'" in err  # the one missing named
+    code, out, _ = invoke("delete", "1", "-i", index, "--json")
+    assert code == 1 and json.loads(out) == {
+        "deleted": 0,
+        "missing": ["1"],
+        "generation": json.loads(out)["generation"],
+    }
     code, out, _ = invoke("stats", "-i", index, "--json")
     assert json.loads(out)["documents"] == 2  # "2", and "3" added on its own
     code, out, _ = invoke("optimize", "-i", index, "--json")

@@ -280,14 +280,20 @@ def delete(
     """Delete documents by id (committed at once)."""
 
     def action() -> None:
+        ids = list(dict.fromkeys(doc_ids))  # an id named twice is deleted once
         with Index.open(index) as target:
-            deleted = target.delete(doc_ids)
+            missing = [doc_id for doc_id in ids if target.get(doc_id) is None]
+            deleted = target.delete(ids)
             generation = target.commit()
         if as_json:
-            print_json({"deleted": deleted, "generation": generation})
+            print_json({"deleted": deleted, "missing": missing, "generation": generation})
         else:
-            out.print(f"deleted {deleted} of {len(doc_ids)} ids; commit generation {generation}")
-        if deleted < len(doc_ids):
+            out.print(f"deleted {deleted} of {len(ids)} ids; commit generation {generation}")
+            if missing:
+                shown = ", ".join(repr(doc_id) for doc_id in missing[:10])
+                more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+                err.print(escape(f"no document with id {shown}{more} in {index}; nothing to delete there"))
+        if missing:
             raise typer.Exit(EXIT_SKIPPED)
 
     run(action)
