@@ -249,3 +249,14 @@ def test_the_deep_selection_is_taken_for_a_deep_list_out_of_many() -> None:
     docs, top = kernels.top_k_and_clear(scores, touched, 20_000, 1000, np.zeros(20_000))
     assert [(-s, d) for s, d in zip(top.tolist(), docs.tolist())] == expected
     assert deep[0].tolist() == docs.tolist()
+
+
+def test_the_touched_list_holds_32_bit_ids_and_refuses_more_documents_than_they_name() -> None:
+    from zhisou.errors import ZhisouError
+    from zhisou.search.strategies.terms import _Buffers
+
+    buffers = _Buffers()
+    scores, touched, _ = buffers.ensure(1000)
+    assert touched.dtype == "uint32" and len(touched) == 1001 and len(scores) == 1000
+    with pytest.raises(ZhisouError, match="shards"):
+        buffers.ensure(2**32)  # refused before anything is allocated

@@ -66,7 +66,7 @@ def accumulate(
     ``norm_bases[field] + norm_slopes[field] · dl``.
     When ``filtered``, ``allowed[base + doc]`` says which documents may score (live and passing
     filters; not looking it up when every document may saves 12 % of this loop at 1M); returns the new
-    number of entries in ``touched``, which needs one slot more than documents can be touched.
+    number of entries in ``touched`` (32-bit ids), which needs one slot more than documents can be touched.
     Each decoded doc id is checked against ``n_docs`` before it is used (a predictable branch).
     Blocks are taken ``window`` documents at a time (``TAAT_WINDOW``): a block goes with the
     window its first document falls in, so a document's contributions may add up in another

@@ -46,7 +46,7 @@ class TermAtATime:
             scores.fill(0.0)  # a damaged block stopped the loop half-way: the next query starts clean
             raise
         if collector is not None:
-            collector.collect(touched[:n_touched].copy())
+            collector.collect(touched[:n_touched].astype(np.int64))
         return TopDocs(np.asarray(docs, dtype=np.int64), top_scores, n_touched)
 
     @staticmethod

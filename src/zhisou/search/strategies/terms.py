@@ -15,6 +15,7 @@ from typing import cast
 
 import numpy as np
 
+from zhisou.errors import ZhisouError
 from zhisou.index.termdict import FIELD_SEPARATOR, encode_keys
 from zhisou.search.plan import Plan, WordWeights
 from zhisou.search.similarity import Similarity
@@ -152,17 +153,21 @@ def weights(context: Context, query: QueryKeys, constants: FieldConstants, live_
 
 class _Buffers(threading.local):
     """Per-thread score array, touched list and scratch for the touched scores, reused across
-    queries (the scores are cleared as they are read)."""
+    queries (the scores are cleared as they are read). The touched list holds 32-bit ids: it is
+    written once a posting and read once a touched document, and half the bytes made a top-10
+    query 2.5–3 % faster at 100k and 1M documents (and a top 1,000)."""
 
     def __init__(self) -> None:
         self.scores = np.zeros(0)
-        self.touched = np.zeros(0, dtype=np.int64)
+        self.touched = np.zeros(0, dtype=np.uint32)
         self.gathered = np.zeros(0)
 
     def ensure(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if size > np.iinfo(np.uint32).max:
+            raise ZhisouError(f"{size:,} documents are more than one index can score; split it into shards")
         if self.scores.shape[0] < size:
             self.scores = np.zeros(size)
-            self.touched = np.zeros(size + 1, dtype=np.int64)  # accumulate writes one ahead
+            self.touched = np.zeros(size + 1, dtype=np.uint32)  # accumulate writes one ahead
             self.gathered = np.zeros(size + 1)
         return self.scores, self.touched, self.gathered
 
