@@ -280,10 +280,13 @@ def _heap_top_k_and_clear(
     heap_scores = np.empty(size, dtype=np.float64)
     heap_docs = np.empty(size, dtype=np.int64)
     filled = 0
+    floor = -np.inf  # the heap's worst score once it is full, kept out of memory
     for i in range(n_touched):
         doc = np.uint64(touched[i])  # unsigned: indexing without numba's wraparound for negatives
         score = scores[doc]
         scores[doc] = 0.0
+        if score < floor:
+            continue
         if filled < size:
             heap_scores[filled] = score
             heap_docs[filled] = doc
@@ -291,10 +294,12 @@ def _heap_top_k_and_clear(
             if filled == size:
                 for position in range(size // 2 - 1, -1, -1):
                     _sift_down(heap_scores, heap_docs, size, position)
+                floor = heap_scores[0]
         elif _worse(heap_scores[0], heap_docs[0], score, doc):
             heap_scores[0] = score
             heap_docs[0] = doc
             _sift_down(heap_scores, heap_docs, size, 0)
+            floor = heap_scores[0]
     return sort_heap(heap_scores, heap_docs, filled)
 
 
