@@ -151,6 +151,9 @@ def weights(context: Context, query: QueryKeys, constants: FieldConstants, live_
     )
 
 
+_MAX_DOCS = 2**32 - 1  # what a touched list of 32-bit ids can name
+
+
 class _Buffers(threading.local):
     """Per-thread score array, touched list and scratch for the touched scores, reused across
     queries (the scores are cleared as they are read). The touched list holds 32-bit ids: it is
@@ -163,9 +166,9 @@ class _Buffers(threading.local):
         self.gathered = np.zeros(0)
 
     def ensure(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if size > np.iinfo(np.uint32).max:
-            raise ZhisouError(f"{size:,} documents are more than one index can score; split it into shards")
         if self.scores.shape[0] < size:
+            if size > _MAX_DOCS:
+                raise ZhisouError(f"{size:,} documents are more than one index can score; split it into shards")
             self.scores = np.zeros(size)
             self.touched = np.zeros(size + 1, dtype=np.uint32)  # accumulate writes one ahead
             self.gathered = np.zeros(size + 1)
