@@ -126,6 +126,8 @@ def test_train_from_the_search_log(make_index: Callable[..., Index]) -> None:
     with open(index.directory / "logs" / next((index.directory / "logs").iterdir()).name, "a") as handle:
         handle.write("garbage line\n")
     runner = CliRunner()
+    both = runner.invoke(app, ["ltr", "train", "--from-logs", "-i", str(index.directory), "-d", str(index.directory)])
+    assert both.exit_code == 2 and "not both" in both.output  # one source of labels, said, not guessed
     result = runner.invoke(app, ["ltr", "train", "--from-logs", "--index", str(index.directory), "--base", "bm25"])
     assert result.exit_code == 0, result.output
     assert "model-1 from 1,200 sessions" in result.output and ": active" in result.output

@@ -99,6 +99,8 @@ def train(
     from zhisou.rank.experiment import report_dict, train_on_dataset
 
     def action() -> None:
+        if from_logs and dataset is not None:
+            raise ZhisouError("give --dataset DIR or --from-logs, not both: judgments or clicks, one source a model")
         if from_logs:
             _train_from_logs(
                 index or Path(DEFAULT_INDEX), since, backend, objective, base, depth, debias, seed, as_json
