@@ -282,7 +282,8 @@ def delete(
     def action() -> None:
         ids = list(dict.fromkeys(doc_ids))  # an id named twice is deleted once
         with Index.open(index) as target:
-            missing = [doc_id for doc_id in ids if target.get(doc_id) is None]
+            reader = target.searcher().reader  # ids looked up, no stored fields read
+            missing = [doc_id for doc_id in ids if reader.find(doc_id) is None]
             deleted = target.delete(ids)
             generation = target.commit()
         if as_json:
