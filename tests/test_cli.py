@@ -84,6 +84,10 @@ def test_init_index_search_get_delete_stats(tmp_path: Path) -> None:
     assert data["hits"][0]["highlights"]["body"] == "BM25 <mark>scoring</mark>."
     code, out, _ = invoke("search", "", "-i", index, "--filter", "tags:ranking", "--json")
     assert [h["id"] for h in json.loads(out)["hits"]] == ["2"]
+    code, out, _ = invoke("search", "", "-i", index, "--size", "0", "--filter", "tags:ranking")  # the count only
+    assert code == 0 and out.strip() == "1 match", out
+    code, out, _ = invoke("search", "索引 OR scoring", "-i", index, "--size", "0")
+    assert code == 0 and out.strip() == "2 matches for 索引 OR scoring", out
 
     code, out, _ = invoke("get", "1", "-i", index, "--json")
     assert code == 0 and json.loads(out)["title"] == "倒排索引"

@@ -70,6 +70,22 @@ def test_did_you_mean_corrects_unknown_words_only(make_index: Callable[..., Inde
     assert searcher.did_you_mean("") is None
 
 
+@pytest.mark.parametrize("query", ["rank", '"learning to rank"', "rank -tags:fusion", "", "zebra", "date:>=2023"])
+@pytest.mark.parametrize("strategy", ["auto", "exhaustive", "taat", "maxscore", "blockmax", "bmw"])
+@pytest.mark.parametrize("sort", [None, "-date"])
+def test_size_0_answers_the_count_and_facets_of_a_full_search(
+    make_index: Callable[..., Index], query: str, strategy: str, sort: str | None
+) -> None:
+    """Elasticsearch's size=0 (Meilisearch's limit=0): no hits, and the total and facet counts
+    a search with hits gives, on any page."""
+    searcher = make_index(commit_every=3).searcher()
+    full = searcher.search(query, size=100, facets=["tags", "date"], strategy=strategy, sort=sort)
+    for page in (1, 3):
+        counted = searcher.search(query, size=0, page=page, facets=["tags", "date"], strategy=strategy, sort=sort)
+        assert counted.hits == [] and counted.ids == [] and counted.pages == 0
+        assert (counted.total, counted.total_exact, counted.facets) == (full.total, full.total_exact, full.facets)
+
+
 @pytest.mark.parametrize("query", ["rank", "rank 索引", '"learning to rank"', "rank -tags:fusion", "", "索", "zebra"])
 @pytest.mark.parametrize("strategy", ["auto", "exhaustive", "blockmax"])
 def test_facets_collected_with_the_hits_equal_a_second_pass(

@@ -202,7 +202,9 @@ def test_pagination(index: Index) -> None:
     with pytest.raises(ZhisouError, match="page must be 1 or more"):
         index.search("rank", page=0)
     with pytest.raises(ZhisouError, match="size must be between"):
-        index.search("rank", size=0)
+        index.search("rank", size=-1)
+    with pytest.raises(ZhisouError, match="size must be between"):
+        index.search("rank", size=1001)
 
 
 def test_ranking_puts_best_match_first(index: Index) -> None:

@@ -64,7 +64,7 @@ def test_an_empty_query_lists_newest_first(client: TestClient) -> None:
     "params,status,fragment",
     [
         ({"page": 0}, 422, "page"),
-        ({"size": 0}, 422, "size"),
+        ({"size": -1}, 422, "size"),
         ({"size": 101}, 422, "size"),
         ({"page": "x"}, 422, "page"),
         ({"mode": "semantic", "q": "x"}, 400, "vectors"),
@@ -222,6 +222,15 @@ def test_openapi_docs_are_served_without_a_cdn(client: TestClient) -> None:
     assert client.get("/api/docs-assets/swagger-ui-bundle.js").status_code == 200
     paths = client.get("/api/openapi.json").json()["paths"]
     assert {"/api/search", "/api/latest", "/api/docs", "/api/docs/{doc_id}", "/api/commit"} <= set(paths)
+
+
+def test_size_0_gives_the_total_and_facets_without_hits_and_is_not_logged(client: TestClient, index_dir: Path) -> None:
+    full = client.get("/api/search", params={"q": "rank", "size": 100}).json()
+    logged = list(SearchLog(index_dir / "logs").events())
+    counted = client.get("/api/search", params={"q": "rank", "size": 0}).json()
+    assert counted["hits"] == [] and counted["pages"] == 0 and counted["total"] == full["total"] > 0
+    assert counted["facets"] == full["facets"] and counted["query_id"] is None
+    assert list(SearchLog(index_dir / "logs").events()) == logged  # a count shows nobody a page
 
 
 def test_search_log_records_searches_and_clicks(client: TestClient, index_dir: Path) -> None:

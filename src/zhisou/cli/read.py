@@ -38,7 +38,7 @@ def search(
     ],
     index: IndexOption = Path(DEFAULT_INDEX),
     page: Annotated[int, typer.Option(min=1, help="Page number (1-based).")] = 1,
-    size: Annotated[int, typer.Option(min=1, max=1000, help="Hits per page.")] = 10,
+    size: Annotated[int, typer.Option(min=0, max=1000, help="Hits per page (0: the count only).")] = 10,
     filters: Annotated[
         list[str] | None, typer.Option("--filter", "-f", help="Filter, e.g. tags:llm or date:>=2024-01-01.")
     ] = None,
@@ -81,6 +81,9 @@ def search(
             return
         if not result.hits:
             matches = count(result.total, "match", "matches")
+            if size == 0:
+                out.print(f"{matches} for [bold]{escape(query)}[/]" if query.strip() else matches)
+                return
             out.print(f"no results for [bold]{escape(query)}[/] ({matches}, page {page})")
             return
         print_hits(out, result, searched.schema)

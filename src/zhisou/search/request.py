@@ -52,8 +52,9 @@ class SearchRequest:
 
     @property
     def window(self) -> int:
-        """How many ranked documents the page needs: everything up to its last hit."""
-        return self.page * self.size
+        """How many ranked documents the page needs: everything up to its last hit (at least
+        one: a request of size 0, the count and facets only, still ranks as a search does)."""
+        return max(self.page * self.size, 1)
 
     @property
     def text(self) -> str:
@@ -62,8 +63,8 @@ class SearchRequest:
     def check(self) -> None:
         """Refuse misuse with one clear line, before any work (and any overflow)."""
         size, page = self.size, self.page
-        if not _is_int(size) or not 1 <= size <= MAX_PAGE_SIZE:
-            raise ZhisouError(f"size must be between 1 and {MAX_PAGE_SIZE} (a whole number), got {size!r}")
+        if not _is_int(size) or not 0 <= size <= MAX_PAGE_SIZE:
+            raise ZhisouError(f"size must be between 0 (the count only) and {MAX_PAGE_SIZE}, got {size!r}")
         if not _is_int(page) or page < 1:
             raise ZhisouError(f"page must be 1 or more (a whole number), got {page!r}")
         if page * size > MAX_RESULT_WINDOW:

@@ -22,6 +22,8 @@ from zhisou.suggest.complete import MAX_SIZE as MAX_SUGGESTIONS
 
 Page = Annotated[int, Query(ge=1, le=10_000, description="1-based page number")]
 Size = Annotated[int, Query(ge=1, le=100, description="hits per page")]
+# A search of size 0 answers the count and the facets only (Elasticsearch's size=0, Meilisearch's limit=0).
+SearchSize = Annotated[int, Query(ge=0, le=100, description="hits per page; 0: the total and facets only")]
 Text = Annotated[str, Query(max_length=MAX_QUERY_CHARS)]
 # What a body of documents may be sent as; anything else (a form, text/plain) is refused, so a
 # page on another site cannot post documents with a plain form or a no-cors fetch.
@@ -109,7 +111,7 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
         q: Text = "",
         mode: str = "keyword",
         page: Page = 1,
-        size: Size = 10,
+        size: SearchSize = 10,
         tag: Annotated[list[str], Query(max_length=64, description="only documents with any of these tags")] = [],  # noqa: B006
         year: str | None = None,
         filters: Annotated[

@@ -168,6 +168,7 @@ class Service:
             explain=explain,
         )
         out = self._page(result)
+        log = log and size > 0  # size 0 counts (a program's request): no page shown, nothing to learn from
         shuffled = log and bool(query) and self._shuffler.random() < self.settings.shuffle_share
         if shuffled:  # the intervention: this page in a random order, its ranks as displayed
             first = out["hits"][0]["rank"] if out["hits"] else 1
@@ -187,10 +188,8 @@ class Service:
             for name, values in result.facets.items()
         }
         out["suggestion"] = searcher.did_you_mean(query) if query and not result.total else None
-        out["related_searches"] = (
-            self.index.related_searches(query, [hit["id"] for hit in out["hits"]]) if query and page == 1 else []
-        )
         shown = [hit["id"] for hit in out["hits"]]
+        out["related_searches"] = self.index.related_searches(query, shown) if query and page == 1 and size else []
         out["query_id"] = (
             self.log.search(query, mode, page, shown, out["filters"], size, shuffled, client) if log else None
         )
