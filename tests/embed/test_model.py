@@ -144,3 +144,27 @@ def test_the_backend_encodes_unit_vectors_whatever_the_batch(tiny_model: Path) -
     long = embedder.encode_passages([" ".join(["rank"] * 40)])  # cut at 16 tokens, not refused
     assert np.isfinite(long).all()
     assert embedder.encode_queries([]).shape == (0, 32)
+
+
+def test_a_dynamically_quantized_model_gives_a_text_one_vector_whatever_the_batch(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """int8 dynamic quantization scales a forward pass's activations over the whole batch, so a
+    text embedded beside others would get another vector; such a model encodes one text a pass."""
+    import shutil
+
+    from zhisou.embed.onnx_backend import BATCH_TOKENS, MODEL_FILE, OnnxEmbedder
+    from zhisou.embed.prepare import quantize
+
+    shutil.copytree(tiny_model, tmp_path / "int8")
+    quantize(tiny_model / MODEL_FILE, tmp_path / "int8" / MODEL_FILE)
+    embedder = OnnxEmbedder(tmp_path / "int8")
+    texts = ["倒排 索引", "rank fusion bm25 dense vector sparse", "模型 spark", "unknown words here"]
+    encodings = [embedder.tokenizer.encode("passage: " + t).ids for t in texts]
+    batched = embedder._run(encodings)  # one pass over all four: the batch moves the vectors
+    alone = np.vstack([embedder._run([ids]) for ids in encodings])
+    assert not np.allclose(batched, alone, atol=1e-4)
+    assert embedder.batch_tokens == 0 and OnnxEmbedder(tiny_model).batch_tokens == BATCH_TOKENS
+    together = embedder.encode_passages(texts)
+    assert np.array_equal(together, np.vstack([embedder.encode_passages([t]) for t in texts]))
+    assert np.array_equal(embedder.encode_passages(texts[::-1])[::-1], together)
