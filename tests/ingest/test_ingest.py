@@ -53,6 +53,20 @@ def test_jsonl_errors_name_file_and_line(tmp_path: Path) -> None:
     assert {h.id for h in index.search("", size=10).hits} == {"1", "4"}
 
 
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("a.jsonl", '{"id": "1", "title": "字节序"}\n{"id": "2", "title": "second"}\n'),
+        ("a.json", '[{"id": "1", "title": "字节序"}, {"id": "2", "title": "second"}]'),
+        ("a.csv", "id,title\n1,字节序\n2,second\n"),
+    ],
+)
+def test_a_byte_order_mark_is_not_part_of_the_first_record(tmp_path: Path, name: str, content: str) -> None:
+    """Editors on Windows save UTF-8 with a BOM; the first record (or the CSV header) keeps its fields."""
+    records = list(load(write(tmp_path / name, "\ufeff" + content)))
+    assert [record.doc for record in records] == [{"id": "1", "title": "字节序"}, {"id": "2", "title": "second"}]
+
+
 def test_strict_aborts_and_keeps_the_previous_commit(tmp_path: Path) -> None:
     index = Index.create(tmp_path / "ix")
     ingest(index, [write(tmp_path / "good.jsonl", '{"id": "old", "body": "kept"}\n')])

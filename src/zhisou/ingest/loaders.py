@@ -75,6 +75,9 @@ def _read_text(path: Path) -> str:
         raise IngestError(f"invalid UTF-8 at byte {exc.start}; re-save the file as UTF-8", str(path), line) from exc
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def load_jsonl(path: Path, root: Path) -> Iterator[Loaded]:
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
@@ -83,6 +86,8 @@ def load_jsonl(path: Path, root: Path) -> Iterator[Loaded]:
         return
     with handle:
         for number, raw in enumerate(handle, start=1):
+            if number == 1 and raw.startswith(_UTF8_BOM):  # an editor's byte-order mark, not data
+                raw = raw[len(_UTF8_BOM) :]
             if not raw.strip():
                 continue
             try:
