@@ -151,6 +151,17 @@ def test_bulk_upsert_ndjson_reports_bad_documents(client: TestClient) -> None:
     assert client.get("/api/docs/n2").status_code == 200
 
 
+@pytest.mark.parametrize("content_type", ["application/x-ndjson", "application/json"])
+def test_a_body_sent_with_a_byte_order_mark_loses_no_document(client: TestClient, content_type: str) -> None:
+    """``curl --data-binary @docs.jsonl`` of a file an editor saved with a BOM."""
+    body = "\ufeff" + "\n".join(json.dumps({"id": f"bom{n}", "body": "字节序"}) for n in range(2))
+    if content_type == "application/json":
+        body = "\ufeff" + json.dumps([{"id": f"bom{n}", "body": "字节序"} for n in range(2)])
+    result = client.post("/api/docs", content=body.encode(), headers={"content-type": content_type}).json()
+    assert result["indexed"] == 2 and result["errors"] == []
+    assert client.get("/api/docs/bom0").json()["body"] == "字节序"
+
+
 @pytest.mark.parametrize(
     "content,fragment",
     [("", "empty"), ("[{", "invalid JSON"), ('{"id": "x"}\n{oops', "NDJSON line 2"), (b"\xff\xfe", "UTF-8")],

@@ -38,7 +38,7 @@ class Click(BaseModel):
 
 def parse_documents(body: bytes, content_type: str) -> list[Any]:
     """A JSON array, a single JSON object, or NDJSON (one object per line)."""
-    text = body.decode("utf-8", errors="strict").strip()
+    text = body.decode("utf-8-sig", errors="strict").strip()  # a file sent as saved, byte-order mark and all
     if not text:
         raise HTTPException(400, "the request body is empty; send a JSON array of documents or NDJSON")
     if "ndjson" not in content_type and "jsonl" not in content_type:
