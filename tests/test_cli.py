@@ -10,6 +10,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from zhisou.cli import app
+from zhisou.schema import Schema
 
 runner = CliRunner()
 
@@ -105,6 +106,15 @@ def test_init_index_search_get_delete_stats(tmp_path: Path) -> None:
     assert code == 0 and json.loads(out)["segments"] == 1
     code, out, _ = invoke("check", "-i", index)
     assert code == 0 and "match their checksums" in out
+
+
+def test_a_schema_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    schema = {"fields": [{"name": "headline", "type": "text"}, {"name": "content", "type": "text"}]}
+    path = tmp_path / "schema.json"
+    path.write_text("\ufeff" + json.dumps(schema), encoding="utf-8")
+    code, _, err = invoke("init", str(tmp_path / "ix"), "--schema", str(path), "--json")
+    assert code == 0, err
+    assert Schema.load(tmp_path / "ix" / "schema.json").field_names == ("id", "headline", "content")
 
 
 def test_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:

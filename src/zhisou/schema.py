@@ -219,7 +219,7 @@ class Schema:
     @classmethod
     def load(cls, path: Path) -> Schema:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark is no JSON error
         except FileNotFoundError as exc:
             raise SchemaError(f"schema file {path} does not exist") from exc
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -170,6 +170,15 @@ def test_user_dictionary_keeps_a_term_whole(tmp_path: Path) -> None:
     assert "检索增强生成" in custom
 
 
+def test_files_saved_with_a_byte_order_mark_read_whole(tmp_path: Path) -> None:
+    """Notepad saves UTF-8 with a BOM: the first word and the first synonym group still work."""
+    (tmp_path / "userdict.txt").write_text("\ufeff检索增强生成 1000 n\n", encoding="utf-8")
+    (tmp_path / "synonyms.txt").write_text("\ufeff检索, 搜索\n", encoding="utf-8")
+    analyzer = AnalyzerRegistry(AnalysisResources.load(tmp_path)).get("zh")
+    assert "检索增强生成" in analyzer.terms("检索增强生成")
+    assert {t.text for t in analyzer.analyze("检索", for_query=True)} == {"检索", "搜索"}
+
+
 def test_bad_user_dictionary_line_names_the_line(tmp_path: Path) -> None:
     (tmp_path / "userdict.txt").write_text("好词 10\n坏词 many\n", encoding="utf-8")
     with pytest.raises(SchemaError, match=r"userdict.txt:2: frequency must be a whole number"):

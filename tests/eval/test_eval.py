@@ -69,6 +69,16 @@ def test_metrics_by_hand(tmp_path: Path) -> None:
     assert again.index_seconds is None and again.metrics == report.metrics
 
 
+def test_files_saved_with_a_byte_order_mark_read_as_without(tmp_path: Path) -> None:
+    plain = BeirDataset.load(write_dataset(tmp_path / "plain"))
+    marked = write_dataset(tmp_path / "marked")
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        (marked / name).write_text("\ufeff" + (marked / name).read_text(encoding="utf-8"), encoding="utf-8")
+    loaded = BeirDataset.load(marked)
+    assert (loaded.queries, loaded.qrels) == (plain.queries, plain.qrels)
+    assert list(loaded.documents()) == list(plain.documents())
+
+
 def test_gzipped_corpus_and_bad_inputs(tmp_path: Path) -> None:
     dataset = write_dataset(tmp_path / "gz", gz=True)
     assert BeirDataset.load(dataset).corpus_path.name == "corpus.jsonl.gz"

@@ -124,7 +124,7 @@ class AnalysisResources:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the first word
     except UnicodeDecodeError as exc:
         raise SchemaError(f"{path}: not valid UTF-8 (byte {exc.start}); save it as UTF-8") from exc
 

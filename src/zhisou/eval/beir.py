@@ -17,8 +17,8 @@ from zhisou.errors import ZhisouError
 
 def _open_text(path: Path) -> IO[str]:
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+        return gzip.open(path, "rt", encoding="utf-8-sig")
+    return open(path, encoding="utf-8-sig")  # a byte-order mark is not part of the first record
 
 
 def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
