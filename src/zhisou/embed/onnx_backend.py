@@ -11,7 +11,8 @@ through a graph quantized dynamically (ONNX Runtime's ``quantize_dynamic``, the 
 model): it scales each pass's activations by their range over the whole batch, so a text's vector
 would depend on the texts beside it (cosine 0.993–0.996 between a passage embedded alone and in
 a batch). Such a model encodes one text a pass: the same text has the same vector whichever
-build, shard, Spark partition or evaluation embeds it, and on this machine it is no slower.
+build, shard, Spark partition or evaluation embeds it, and on this machine passages embed no
+slower (benchmarks/RESULTS.md, "One text a forward pass for the int8 model").
 """
 
 from __future__ import annotations
@@ -109,8 +110,11 @@ class OnnxEmbedder:
         """Padded tokens a forward pass: ``BATCH_TOKENS``, or 0 (one text a pass) for a graph
         whose activations are quantized over the whole batch (see the module)."""
         if self._batch_tokens is None:
-            import onnx
-
+            try:
+                import onnx
+            except ImportError:  # the graph cannot be read: one text a pass is right for any graph
+                self._batch_tokens = 0
+                return 0
             graph = onnx.load(str(self.directory / MODEL_FILE), load_external_data=False).graph
             scaled = any(node.op_type in _BATCH_SCALED_OPS for node in graph.node)
             self._batch_tokens = 0 if scaled else BATCH_TOKENS
