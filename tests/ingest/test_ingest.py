@@ -7,6 +7,7 @@ import pytest
 
 from zhisou import Index, IngestError, ZhisouError
 from zhisou.ingest import ingest, load
+from zhisou.ingest.loaders import Record
 
 
 def write(path: Path, content: str | bytes) -> Path:
@@ -65,6 +66,25 @@ def test_a_byte_order_mark_is_not_part_of_the_first_record(tmp_path: Path, name:
     """Editors on Windows save UTF-8 with a BOM; the first record (or the CSV header) keeps its fields."""
     records = list(load(write(tmp_path / name, "\ufeff" + content)))
     assert [record.doc for record in records] == [{"id": "1", "title": "字节序"}, {"id": "2", "title": "second"}]
+
+
+def test_an_html_page_is_read_in_the_charset_it_declares(tmp_path: Path) -> None:
+    """Chinese pages saved as GBK/GB2312 are common; a browser reads them by their <meta>."""
+    page = "<html><head>{meta}<title>倒排索引</title></head><body><p>词项到文档的映射</p></body></html>"
+    gbk = write(tmp_path / "gbk.html", page.format(meta='<meta charset="GBK">').encode("gbk"))
+    legacy = '<meta http-equiv="Content-Type" content="text/html; charset=gb2312">'
+    gb2312 = write(tmp_path / "gb2312.htm", page.format(meta=legacy).encode("gb2312"))
+    mislabelled = write(tmp_path / "utf8.html", page.format(meta='<meta charset="gbk">').encode("utf-8"))
+    for path in (gbk, gb2312, mislabelled):  # a file converted to UTF-8 keeps its old declaration
+        (record,) = load(path)
+        assert isinstance(record, Record), record
+        assert (record.doc["title"], record.doc["body"]) == ("倒排索引", "词项到文档的映射"), path.name
+    undeclared = write(tmp_path / "plain.html", page.format(meta="").encode("gbk"))
+    unknown = write(tmp_path / "odd.html", page.format(meta="<meta charset='klingon'>").encode("gbk"))
+    not_text = write(tmp_path / "b64.html", page.format(meta="<meta charset=base64>").encode("gbk"))
+    for path, fragment in ((undeclared, "invalid UTF-8"), (unknown, "'klingon'"), (not_text, "'base64'")):
+        (error,) = load(path)
+        assert isinstance(error, IngestError) and fragment in str(error) and "\n" not in str(error)
 
 
 def test_strict_aborts_and_keeps_the_previous_commit(tmp_path: Path) -> None:

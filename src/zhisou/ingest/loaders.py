@@ -9,7 +9,8 @@ extension                      what becomes a document
 .csv                           each row (header = field names)
 .parquet                       each row (needs ``pip install 'zhisou[parquet]'``)
 .md .markdown                  the file: YAML front matter (title, date, tags, ...) + body
-.html .htm                     the file: <title> and the visible text
+.html .htm                     the file: <title> and the visible text (UTF-8, else the
+                               charset its <meta> declares)
 .txt                           the file: name as title, content as body
 =============================  ==========================================================
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -63,16 +65,51 @@ def relative_path(path: Path, root: Path) -> str:
     return path.resolve().relative_to(root.resolve()).as_posix()
 
 
-def _read_text(path: Path) -> str:
+def _read_bytes(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise IngestError(f"cannot read file ({exc.strerror})", str(path)) from exc
+
+
+def _read_text(path: Path, raw: bytes | None = None) -> str:
+    """A file's text as UTF-8 (a byte-order mark, which editors on Windows write, dropped)."""
+    raw = _read_bytes(path) if raw is None else raw
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise IngestError(f"invalid UTF-8 at byte {exc.start}; re-save the file as UTF-8", str(path), line) from exc
+
+
+# <meta charset="gbk"> or <meta http-equiv="Content-Type" content="text/html; charset=gb2312">
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+# Labels browsers read as GBK; GB18030 is their superset (and Python's strictest of the three).
+_GB_LABELS = frozenset({"gb2312", "gbk", "gb18030", "x-gbk", "gb_2312-80", "csgb2312", "chinese", "iso-ir-58"})
+
+
+def _read_html(path: Path) -> str:
+    """A page's text: UTF-8 when it is (whatever its markup says: editors convert files and
+    leave the old declaration), else in the charset its ``<meta>`` declares in the first 4 KiB,
+    as a browser reads it — Chinese pages saved as GBK or GB2312 are common."""
+    raw = _read_bytes(path)
+    try:
+        return _read_text(path, raw)
+    except IngestError:
+        declared = _META_CHARSET.search(raw[:4096])
+        if declared is None:
+            raise
+    label = declared.group(1).decode("ascii").lower()
+    codec = "gb18030" if label in _GB_LABELS else label
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        message = f"neither UTF-8 nor its declared {label} (byte {exc.start}); re-save it as UTF-8"
+        raise IngestError(message, str(path), line) from None
+    except (LookupError, ValueError):  # no such codec, or not one that turns bytes into text
+        message = f"not UTF-8, and its declared charset {label!r} is not one zhisou reads; re-save it as UTF-8"
+        raise IngestError(message, str(path)) from None
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -283,7 +320,7 @@ class _TextExtractor(HTMLParser):
 
 def load_html(path: Path, root: Path) -> Iterator[Loaded]:
     try:
-        text = _read_text(path)
+        text = _read_html(path)
     except IngestError as exc:
         yield exc
         return
