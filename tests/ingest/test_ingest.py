@@ -68,6 +68,15 @@ def test_a_byte_order_mark_is_not_part_of_the_first_record(tmp_path: Path, name:
     assert [record.doc for record in records] == [{"id": "1", "title": "字节序"}, {"id": "2", "title": "second"}]
 
 
+@pytest.mark.parametrize("name", ["a.md", "a.txt"])
+def test_windows_line_ends_read_as_unix_ones(tmp_path: Path, name: str) -> None:
+    text = "---\ntitle: 标题\ntags: [a, b]\n---\n# 大标题\n正文第一行\n\n第二段\n"
+    unix = write(tmp_path / "unix" / name, text)
+    windows = write(tmp_path / "windows" / name, text.replace("\n", "\r\n"))
+    (expected,), (record,) = load(unix), load(windows)
+    assert isinstance(record, Record) and record.doc == expected.doc and "\r" not in record.doc["body"]
+
+
 def test_an_html_page_is_read_in_the_charset_it_declares(tmp_path: Path) -> None:
     """Chinese pages saved as GBK/GB2312 are common; a browser reads them by their <meta>."""
     page = "<html><head>{meta}<title>倒排索引</title></head><body><p>词项到文档的映射</p></body></html>"

@@ -250,7 +250,7 @@ _FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _FrontMatterLo
 
 def load_markdown(path: Path, root: Path) -> Iterator[Loaded]:
     try:
-        text = _read_text(path)
+        text = _read_text(path).replace("\r\n", "\n")  # a file saved on Windows reads as on Unix
     except IngestError as exc:
         yield exc
         return
@@ -340,7 +340,7 @@ def load_html(path: Path, root: Path) -> Iterator[Loaded]:
 
 def load_text(path: Path, root: Path) -> Iterator[Loaded]:
     try:
-        text = _read_text(path)
+        text = _read_text(path).replace("\r\n", "\n")
     except IngestError as exc:
         yield exc
         return
