@@ -42,6 +42,27 @@ def test_shapes() -> None:
     assert parse("http://x.y") == TermQuery("http://x.y")
 
 
+@pytest.mark.parametrize(
+    "typed,ascii_form",
+    [
+        ("“倒排 索引”", '"倒排 索引"'),
+        ("＂倒排 索引＂~2", '"倒排 索引"~2'),
+        ("（bm25 OR 倒排）^2 title：rank", "(bm25 OR 倒排)^2 title:rank"),
+        ("＋倒排 －spark tags：llm", "+倒排 -spark tags:llm"),
+        ("注意：事项", "注意:事项"),  # no such field: text, as with an ASCII colon
+    ],
+)
+def test_syntax_typed_with_a_chinese_input_method_means_what_its_ascii_form_does(typed: str, ascii_form: str) -> None:
+    assert parse(typed) == parse(ascii_form)
+
+
+def test_an_error_in_full_width_syntax_shows_the_query_as_typed() -> None:
+    with pytest.raises(QuerySyntaxError) as info:
+        parse("索引 “倒排")
+    assert (info.value.position, info.value.query) == (3, "索引 “倒排") and "unterminated phrase" in str(info.value)
+    assert parse("10～20 「倒排索引」") == BooleanQuery(should=(TermQuery("10～20"), TermQuery("「倒排索引」")))
+
+
 def test_boosts() -> None:
     assert parse("bm25^2") == TermQuery("bm25", boost=2.0)
     assert parse("title:bm25^0.5 rank") == BooleanQuery(
@@ -137,7 +158,7 @@ def test_malformed_queries_report_position(query: str, position: int, message: s
 
 
 QUERY_PIECES = [
-    *'abc 索引()"+-*:[]{}<>=\\^',
+    *'abc 索引()"+-*:[]{}<>=\\^“”（）：＋－',
     "^2",
     "^0.5",
     "~",

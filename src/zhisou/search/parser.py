@@ -20,6 +20,10 @@ position moves (``"bm25 ranking"~3``); a ``~`` inside a word is ordinary text.
 Clauses on keyword, date and number fields are filters: they restrict, they don't score;
 words next to filters must still match (``bm25 tags:llm`` is bm25 among the llm notes).
 
+A Chinese input method types the syntax full-width: ``“倒排 索引”`` (curly or full-width quotes)
+is a phrase, ``（a OR b）`` a group, ``title：bm25`` a field, ``＋a －b`` required and excluded
+words, exactly as their ASCII forms (``IME_SYNTAX``; positions in errors are unchanged).
+
 Every query is answered or refused in bounded time: at most ``MAX_QUERY_CHARS`` characters,
 parentheses nested at most ``MAX_DEPTH`` deep, at most ``MAX_CLAUSES`` clauses (Lucene's
 default ``maxClauseCount``), each limit a ``QuerySyntaxError`` that says which.
@@ -55,10 +59,18 @@ class FieldInfo:
     type: str  # text | keyword | date | number
 
 
+# What a Chinese input method types for the syntax characters: one character for one, so every
+# position stays where it was. Not ～ (a range in Chinese prose, 10～20) nor 「」 (quotation marks
+# in prose, not a request to match words together).
+IME_SYNTAX = str.maketrans({"“": '"', "”": '"', "＂": '"', "（": "(", "）": ")", "：": ":", "＋": "+", "－": "-"})
+
+
 class _Parser:
     def __init__(
         self, text: str, fields: Mapping[str, FieldInfo], default_operator: str, strict_fields: bool = False
     ) -> None:
+        self.typed = text  # shown in errors as the user wrote it
+        text = text.translate(IME_SYNTAX)
         self.text = text
         self.strict_fields = strict_fields
         self.pos = 0
@@ -69,7 +81,7 @@ class _Parser:
 
     # -- helpers -------------------------------------------------------------------------------
     def error(self, message: str, position: int | None = None) -> QuerySyntaxError:
-        return QuerySyntaxError(message, self.text, self.pos if position is None else position)
+        return QuerySyntaxError(message, self.typed, self.pos if position is None else position)
 
     def skip_ws(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -424,7 +436,7 @@ def parse_query(
     """Parse ``text``; raises ``QuerySyntaxError`` (with ``position``) when it is malformed."""
     check_operator(default_operator)
     check_length(text)
-    if _plain_words(text) is not None:
+    if _plain_words(text.translate(IME_SYNTAX)) is not None:
         return plain_query(text, default_operator=default_operator)
     return _Parser(text, fields or {}, default_operator).parse()
 
