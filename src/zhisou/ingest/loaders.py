@@ -84,7 +84,7 @@ def _read_text(path: Path, raw: bytes | None = None) -> str:
 
 # <meta charset="gbk"> or <meta http-equiv="Content-Type" content="text/html; charset=gb2312">
 _META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-# Labels browsers read as GBK; GB18030 is their superset (and Python's strictest of the three).
+# Labels browsers read as GBK. GB18030 is a superset of both: a page labelled GB2312 often holds GBK characters.
 _GB_LABELS = frozenset({"gb2312", "gbk", "gb18030", "x-gbk", "gb_2312-80", "csgb2312", "chinese", "iso-ir-58"})
 
 
