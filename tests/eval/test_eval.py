@@ -127,3 +127,18 @@ def test_semantic_and_hybrid_evaluations_run_on_an_embedded_index(tmp_path: Path
         query, _, doc, _, value, _ = line.split()
         run.setdefault(query, {})[doc] = float(value)
     assert score(BeirDataset.load(dataset).qrels, run) == pytest.approx(hybrid.metrics)
+
+
+def test_new_embedding_code_rebuilds_only_the_embedded_indexes(
+    tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Vectors from older embedding code would be measured as if from the new: not reused."""
+    from zhisou.eval import runner
+
+    dataset = write_dataset(tmp_path / "tiny")
+    semantic = run_evaluation(dataset, mode="dense", model=str(tiny_model), cache_dir=tmp_path / "cache")
+    keyword = run_evaluation(dataset, cache_dir=tmp_path / "cache")
+    monkeypatch.setattr(runner, "EMBEDDING_VERSION", runner.EMBEDDING_VERSION + 1)
+    again = run_evaluation(dataset, mode="dense", model=str(tiny_model), cache_dir=tmp_path / "cache")
+    assert again.index_path != semantic.index_path and again.index_seconds is not None
+    assert run_evaluation(dataset, cache_dir=tmp_path / "cache").index_path == keyword.index_path

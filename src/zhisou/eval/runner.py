@@ -14,6 +14,7 @@ from typing import Any
 from zhisou._version import __version__
 from zhisou.analysis import ANALYSIS_VERSION
 from zhisou.api import Index
+from zhisou.embed.base import EMBEDDING_VERSION
 from zhisou.errors import CorruptIndexError, ZhisouError
 from zhisou.eval.beir import BeirDataset
 from zhisou.eval.metrics import Run, evaluate
@@ -66,8 +67,11 @@ def cached_index(
     shards: int = 1,
 ) -> tuple[Index, float | None]:
     """The dataset's index (of ``shards`` shards), built once per (corpus, schema, zhisou
-    version, analysis version, shards); returns (index, build seconds)."""
+    version, analysis version, embedding version when it holds vectors, shards); returns
+    (index, build seconds)."""
     parts: list[Any] = [dataset.fingerprint(), schema.to_dict(), __version__, CODEC, ANALYSIS_VERSION]
+    if schema.semantic is not None:  # vectors made by older embedding code are not reused
+        parts.append(EMBEDDING_VERSION)
     key_source = json.dumps(parts + ([shards] if shards != 1 else []), sort_keys=True)
     key = hashlib.sha1(key_source.encode()).hexdigest()[:12]
     directory = cache_dir / f"{dataset.name}-{key}"
