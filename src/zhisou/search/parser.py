@@ -63,6 +63,13 @@ class FieldInfo:
 # position stays where it was. Not ～ (a range in Chinese prose, 10～20) nor 「」 (quotation marks
 # in prose, not a request to match words together).
 IME_SYNTAX = str.maketrans({"“": '"', "”": '"', "＂": '"', "（": "(", "）": ")", "：": ":", "＋": "+", "－": "-"})
+_IME_CHARS = re.compile("[" + re.escape("".join(map(chr, IME_SYNTAX))) + "]")
+
+
+def _ascii_syntax(text: str) -> str:
+    """``text`` with its input-method syntax as ASCII; looked for first (a search is ~0.1 µs, a
+    translation ~0.9 µs of a 4 µs parse, and most queries hold none)."""
+    return text.translate(IME_SYNTAX) if _IME_CHARS.search(text) else text
 
 
 class _Parser:
@@ -70,8 +77,7 @@ class _Parser:
         self, text: str, fields: Mapping[str, FieldInfo], default_operator: str, strict_fields: bool = False
     ) -> None:
         self.typed = text  # shown in errors as the user wrote it
-        text = text.translate(IME_SYNTAX)
-        self.text = text
+        self.text = _ascii_syntax(text)
         self.strict_fields = strict_fields
         self.pos = 0
         self.fields = fields
@@ -436,7 +442,7 @@ def parse_query(
     """Parse ``text``; raises ``QuerySyntaxError`` (with ``position``) when it is malformed."""
     check_operator(default_operator)
     check_length(text)
-    if _plain_words(text.translate(IME_SYNTAX)) is not None:
+    if _plain_words(_ascii_syntax(text)) is not None:
         return plain_query(text, default_operator=default_operator)
     return _Parser(text, fields or {}, default_operator).parse()
 
