@@ -252,3 +252,16 @@ def test_a_date_range_filters_the_search_page(client: TestClient) -> None:
     assert card_ids(open_ended) == ["f"]
     bad = client.get("/search", params={"q": "", "from": "last week"})
     assert bad.status_code == 400 and "write it as 2024, 2024-05 or 2024-05-01" in bad.text
+
+
+def test_the_search_page_takes_filter_expressions_as_the_api_does(client: TestClient) -> None:
+    # A link from elsewhere (a bookmark, the API's own syntax) narrows the page the same way.
+    params = {"q": "", "filter": "date:>=2024-03-01", "to": "2024-12-31"}
+    page = client.get("/search", params=params).text
+    api = client.get("/api/search", params={"filter": ["date:>=2024-03-01", "date:<=2024-12-31"]}).json()
+    assert set(card_ids(page)) == {hit["id"] for hit in api["hits"]} == {"c", "d", "g"}
+    # The filter is shown and can be removed; the date form keeps it.
+    assert re.search(r'class="chip filter" href="/search\?to=2024-12-31"', page)
+    assert 'type="hidden" name="filter" value="date:&gt;=2024-03-01"' in page
+    bad = client.get("/search", params={"q": "", "filter": "nosuch:1"})
+    assert bad.status_code == 400 and "nosuch" in bad.text

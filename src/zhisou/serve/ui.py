@@ -140,6 +140,7 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
         sort: str | None = None,
         date_from: Annotated[str, Query(alias="from")] = "",
         date_to: Annotated[str, Query(alias="to")] = "",
+        filters: Annotated[list[str], Query(alias="filter", max_length=64)] = [],  # noqa: B006
     ) -> HTMLResponse:
         results = service.search(
             q,
@@ -148,7 +149,7 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
             size=service.settings.page_size,
             tags=tag,
             year=year or None,
-            filters=service.date_range(date_from, date_to),
+            filters=[*filters, *service.date_range(date_from, date_to)],
             explain=explain,
             sort=sort or None,
             client=service.client_of(request),
@@ -168,6 +169,7 @@ def ui_router(service: Service, templates: Jinja2Templates) -> APIRouter:
             sort=sort or "",
             date_from=date_from,
             date_to=date_to,
+            filters=filters,
             **extra,
         )
 
