@@ -89,6 +89,12 @@ def test_init_index_search_get_delete_stats(tmp_path: Path) -> None:
     assert code == 0 and out.strip() == "1 match", out
     code, out, _ = invoke("search", "索引 OR scoring", "-i", index, "--size", "0")
     assert code == 0 and out.strip() == "2 matches for 索引 OR scoring", out
+    code, out, _ = invoke("search", "scorign", "-i", index)  # nothing matches: a corrected query
+    assert code == 0 and "no results for scorign" in out and "did you mean: scoring?" in out, out
+    code, out, _ = invoke("search", "scorign", "-i", index, "--json")
+    assert json.loads(out)["suggestion"] == "scoring"
+    code, out, _ = invoke("search", "scoring", "-i", index, "--json")
+    assert json.loads(out)["suggestion"] is None
 
     code, out, _ = invoke("get", "1", "-i", index, "--json")
     assert code == 0 and json.loads(out)["title"] == "倒排索引"

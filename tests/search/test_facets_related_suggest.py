@@ -61,6 +61,19 @@ def test_did_you_mean_samples_a_large_index_evenly(tmp_path: Path, monkeypatch: 
     assert index.searcher().did_you_mean("postgrse") == "postgres"
 
 
+def test_did_you_mean_cuts_the_query_as_the_fields_are_cut(tmp_path: Path) -> None:
+    """With the ``en`` analyzer a run of Chinese characters is one word; the query is cut the same
+    way, so a typo inside such a run is found (cut as Chinese words it would be missed)."""
+    from zhisou.schema import FieldSpec, Schema
+
+    schema = Schema((FieldSpec("title", "text", analyzer="en"), FieldSpec("body", "text", analyzer="en")))
+    index = Index.create(tmp_path / "ix", schema=schema)
+    index.add([{"id": "a", "title": "倒排索引", "body": "postings lists"}])
+    index.commit()
+    assert index.searcher().did_you_mean("倒排所引") == "倒排索引"
+    assert index.searcher().did_you_mean("postngs") == "postings"
+
+
 def test_did_you_mean_corrects_unknown_words_only(make_index: Callable[..., Index]) -> None:
     searcher = make_index().searcher()
     assert searcher.did_you_mean("lenght normalizaton") == "length normalization"
@@ -68,6 +81,15 @@ def test_did_you_mean_corrects_unknown_words_only(make_index: Callable[..., Inde
     assert searcher.did_you_mean("rnak fusoin") == "rank fusion"  # a transposition is one edit
     assert searcher.did_you_mean("xyzzy") is None  # nothing close enough
     assert searcher.did_you_mean("") is None
+
+
+def test_did_you_mean_keeps_the_query_syntax(make_index: Callable[..., Index]) -> None:
+    searcher = make_index().searcher()
+    assert searcher.did_you_mean('"lenght normalizaton"') == '"length normalization"'
+    assert searcher.did_you_mean("title:fusoin -rnak") == "title:fusion -rank"  # a field name is not a word
+    assert searcher.did_you_mean("fusoin OR rnak") == "fusion OR rank"
+    assert searcher.did_you_mean("  Fusoin（BM25）") == "fusion（BM25）"
+    assert searcher.did_you_mean("title:xyzzy") is None
 
 
 @pytest.mark.parametrize("query", ["rank", '"learning to rank"', "rank -tags:fusion", "", "zebra", "date:>=2023"])

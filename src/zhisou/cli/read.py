@@ -76,8 +76,10 @@ def search(
         searched.search(query, **{**options, "explain": False})
         startup_ms = (time.perf_counter() - started) * 1000
         result = searched.search(query, **options)
+        # Nothing matched anywhere: a corrected query, as the web page offers.
+        suggestion = searcher.did_you_mean(query) if result.total == 0 and query.strip() else None
         if as_json:
-            print_json({**result.to_dict(), "startup_ms": round(startup_ms, 3)})
+            print_json({**result.to_dict(), "suggestion": suggestion, "startup_ms": round(startup_ms, 3)})
             return
         if not result.hits:
             matches = count(result.total, "match", "matches")
@@ -85,6 +87,8 @@ def search(
                 out.print(f"{matches} for [bold]{escape(query)}[/]" if query.strip() else matches)
                 return
             out.print(f"no results for [bold]{escape(query)}[/] ({matches}, page {page})")
+            if suggestion:
+                out.print(f"did you mean: [bold]{escape(suggestion)}[/]?")
             return
         print_hits(out, result, searched.schema)
         out.print(

@@ -43,7 +43,7 @@ from zhisou.values import date_span, parse_number
 
 Occur = Literal["must", "should", "must_not", "filter"]
 _STOP_CHARS = set('()"') | {" ", "\t", "\n", "\r", "\u3000"}
-_KEYWORDS = ("AND", "OR", "NOT")
+KEYWORDS = ("AND", "OR", "NOT")
 MAX_QUERY_CHARS = 10_000
 MAX_DEPTH = 32
 MAX_CLAUSES = 1024
@@ -99,7 +99,7 @@ class _Parser:
 
     def peek_keyword(self) -> str | None:
         self.skip_ws()
-        for keyword in _KEYWORDS:
+        for keyword in KEYWORDS:
             end = self.pos + len(keyword)
             if self.text.startswith(keyword, self.pos) and (
                 end >= len(self.text) or self.text[end].isspace() or self.text[end] in '("'
@@ -518,6 +518,6 @@ def _plain_words(text: str) -> list[str] | None:
     if _OPERATOR_CHARS.search(text):
         return None
     words = text.split()
-    if any(word in _KEYWORDS for word in words):
+    if any(word in KEYWORDS for word in words):
         return None
     return words

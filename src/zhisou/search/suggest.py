@@ -18,6 +18,7 @@ from rapidfuzz.distance import OSA
 
 from zhisou.analysis.tokenizers import SUB_WORD
 from zhisou.index.reader import IndexReader
+from zhisou.search.parser import KEYWORDS
 
 MAX_DOCUMENTS = 10_000  # ~1 s of tokenizing on first use; a larger index samples documents evenly
 
@@ -54,18 +55,26 @@ class Suggester:
         terms = self.reader.analyzers.get(analyzer).tokenizer.stream(text, offsets=False).terms
         return [term for term in terms if not term.startswith(SUB_WORD)]
 
+    def _query_analyzer(self) -> str:
+        """The analyzer that cuts the query into words: the one most text fields use (the first
+        declared on a tie), so a query is cut as the words it is checked against were."""
+        names = Counter(spec.analyzer_name for spec in self.reader.schema.text_fields)
+        return max(names, key=names.__getitem__)  # Counter keeps declaration order; max keeps the first
+
     def suggest(self, query: str) -> str | None:
-        """The query with unknown words corrected, or None when there is nothing to correct."""
+        """The query with unknown words corrected in place, or None when there is nothing to
+        correct. The rest of the query is kept as typed: quotes, ``-``, operators and field names
+        (a word followed by a colon) are syntax, not words to correct."""
         counts = self._vocabulary()
-        words = self._words_of(query, "zh")
-        changed = False
-        corrected = []
-        for word in words:
-            best = word
-            if word not in counts and (limit := _max_edits(word)):
-                matches = process.extract(word, self._words, scorer=OSA.distance, score_cutoff=limit, limit=20)
-                if matches:
-                    best = min(matches, key=lambda match: (match[1], -counts[match[0]], match[0]))[0]
-                    changed = True
-            corrected.append(best)
-        return " ".join(corrected) if changed else None
+        stream = self.reader.analyzers.get(self._query_analyzer()).tokenizer.stream(query, offsets=True)
+        out, end = [], 0
+        for word, start, stop in zip(stream.terms, stream.starts, stream.ends, strict=True):
+            if word.startswith(SUB_WORD) or word in counts or not (limit := _max_edits(word)):
+                continue
+            if query[start:stop] in KEYWORDS or query[stop : stop + 1] in (":", "："):
+                continue
+            matches = process.extract(word, self._words, scorer=OSA.distance, score_cutoff=limit, limit=20)
+            if matches and start >= end:
+                out += [query[end:start], min(matches, key=lambda match: (match[1], -counts[match[0]], match[0]))[0]]
+                end = stop
+        return "".join([*out, query[end:]]).strip() if out else None
