@@ -199,6 +199,29 @@ def test_hybrid_fuses_the_keyword_and_semantic_lists(tiny_model: Path, tmp_path:
     assert convex.ids == semantic.ids  # all weight on the semantic list
 
 
+@pytest.mark.parametrize("mode", ["semantic", "hybrid"])
+def test_a_search_in_every_mode_parses_its_query_once(
+    tiny_model: Path, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keyword channel, the semantic channel and the passage snippets read one parse; the
+    result still names the query as typed."""
+    from zhisou.search import parser
+
+    index = semantic_index(tiny_model, tmp_path / "ix", corpus(12))
+    index.search("warm", mode=mode)  # loads the model
+    parses: list[str] = []
+    real = parser.parse_query
+    counting = lambda *a, **k: parses.append(a[0]) or real(*a, **k)  # noqa: E731
+    for where in ("zhisou.search.parser", "zhisou.search.searcher", "zhisou.search.plan"):
+        monkeypatch.setattr(f"{where}.parse_query", counting)
+    result = index.search("rank fusion -tags:b", mode=mode, facets=["tags"])
+    assert parses == ["rank fusion -tags:b"] and result.query == "rank fusion -tags:b"
+    assert result.hits and all(hit.doc["tags"] == ["a"] for hit in result.hits)
+    parses.clear()
+    if mode == "semantic":  # refused by the parser: embedded as typed, tried once
+        assert index.search("rank (fusion", mode=mode).hits and parses == ["rank (fusion"]
+
+
 def test_modes_refuse_what_cannot_run(tiny_model: Path, tmp_path: Path) -> None:
     from zhisou.embed.registry import _LOADED, register_embedder
 

@@ -98,6 +98,8 @@ class Searcher:
         self._text_field_set = frozenset(self._text_fields)
         self._suggester: Suggester | None = None
         self._query_vectors: dict[str, np.ndarray] = {}
+        # The last request's semantic reading (see ``semantic_query``).
+        self._semantic_of: tuple[SearchRequest, SemanticQuery] | None = None
         self._ranking_model: tuple[object, RankingModel | None] | None = None  # (state stamp, model)
 
     @property
@@ -165,6 +167,9 @@ class Searcher:
             stages = KEYWORD_STAGES  # the common case, decided without a call
         else:
             stages = self.stages if not self.stages.empty else self.mode_stages(request)
+        text = request.text
+        if stages is not KEYWORD_STAGES:
+            request = self._parsed(request, stages)
         depth = request.window if stages is KEYWORD_STAGES else stages.depth(request.window)
         if stages is not KEYWORD_STAGES and (request.sort is not None or request.facets):
             depth = max(depth, HYBRID_CANDIDATES)  # the pool a sort orders and facets count: the same for every page
@@ -193,7 +198,7 @@ class Searcher:
                     entry["rerank"] = detail
         took = (time.perf_counter() - started) * 1000
         return SearchResult(
-            request.text,
+            text,
             top.total,
             request.page,
             request.size,
@@ -366,11 +371,35 @@ class Searcher:
             executor.evaluate(leaf)
         return plan.highlight_terms()
 
+    def _parsed(self, request: SearchRequest, stages: Stages) -> SearchRequest:
+        """``request`` with its query parsed, once for every stage that reads it (the keyword
+        channel, the semantic channel, snippets, a ranker's features). A semantic search embeds
+        a query the parser refuses as typed; with a keyword channel the error is the caller's."""
+        query = request.query
+        if not isinstance(query, str) or request.plain or not query.strip():
+            return request
+        try:
+            tree = parse_query(query, self._fields, default_operator=request.default_operator)
+        except QuerySyntaxError:
+            if stages.lexical:
+                raise
+            return dataclasses.replace(request, plain=True)
+        return dataclasses.replace(request, query=tree)
+
     def semantic_query(self, request: SearchRequest) -> SemanticQuery:
         """What the semantic channel embeds of ``request`` and the clauses its results must
         pass: the request's filters, and the query's own filters and exclusions. A query the
         parser refuses is embedded as it was typed (a semantic search needs no syntax; in
-        hybrid mode the lexical channel has reported the error already)."""
+        hybrid mode the lexical channel has reported the error already). Read once per request:
+        its channel, its snippets and a ranker's features all ask."""
+        memo = self._semantic_of
+        if memo is not None and memo[0] is request:
+            return memo[1]
+        found = self._semantic_query(request)
+        self._semantic_of = (request, found)
+        return found
+
+    def _semantic_query(self, request: SearchRequest) -> SemanticQuery:
         filters = tuple(self.filter_query(request.filters)) if request.filters else ()
         query = request.query
         if isinstance(query, str) and (request.plain or not query.strip()):
