@@ -10,7 +10,7 @@ import numpy as np
 Progress = Callable[[int], None]  # called with how many texts were encoded since the last call
 # Raised when the same model would give a text another vector (2: a dynamically quantized graph
 # encodes one text a forward pass). What an evaluation's cache of embedded indexes is keyed by.
-EMBEDDING_VERSION = 2
+EMBEDDING_VERSION = 3
 
 
 class Embedder(Protocol):
