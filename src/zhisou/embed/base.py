@@ -9,7 +9,8 @@ import numpy as np
 
 Progress = Callable[[int], None]  # called with how many texts were encoded since the last call
 # Raised when the same model would give a text another vector (2: a dynamically quantized graph
-# encodes one text a forward pass). What an evaluation's cache of embedded indexes is keyed by.
+# encodes one text a forward pass; 3: the default int8 model's weights are scaled per channel).
+# What an evaluation's cache of embedded indexes is keyed by.
 EMBEDDING_VERSION = 3
 
 
