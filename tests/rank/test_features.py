@@ -111,3 +111,47 @@ def test_a_document_without_date_has_no_age(make_index: Callable[..., Index]) ->
     _, _, matrix = _features(index, "rank", ["x"])
     assert np.isnan(matrix.column("age_days")[0])
     assert np.isnan(matrix.select(["no-such-feature"])[0, 0])
+
+
+def test_list_features_place_each_candidate_between_the_lists_lowest_and_highest(
+    make_index: Callable[..., Index],
+) -> None:
+    index = make_index()
+    searcher, docs, matrix = _features(index, "rank fusion", ["h", "d", "b", "a"])
+    bm25 = matrix.column("bm25")
+    expected = (bm25 - bm25.min()) / (bm25.max() - bm25.min())
+    np.testing.assert_allclose(matrix.column("bm25@list"), expected)
+    assert matrix.column("bm25@list").max() == 1.0 and matrix.column("bm25@list").min() == 0.0
+    assert np.isnan(matrix.column("semantic@list")).all()  # all equal (no vectors): no order to tell
+    # Scaled within the first ``listed`` rows: a document after them keeps that scale.
+    head = extract(searcher, SearchRequest("rank fusion", plain=True), docs, listed=2)
+    top2 = bm25[:2]
+    np.testing.assert_allclose(head.column("bm25@list"), (bm25 - top2.min()) / (top2.max() - top2.min()))
+
+
+def test_explain_reads_the_features_the_reranker_read(make_index: Callable[..., Index]) -> None:
+    """A model that scores by a list feature: its explanation of one page must scale within the
+    list it reordered, not within the page."""
+    from zhisou.rank.features import FeatureMatrix
+    from zhisou.rank.rerank import LearnedReranker
+    from zhisou.search.stages import Stages
+
+    class ByListScore:
+        features, clicks = ("bm25@list",), None
+
+        def predict(self, matrix: FeatureMatrix) -> np.ndarray:
+            return matrix.select(self.features)[:, 0]
+
+        def describe(self) -> str:
+            return "by bm25@list"
+
+    index = make_index()
+    reranker = LearnedReranker(ByListScore(), depth=20)  # type: ignore[arg-type]
+    searcher = index.searcher().with_stages(Stages(rerankers=(reranker,)))
+    full = searcher.search("rank OR 索引 OR fusion", size=20, explain=True, with_docs=False)
+    assert len(full.ids) >= 4
+    for page in (1, 2, 3):
+        shown = searcher.search("rank OR 索引 OR fusion", size=2, page=page, explain=True, with_docs=False)
+        assert shown.ids == full.ids[(page - 1) * 2 : page * 2]
+        for hit, score in zip(shown.hits, shown.scores):
+            assert hit.explain is not None and hit.explain["rerank"]["score"] == pytest.approx(score)

@@ -114,8 +114,16 @@ class _Reverse:
         return TopDocs(top.docs[::-1].copy(), np.arange(len(top), 0, -1, dtype=np.float64) + self.offset, top.total)
 
     def explain(
-        self, request: SearchRequest, searcher: Searcher, docs: np.ndarray, channels: Sequence[tuple[str, TopDocs]]
+        self,
+        request: SearchRequest,
+        searcher: Searcher,
+        docs: np.ndarray,
+        channels: Sequence[tuple[str, TopDocs]],
+        head: np.ndarray,
     ) -> list[dict[str, object]]:
+        assert (
+            set(docs.tolist()) <= set(head.tolist()) and len(head) <= self.depth
+        )  # the page, within what it reordered
         return [{"reversed": True} for _ in docs]
 
 

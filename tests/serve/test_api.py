@@ -409,6 +409,18 @@ def test_ltr_mode_once_a_model_is_active(index_dir: Path, make_client: Callable[
     assert {hit["id"] for hit in body["hits"]} == {"b", "d", "h"}
     rerank = body["hits"][0]["explain"]["rerank"]
     assert rerank["model"] == "model-1 (lightgbm lambdarank)" and "bm25:title" in rerank["features"]
+    # What explain shows is what ranked: features computed over the list the model reordered
+    # (its ``@list`` columns scale within it), not over the page alone — sorted by date too.
+    for params in ({}, {"sort": "-date"}, {"size": 1, "page": 2}):
+        shown = client.get("/api/search", params={"q": "rank", "mode": "ltr", "explain": "true", **params}).json()
+        for hit in shown["hits"]:
+            if params.get("sort"):
+                continue  # sorted: the score is still the model's, the order the date's
+            assert hit["explain"]["rerank"]["score"] == pytest.approx(hit["score"]), params
+        ranked = client.get("/api/search", params={"q": "rank", "mode": "ltr", "explain": "true", "size": 50}).json()
+        model_score = {hit["id"]: hit["explain"]["rerank"]["score"] for hit in ranked["hits"]}
+        for hit in shown["hits"]:
+            assert hit["explain"]["rerank"]["score"] == pytest.approx(model_score[hit["id"]]), params
     page = client.get("/search", params={"q": "rank", "mode": "ltr"}).text
     assert 'data-mode="ltr"' in page and "mode active" in page and 'class="explain"' not in page
     # ?explain=true in the web UI: a panel per hit with its channel ranks, the model's score and

@@ -12,6 +12,11 @@ name               value
 bm25               the engine's score of the query's words (sum over fields)
 bm25:<field>       that score's part from one text field (boost included)
 semantic           cosine of the query with the document's best passage (0 without vectors)
+bm25@list          ``bm25`` scaled within the query's candidate list: 0 for the list's lowest,
+                   1 for its highest (LETOR's query-level normalization: where a candidate stands
+                   among the others, whatever the query's score level; NaN when all are equal)
+semantic@list      ``semantic`` scaled likewise (a query's cosines may all lie near 0.85,
+                   another's near 0.75)
 rr:bm25            1 / rank in the keyword channel's list (0 when it did not return the document)
 rr:semantic        1 / rank in the semantic channel's list (0 likewise)
 coverage           the best field's share of the query's distinct terms that the document holds
@@ -85,6 +90,7 @@ def feature_names(searcher: Searcher) -> tuple[str, ...]:
         "bm25",
         *(f"bm25:{name}" for name in fields),
         "semantic",
+        *(f"{name}@list" for name in CHANNELS),
         *(f"rr:{channel}" for channel in CHANNELS),
         "coverage",
         *(f"coverage:{name}" for name in fields),
@@ -114,9 +120,12 @@ def extract(
     channels: Sequence[tuple[str, TopDocs]] = (),
     now: float | None = None,
     clicks: ClickStats | None = None,
+    listed: int | None = None,
 ) -> FeatureMatrix:
     """The features of ``docs`` (global doc numbers) for ``request``; ``channels``: each recall
-    channel's own list (``Stages.run`` fills them); ``clicks``: the log's statistics, if any."""
+    channel's own list (``Stages.run`` fills them); ``clicks``: the log's statistics, if any.
+    ``docs`` is the candidate list the ``@list`` features scale within — its first ``listed``
+    rows when given (the rest are scaled as those are: an explanation of documents past it)."""
     docs = np.asarray(docs, dtype=np.int64)
     names = feature_names(searcher)
     columns: dict[str, np.ndarray] = {}
@@ -127,6 +136,7 @@ def extract(
     columns["semantic"] = _semantic(searcher, text, docs)
     for channel in CHANNELS:
         columns[f"rr:{channel}"] = _reciprocal_ranks(docs, dict(channels).get(channel))
+        columns[f"{channel}@list"] = _within_list(columns[channel], listed)
     columns["title_phrase"] = _title_phrase(searcher, text, docs, words)
     columns["age_days"] = _age_days(searcher, docs, time.time() if now is None else now)
     columns["query_terms"] = np.full(len(docs), float(len({t for counts in words.values() for t in counts})))
@@ -325,6 +335,17 @@ def _semantic(searcher: Searcher, text: str, docs: np.ndarray) -> np.ndarray:
     from zhisou.search.dense import best_passage_scores
 
     return best_passage_scores(searcher, docs, searcher.query_vector(text))
+
+
+def _within_list(values: np.ndarray, listed: int | None) -> np.ndarray:
+    """``values`` scaled so the lowest of the first ``listed`` is 0 and the highest 1."""
+    head = values[:listed]
+    if not len(head):
+        return np.full(len(values), np.nan)
+    low, high = float(head.min()), float(head.max())
+    if not high > low:
+        return np.full(len(values), np.nan)
+    return (values - low) / (high - low)
 
 
 def _reciprocal_ranks(docs: np.ndarray, top: TopDocs | None) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zhisou.rank.features import extract
+from zhisou.rank.features import FeatureMatrix, extract
 from zhisou.rank.model import RankingModel
 from zhisou.search.topk import TopDocs
 
@@ -41,10 +41,22 @@ class LearnedReranker:
         return TopDocs(top.docs[order], scores[order], top.total, top.exact)
 
     def explain(
-        self, request: SearchRequest, searcher: Searcher, docs: np.ndarray, channels: Sequence[tuple[str, TopDocs]]
+        self,
+        request: SearchRequest,
+        searcher: Searcher,
+        docs: np.ndarray,
+        channels: Sequence[tuple[str, TopDocs]],
+        head: np.ndarray,
     ) -> list[dict[str, Any]]:
-        """Per document: the model, its score and the feature values it read."""
-        matrix = extract(searcher, request, docs, channels, clicks=self.model.clicks)
+        """Per document of ``docs``: the model, its score and the feature values it read, computed
+        as ``rerank`` did — over ``head``, the list it reordered (``@list`` features scale
+        within it)."""
+        known = set(head.tolist())
+        rows = np.concatenate([head, [doc for doc in docs.tolist() if doc not in known]]).astype(np.int64)
+        matrix = extract(searcher, request, rows, channels, clicks=self.model.clicks, listed=len(head))
+        at = {doc: row for row, doc in enumerate(rows.tolist())}
+        picked = [at[doc] for doc in docs.tolist()]
+        matrix = FeatureMatrix(matrix.names, matrix.values[picked])
         scores = self.model.predict(matrix)
         values = matrix.select(self.model.features)
         return [

@@ -175,7 +175,7 @@ class Searcher:
             depth = max(depth, HYBRID_CANDIDATES)  # the pool a sort orders and facets count: the same for every page
         channels: list[tuple[str, TopDocs]] | None = [] if request.explain else None
         terms: dict[str, set[str]] = {}
-        top, plan = self._retrieve(request, stages, depth, collector, channels)
+        top, plan, ranked = self._retrieve(request, stages, depth, collector, channels)
         first = (request.page - 1) * request.size
         end = first + request.size
         facets = collector.counts() if collector is not None else {}
@@ -194,7 +194,8 @@ class Searcher:
             explanations = explain_page(docs, top.scores[first:end].tolist(), channels, stages.fuser)
             page_docs = np.asarray(docs, dtype=np.int64)
             for reranker in stages.rerankers:
-                for entry, detail in zip(explanations, reranker.explain(request, self, page_docs, channels)):
+                head = ranked.docs[: reranker.depth]  # what it reordered (``top`` may be sorted since)
+                for entry, detail in zip(explanations, reranker.explain(request, self, page_docs, channels, head)):
                     entry["rerank"] = detail
         took = (time.perf_counter() - started) * 1000
         return SearchResult(
@@ -218,9 +219,10 @@ class Searcher:
         depth: int,
         collector: FacetCollector | None = None,
         channels: list[tuple[str, TopDocs]] | None = None,
-    ) -> tuple[TopDocs, Plan | None]:
-        """The final ranked list ``depth`` deep (and the lexical plan when there was one);
-        ``channels`` receives each recall channel's own list."""
+    ) -> tuple[TopDocs, Plan | None, TopDocs]:
+        """The final list ``depth`` deep, the lexical plan when there was one, and the list by
+        relevance (the final one before a sort by a field); ``channels`` receives each recall
+        channel's own list."""
         lexical = plan = None
         keyword = stages.empty
         # Keyword mode sorts as it retrieves; other modes retrieve, fuse and rerank by relevance,
@@ -232,6 +234,7 @@ class Searcher:
         named = channels if channels is not None or collector is None else []
         top = lexical if keyword else stages.run(request, self, lexical, depth, named)
         assert top is not None
+        ranked = top
         if sort is not None:
             top = sort_by_field(self.context, top, sort)
         if channels is not None and keyword:
@@ -242,14 +245,14 @@ class Searcher:
             for name, found in named:
                 if name != "bm25":
                     collector.collect(found.docs)
-        return top, plan
+        return top, plan, ranked
 
     def candidates(self, request: SearchRequest, depth: int) -> tuple[TopDocs, list[tuple[str, TopDocs]]]:
         """The ranked list of ``request``'s mode ``depth`` deep, and each recall channel's own
         list: what a learned ranker computes its features from."""
         request.check()
         channels: list[tuple[str, TopDocs]] = []
-        top, _ = self._retrieve(request, self.mode_stages(request), depth, None, channels)
+        top, _, _ = self._retrieve(request, self.mode_stages(request), depth, None, channels)
         return top, channels
 
     def _passage_snippets(self, request: SearchRequest, hits: list[Hit], docs: list[int]) -> None:

@@ -50,9 +50,15 @@ class Reranker(Protocol):
         ``channels``: each recall channel's own list, by name."""
 
     def explain(
-        self, request: SearchRequest, searcher: Searcher, docs: np.ndarray, channels: Sequence[tuple[str, TopDocs]]
+        self,
+        request: SearchRequest,
+        searcher: Searcher,
+        docs: np.ndarray,
+        channels: Sequence[tuple[str, TopDocs]],
+        head: np.ndarray,
     ) -> list[dict[str, Any]]:
-        """Per document of ``docs``: what its reranked score came from (``explain`` shows it)."""
+        """Per document of ``docs``: what its reranked score came from (``explain`` shows it);
+        ``head``: the documents ``rerank`` was given (the final list's first ``depth``)."""
 
 
 @dataclass(frozen=True)
