@@ -58,7 +58,8 @@ class Reranker(Protocol):
         head: np.ndarray,
     ) -> list[dict[str, Any]]:
         """Per document of ``docs``: what its reranked score came from (``explain`` shows it);
-        ``head``: the documents ``rerank`` was given (the final list's first ``depth``)."""
+        ``head``: the documents ``rerank`` was given (the first ``depth`` of the list by
+        relevance, before any sort by a field)."""
 
 
 @dataclass(frozen=True)
