@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -15,10 +16,34 @@ from zhisou.search.fusion import RRF_K
 pytest.importorskip("onnxruntime")
 
 
-def test_hybrid_explanations_recompute_the_fused_score(tiny_model: Path, tmp_path: Path) -> None:
+def test_default_hybrid_fuses_z_scores_half_and_half(tiny_model: Path, tmp_path: Path) -> None:
+    """The default fusion, recomputed from each channel's own list (100 deep): each list's scores
+    as z-scores, a document missing from a list at that list's lowest, then the mean of the two."""
     index = semantic_index(tiny_model, tmp_path / "ix", corpus(30))
     query = "spark 模型"
     result = index.search(query, mode="hybrid", size=10, explain=True)
+    lists = [
+        index.search(query, size=100, with_docs=False),
+        index.search(query, mode="semantic", size=100, with_docs=False),
+    ]
+    normalized = []
+    for single in lists:
+        scores = np.asarray(single.scores)
+        z = (scores - scores.mean()) / scores.std()
+        normalized.append((dict(zip(single.ids, z.tolist())), float(z.min())))
+    expected = {}
+    for doc_id in {i for single in lists for i in single.ids}:
+        expected[doc_id] = sum(0.5 * z.get(doc_id, floor) for z, floor in normalized)
+    best = sorted(expected, key=lambda i: -expected[i])[:10]
+    assert result.ids == best
+    assert result.scores == pytest.approx([expected[i] for i in best])
+    assert result.hits[0].explain["fusion"] == "convex: zscore-normalized, 0.5 × bm25 + 0.5 × semantic"
+
+
+def test_hybrid_explanations_recompute_the_fused_score(tiny_model: Path, tmp_path: Path) -> None:
+    index = semantic_index(tiny_model, tmp_path / "ix", corpus(30))
+    query = "spark 模型"
+    result = index.search(query, mode="hybrid", fusion="rrf", size=10, explain=True)
     keyword = index.search(query, size=100, with_docs=False)
     semantic = index.search(query, mode="semantic", size=100, with_docs=False)
     assert len(result.hits) == 10
@@ -69,7 +94,7 @@ def test_cli_and_api_explain(tiny_model: Path, tmp_path: Path) -> None:
         app, ["search", "spark 模型", "--index", str(tmp_path / "ix"), "--mode", "hybrid", "--explain"]
     )
     assert shown.exit_code == 0, shown.output
-    assert "bm25 #" in shown.output and "semantic #" in shown.output and "rrf (k=60)" in shown.output
+    assert "bm25 #" in shown.output and "semantic #" in shown.output and "convex: zscore-normalized" in shown.output
     as_json = runner.invoke(app, ["search", "spark", "--index", str(tmp_path / "ix"), "--explain", "--json"])
     assert json.loads(as_json.output)["hits"][0]["explain"]["channels"]["bm25"]["rank"] == 1
     with TestClient(create_app(ServeSettings(tmp_path / "ix")), base_url=BASE_URL) as client:

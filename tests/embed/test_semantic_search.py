@@ -191,7 +191,7 @@ def test_hybrid_fuses_the_keyword_and_semantic_lists(tiny_model: Path, tmp_path:
 
     dense = DenseRetriever().retrieve(SearchRequest(query), searcher, HYBRID_CANDIDATES)
     expected = ReciprocalRankFusion().fuse([lexical, dense], 10)
-    hybrid = index.search(query, mode="hybrid", size=10, with_docs=False)
+    hybrid = index.search(query, mode="hybrid", fusion="rrf", size=10, with_docs=False)
     assert hybrid.scores == pytest.approx(expected.scores.tolist())
     assert hybrid.ids == searcher.reader.doc_ids(expected.docs.tolist())
     convex = index.search(query, mode="hybrid", fusion="convex", fusion_weight=1.0, size=5, with_docs=False)

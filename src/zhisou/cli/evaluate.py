@@ -20,6 +20,7 @@ from zhisou.cli.base import (
 )
 from zhisou.errors import ZhisouError
 from zhisou.schema import DEFAULT_EMBEDDING_MODEL
+from zhisou.search.fusion import DEFAULT_FUSION, DEFAULT_NORMALIZATION, DEFAULT_WEIGHT
 from zhisou.search.similarity import BM25, SIMILARITIES
 
 
@@ -37,9 +38,9 @@ def eval_command(
         typer.Option(help="ltr: rerank each query by a model trained on the other folds of this split (e.g. 5)."),
     ] = 0,
     model: Annotated[str, typer.Option(help="Embedding model for semantic and hybrid.")] = DEFAULT_EMBEDDING_MODEL,
-    fusion: Annotated[str, typer.Option(help="Hybrid fusion: rrf | convex.")] = "rrf",
-    fusion_weight: Annotated[float, typer.Option(help="Convex fusion: the semantic list's weight.")] = 0.5,
-    normalization: Annotated[str, typer.Option(help="Convex fusion: minmax | zscore.")] = "minmax",
+    fusion: Annotated[str, typer.Option(help="Hybrid fusion: convex | rrf.")] = DEFAULT_FUSION,
+    fusion_weight: Annotated[float, typer.Option(help="Convex fusion: the semantic list's weight.")] = DEFAULT_WEIGHT,
+    normalization: Annotated[str, typer.Option(help="Convex fusion: zscore | minmax.")] = DEFAULT_NORMALIZATION,
     k: Annotated[int, typer.Option("--k", help="Hits retrieved per query.")] = 1000,
     run_file: Annotated[Path | None, typer.Option("--run", help="Write a TREC run file here.")] = None,
     k1: Annotated[float, typer.Option(help="BM25 k1 (no reindex needed to change it).")] = BM25.k1,

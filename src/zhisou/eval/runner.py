@@ -22,6 +22,7 @@ from zhisou.index.manifest import CODEC, manifest_generations
 from zhisou.index.shards import is_sharded
 from zhisou.modes import resolve
 from zhisou.schema import DEFAULT_EMBEDDING_MODEL, FieldSpec, Schema, SemanticSpec
+from zhisou.search.fusion import DEFAULT_FUSION, DEFAULT_NORMALIZATION, DEFAULT_WEIGHT
 from zhisou.search.similarity import BM25
 
 EVAL_SCHEMA = Schema((FieldSpec("body", "text"),))
@@ -156,9 +157,9 @@ def run_evaluation(
     similarity: BM25 | None = None,
     on_progress: Callable[[int], None] | None = None,
     model: str = DEFAULT_EMBEDDING_MODEL,
-    fusion: str = "rrf",
-    fusion_weight: float = 0.5,
-    normalization: str = "minmax",
+    fusion: str = DEFAULT_FUSION,
+    fusion_weight: float = DEFAULT_WEIGHT,
+    normalization: str = DEFAULT_NORMALIZATION,
     base: str = "hybrid",
     folds: int = 0,
     shards: int = 1,

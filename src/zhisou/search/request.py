@@ -9,6 +9,7 @@ from typing import Literal
 
 from zhisou.errors import QuerySyntaxError, ZhisouError
 from zhisou.modes import resolve
+from zhisou.search.fusion import DEFAULT_FUSION, DEFAULT_NORMALIZATION, DEFAULT_WEIGHT
 from zhisou.search.parser import FieldInfo, check_length, check_operator, parse_field_value
 from zhisou.search.query import BooleanQuery, PhraseQuery, Query, TermQuery
 
@@ -45,9 +46,9 @@ class SearchRequest:
     facets: Sequence[str] | None = None
     facet_size: int = 10
     mode: str = "keyword"  # keyword (bm25) | semantic (dense) | hybrid: modes.py
-    fusion: str = "rrf"  # hybrid: rrf | convex
-    fusion_weight: float = 0.5  # convex: the semantic list's weight
-    normalization: str = "minmax"  # convex: minmax | zscore
+    fusion: str = DEFAULT_FUSION  # hybrid: convex | rrf
+    fusion_weight: float = DEFAULT_WEIGHT  # convex: the semantic list's weight
+    normalization: str = DEFAULT_NORMALIZATION  # convex: zscore | minmax
     explain: bool = False  # each hit says where its score came from (``explain.py``)
 
     @property

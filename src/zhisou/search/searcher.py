@@ -136,7 +136,8 @@ class Searcher:
 
         ``mode``: ``keyword`` (BM25), ``semantic`` (passage embeddings; the index must hold
         them) or ``hybrid`` (both lists, ``HYBRID_CANDIDATES`` deep, fused by ``fusion``:
-        ``rrf`` or ``convex`` with ``fusion_weight`` on the semantic list).
+        ``convex`` — the default, each list's scores normalized by ``normalization``, z-scores by
+        default, ``fusion_weight`` 0.5 on the semantic list — or ``rrf``).
 
         ``strategy``: ``auto`` picks one by the rule in ``strategies``; ``exhaustive`` evaluates
         the whole query tree (the reference); ``taat`` scores every posting of a free-text query
