@@ -126,3 +126,42 @@ def test_any_query_text_is_answered_or_refused_cleanly(
         assert 0 <= error.position <= len(text)
         return
     assert result.total >= len(result.hits)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    text=st.lists(
+        st.sampled_from(
+            [
+                *'()"+-:^~ \u3000“”（）：',
+                "AND",
+                "OR",
+                "title:",
+                " rnak ",
+                " fusoin ",
+                " lenght ",
+                " Ｒｎａｋ ",
+                " 檢索 ",
+                " 倒排 ",
+                " rank ",
+            ]
+        ),
+        max_size=12,
+    ).map("".join)
+)
+def test_did_you_mean_changes_only_the_misspelt_words(make_index: Callable[..., Index], text: str) -> None:
+    """Whatever the query, a correction keeps everything but the words it replaces (a word right
+    before a colon is a field name, kept): taking the misspelt words out of the query and their
+    corrections out of the answer leaves the same characters, in the same order."""
+    import re
+
+    searcher = getattr(test_did_you_mean_changes_only_the_misspelt_words, "searcher", None)
+    if searcher is None:
+        searcher = make_index().searcher()
+        test_did_you_mean_changes_only_the_misspelt_words.searcher = searcher  # type: ignore[attr-defined]
+    corrected = searcher.did_you_mean(text)
+    if corrected is None:
+        return
+    kept_in = re.sub(r"(rnak|fusoin|lenght|Ｒｎａｋ|rank|fusion|length)(?![:：])", "", text.strip())
+    kept_out = re.sub(r"(rank|fusion|length)(?![:：])", "", corrected)
+    assert kept_in == kept_out, (text, corrected)
