@@ -37,7 +37,9 @@ def test_default_hybrid_fuses_z_scores_half_and_half(tiny_model: Path, tmp_path:
     best = sorted(expected, key=lambda i: -expected[i])[:10]
     assert result.ids == best
     assert result.scores == pytest.approx([expected[i] for i in best])
-    assert result.hits[0].explain["fusion"] == "convex: zscore-normalized, 0.5 × bm25 + 0.5 × semantic"
+    assert result.hits[0].explain["fusion"] == (
+        "convex: zscore-normalized, 0.5 × bm25 + 0.5 × semantic over each list's first 100"
+    )
 
 
 def test_hybrid_explanations_recompute_the_fused_score(tiny_model: Path, tmp_path: Path) -> None:

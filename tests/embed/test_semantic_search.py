@@ -153,8 +153,8 @@ def test_a_sort_orders_the_modes_best_documents_by_the_field(tiny_model: Path, t
 
 
 def test_facets_count_every_channels_documents_whatever_the_page_size(tiny_model: Path, tmp_path: Path) -> None:
-    """Semantic mode counts its best documents (at least HYBRID_CANDIDATES, not just the page);
-    hybrid mode counts the keyword matches and the semantic channel's documents together."""
+    """Semantic mode counts its best HYBRID_CANDIDATES documents (not just the page, and the
+    same for every page); hybrid mode counts the keyword matches and those documents together."""
     from zhisou.search.searcher import HYBRID_CANDIDATES
 
     docs = corpus(150)
@@ -173,9 +173,9 @@ def test_facets_count_every_channels_documents_whatever_the_page_size(tiny_model
     semantic_pool = np.zeros(searcher.reader.max_doc, dtype=bool)
     semantic_pool[[number[i] for i in nearest]] = True
     for mode, mask in (("semantic", semantic_pool), ("hybrid", semantic_pool | searcher.match_mask(query))):
-        for size in (3, 20):
-            found = index.search(query, mode=mode, size=size, facets=["tags"], with_docs=False).facets["tags"]
-            assert {c.value: c.count for c in found} == counts(mask), (mode, size)
+        for size, page in ((3, 1), (20, 1), (10, 12)):  # page 12: lists 120 deep, the same counts
+            found = index.search(query, mode=mode, size=size, page=page, facets=["tags"], with_docs=False)
+            assert {c.value: c.count for c in found.facets["tags"]} == counts(mask), (mode, size, page)
 
 
 def test_hybrid_fuses_the_keyword_and_semantic_lists(tiny_model: Path, tmp_path: Path) -> None:
@@ -279,3 +279,23 @@ def test_semantic_hits_show_the_passage_that_matched(tiny_model: Path, tmp_path:
         assert shown and shown in " ".join(hit.doc["body"].split())  # a piece of the body, not the title
     keyword = index.search("spark", size=3)
     assert all("<mark>" in h.highlights.get("body", "<mark>") for h in keyword.hits)
+
+
+@pytest.mark.parametrize("fusion", ["convex", "rrf"])
+def test_hybrid_pages_follow_each_other_whatever_the_page_size(tiny_model: Path, tmp_path: Path, fusion: str) -> None:
+    """Pages past the fusion's window (page 11 of 10 hits, whose lists go 110 deep) continue the
+    earlier ones: no document twice, none skipped, and one search of 1,000 hits (an
+    evaluation's) starts with the page a user sees."""
+    from zhisou.search.searcher import HYBRID_CANDIDATES
+
+    docs = corpus(260)
+    index = semantic_index(tiny_model, tmp_path / "ix", docs, per_commit=90)
+    for query in ("rank fusion", "spark 模型 检索"):
+        whole = index.search(query, mode="hybrid", fusion=fusion, size=1000, with_docs=False)
+        assert len(whole.ids) > HYBRID_CANDIDATES + 20  # the test reaches past the window
+        pages: list[str] = []
+        for page in range(1, (HYBRID_CANDIDATES + 20) // 10 + 1):
+            pages += index.search(query, mode="hybrid", fusion=fusion, size=10, page=page, with_docs=False).ids
+        assert pages == whole.ids[: len(pages)]
+        wide = index.search(query, mode="hybrid", fusion=fusion, size=60, page=2, with_docs=False)
+        assert wide.ids == whole.ids[60:120]

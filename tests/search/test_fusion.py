@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zhisou.errors import ZhisouError
 from zhisou.search.fusion import ConvexFusion, ReciprocalRankFusion, make_fuser
@@ -60,3 +62,47 @@ def test_fusion_edges() -> None:
         make_fuser("borda")
     with pytest.raises(ZhisouError, match="two lists"):
         ConvexFusion().fuse([LEXICAL], 3)
+
+
+def test_a_fusion_scores_each_lists_first_window_entries() -> None:
+    """Past ``window`` a list's entries count as absent: the z-scores come from the head, the
+    deeper documents follow the fused ones in the first list's order, then the second's."""
+    lexical = top([1, 2, 3, 4, 5], [9.0, 6.0, 3.0, 2.0, 1.0])
+    semantic = top([6, 3, 7, 1, 8], [0.9, 0.5, 0.4, 0.3, 0.1])
+    fused = ConvexFusion(weight=0.5, normalization="zscore", window=3).fuse([lexical, semantic], 10)
+    lex = (np.array([9.0, 6.0, 3.0]) - 6.0) / np.std([9.0, 6.0, 3.0])
+    sem = (np.array([0.9, 0.5, 0.4]) - 0.6) / np.std([0.9, 0.5, 0.4])
+    floor = 0.5 * lex[2] + 0.5 * sem[2]  # 1 is fourth in the semantic list: at that head's floor
+    expected = {1: 0.5 * lex[0] + 0.5 * sem[2], 6: 0.5 * lex[2] + 0.5 * sem[0], 2: 0.5 * lex[1] + 0.5 * sem[2]}
+    expected |= {3: 0.5 * lex[2] + 0.5 * sem[1], 7: floor, 4: floor, 5: floor, 8: floor}
+    # 7 (last of the semantic head) ties with the tails and goes first; then the lexical tail, 4
+    # and 5, then the semantic one, 8.
+    assert fused.docs.tolist() == [1, 6, 2, 3, 7, 4, 5, 8]
+    assert fused.scores.tolist() == pytest.approx([expected[d] for d in fused.docs.tolist()])
+    rrf = ReciprocalRankFusion(k=60, window=3).fuse([lexical, semantic], 10)
+    assert rrf.docs.tolist() == [3, 1, 6, 2, 7, 4, 5, 8]  # 3: 1/63 + 1/62; 1 and 6: 1/61 each
+    assert rrf.scores.tolist() == pytest.approx([1 / 63 + 1 / 62, 1 / 61, 1 / 61, 1 / 62, 1 / 63, 0, 0, 0])
+    with pytest.raises(ZhisouError, match="window"):
+        ConvexFusion(window=0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 60), min_size=0, max_size=40, unique=True),
+    st.lists(st.integers(0, 60), min_size=0, max_size=40, unique=True),
+    st.integers(1, 12),
+    st.sampled_from(["rrf", "minmax", "zscore"]),
+)
+def test_a_fused_ranking_does_not_depend_on_how_deep_the_lists_go(
+    first: list[int], second: list[int], window: int, kind: str
+) -> None:
+    """The fusion of lists cut at any depth ≥ window is the start of the fusion of the deeper
+    lists: what makes page 11 follow page 10 and an evaluation's 1,000 hits start with a page's 10."""
+    fuser = ReciprocalRankFusion(window=window) if kind == "rrf" else ConvexFusion(0.4, kind, window=window)
+    deep = [top(first, sorted(range(len(first)), reverse=True)), top(second, [1 / (r + 1) for r in range(len(second))])]
+    whole = fuser.fuse(deep, 200)
+    for depth in range(window, max(len(first), len(second)) + 1):
+        cut = [TopDocs(d.docs[:depth], d.scores[:depth], d.total) for d in deep]
+        fused = fuser.fuse(cut, depth)
+        assert fused.docs.tolist() == whole.docs.tolist()[:depth]
+        assert fused.scores.tolist() == pytest.approx(whole.scores.tolist()[:depth])

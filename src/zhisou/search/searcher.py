@@ -26,6 +26,7 @@ from zhisou.modes import resolve
 from zhisou.search.collectors import FacetCollector, check_facet_fields, facet_counts
 from zhisou.search.explain import explain_page
 from zhisou.search.facets import FacetCount
+from zhisou.search.fusion import RANK_WINDOW
 from zhisou.search.hits import hydrate
 from zhisou.search.parser import FieldInfo, parse_query
 from zhisou.search.plan import Plan, SemanticQuery, plan_request, query_tree, scoring_leaves, semantic_query
@@ -58,8 +59,8 @@ if TYPE_CHECKING:
 KEYWORD_STAGES = Stages()  # the lexical retrieval alone
 PASSAGE_SNIPPET_CHARS = 240  # the matching passage shown under a semantic hit
 SEARCH_OPTIONS = frozenset(f.name for f in dataclasses.fields(SearchRequest)) - {"query"}
-# How deep each channel's list goes in hybrid mode (Elasticsearch's rank_window_size default).
-HYBRID_CANDIDATES = 100
+# How deep each channel's list goes in hybrid mode at least: the head a fusion scores.
+HYBRID_CANDIDATES = RANK_WINDOW
 
 __all__ = ["MAX_PAGE_SIZE", "MAX_RESULT_WINDOW", "STRATEGIES", "TRACK_TOTAL_HITS", "SearchRequest", "Searcher"]
 
@@ -241,11 +242,12 @@ class Searcher:
         if channels is not None and keyword:
             channels.append(("bm25", top))
         if collector is not None and named is not None:
-            # Facets count the lexical matches (collected as they were found) and what the
-            # other channels found: Elasticsearch aggregates a hybrid search over both.
+            # Facets count the lexical matches (collected as they were found) and the head of
+            # what the other channels found (the same for every page): Elasticsearch
+            # aggregates a hybrid search over both.
             for name, found in named:
                 if name != "bm25":
-                    collector.collect(found.docs)
+                    collector.collect(found.docs[:HYBRID_CANDIDATES])
         return top, plan, ranked
 
     def candidates(self, request: SearchRequest, depth: int) -> tuple[TopDocs, list[tuple[str, TopDocs]]]:
