@@ -106,6 +106,29 @@ def test_freshness_lengths_and_channel_ranks(make_index: Callable[..., Index]) -
     assert matrix.names == feature_names(searcher)
 
 
+def test_channel_ranks_count_the_window_a_fusion_reads(make_index: Callable[..., Index]) -> None:
+    """A channel list fetched deeper than RANK_WINDOW (an evaluation's 1,000 hits, a far page)
+    gives the features a list of RANK_WINDOW gives: the ranker's order does not depend on the page."""
+    from zhisou.search.fusion import RANK_WINDOW
+
+    index = make_index()
+    searcher = index.searcher()
+    h, d = searcher.reader.find("h"), searcher.reader.find("d")
+    others = [doc for doc in range(searcher.reader.max_doc) if doc not in (h, d)]
+    filler = np.arange(10_000, 10_000 + RANK_WINDOW - 1)  # stand-ins ahead of d: d is last in the window
+    deep = np.concatenate([[h], filler[: RANK_WINDOW - 2], [d], filler[RANK_WINDOW - 2 :], others])
+    channels = [("semantic", TopDocs(deep, np.linspace(1.0, 0.0, len(deep)), len(deep)))]
+    _, _, matrix = _features(index, "rank fusion", ["h", "d"], channels)
+    assert matrix.column("rr:semantic").tolist() == [1.0, 1.0 / RANK_WINDOW]
+    channels = [("semantic", TopDocs(deep[1:], np.linspace(1.0, 0.0, len(deep) - 1), len(deep) - 1))]
+    _, _, matrix = _features(index, "rank fusion", ["h", "d"], channels)
+    assert matrix.column("rr:semantic").tolist() == [0.0, 1.0 / (RANK_WINDOW - 1)]
+    past = np.concatenate([np.arange(10_000, 10_000 + RANK_WINDOW), [d]])  # d at RANK_WINDOW + 1: as if absent
+    channels = [("semantic", TopDocs(past, np.linspace(1.0, 0.0, len(past)), len(past)))]
+    _, _, matrix = _features(index, "rank fusion", ["h", "d"], channels)
+    assert matrix.column("rr:semantic").tolist() == [0.0, 0.0]
+
+
 def test_a_document_without_date_has_no_age(make_index: Callable[..., Index]) -> None:
     index = make_index([{"id": "x", "title": "rank", "body": "rank"}])
     _, _, matrix = _features(index, "rank", ["x"])

@@ -17,7 +17,8 @@ bm25@list          ``bm25`` scaled within the query's candidate list: 0 for the 
                    among the others, whatever the query's score level; NaN when all are equal)
 semantic@list      ``semantic`` scaled likewise (a query's cosines may all lie near 0.85,
                    another's near 0.75)
-rr:bm25            1 / rank in the keyword channel's list (0 when it did not return the document)
+rr:bm25            1 / rank in the keyword channel's list (0 when its first RANK_WINDOW, as a
+                   fusion reads them, do not hold the document: the same however deep it went)
 rr:semantic        1 / rank in the semantic channel's list (0 likewise)
 coverage           the best field's share of the query's distinct terms that the document holds
 coverage:<field>   that share in one field
@@ -49,6 +50,7 @@ import numpy as np
 from zhisou.compiled import kernel
 from zhisou.rank.clickstats import CLICK_FEATURES, ClickStats
 from zhisou.search.executor import Executor
+from zhisou.search.fusion import RANK_WINDOW
 from zhisou.search.hits import CardFields
 from zhisou.search.plan import DisjunctionPlan, WordWeights, weighted_terms
 from zhisou.search.query import PhraseQuery, TermQuery
@@ -352,7 +354,7 @@ def _reciprocal_ranks(docs: np.ndarray, top: TopDocs | None) -> np.ndarray:
     out = np.zeros(len(docs))
     if top is None or not len(top):
         return out
-    rank_of = {int(doc): rank for rank, doc in enumerate(top.docs.tolist(), start=1)}
+    rank_of = {int(doc): rank for rank, doc in enumerate(top.docs[:RANK_WINDOW].tolist(), start=1)}
     for row, doc in enumerate(docs.tolist()):
         rank = rank_of.get(doc)
         if rank is not None:

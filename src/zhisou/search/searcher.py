@@ -298,7 +298,9 @@ class Searcher:
         from zhisou.search.fusion import make_fuser
 
         if mode == "semantic":
-            return Stages(retrievers=(DenseRetriever(),), lexical=False)
+            # At least as deep as hybrid's lists: an approximate (HNSW) search looks further for
+            # a deeper list, so a fixed depth keeps the first pages one ranking.
+            return Stages(retrievers=(DenseRetriever(),), lexical=False, candidates=HYBRID_CANDIDATES)
         if mode == "hybrid":
             fuser = make_fuser(request.fusion, request.fusion_weight, request.normalization)
             return Stages(retrievers=(DenseRetriever(),), fuser=fuser, candidates=HYBRID_CANDIDATES)
