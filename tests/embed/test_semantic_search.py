@@ -299,3 +299,33 @@ def test_hybrid_pages_follow_each_other_whatever_the_page_size(tiny_model: Path,
         assert pages == whole.ids[: len(pages)]
         wide = index.search(query, mode="hybrid", fusion=fusion, size=60, page=2, with_docs=False)
         assert wide.ids == whole.ids[60:120]
+
+
+@pytest.mark.parametrize("mode", ["semantic", "hybrid"])
+def test_a_sorted_search_pages_through_one_pool(tiny_model: Path, tmp_path: Path, mode: str) -> None:
+    """A sort in these modes orders the mode's best HYBRID_CANDIDATES documents, whatever the
+    page: page 11 of 10 does not fetch a larger pool that repeats or skips what pages 1-10
+    showed; the pool is the result (its total), as a sorted kNN search's k hits are."""
+    from zhisou.search.searcher import HYBRID_CANDIDATES
+
+    docs = corpus(170)
+    for n, doc in enumerate(docs):
+        doc["date"] = f"20{10 + n % 13}-{1 + n % 12:02d}-{1 + n % 28:02d}"
+    schema = Schema(
+        (FieldSpec("title", "text"), FieldSpec("body", "text"), FieldSpec("date", "date")),
+        semantic=SemanticSpec(model=str(tiny_model), passage_tokens=16, overlap_tokens=2),
+    )
+    index = Index.create(tmp_path / "ix", schema)
+    index.add(docs)
+    index.commit()
+    dates = {d["id"]: d["date"] for d in docs}
+    query = "rank fusion 模型"
+    best = index.search(query, mode=mode, size=HYBRID_CANDIDATES, with_docs=False).ids
+    expected = sorted(best, key=lambda i: [-ord(c) for c in dates[i]])  # newest first, ties by relevance
+    pages: list[str] = []
+    for page in range(1, 13):
+        result = index.search(query, mode=mode, size=10, page=page, sort="-date", with_docs=False)
+        assert result.total == HYBRID_CANDIDATES and result.total_exact
+        pages += result.ids
+    assert pages == expected
+    assert index.search(query, mode=mode, size=60, page=2, sort="-date", with_docs=False).ids == expected[60:]

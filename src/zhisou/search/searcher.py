@@ -172,9 +172,14 @@ class Searcher:
         text = request.text
         if stages is not KEYWORD_STAGES:
             request = self._parsed(request, stages)
-        depth = request.window if stages is KEYWORD_STAGES else stages.depth(request.window)
-        if stages is not KEYWORD_STAGES and (request.sort is not None or request.facets):
-            depth = max(depth, HYBRID_CANDIDATES)  # the pool a sort orders and facets count: the same for every page
+        if stages is KEYWORD_STAGES:
+            depth = request.window
+        elif request.sort is not None:
+            depth = stages.depth(HYBRID_CANDIDATES)  # a sort orders a pool of that many, whatever the page
+        else:
+            depth = stages.depth(request.window)
+            if request.facets:
+                depth = max(depth, HYBRID_CANDIDATES)  # what facets count: the same for every page
         channels: list[tuple[str, TopDocs]] | None = [] if request.explain else None
         terms: dict[str, set[str]] = {}
         top, plan, ranked = self._retrieve(request, stages, depth, collector, channels)
@@ -238,7 +243,10 @@ class Searcher:
         assert top is not None
         ranked = top
         if sort is not None:
-            top = sort_by_field(self.context, top, sort)
+            # The mode's best HYBRID_CANDIDATES by relevance, ordered by the field: one pool for
+            # every page, and the whole result (Elasticsearch sorts a kNN search's k hits).
+            pool = top.head(HYBRID_CANDIDATES)
+            top = sort_by_field(self.context, TopDocs(pool.docs, pool.scores, len(pool), True), sort)
         if channels is not None and keyword:
             channels.append(("bm25", top))
         if collector is not None and named is not None:
