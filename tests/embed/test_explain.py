@@ -103,3 +103,41 @@ def test_cli_and_api_explain(tiny_model: Path, tmp_path: Path) -> None:
         hits = client.get("/api/search", params={"q": "spark 模型", "mode": "hybrid", "explain": "true"}).json()["hits"]
         assert hits and all(set(h["explain"]["channels"]) == {"bm25", "semantic"} for h in hits)
         assert "explain" not in client.get("/api/search", params={"q": "spark"}).json()["hits"][0]
+
+
+def test_cli_and_api_take_the_fusion_settings(tiny_model: Path, tmp_path: Path) -> None:
+    """`zhisou search` and `GET /api/search` take fusion, fusion_weight and normalization
+    (Meilisearch's semanticRatio) and rank as the library does with them; a bad setting is one line."""
+    from fastapi.testclient import TestClient
+
+    from tests.serve.conftest import BASE_URL
+    from zhisou.cli import app
+    from zhisou.serve.app import create_app
+    from zhisou.serve.settings import ServeSettings
+
+    index = semantic_index(tiny_model, tmp_path / "ix", corpus(40))
+    query = "spark 模型 rank"
+    expected = {
+        (fusion, weight): index.search(
+            query, mode="hybrid", fusion=fusion, fusion_weight=weight, normalization="minmax", with_docs=False
+        ).ids
+        for fusion, weight in (("convex", 0.0), ("convex", 1.0), ("rrf", 0.5))
+    }
+    assert expected[("convex", 0.0)] != expected[("convex", 1.0)]  # the setting reaches the ranking
+    index.close()
+    runner = CliRunner()
+    where = ["--index", str(tmp_path / "ix"), "--mode", "hybrid", "--json", "--normalization", "minmax"]
+    with TestClient(create_app(ServeSettings(tmp_path / "ix")), base_url=BASE_URL) as client:
+        for (fusion, weight), ids in expected.items():
+            shown = runner.invoke(app, ["search", query, *where, "--fusion", fusion, "--fusion-weight", str(weight)])
+            assert shown.exit_code == 0, shown.output
+            assert [hit["id"] for hit in json.loads(shown.output)["hits"]] == ids
+            params = {"q": query, "mode": "hybrid", "fusion": fusion, "fusion_weight": weight}
+            params["normalization"] = "minmax"
+            assert [hit["id"] for hit in client.get("/api/search", params=params).json()["hits"]] == ids
+        bad = client.get("/api/search", params={"q": query, "mode": "hybrid", "fusion": "borda"})
+        assert bad.status_code == 400 and "unknown fusion 'borda'" in bad.json()["error"]
+        assert client.get("/api/search", params={"q": query, "mode": "hybrid", "fusion_weight": 1.5}).status_code == 422
+    refused = runner.invoke(app, ["search", query, *where, "--fusion-weight", "2"])
+    assert refused.exit_code != 0 and "fusion weight must be between 0 and 1" in refused.output
+    assert "Traceback" not in refused.output

@@ -25,6 +25,7 @@ from zhisou.cli.base import (
 from zhisou.cli.render import print_hits
 from zhisou.errors import ZhisouError
 from zhisou.modes import SEARCH_MODES, search_mode
+from zhisou.search.fusion import DEFAULT_FUSION, DEFAULT_NORMALIZATION, DEFAULT_WEIGHT
 
 
 @app.command()
@@ -49,6 +50,11 @@ def search(
         bool,
         typer.Option("--explain", metavar="", help="Show each hit's rank and score in every channel, and the fusion."),
     ] = False,
+    fusion: Annotated[str, typer.Option(help="Hybrid fusion: convex | rrf.")] = DEFAULT_FUSION,
+    fusion_weight: Annotated[
+        float, typer.Option(help="Convex fusion: the semantic list's weight, 0 (keywords) to 1 (meaning).")
+    ] = DEFAULT_WEIGHT,
+    normalization: Annotated[str, typer.Option(help="Convex fusion: zscore | minmax.")] = DEFAULT_NORMALIZATION,
     as_json: JsonOption = False,
 ) -> None:
     """Search the index."""
@@ -69,6 +75,9 @@ def search(
             "default_operator": operator,
             "mode": chosen,
             "explain": explain,
+            "fusion": fusion,
+            "fusion_weight": fusion_weight,
+            "normalization": normalization,
         }
         # The first search of a process also loads the compiled kernels (for semantic modes,
         # the model; for snippets, the Markdown parser): start-up, not search. It runs once

@@ -9,7 +9,7 @@ from typing import Literal
 
 from zhisou.errors import QuerySyntaxError, ZhisouError
 from zhisou.modes import resolve
-from zhisou.search.fusion import DEFAULT_FUSION, DEFAULT_NORMALIZATION, DEFAULT_WEIGHT
+from zhisou.search.fusion import DEFAULT_FUSION, DEFAULT_NORMALIZATION, DEFAULT_WEIGHT, make_fuser
 from zhisou.search.parser import FieldInfo, check_length, check_operator, parse_field_value
 from zhisou.search.query import BooleanQuery, PhraseQuery, Query, TermQuery
 
@@ -90,6 +90,7 @@ class SearchRequest:
             if not isinstance(self.mode, str):
                 raise ZhisouError(f"mode must be text, got {type(self.mode).__name__}")
             resolve(self.mode)  # an unknown mode: one line naming the choices
+            make_fuser(self.fusion, self.fusion_weight, self.normalization)  # one line for a bad setting
 
 
 def _is_int(value: object) -> bool:

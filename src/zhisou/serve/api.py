@@ -132,6 +132,14 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
             str | None,
             Query(max_length=64, description="a date or number field, - for descending: -date is newest first"),
         ] = None,
+        fusion: Annotated[str | None, Query(max_length=16, description="hybrid: convex (default) or rrf")] = None,
+        fusion_weight: Annotated[
+            float | None,
+            Query(ge=0, le=1, description="hybrid, convex fusion: the semantic list's weight (default 0.5)"),
+        ] = None,
+        normalization: Annotated[
+            str | None, Query(max_length=16, description="hybrid, convex fusion: zscore (default) or minmax")
+        ] = None,
     ) -> JSONResponse:
         return JSONResponse(
             service.search(
@@ -146,6 +154,9 @@ def api_router(service: Service, settings: ServeSettings) -> APIRouter:
                 explain=explain,
                 sort=sort or None,
                 client=service.client_of(request),
+                fusion=fusion,
+                fusion_weight=fusion_weight,
+                normalization=normalization,
             )
         )
 

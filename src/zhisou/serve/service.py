@@ -130,12 +130,16 @@ class Service:
         explain: bool = False,
         sort: str | None = None,
         client: Client | None = None,
+        fusion: str | None = None,
+        fusion_weight: float | None = None,
+        normalization: str | None = None,
     ) -> dict[str, Any]:
         """A page of results with highlights, facet counts and, when nothing matches, a
         did-you-mean. A query with broken syntax is searched as plain words (``query_error``
         says why), as Elasticsearch's ``simple_query_string`` does. ``sort``: a date or number
         field, ``-`` first for descending (``-date``: newest first; ``year`` names the date
-        field); by default relevance, or newest first without a query."""
+        field); by default relevance, or newest first without a query. ``fusion``,
+        ``fusion_weight``, ``normalization``: how hybrid mode fuses (the library's defaults when None)."""
         searcher = self.index.searcher()
         has_model = mode == "ltr" and searcher.ranking_model() is not None
         mode = search_mode(mode, has_vectors=searcher.has_vectors, has_model=has_model).name
@@ -166,6 +170,15 @@ class Service:
             facet_size=FACET_SIZE,
             mode=mode if query else "keyword",  # no query: the newest documents, whatever the mode
             explain=explain,
+            **{
+                name: value
+                for name, value in (
+                    ("fusion", fusion),
+                    ("fusion_weight", fusion_weight),
+                    ("normalization", normalization),
+                )
+                if value is not None
+            },
         )
         out = self._page(result)
         log = log and size > 0  # size 0 counts (a program's request): no page shown, nothing to learn from
