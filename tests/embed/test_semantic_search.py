@@ -222,6 +222,32 @@ def test_a_search_in_every_mode_parses_its_query_once(
         assert index.search("rank (fusion", mode=mode).hits and parses == ["rank (fusion"]
 
 
+@pytest.mark.parametrize("mode", ["semantic", "hybrid"])
+def test_a_web_search_in_every_mode_parses_its_query_once(
+    tiny_model: Path, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server parses the query to report a syntax error; the search then reads that tree
+    (semantic mode reads the text and parses nothing until its filters need it: once)."""
+    from fastapi.testclient import TestClient
+
+    from tests.serve.conftest import BASE_URL
+    from zhisou.search import parser
+    from zhisou.serve.app import create_app
+    from zhisou.serve.settings import ServeSettings
+
+    semantic_index(tiny_model, tmp_path / "ix", corpus(12)).close()
+    parses: list[str] = []
+    real = parser.parse_query
+    counting = lambda *a, **k: parses.append(a[0]) or real(*a, **k)  # noqa: E731
+    with TestClient(create_app(ServeSettings(tmp_path / "ix")), base_url=BASE_URL) as client:
+        client.get("/api/search", params={"q": "warm", "mode": mode})  # loads the model
+        for where in ("zhisou.search.parser", "zhisou.search.searcher", "zhisou.search.plan"):
+            monkeypatch.setattr(f"{where}.parse_query", counting)
+        body = client.get("/api/search", params={"q": "rank fusion -tags:b", "mode": mode}).json()
+    assert parses == ["rank fusion -tags:b"] and body["query"] == "rank fusion -tags:b" and body["mode"] == mode
+    assert body["hits"] and all(hit["tags"] == ["a"] for hit in body["hits"])
+
+
 def test_modes_refuse_what_cannot_run(tiny_model: Path, tmp_path: Path) -> None:
     from zhisou.embed.registry import _LOADED, register_embedder
 

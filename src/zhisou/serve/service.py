@@ -156,8 +156,6 @@ class Service:
                 plain, query_error = True, str(error)
                 error_detail = {"reason": error.reason, "position": error.position}
         sort = self._sort(sort) if sort else (None if query else (f"-{self.date_field}" if self.date_field else None))
-        if mode != "keyword" and query:
-            parsed = query  # the semantic channel reads the text; hybrid's keyword side parses it
         # One pass: the page and the facet counts over every match come from the same scoring.
         result = searcher.search(
             parsed,
